@@ -1,0 +1,50 @@
+// Package backends holds the contract every server backend meets: the
+// protocols, the Server interface, the limits and the fixed HTTP responses
+// that all backends must produce byte for byte (apart from Date).
+package backends
+
+import (
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Proto is the protocol a server speaks.
+type Proto string
+
+// The protocols a backend may serve.
+const (
+	ProtoEcho Proto = "echo" // raw TCP: every byte returned in order
+	ProtoHTTP Proto = "http" // HTTP/1.1 with keep-alive
+)
+
+// ParseProto returns the Proto named s or an error listing the valid ones.
+func ParseProto(s string) (Proto, error) {
+	switch Proto(s) {
+	case ProtoEcho, ProtoHTTP:
+		return Proto(s), nil
+	}
+	return "", fmt.Errorf("unknown protocol %q (valid: echo, http)", s)
+}
+
+// ErrUnsupported is returned (wrapped) by a backend asked for a protocol it
+// does not serve.
+var ErrUnsupported = errors.New("not supported")
+
+// Server is one backend serving one protocol.
+//
+// Listen binds addr (HOST:PORT, port 0 picks a free one) and returns the bound
+// address once the socket accepts connections; serving goes on in the
+// background. Bind errors are returned at once. Close stops accepting, closes
+// open connections and returns when serving has stopped. Close may be called
+// once, from any goroutine.
+type Server interface {
+	Listen(addr string) (net.Addr, error)
+	Close() error
+}
+
+// Limits of the HTTP contract, the same on every backend.
+const (
+	MaxHeaderBytes = 8 << 10 // request line + headers over this → 431
+	MaxBodyBytes   = 1 << 20 // request body over this → 413
+)

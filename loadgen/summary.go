@@ -1,0 +1,54 @@
+package loadgen
+
+// Summary is the outcome of one run, as printed by `loadgen -json`. Every
+// field is documented in loadgen/README.md; fields are only ever added.
+type Summary struct {
+	Target     string            `json:"target"`                           // URL that was driven
+	Workload   string            `json:"workload"`                         // "http" or "echo"
+	Conns      int               `json:"conns"`                            // connections
+	Pipeline   int               `json:"pipeline"`                         // requests outstanding per connection
+	Rate       float64           `json:"rate"`                             // target requests/s, 0 = closed loop
+	Payload    int               `json:"payload_bytes"`                    // echo message or POST body size
+	Requests   uint64            `json:"requests"`                         // completed in the measured window
+	Errors     uint64            `json:"errors"`                           // all kinds, measured window
+	ErrorKinds map[string]uint64 `json:"error_kinds"`                      // connect, read, write, timeout, status, mismatch
+	Duration   float64           `json:"duration_s"`                       // measured window, seconds
+	RPS        float64           `json:"rps"`                              // Requests / Duration
+	Latency    Percentiles       `json:"latency_us"`                       // corrected (from intended send) in open loop
+	Uncorr     *Percentiles      `json:"uncorrected_latency_us,omitempty"` // from actual send; open loop only
+	SendLag    *LagPercentiles   `json:"send_lag_us,omitempty"`            // actual minus intended send; open loop only
+	Saturated  bool              `json:"saturated"`                        // generator could not keep the schedule
+	SatReason  string            `json:"saturated_reason,omitempty"`
+	GenCPU     float64           `json:"generator_cpu_s"`  // user+sys of the generator process in the window
+	Server     *ServerStats      `json:"server,omitempty"` // set when -server-pid is given
+	HlogPath   string            `json:"hlog,omitempty"`   // interval log written, if any
+}
+
+// Percentiles of a latency histogram, in microseconds.
+type Percentiles struct {
+	P50  int64   `json:"p50"`
+	P90  int64   `json:"p90"`
+	P99  int64   `json:"p99"`
+	P999 int64   `json:"p999"`
+	Max  int64   `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// LagPercentiles describe how late sends went out, in microseconds.
+type LagPercentiles struct {
+	P50 int64 `json:"p50"`
+	P99 int64 `json:"p99"`
+	Max int64 `json:"max"`
+}
+
+// ServerStats are the server's resources read from /proc/PID during the
+// measured window.
+type ServerStats struct {
+	RSSIdleKiB  int64   `json:"rss_idle_kib"` // VmRSS just before the measured window
+	RSSPeakKiB  int64   `json:"rss_peak_kib"` // max VmRSS sampled (VmHWM if higher)
+	RSSMeanKiB  int64   `json:"rss_mean_kib"` // mean of samples
+	CPUSeconds  float64 `json:"cpu_s"`        // utime+stime delta over the window
+	CtxSwitches uint64  `json:"ctx_switches"` // voluntary+involuntary delta, summed over tasks
+	ThreadsPeak int     `json:"threads_peak"` // max Threads sampled
+	Samples     int     `json:"samples"`      // number of /proc samples taken
+}
