@@ -1,0 +1,519 @@
+package conformance
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/backends/registry"
+)
+
+// serves lists the protocols each backend must serve; any other protocol
+// must fail with backends.ErrUnsupported. A backend added to the registry
+// fails TestRegistryCovered until it is listed here.
+var serves = map[string][]backends.Proto{
+	"stdlib":   {backends.ProtoEcho, backends.ProtoHTTP},
+	"gnet":     {backends.ProtoEcho, backends.ProtoHTTP},
+	"fasthttp": {backends.ProtoHTTP},
+}
+
+var protos = []backends.Proto{backends.ProtoEcho, backends.ProtoHTTP}
+
+func TestRegistryCovered(t *testing.T) {
+	for _, name := range registry.Names() {
+		if _, ok := serves[name]; !ok {
+			t.Errorf("backend %q is not listed in serves", name)
+		}
+	}
+	for name := range serves {
+		if !slices.Contains(registry.Names(), name) {
+			t.Errorf("serves lists %q, which the registry lacks", name)
+		}
+	}
+}
+
+// start runs backend name on proto at 127.0.0.1:0 until the test ends and
+// returns its address. Stopping it must take less than closeTimeout.
+func start(t *testing.T, name string, proto backends.Proto) string {
+	t.Helper()
+	srv, err := registry.New(name, proto)
+	if err != nil {
+		t.Fatalf("New(%s, %s): %v", name, proto, err)
+	}
+	addr, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	t.Cleanup(func() { closeWithin(t, srv) })
+	return addr.String()
+}
+
+const closeTimeout = 3 * time.Second
+
+func closeWithin(t *testing.T, srv backends.Server) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- srv.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(closeTimeout):
+		t.Errorf("Close did not return within %v", closeTimeout)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	for _, name := range registry.Names() {
+		t.Run(name, func(t *testing.T) {
+			for _, proto := range protos {
+				t.Run(string(proto), func(t *testing.T) {
+					if !slices.Contains(serves[name], proto) {
+						testUnsupported(t, name, proto)
+						return
+					}
+					addr := start(t, name, proto)
+					switch proto {
+					case backends.ProtoEcho:
+						testEcho(t, addr)
+					case backends.ProtoHTTP:
+						testHTTP(t, addr)
+					}
+					t.Run("close_with_open_conns", func(t *testing.T) { testCloseWithConns(t, name, proto) })
+				})
+			}
+		})
+	}
+}
+
+func testUnsupported(t *testing.T, name string, proto backends.Proto) {
+	srv, err := registry.New(name, proto)
+	if err == nil {
+		srv.Close()
+		t.Fatalf("New(%s, %s) succeeded; want an error wrapping ErrUnsupported", name, proto)
+	}
+	if !errors.Is(err, backends.ErrUnsupported) {
+		t.Fatalf("New(%s, %s): %v does not wrap ErrUnsupported", name, proto, err)
+	}
+	if !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), string(proto)) {
+		t.Fatalf("error %q names neither backend nor protocol", err)
+	}
+}
+
+// testCloseWithConns checks Close returns promptly while connections are
+// idle, mid-request and mid-stream, and that those connections end.
+func testCloseWithConns(t *testing.T, name string, proto backends.Proto) {
+	srv, err := registry.New(name, proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := dial(t, addr.String())
+	partial := dial(t, addr.String())
+	partial.send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\nabc")
+	used := dial(t, addr.String())
+	if proto == backends.ProtoHTTP {
+		used.send(reqPlaintext)
+		checkResponse(t, used.read(), wantPlaintext)
+	} else {
+		used.send("ping")
+		if got := readN(t, used, 4); got != "ping" {
+			t.Fatalf("echo got %q", got)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // let the server see the partial request
+	closeWithin(t, srv)
+	for i, c := range []*client{idle, partial, used} {
+		// Echo returns what the partial request sent; then the end.
+		if _, err := io.Copy(io.Discard, c.br); isTimeout(err) {
+			t.Errorf("conn %d still open after Close", i)
+		}
+	}
+	if c, err := net.DialTimeout("tcp", addr.String(), time.Second); err == nil {
+		c.Close()
+		t.Errorf("dial after Close succeeded")
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func readN(t *testing.T, c *client, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := io.ReadFull(c.br, b); err != nil {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	return string(b)
+}
+
+// --- echo ---
+
+func testEcho(t *testing.T, addr string) {
+	t.Run("one_MiB_concurrent", func(t *testing.T) {
+		c := dial(t, addr)
+		data := randomBytes(1<<20, 1)
+		errc := make(chan error, 1)
+		go func() {
+			for p := data; len(p) > 0; {
+				k := min(len(p), 64<<10)
+				if _, err := c.c.Write(p[:k]); err != nil {
+					errc <- err
+					return
+				}
+				p = p[k:]
+			}
+			errc <- nil
+		}()
+		got := make([]byte, len(data))
+		if _, err := io.ReadFull(c.br, got); err != nil {
+			t.Fatalf("read back: %v", err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("echoed bytes differ from sent, first at %d", firstDiff(got, data))
+		}
+	})
+	t.Run("many_small_writes", func(t *testing.T) {
+		c := dial(t, addr)
+		rng := rand.New(rand.NewPCG(2, 2))
+		var sent bytes.Buffer
+		got := make(chan []byte, 1)
+		const total = 2000
+		var wrote []int
+		for i := 0; i < total; i++ {
+			wrote = append(wrote, 1+rng.IntN(16))
+		}
+		want := randomBytes(sum(wrote), 3)
+		go func() {
+			b := make([]byte, len(want))
+			_, err := io.ReadFull(c.br, b)
+			if err != nil {
+				b = nil
+			}
+			got <- b
+		}()
+		off := 0
+		for _, n := range wrote {
+			if _, err := c.c.Write(want[off : off+n]); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			sent.Write(want[off : off+n])
+			off += n
+		}
+		b := <-got
+		if !bytes.Equal(b, sent.Bytes()) {
+			t.Fatalf("echoed %d bytes, want %d equal bytes (first diff at %d)", len(b), sent.Len(), firstDiff(b, sent.Bytes()))
+		}
+	})
+	t.Run("close_on_eof", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("last words")
+		if err := c.c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(c.br)
+		if err != nil {
+			t.Fatalf("read to EOF: %v", err)
+		}
+		if string(b) != "last words" {
+			t.Fatalf("got %q, want %q", b, "last words")
+		}
+	})
+	t.Run("empty_then_eof", func(t *testing.T) {
+		c := dial(t, addr)
+		if err := c.c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		c.expectEOF()
+	})
+	t.Run("many_conns", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for i := range 32 {
+			wg.Go(func() {
+				c := dial(t, addr)
+				msg := fmt.Sprintf("conn %d says hello", i)
+				c.send(msg)
+				b := make([]byte, len(msg))
+				if _, err := io.ReadFull(c.br, b); err != nil || string(b) != msg {
+					t.Errorf("conn %d: got %q, %v", i, b, err)
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+func sum(xs []int) int {
+	s := 0
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// --- http ---
+
+func testHTTP(t *testing.T, addr string) {
+	for _, tc := range httpCases() {
+		t.Run(tc.name, func(t *testing.T) { runExchange(t, addr, tc) })
+	}
+	for _, tc := range badRequestCases {
+		t.Run("400_"+tc.name, func(t *testing.T) {
+			c, r := exchange(t, addr, tc.req)
+			if !strings.HasPrefix(r.status, "HTTP/1.1 400 ") {
+				t.Fatalf("status %q, want 400", r.status)
+			}
+			if got := r.get("Connection"); !slices.Equal(got, []string{"close"}) {
+				t.Fatalf("Connection %q, want close", got)
+			}
+			c.expectEOF()
+		})
+	}
+	t.Run("keep_alive", func(t *testing.T) {
+		c := dial(t, addr)
+		for i := range 5 {
+			body := "round " + strconv.Itoa(i)
+			c.send(reqEcho(body))
+			checkResponse(t, c.read(), wantEcho(body))
+			c.send(reqNotFound)
+			checkResponse(t, c.read(), wantNotFound)
+		}
+		c.expectOpen()
+	})
+	t.Run("date_format", func(t *testing.T) {
+		_, r := exchange(t, addr, reqPlaintext)
+		checkDate(t, r)
+		if len(r.get("Date")[0]) != len("Mon, 02 Jan 2006 15:04:05 GMT") {
+			t.Fatalf("Date %q is not 29 bytes", r.get("Date")[0])
+		}
+	})
+	for _, n := range []int{16, 64} {
+		t.Run("pipeline_"+strconv.Itoa(n), func(t *testing.T) { testPipeline(t, addr, n) })
+	}
+	t.Run("split_every_byte", func(t *testing.T) { testSplit(t, addr) })
+	t.Run("one_byte_at_a_time", func(t *testing.T) { testByteAtATime(t, addr) })
+	t.Run("concurrent_conns", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for i := range 32 {
+			wg.Go(func() {
+				c := dial(t, addr)
+				for j := range 10 {
+					body := fmt.Sprintf("conn %d req %d", i, j)
+					c.send(reqEcho(body))
+					r, err := readResponse(c.br)
+					if err != nil || r.normal() != wantEcho(body) {
+						t.Errorf("conn %d req %d: %v %q", i, j, err, r)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
+
+// runExchange sends tc.req on a fresh connection and checks the answers.
+func runExchange(t *testing.T, addr string, tc exchangeCase) {
+	t.Helper()
+	c := dial(t, addr)
+	if len(tc.req) > 256<<10 {
+		// Large requests are written while the answer is read, as a client
+		// would; the server may answer and close before reading them all.
+		go io.WriteString(c.c, tc.req)
+	} else {
+		c.send(tc.req)
+	}
+	if tc.raw != "" {
+		r := c.read()
+		if string(r.raw) != tc.raw {
+			t.Fatalf("response differs\n got: %q\nwant: %q", r.raw, tc.raw)
+		}
+		return // close-delimited: read to EOF already
+	}
+	for i, w := range tc.want {
+		r := c.read()
+		if got := r.normal(); got != w {
+			t.Fatalf("response %d differs\n got: %q\nwant: %q", i, clip(got), clip(w))
+		}
+		checkDate(t, r)
+	}
+	if tc.close {
+		c.expectEOF()
+	} else {
+		c.expectOpen()
+	}
+}
+
+func clip(s string) string {
+	if len(s) > 400 {
+		return s[:400] + fmt.Sprintf("...(%d bytes)", len(s))
+	}
+	return s
+}
+
+// testPipeline sends n mixed requests in one write and checks the n answers
+// arrive in order.
+func testPipeline(t *testing.T, addr string, n int) {
+	c := dial(t, addr)
+	var reqs strings.Builder
+	wants := make([]string, n)
+	for i := range n {
+		switch i % 3 {
+		case 0:
+			reqs.WriteString(reqPlaintext)
+			wants[i] = wantPlaintext
+		case 1:
+			body := "pipelined #" + strconv.Itoa(i)
+			reqs.WriteString(reqEcho(body))
+			wants[i] = wantEcho(body)
+		case 2:
+			reqs.WriteString("GET /missing/" + strconv.Itoa(i) + " HTTP/1.1\r\nHost: test\r\n\r\n")
+			wants[i] = wantNotFound
+		}
+	}
+	c.send(reqs.String())
+	for i, w := range wants {
+		r := c.read()
+		if got := r.normal(); got != w {
+			t.Fatalf("response %d of %d differs\n got: %q\nwant: %q", i, n, got, w)
+		}
+	}
+	c.expectOpen()
+}
+
+// splitCases are requests sent in two writes split at every byte.
+var splitCases = []struct {
+	name  string
+	req   string
+	want  string
+	close bool
+}{
+	{"plaintext", reqPlaintext, wantPlaintext, false},
+	{"echo", reqEcho("split body"), wantEcho("split body"), false},
+	{"chunked", reqChunkedEcho("chunks!", 3), wantEcho("chunks!", "Connection: close"), true},
+}
+
+// splitPause gives the server time to read the first part on its own.
+const splitPause = time.Millisecond
+
+func testSplit(t *testing.T, addr string) {
+	for _, sc := range splitCases {
+		t.Run(sc.name, func(t *testing.T) {
+			var c *client
+			for i := 1; i < len(sc.req); i++ {
+				if c == nil || sc.close {
+					c = dial(t, addr)
+				}
+				c.send(sc.req[:i])
+				time.Sleep(splitPause)
+				c.send(sc.req[i:])
+				r, err := readResponse(c.br)
+				if err != nil {
+					t.Fatalf("split at %d: %v", i, err)
+				}
+				if got := r.normal(); got != sc.want {
+					t.Fatalf("split at %d\n got: %q\nwant: %q", i, got, sc.want)
+				}
+				if sc.close {
+					c.expectEOF()
+					c.c.Close()
+				}
+			}
+		})
+	}
+}
+
+func testByteAtATime(t *testing.T, addr string) {
+	c := dial(t, addr)
+	req := "POST /echo?x=1 HTTP/1.1\r\nHost: test\r\nContent-Length: 9\r\nX-Extra: yes\r\n\r\nbytewise!" + reqPlaintext
+	for i := range len(req) {
+		c.send(req[i : i+1])
+		time.Sleep(200 * time.Microsecond)
+	}
+	checkResponse(t, c.read(), wantEcho("bytewise!"))
+	checkResponse(t, c.read(), wantPlaintext)
+	c.expectOpen()
+}
+
+// TestSameResponses checks every HTTP backend answers the contract's
+// requests with the same bytes, apart from the Date value and header order.
+func TestSameResponses(t *testing.T) {
+	var names []string
+	addrs := map[string]string{}
+	for _, name := range registry.Names() {
+		if slices.Contains(serves[name], backends.ProtoHTTP) {
+			names = append(names, name)
+			addrs[name] = start(t, name, backends.ProtoHTTP)
+		}
+	}
+	if len(names) < 2 {
+		t.Skip("fewer than two HTTP backends")
+	}
+	reqs := map[string]string{
+		"plaintext":        reqPlaintext,
+		"echo":             reqEcho("same bytes everywhere"),
+		"not_found":        reqNotFound,
+		"too_large":        "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: " + strconv.Itoa(backends.MaxBodyBytes+1) + "\r\n\r\n",
+		"header_too_large": withHeaderBytes(9 << 10),
+		"connection_close": "GET /plaintext HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+		"bad_request_line": "GARBAGE\r\n\r\n",
+		"bad_header_line":  "GET /plaintext HTTP/1.1\r\nHost: test\r\nno colon here\r\n\r\n",
+	}
+	for _, key := range slices.Sorted(func(yield func(string) bool) {
+		for k := range reqs {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		t.Run(key, func(t *testing.T) {
+			got := map[string]string{}
+			for _, name := range names {
+				_, r := exchange(t, addrs[name], reqs[key])
+				got[name] = r.normal()
+			}
+			for _, name := range names[1:] {
+				if got[name] != got[names[0]] {
+					t.Errorf("%s and %s differ\n%s: %q\n%s: %q", names[0], name, names[0], got[names[0]], name, got[name])
+				}
+			}
+		})
+	}
+}

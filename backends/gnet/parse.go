@@ -1,0 +1,468 @@
+package gnet
+
+import (
+	"bytes"
+	"errors"
+
+	"github.com/asyncbench/asyncbench/backends"
+)
+
+// Parse results other than success. They are sentinels compared with ==.
+var (
+	errNeedMore       = errors.New("incomplete request")
+	errBadRequest     = errors.New("malformed request")
+	errHeaderTooLarge = errors.New("request header too large")
+	errBodyTooLarge   = errors.New("request body too large")
+)
+
+// request is the parsed head of one HTTP/1.x request. Its slices alias the
+// parsed buffer and are valid only while that buffer is.
+type request struct {
+	method        []byte
+	path          []byte // request-target path without the query
+	minor         byte   // HTTP/1.minor
+	contentLength int64  // -1 when absent; MaxBodyBytes+1 stands for anything larger
+	chunked       bool   // Transfer-Encoding: chunked
+	hasTE         bool   // a Transfer-Encoding header was present
+	connClose     bool   // Connection: close
+	keepAlive     bool   // Connection: keep-alive
+	hasHost       bool
+}
+
+// tooLong stands for any Content-Length or chunk total over the body limit.
+const tooLong = backends.MaxBodyBytes + 1
+
+// parseRequest parses the request line and headers at the start of buf in
+// place. On success n is the length of the head including the blank line
+// that ends it; the body, if any, follows. It returns errNeedMore when buf
+// holds no complete head yet, errHeaderTooLarge when the head is or must
+// become longer than backends.MaxHeaderBytes, and errBadRequest for anything
+// malformed. Every complete line is checked as soon as it is present, so a
+// prefix of an input never gives a different error than the whole input.
+func parseRequest(buf []byte) (req request, n int, err error) {
+	req.contentLength = -1
+	line, next, err := headLine(buf, 0)
+	if err != nil {
+		return req, 0, err
+	}
+	if err := parseRequestLine(line, &req); err != nil {
+		return req, 0, err
+	}
+	var seenCL, seenTE bool
+	for {
+		line, next, err = headLine(buf, next)
+		if err != nil {
+			return req, 0, err
+		}
+		if len(line) == 0 {
+			break
+		}
+		if err := parseHeader(line, &req, &seenCL, &seenTE); err != nil {
+			return req, 0, err
+		}
+	}
+	if req.minor >= 1 && !req.hasHost {
+		return req, 0, errBadRequest
+	}
+	if req.hasTE {
+		if !req.chunked {
+			return req, 0, errBadRequest
+		}
+		// RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; the
+		// connection closes after the answer so nothing can be smuggled.
+		req.contentLength = -1
+	}
+	return req, next, nil
+}
+
+// headLine returns the line of the head starting at buf[from:] without its
+// CRLF, and the offset just past it.
+func headLine(buf []byte, from int) (line []byte, next int, err error) {
+	i := bytes.IndexByte(buf[from:], '\n')
+	if i < 0 {
+		if len(buf) >= backends.MaxHeaderBytes {
+			return nil, 0, errHeaderTooLarge
+		}
+		return nil, 0, errNeedMore
+	}
+	next = from + i + 1
+	if next > backends.MaxHeaderBytes {
+		return nil, 0, errHeaderTooLarge
+	}
+	if i == 0 || buf[from+i-1] != '\r' {
+		return nil, 0, errBadRequest // bare LF
+	}
+	return buf[from : from+i-1], next, nil
+}
+
+// parseRequestLine parses "METHOD SP request-target SP HTTP/1.d".
+func parseRequestLine(line []byte, req *request) error {
+	i := 0
+	for i < len(line) && isTokenChar[line[i]] {
+		i++
+	}
+	if i == 0 || i >= len(line) || line[i] != ' ' {
+		return errBadRequest
+	}
+	req.method = line[:i]
+	rest := line[i+1:]
+	j := 0
+	for j < len(rest) && rest[j] > ' ' && rest[j] != 0x7f {
+		j++
+	}
+	if j == 0 || j >= len(rest) || rest[j] != ' ' {
+		return errBadRequest
+	}
+	path, ok := targetPath(rest[:j])
+	if !ok {
+		return errBadRequest
+	}
+	req.path = path
+	v := rest[j+1:]
+	if len(v) != 8 || string(v[:7]) != "HTTP/1." || v[7] < '0' || v[7] > '9' {
+		return errBadRequest
+	}
+	req.minor = v[7] - '0'
+	return nil
+}
+
+// targetPath returns the path of a request-target: origin-form ("/p?q"),
+// absolute-form ("http://host/p?q") or asterisk-form ("*").
+func targetPath(t []byte) ([]byte, bool) {
+	if t[0] != '/' && !(len(t) == 1 && t[0] == '*') {
+		k := bytes.Index(t, []byte("://"))
+		if k <= 0 {
+			return nil, false
+		}
+		for _, c := range t[:k] {
+			if !isSchemeChar(c) {
+				return nil, false
+			}
+		}
+		rest := t[k+3:]
+		s := bytes.IndexByte(rest, '/')
+		if s < 0 {
+			t = []byte("/")
+		} else {
+			t = rest[s:]
+		}
+	}
+	if q := bytes.IndexByte(t, '?'); q >= 0 {
+		t = t[:q]
+	}
+	return t, true
+}
+
+// isSchemeChar reports whether c may appear in a URI scheme.
+func isSchemeChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
+}
+
+// parseHeader parses one "name: value" line and records the headers the
+// server acts on.
+func parseHeader(line []byte, req *request, seenCL, seenTE *bool) error {
+	name, value, err := splitField(line)
+	if err != nil {
+		return err
+	}
+	value = trimOWS(value)
+	switch len(name) {
+	case 4:
+		if equalFold(name, "host") {
+			if req.hasHost {
+				return errBadRequest
+			}
+			req.hasHost = true
+		}
+	case 10:
+		if equalFold(name, "connection") {
+			parseConnection(value, req)
+		}
+	case 14:
+		if equalFold(name, "content-length") {
+			cl, ok := parseContentLength(value)
+			if !ok || (*seenCL && cl != req.contentLength) {
+				return errBadRequest
+			}
+			*seenCL = true
+			req.contentLength = cl
+		}
+	case 17:
+		if equalFold(name, "transfer-encoding") {
+			if *seenTE {
+				return errBadRequest // two codings at most can only mean chunked twice
+			}
+			*seenTE = true
+			req.hasTE = true
+			req.chunked = equalFold(value, "chunked")
+		}
+	}
+	return nil
+}
+
+// parseContentLength parses 1*DIGIT; values over the body limit become tooLong.
+func parseContentLength(v []byte) (int64, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n <= backends.MaxBodyBytes {
+			n = n*10 + int64(c-'0')
+		}
+	}
+	if n > backends.MaxBodyBytes {
+		n = tooLong
+	}
+	return n, true
+}
+
+// parseConnection reads the comma-separated Connection options.
+func parseConnection(v []byte, req *request) {
+	for len(v) > 0 {
+		var tok []byte
+		if k := bytes.IndexByte(v, ','); k >= 0 {
+			tok, v = v[:k], v[k+1:]
+		} else {
+			tok, v = v, nil
+		}
+		tok = trimOWS(tok)
+		switch {
+		case equalFold(tok, "close"):
+			req.connClose = true
+		case equalFold(tok, "keep-alive"):
+			req.keepAlive = true
+		}
+	}
+}
+
+// trimOWS removes spaces and tabs at both ends.
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// equalFold reports whether b equals the lower-case ASCII string s, ignoring
+// ASCII case in b.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// isTokenChar marks the tchar bytes of RFC 9110 §5.6.2.
+var isTokenChar = [256]bool{
+	'!': true, '#': true, '$': true, '%': true, '&': true, '\'': true, '*': true,
+	'+': true, '-': true, '.': true, '^': true, '_': true, '`': true, '|': true, '~': true,
+	'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true, '8': true, '9': true,
+	'A': true, 'B': true, 'C': true, 'D': true, 'E': true, 'F': true, 'G': true, 'H': true, 'I': true,
+	'J': true, 'K': true, 'L': true, 'M': true, 'N': true, 'O': true, 'P': true, 'Q': true, 'R': true,
+	'S': true, 'T': true, 'U': true, 'V': true, 'W': true, 'X': true, 'Y': true, 'Z': true,
+	'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true, 'g': true, 'h': true, 'i': true,
+	'j': true, 'k': true, 'l': true, 'm': true, 'n': true, 'o': true, 'p': true, 'q': true, 'r': true,
+	's': true, 't': true, 'u': true, 'v': true, 'w': true, 'x': true, 'y': true, 'z': true,
+}
+
+// isValueChar marks the bytes allowed in a field value: HTAB, visible
+// ASCII, space and obs-text.
+var isValueChar = func() (t [256]bool) {
+	t['\t'] = true
+	for c := 0x20; c < 0x100; c++ {
+		t[c] = c != 0x7f
+	}
+	return t
+}()
+
+// chunkPhase is where a chunked body decoder stands.
+type chunkPhase uint8
+
+const (
+	chunkSize    chunkPhase = iota // expecting a chunk-size line
+	chunkData                      // inside chunk data
+	chunkDataEnd                   // expecting the CRLF after chunk data
+	chunkTrailer                   // inside the trailer section
+	chunkDone                      // the body is complete
+)
+
+// Limits on the framing lines of a chunked body.
+const (
+	maxChunkLine    = 4 << 10 // one chunk-size line with its extensions
+	maxTrailerBytes = backends.MaxHeaderBytes
+)
+
+// chunkDecoder decodes a chunked request body (RFC 9112 §7.1) incrementally.
+// Its zero value is ready for a new body.
+type chunkDecoder struct {
+	phase   chunkPhase
+	left    int64 // bytes left in the current chunk
+	total   int64 // data bytes so far
+	trailer int   // trailer bytes so far
+}
+
+// decode consumes chunked framing and data from buf. It calls data for each
+// run of body bytes (data may be nil to drop them) and returns how many bytes
+// of buf it consumed. err is nil once the body is complete, errNeedMore when
+// buf ended first (consumed bytes must still be discarded), errBadRequest or
+// errBodyTooLarge. Incomplete lines are left unconsumed.
+func (d *chunkDecoder) decode(buf []byte, data func([]byte)) (n int, err error) {
+	for {
+		switch d.phase {
+		case chunkDone:
+			return n, nil
+		case chunkSize:
+			i := bytes.IndexByte(buf[n:], '\n')
+			if i < 0 {
+				if len(buf)-n > maxChunkLine {
+					return n, errBadRequest
+				}
+				return n, errNeedMore
+			}
+			if i == 0 || buf[n+i-1] != '\r' || i > maxChunkLine {
+				return n, errBadRequest
+			}
+			size, ok := parseChunkSize(buf[n : n+i-1])
+			if !ok {
+				return n, errBadRequest
+			}
+			if d.total+size > backends.MaxBodyBytes {
+				return n, errBodyTooLarge
+			}
+			n += i + 1
+			d.total += size
+			if size == 0 {
+				d.phase = chunkTrailer
+			} else {
+				d.left, d.phase = size, chunkData
+			}
+		case chunkData:
+			avail := int64(len(buf) - n)
+			if avail == 0 {
+				return n, errNeedMore
+			}
+			take := min(avail, d.left)
+			if data != nil {
+				data(buf[n : n+int(take)])
+			}
+			n += int(take)
+			d.left -= take
+			if d.left == 0 {
+				d.phase = chunkDataEnd
+			}
+		case chunkDataEnd:
+			if len(buf)-n < 2 {
+				if len(buf)-n == 1 && buf[n] != '\r' {
+					return n, errBadRequest
+				}
+				return n, errNeedMore
+			}
+			if buf[n] != '\r' || buf[n+1] != '\n' {
+				return n, errBadRequest
+			}
+			n += 2
+			d.phase = chunkSize
+		case chunkTrailer:
+			i := bytes.IndexByte(buf[n:], '\n')
+			if i < 0 {
+				if d.trailer+len(buf)-n > maxTrailerBytes {
+					return n, errBadRequest
+				}
+				return n, errNeedMore
+			}
+			d.trailer += i + 1
+			if d.trailer > maxTrailerBytes || i == 0 || buf[n+i-1] != '\r' {
+				return n, errBadRequest
+			}
+			line := buf[n : n+i-1]
+			n += i + 1
+			if len(line) == 0 {
+				d.phase = chunkDone
+				continue
+			}
+			if _, _, err := splitField(line); err != nil {
+				return n, err
+			}
+		}
+	}
+}
+
+// parseChunkSize parses "1*HEXDIG [ BWS ; chunk-ext ]"; extensions are ignored.
+func parseChunkSize(line []byte) (int64, bool) {
+	var size int64
+	i := 0
+	for ; i < len(line); i++ {
+		v := unhex[line[i]]
+		if v < 0 {
+			break
+		}
+		if size <= backends.MaxBodyBytes {
+			size = size<<4 | int64(v)
+		}
+	}
+	if i == 0 {
+		return 0, false
+	}
+	rest := trimOWS(line[i:])
+	if len(rest) > 0 && rest[0] != ';' {
+		return 0, false
+	}
+	for _, c := range rest {
+		if !isValueChar[c] {
+			return 0, false
+		}
+	}
+	if size > backends.MaxBodyBytes {
+		size = tooLong
+	}
+	return size, true
+}
+
+// unhex maps hex digits to their value and everything else to -1.
+var unhex = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = int8(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = int8(c - 'a' + 10)
+		t[c-'a'+'A'] = int8(c - 'a' + 10)
+	}
+	return t
+}()
+
+// splitField splits a field line "name: value" and checks its syntax; value
+// keeps its surrounding whitespace.
+func splitField(line []byte) (name, value []byte, err error) {
+	i := 0
+	for i < len(line) && isTokenChar[line[i]] {
+		i++
+	}
+	if i == 0 || i >= len(line) || line[i] != ':' {
+		return nil, nil, errBadRequest // also rejects obs-fold and space before the colon
+	}
+	for _, c := range line[i+1:] {
+		if !isValueChar[c] {
+			return nil, nil, errBadRequest
+		}
+	}
+	return line[:i], line[i+1:], nil
+}

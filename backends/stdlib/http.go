@@ -1,0 +1,177 @@
+package stdlib
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/asyncbench/asyncbench/backends"
+)
+
+// bufioSlop is what net/http adds to Server.MaxHeaderBytes when it limits
+// the bytes read for a request line and headers.
+const bufioSlop = 4096
+
+// HTTPServer serves the HTTP contract with net/http, one goroutine per
+// connection and no timeouts.
+type HTTPServer struct {
+	srv   *http.Server
+	serve chan error
+	conns sync.WaitGroup
+}
+
+var _ backends.Server = (*HTTPServer)(nil)
+
+// Listen binds addr and starts serving in the background.
+func (s *HTTPServer) Listen(addr string) (net.Addr, error) {
+	ln, err := backends.ListenTCP(context.Background(), addr)
+	if err != nil {
+		return nil, fmt.Errorf("stdlib http: %w", err)
+	}
+	s.srv = &http.Server{
+		Handler:                      handler{},
+		MaxHeaderBytes:               backends.MaxHeaderBytes - bufioSlop,
+		DisableGeneralOptionsHandler: true,
+		ConnState:                    s.connState,
+		ErrorLog:                     log.New(io.Discard, "", 0),
+	}
+	s.serve = make(chan error, 1)
+	go func() { s.serve <- s.srv.Serve(teListener{ln}) }()
+	return ln.Addr(), nil
+}
+
+// connState counts live connections so Close can wait for them. StateNew
+// runs on the Serve goroutine, so no Add races with the Wait in Close.
+func (s *HTTPServer) connState(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		s.conns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		s.conns.Done()
+	}
+}
+
+// Close stops accepting, closes every connection and waits for serving to
+// stop.
+func (s *HTTPServer) Close() error {
+	if s.srv == nil {
+		return nil
+	}
+	err := s.srv.Close()
+	if serr := <-s.serve; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	s.conns.Wait()
+	return err
+}
+
+// Header values shared by every response; net/http only reads them.
+var (
+	hdrPlain   = []string{backends.ContentTypePlain}
+	hdrEcho    = []string{backends.ContentTypeEcho}
+	hdrClose   = []string{"close"}
+	hdrLenBody = []string{strconv.Itoa(len(backends.PlaintextBody))}
+	hdrLen404  = []string{strconv.Itoa(len(backends.NotFoundBody))}
+	hdrLen413  = []string{strconv.Itoa(len(backends.TooLargeBody))}
+)
+
+// handler routes on the path alone. net/http adds the Date header.
+type handler struct{}
+
+func (handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	if len(r.TransferEncoding) > 0 {
+		// Nothing after a Transfer-Encoding body is trusted as a request.
+		h["Connection"] = hdrClose
+	}
+	switch r.URL.Path {
+	case "/plaintext":
+		h["Content-Type"] = hdrPlain
+		h["Content-Length"] = hdrLenBody
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, backends.PlaintextBody)
+	case "/echo":
+		serveEcho(w, r)
+	default:
+		h["Content-Type"] = hdrPlain
+		h["Content-Length"] = hdrLen404
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, backends.NotFoundBody)
+	}
+}
+
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+func serveEcho(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > backends.MaxBodyBytes {
+		tooLarge(w)
+		return
+	}
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	body, err := readBody((*bp)[:0], r.Body)
+	*bp = body[:0]
+	switch {
+	case errors.Is(err, errTooLarge):
+		tooLarge(w)
+		return
+	case err != nil:
+		badRequest(w)
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = hdrEcho
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+var errTooLarge = errors.New("request body too large")
+
+// readBody appends r to buf until EOF, failing with errTooLarge once more
+// than backends.MaxBodyBytes arrive.
+func readBody(buf []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > backends.MaxBodyBytes {
+			return buf, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+func tooLarge(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = hdrPlain
+	h["Content-Length"] = hdrLen413
+	h["Connection"] = hdrClose
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	io.WriteString(w, backends.TooLargeBody)
+}
+
+// badRequest answers a body that cannot be decoded (bad chunked framing)
+// with the contract's fixed 400 bytes, written raw as net/http does for a
+// malformed request head, and closes the connection.
+func badRequest(w http.ResponseWriter) {
+	c, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	io.WriteString(c, backends.BadRequestResponse)
+	c.Close()
+}

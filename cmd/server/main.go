@@ -1,0 +1,110 @@
+// Command server runs one backend on one protocol until SIGINT or SIGTERM:
+//
+//	server -backend stdlib|gnet|fasthttp -proto http|echo -addr HOST:PORT
+//
+// It prints "listening on HOST:PORT" once it accepts connections, and
+// nothing per request.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/backends/registry"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// usageError is a bad command line, which exits with status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+// exitCode reports err on stderr and maps it to the exit status.
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintln(stderr, "server:", err)
+		return 2
+	}
+	fmt.Fprintln(stderr, "server:", err)
+	return 1
+}
+
+// config is the parsed command line.
+type config struct {
+	Backend string
+	Proto   backends.Proto
+	Addr    string
+}
+
+// parseArgs parses the command line; usage goes to stderr only for -h.
+func parseArgs(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	backend := fs.String("backend", "stdlib", "backend: "+strings.Join(registry.Names(), ", "))
+	proto := fs.String("proto", "http", "protocol: echo, http")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT (port 0 picks one)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
+			return config{}, err
+		}
+		return config{}, usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return config{}, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	p, err := backends.ParseProto(*proto)
+	if err != nil {
+		return config{}, usagef("-proto: %v", err)
+	}
+	return config{Backend: *backend, Proto: p, Addr: *addr}, nil
+}
+
+// run serves until ctx is done. It writes exactly one line to stdout,
+// "listening on HOST:PORT", once the backend accepts connections.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseArgs(args, stderr)
+	if err != nil {
+		return err
+	}
+	srv, err := registry.New(cfg.Backend, cfg.Proto)
+	if err != nil {
+		return err
+	}
+	addr, err := srv.Listen(cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	if _, err := fmt.Fprintf(stdout, "listening on %s\n", addr); err != nil {
+		srv.Close()
+		return err
+	}
+	<-ctx.Done()
+	if err := srv.Close(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
+}

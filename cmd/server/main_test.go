@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from run's goroutine while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startRun runs run in the background and waits for its listening line.
+func startRun(t *testing.T, args ...string) (addr string, cancel func() error) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, args, pw, &stderr)
+		pw.Close()
+		done <- err
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		stop()
+		t.Fatalf("no listening line: %v (run: %v, stderr %q)", err, <-done, stderr.String())
+	}
+	go io.Copy(io.Discard, pr)
+	addr, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "listening on ")
+	if !ok {
+		t.Fatalf("first line %q, want \"listening on HOST:PORT\"", line)
+	}
+	return addr, func() error {
+		stop()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(2 * time.Second):
+			return errors.New("run did not return within 2s of cancel")
+		}
+	}
+}
+
+func TestRunListensAndStops(t *testing.T) {
+	for _, tc := range []struct{ backend, proto, req, wantPrefix string }{
+		{"stdlib", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"stdlib", "echo", "ping", "ping"},
+		{"fasthttp", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"gnet", "echo", "pong", "pong"},
+	} {
+		t.Run(tc.backend+"/"+tc.proto, func(t *testing.T) {
+			addr, cancel := startRun(t, "-backend", tc.backend, "-proto", tc.proto, "-addr", "127.0.0.1:0")
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil || host != "127.0.0.1" || port == "0" {
+				t.Fatalf("address %q: want 127.0.0.1 and a real port (%v)", addr, err)
+			}
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, tc.req)
+			got := make([]byte, len(tc.wantPrefix))
+			if _, err := io.ReadFull(c, got); err != nil || string(got) != tc.wantPrefix {
+				t.Fatalf("reply %q (%v), want prefix %q", got, err, tc.wantPrefix)
+			}
+			if err := cancel(); err != nil {
+				t.Fatalf("run after cancel: %v", err)
+			}
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				t.Fatal("still accepting after stop")
+			}
+		})
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		message string
+	}{
+		{"bad flag", []string{"-bogus"}, 2, "flag provided but not defined: -bogus"},
+		{"bad proto", []string{"-proto", "tcp"}, 2, `-proto: unknown protocol "tcp" (valid: echo, http)`},
+		{"extra argument", []string{"-addr", "127.0.0.1:0", "more"}, 2, `unexpected argument "more"`},
+		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: fasthttp, gnet, stdlib)`},
+		{"unsupported proto", []string{"-backend", "fasthttp", "-proto", "echo", "-addr", "127.0.0.1:0"}, 1, "fasthttp: echo: not supported (fasthttp serves HTTP only)"},
+		{"busy port", []string{"-addr", busy.Addr().String()}, 1, "address already in use"},
+		{"help", []string{"-h"}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := run(ctx, tt.args, &stdout, &stderr)
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", stdout.String())
+			}
+			var report bytes.Buffer
+			if code := exitCode(err, &report); code != tt.code {
+				t.Fatalf("exit code %d, want %d (err %v)", code, tt.code, err)
+			}
+			msg := report.String()
+			if tt.message == "" {
+				if msg != "" {
+					t.Fatalf("reported %q, want nothing", msg)
+				}
+				return
+			}
+			if strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "server: ") || !strings.Contains(msg, tt.message) {
+				t.Fatalf("reported %q, want one line containing %q", msg, tt.message)
+			}
+		})
+	}
+}
+
+// TestBinarySIGTERM builds the command, starts it, and checks SIGTERM stops
+// it with status 0 within 2 s.
+func TestBinarySIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "server")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, backend := range []string{"stdlib", "gnet", "fasthttp"} {
+		t.Run(backend, func(t *testing.T) {
+			cmd := exec.Command(bin, "-backend", backend, "-proto", "http", "-addr", "127.0.0.1:0")
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			br := bufio.NewReader(stdout)
+			line, err := br.ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, "listening on 127.0.0.1:") {
+				t.Fatalf("first line %q (%v), stderr %q", line, err, stderr.String())
+			}
+			start := time.Now()
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			rest, _ := io.ReadAll(br)
+			waited := make(chan error, 1)
+			go func() { waited <- cmd.Wait() }()
+			select {
+			case err := <-waited:
+				if err != nil {
+					t.Fatalf("exit: %v, stderr %q", err, stderr.String())
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatal("still running 2s after SIGTERM")
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Fatalf("stopped after %v, want under 2s", took)
+			}
+			if len(rest) != 0 || stderr.Len() != 0 {
+				t.Fatalf("more output after the listening line: stdout %q, stderr %q", rest, stderr.String())
+			}
+		})
+	}
+}
