@@ -11,7 +11,7 @@ type Summary struct {
 	Payload    int               `json:"payload_bytes"`                    // echo message or POST body size
 	Requests   uint64            `json:"requests"`                         // completed in the measured window
 	Errors     uint64            `json:"errors"`                           // all kinds, measured window
-	ErrorKinds map[string]uint64 `json:"error_kinds"`                      // connect, read, write, timeout, status, mismatch
+	ErrorKinds map[string]uint64 `json:"error_kinds"`                      // connect, read, write, timeout, status, mismatch, protocol
 	Duration   float64           `json:"duration_s"`                       // measured window, seconds
 	RPS        float64           `json:"rps"`                              // Requests / Duration
 	Latency    Percentiles       `json:"latency_us"`                       // corrected (from intended send) in open loop
@@ -22,6 +22,13 @@ type Summary struct {
 	GenCPU     float64           `json:"generator_cpu_s"`  // user+sys of the generator process in the window
 	Server     *ServerStats      `json:"server,omitempty"` // set when -server-pid is given
 	HlogPath   string            `json:"hlog,omitempty"`   // interval log written, if any
+
+	BytesRead    uint64 `json:"bytes_read"`            // received in the measured window
+	BytesWritten uint64 `json:"bytes_written"`         // sent in the measured window
+	WindowFull   uint64 `json:"window_full,omitempty"` // open loop: sends due while the window was full
+	StartTime    string `json:"start_time"`            // start of the measured window, RFC 3339, UTC
+	StopReason   string `json:"stop_reason"`           // duration, requests, interrupted, server_exited
+	Engine       string `json:"engine"`                // goroutines or epoll
 }
 
 // Percentiles of a latency histogram, in microseconds.
@@ -51,4 +58,5 @@ type ServerStats struct {
 	CtxSwitches uint64  `json:"ctx_switches"` // voluntary+involuntary delta, summed over tasks
 	ThreadsPeak int     `json:"threads_peak"` // max Threads sampled
 	Samples     int     `json:"samples"`      // number of /proc samples taken
+	Exited      bool    `json:"exited"`       // the server exited during the window
 }

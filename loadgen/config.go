@@ -1,0 +1,174 @@
+// Package loadgen drives an HTTP/1.1 or TCP echo server with a fixed number
+// of connections, closed loop or at a constant rate, and records latency
+// into HdrHistograms. It knows nothing of the server beyond its address.
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Workload names as they appear in Summary.Workload.
+const (
+	WorkloadHTTP = "http"
+	WorkloadEcho = "echo"
+)
+
+// Limits applied by Validate.
+const (
+	MaxPipeline   = 1024
+	MaxBody       = 1 << 20 // POST body and echo payload
+	maxConns      = 1 << 20
+	defaultDialPS = 2000
+)
+
+// Config describes one run. The zero value of an optional field means
+// "off" or "default" as documented on the field.
+type Config struct {
+	Target    string        // http://HOST:PORT/PATH or tcp://HOST:PORT
+	Conns     int           // connections, ≥ 1
+	Pipeline  int           // requests outstanding per connection; 0 means 1
+	Rate      float64       // total requests/s; 0 = closed loop
+	Duration  time.Duration // measured window; 0 = until Requests or Ctrl-C
+	Warmup    time.Duration // discarded lead-in before the measured window
+	Requests  uint64        // stop after this many measured requests; 0 = no limit
+	Timeout   time.Duration // per request and per dial; 0 means 2s
+	Body      int           // http: POST an N-byte body to be echoed back; 0 = GET
+	Payload   int           // echo: message size in bytes; 0 means 64
+	DialRate  float64       // new connections per second at start; 0 means 2000
+	SourceIPs []netip.Addr  // local addresses connections are spread over; empty = any
+	StartAt   time.Time     // wall-clock time to start warm-up at; zero = at once
+	ServerPID int           // sample /proc/PID during the measured window; 0 = off
+	Engine    string        // EngineAuto (""), EngineGoroutines or EngineEpoll
+}
+
+// Engines: how connections are driven.
+const (
+	EngineAuto       = ""           // epoll on Linux, else goroutines
+	EngineGoroutines = "goroutines" // one goroutine per connection on Go's netpoller
+	EngineEpoll      = "epoll"      // event loops over raw sockets; Linux only
+)
+
+// engine returns the engine c runs on.
+func (c Config) engine() string {
+	if c.Engine == EngineAuto || c.Engine == "auto" {
+		if epollAvailable {
+			return EngineEpoll
+		}
+		return EngineGoroutines
+	}
+	return c.Engine
+}
+
+// Target is a parsed Config.Target.
+type Target struct {
+	Workload string // WorkloadHTTP or WorkloadEcho
+	Addr     string // HOST:PORT to dial
+	Path     string // request path (http only), "/" when empty
+}
+
+// ParseTarget parses http://HOST:PORT/PATH or tcp://HOST:PORT.
+func ParseTarget(s string) (Target, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return Target{}, fmt.Errorf("target %q: %w", s, err)
+	}
+	if u.Host == "" || u.Port() == "" {
+		return Target{}, fmt.Errorf("target %q: want SCHEME://HOST:PORT", s)
+	}
+	if _, _, err := net.SplitHostPort(u.Host); err != nil {
+		return Target{}, fmt.Errorf("target %q: %w", s, err)
+	}
+	t := Target{Addr: u.Host}
+	switch u.Scheme {
+	case "http":
+		t.Workload = WorkloadHTTP
+		t.Path = u.RequestURI()
+		if t.Path == "" {
+			t.Path = "/"
+		}
+		if strings.ContainsAny(t.Path, " \r\n") {
+			return Target{}, fmt.Errorf("target %q: path must not contain spaces or line breaks", s)
+		}
+	case "tcp":
+		t.Workload = WorkloadEcho
+		if u.Path != "" && u.Path != "/" {
+			return Target{}, fmt.Errorf("target %q: tcp target takes no path", s)
+		}
+	default:
+		return Target{}, fmt.Errorf("target %q: scheme must be http or tcp", s)
+	}
+	return t, nil
+}
+
+// withDefaults returns c with zero optional fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.Pipeline == 0 {
+		c.Pipeline = 1
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 2 * time.Second
+	}
+	if c.Payload == 0 {
+		c.Payload = 64
+	}
+	if c.DialRate == 0 {
+		c.DialRate = defaultDialPS
+	}
+	return c
+}
+
+// Validate reports the first problem with c, or nil.
+func (c Config) Validate() error {
+	t, err := ParseTarget(c.Target)
+	if err != nil {
+		return err
+	}
+	c = c.withDefaults()
+	switch {
+	case c.Conns < 1 || c.Conns > maxConns:
+		return fmt.Errorf("connections must be in [1, %d], got %d", maxConns, c.Conns)
+	case c.Pipeline < 1 || c.Pipeline > MaxPipeline:
+		return fmt.Errorf("pipeline must be in [1, %d], got %d", MaxPipeline, c.Pipeline)
+	case c.Rate < 0 || c.Rate != c.Rate || c.Rate > 1e8:
+		return fmt.Errorf("rate must be in [0, 1e8] req/s, got %v", c.Rate)
+	case c.Duration < 0:
+		return fmt.Errorf("duration must not be negative, got %v", c.Duration)
+	case c.Duration == 0 && c.Requests == 0:
+		return errors.New("need a duration or a request count")
+	case c.Warmup < 0:
+		return fmt.Errorf("warmup must not be negative, got %v", c.Warmup)
+	case c.Timeout < time.Millisecond:
+		return fmt.Errorf("timeout must be at least 1ms, got %v", c.Timeout)
+	case c.Body < 0 || c.Body > MaxBody:
+		return fmt.Errorf("body must be in [0, %d] bytes, got %d", MaxBody, c.Body)
+	case c.Payload < 1 || c.Payload > MaxBody:
+		return fmt.Errorf("payload must be in [1, %d] bytes, got %d", MaxBody, c.Payload)
+	case c.Body > 0 && t.Workload != WorkloadHTTP:
+		return errors.New("body applies to http targets only; use payload for tcp")
+	case c.DialRate < 1:
+		return fmt.Errorf("dial rate must be at least 1/s, got %v", c.DialRate)
+	case c.ServerPID < 0:
+		return fmt.Errorf("server pid must be positive, got %d", c.ServerPID)
+	}
+	switch c.Engine {
+	case EngineAuto, "auto", EngineGoroutines:
+	case EngineEpoll:
+		if !epollAvailable {
+			return errors.New("engine epoll is available on Linux only")
+		}
+	default:
+		return fmt.Errorf("unknown engine %q (valid: auto, goroutines, epoll)", c.Engine)
+	}
+	for _, ip := range c.SourceIPs {
+		if !ip.IsValid() {
+			return errors.New("invalid source address")
+		}
+	}
+	return nil
+}

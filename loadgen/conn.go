@@ -1,0 +1,546 @@
+package loadgen
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// ErrKind classifies a failed request or connection.
+type ErrKind int
+
+// Error kinds, in the order they are reported.
+const (
+	ErrConnect  ErrKind = iota // dial failed
+	ErrRead                    // read failed or the server closed with requests outstanding
+	ErrWrite                   // write failed
+	ErrTimeout                 // no response within the timeout
+	ErrStatus                  // HTTP status outside 2xx
+	ErrMismatch                // echoed bytes or body length differ from what was sent
+	ErrProtocol                // response could not be parsed, or arrived unasked
+	numErrKinds
+)
+
+var errKindNames = [numErrKinds]string{"connect", "read", "write", "timeout", "status", "mismatch", "protocol"}
+
+// String returns the name used in summaries.
+func (k ErrKind) String() string {
+	if k < 0 || k >= numErrKinds {
+		return "none"
+	}
+	return errKindNames[k]
+}
+
+// Run phases, stored in shared.phase.
+const (
+	phaseWarmup int32 = iota
+	phaseMeasure
+	phaseStop
+)
+
+// Histogram range: 1 µs to 1 hour, 3 significant digits.
+const (
+	histMin    = 1
+	histMax    = int64(time.Hour / time.Microsecond)
+	histDigits = 3
+)
+
+// newHist returns an empty dense histogram with the run's geometry.
+func newHist() *hdr.Histogram { return hdr.New(histMin, histMax, histDigits) }
+
+// newPacked returns an empty sparse histogram with the run's geometry; one is
+// kept per connection so memory stays small with many connections.
+func newPacked() *hdr.PackedHistogram { return hdr.NewPacked(histMin, histMax, histDigits) }
+
+// usec converts a non-negative duration in ns to recordable microseconds.
+func usec(ns int64) int64 {
+	v := ns / 1000
+	if v < histMin {
+		return histMin
+	}
+	if v > histMax {
+		return histMax
+	}
+	return v
+}
+
+// connStats are one connection's counters, owned by its goroutine.
+type connStats struct {
+	requests   uint64 // good responses in the measured window
+	bytesIn    uint64
+	bytesOut   uint64
+	sends      uint64 // open loop: sends whose response was recorded
+	windowFull uint64 // open loop: sends that were due while the window was full
+	errs       [numErrKinds]uint64
+}
+
+// conn drives one connection. Everything but mu's fields is owned by the
+// connection's goroutine; hot-path state needs no locks.
+type conn struct {
+	s  *shared
+	id int
+
+	mu     sync.Mutex // guards nc replacement and closed against the stopper
+	nc     net.Conn
+	closed bool
+
+	hmu    sync.Mutex           // guards lat while interval logging swaps it
+	lat    *hdr.PackedHistogram // corrected latency, µs
+	uncorr *hdr.PackedHistogram // open loop: from actual send, µs
+	lag    *hdr.PackedHistogram // open loop: actual − intended send, µs
+
+	wbuf   []byte // Pipeline copies of the request or message
+	reqLen int
+	rbuf   []byte
+	rlen   int
+
+	// Ring of outstanding requests: intended and actual send times, ns
+	// since the schedule start.
+	due, sent   []int64
+	head, count int
+
+	deadline int64 // read deadline in force, ns since start; 0 = none
+
+	pacer    ConstantPacer
+	next     uint64 // open loop: next schedule slot of this connection
+	fullSlot uint64 // open loop: slot+1 last counted as window-full
+
+	// Echo verification.
+	seqOut, seqIn uint64
+	pos           int  // bytes of the current message checked
+	bad           bool // current message differed
+	expect        []byte
+
+	st connStats
+
+	// Event-loop engine state (epoll.go).
+	fd         int    // socket, -1 when not connected
+	connecting bool   // non-blocking connect in progress
+	since      int64  // connect started, ns since start
+	wpend      []byte // unwritten rest of the last write
+	outArmed   bool   // EPOLLOUT interest registered
+	redialAt   int64  // ns since start; 0 = none pending
+	backoff    time.Duration
+}
+
+func newConn(s *shared, id int) *conn {
+	p := s.cfg.Pipeline
+	c := &conn{
+		s:    s,
+		id:   id,
+		lat:  newPacked(),
+		due:  make([]int64, p),
+		sent: make([]int64, p),
+		fd:   -1,
+	}
+	if s.open {
+		c.uncorr = newPacked()
+		c.lag = newPacked()
+		c.pacer = s.pacers[id]
+	}
+	c.reqLen = len(s.req)
+	c.wbuf = bytes.Repeat(s.req, p)
+	size := 16 << 10
+	if s.echo {
+		c.expect = append([]byte(nil), s.req...)
+	} else if need := 2*(len(s.body)+512) + 1; need > size {
+		size = need
+	}
+	c.rbuf = make([]byte, size)
+	return c
+}
+
+// errStopped ends serve when the run stops.
+var errStopped = errors.New("stopped")
+
+// loop serves the connection until the run stops, re-dialling after errors
+// with a bounded backoff.
+func (c *conn) loop(first net.Conn) {
+	defer c.s.wg.Done()
+	backoff := 10 * time.Millisecond
+	if first != nil && !c.attach(first) {
+		return
+	}
+	for {
+		if c.s.phase.Load() == phaseStop {
+			return
+		}
+		if c.nc == nil {
+			nc, err := c.s.dial(c.id)
+			if err != nil {
+				c.fail(ErrConnect)
+				if !c.s.sleep(backoff) {
+					return
+				}
+				backoff = min(2*backoff, time.Second)
+				continue
+			}
+			if !c.attach(nc) {
+				return
+			}
+		}
+		kind, err := c.serve()
+		if err == errStopped || c.s.phase.Load() == phaseStop {
+			return
+		}
+		c.fail(kind)
+		c.detach()
+		if kind == errKindNone { // orderly close asked for by the server
+			backoff = 10 * time.Millisecond
+			continue
+		}
+		if !c.s.sleep(backoff) {
+			return
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// errKindNone marks an orderly reconnect that is not an error.
+const errKindNone ErrKind = -1
+
+func (c *conn) fail(kind ErrKind) {
+	if kind >= 0 && c.s.phase.Load() == phaseMeasure {
+		c.st.errs[kind]++
+	}
+}
+
+// attach installs a fresh connection; false if the run has stopped.
+func (c *conn) attach(nc net.Conn) bool {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		nc.Close()
+		return false
+	}
+	c.nc = nc
+	c.mu.Unlock()
+	c.reset()
+	return true
+}
+
+// reset clears per-connection protocol state for a fresh connection.
+func (c *conn) reset() {
+	c.rlen, c.head, c.count, c.deadline = 0, 0, 0, 0
+	c.pos, c.bad = 0, false
+	c.seqOut, c.seqIn = 0, 0
+	c.wpend = nil
+	c.stampExpect()
+}
+
+// detach closes the current connection; outstanding requests are dropped.
+func (c *conn) detach() {
+	c.mu.Lock()
+	if c.nc != nil {
+		c.nc.Close()
+		c.nc = nil
+	}
+	c.mu.Unlock()
+}
+
+// shut closes the connection for good; called by the stopper.
+func (c *conn) shut() {
+	c.mu.Lock()
+	c.closed = true
+	if c.nc != nil {
+		c.nc.Close()
+	}
+	c.mu.Unlock()
+}
+
+// serve runs requests on c.nc until an error; it returns the error's kind.
+func (c *conn) serve() (ErrKind, error) {
+	s := c.s
+	p := s.cfg.Pipeline
+	timeout := int64(s.cfg.Timeout)
+	for {
+		ph := s.phase.Load()
+		if ph == phaseStop {
+			return 0, errStopped
+		}
+		now := s.now()
+		k := c.take(now, ph)
+		if k > 0 {
+			if s.echo {
+				c.stampOut(k)
+			}
+			n, err := c.nc.Write(c.wbuf[:k*c.reqLen])
+			if ph == phaseMeasure {
+				c.st.bytesOut += uint64(n)
+			}
+			if err != nil {
+				return ErrWrite, err
+			}
+		}
+		// Read deadline: the oldest outstanding request's timeout, or the
+		// next send when the window has room. A deadline that passed without
+		// a real timeout is simply moved on, so in closed loop it is set
+		// about once per timeout rather than once per read.
+		var want int64
+		if c.count > 0 {
+			want = c.sent[c.head] + timeout
+		} else {
+			want = now + timeout
+		}
+		if s.open && c.count < p {
+			want = min(want, int64(c.pacer.Due(c.next)))
+		}
+		if c.deadline == 0 || c.deadline > want || c.deadline <= now {
+			if err := c.nc.SetReadDeadline(s.start.Add(time.Duration(want))); err != nil {
+				return ErrRead, err
+			}
+			c.deadline = want
+		}
+		n, err := c.nc.Read(c.rbuf[c.rlen:])
+		if n > 0 {
+			now = s.now()
+			if ph = s.phase.Load(); ph == phaseMeasure {
+				c.st.bytesIn += uint64(n)
+			}
+			c.rlen += n
+			var kind ErrKind
+			var perr error
+			if s.echo {
+				kind, perr = c.consumeEcho(now, ph)
+			} else {
+				kind, perr = c.consumeHTTP(now, ph)
+			}
+			if perr != nil {
+				return kind, perr
+			}
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.deadline = -1 // passed; set a new one next round
+				if c.count > 0 && s.now()-c.sent[c.head] >= timeout {
+					return ErrTimeout, err
+				}
+				continue
+			}
+			return ErrRead, err
+		}
+	}
+}
+
+// take pushes the requests to send now onto the ring and returns how many:
+// in closed loop enough to fill the window, in open loop those whose
+// intended time has come while the window has room.
+func (c *conn) take(now int64, ph int32) int {
+	p := c.s.cfg.Pipeline
+	k := 0
+	if !c.s.open {
+		for c.count < p {
+			c.push(now, now)
+			k++
+		}
+		return k
+	}
+	for c.count < p {
+		d := int64(c.pacer.Due(c.next))
+		if d > now {
+			break
+		}
+		c.push(d, now)
+		c.next++
+		k++
+	}
+	if c.count == p && int64(c.pacer.Due(c.next)) <= now && c.fullSlot != c.next+1 {
+		c.fullSlot = c.next + 1
+		if ph == phaseMeasure {
+			c.st.windowFull++
+		}
+	}
+	return k
+}
+
+func (c *conn) push(due, sent int64) {
+	i := c.head + c.count
+	if i >= len(c.due) {
+		i -= len(c.due)
+	}
+	c.due[i], c.sent[i] = due, sent
+	c.count++
+}
+
+func (c *conn) pop() (due, sent int64) {
+	due, sent = c.due[c.head], c.sent[c.head]
+	c.head++
+	if c.head == len(c.due) {
+		c.head = 0
+	}
+	c.count--
+	return due, sent
+}
+
+// record adds one good response; false when a request limit is reached.
+func (c *conn) record(now, due, sent int64) {
+	s := c.s
+	if s.limit > 0 {
+		if left := s.budget.Add(-1); left < 0 {
+			return
+		} else if left == 0 {
+			s.finish()
+		}
+	}
+	c.st.requests++
+	c.lat.RecordValue(usec(now - due)) //nolint:errcheck // usec keeps it in range
+	if s.open {
+		c.uncorr.RecordValue(usec(now - sent)) //nolint:errcheck
+		c.lag.RecordValue(usec(sent - due))    //nolint:errcheck
+		c.st.sends++
+	}
+}
+
+// consumeHTTP handles every complete response in rbuf.
+func (c *conn) consumeHTTP(now int64, ph int32) (ErrKind, error) {
+	s := c.s
+	measure := ph == phaseMeasure
+	if measure && s.hlog {
+		c.hmu.Lock()
+		defer c.hmu.Unlock()
+	}
+	off := 0
+	for off < c.rlen {
+		if c.count == 0 {
+			return ErrProtocol, errUnasked
+		}
+		r, n, err := ParseResponse(c.rbuf[off:c.rlen])
+		if err != nil {
+			return ErrProtocol, err
+		}
+		if n == 0 {
+			break
+		}
+		due, sent := c.pop()
+		ok := true
+		switch {
+		case r.Status < 200 || r.Status > 299:
+			ok = false
+			if measure {
+				c.st.errs[ErrStatus]++
+			}
+		case s.body != nil && (r.BodyLen != len(s.body) ||
+			(!r.Chunked && !bytes.Equal(c.rbuf[off+r.BodyOff:off+n], s.body))):
+			ok = false
+			if measure {
+				c.st.errs[ErrMismatch]++
+			}
+		}
+		if ok && measure {
+			c.record(now, due, sent)
+		}
+		off += n
+		if r.Close {
+			return errKindNone, errClosedByServer
+		}
+	}
+	if off > 0 {
+		c.rlen = copy(c.rbuf, c.rbuf[off:c.rlen])
+	}
+	if c.rlen == len(c.rbuf) { // one response larger than the buffer
+		if len(c.rbuf) >= 2*maxResponseHeader+2*MaxBody {
+			return ErrProtocol, errHeaderSize
+		}
+		c.rbuf = append(c.rbuf, make([]byte, len(c.rbuf))...)
+	}
+	return 0, nil
+}
+
+var (
+	errUnasked        error = ProtocolError("data arrived with no request outstanding")
+	errClosedByServer       = errors.New("server asked to close")
+)
+
+// consumeEcho checks the echoed bytes against what was sent, message by
+// message, without keeping them.
+func (c *conn) consumeEcho(now int64, ph int32) (ErrKind, error) {
+	measure := ph == phaseMeasure
+	if measure && c.s.hlog {
+		c.hmu.Lock()
+		defer c.hmu.Unlock()
+	}
+	size := len(c.expect)
+	data := c.rbuf[:c.rlen]
+	c.rlen = 0
+	for len(data) > 0 {
+		if c.count == 0 {
+			return ErrProtocol, errUnasked
+		}
+		m := min(size-c.pos, len(data))
+		if !bytes.Equal(data[:m], c.expect[c.pos:c.pos+m]) {
+			c.bad = true
+		}
+		c.pos += m
+		data = data[m:]
+		if c.pos < size {
+			break
+		}
+		due, sent := c.pop()
+		if measure {
+			if c.bad {
+				c.st.errs[ErrMismatch]++
+			} else {
+				c.record(now, due, sent)
+			}
+		}
+		c.pos, c.bad = 0, false
+		c.seqIn++
+		c.stampExpect()
+	}
+	return 0, nil
+}
+
+// stampOut writes sequence numbers into the next k outgoing messages, so a
+// lost, repeated or reordered message shows up as a mismatch.
+func (c *conn) stampOut(k int) {
+	if c.reqLen < 8 {
+		return
+	}
+	for i := range k {
+		binary.LittleEndian.PutUint64(c.wbuf[i*c.reqLen:], c.seqOut)
+		c.seqOut++
+	}
+}
+
+func (c *conn) stampExpect() {
+	if len(c.expect) >= 8 {
+		binary.LittleEndian.PutUint64(c.expect, c.seqIn)
+	}
+}
+
+// httpRequest returns the bytes of one request.
+func httpRequest(t Target, body []byte) []byte {
+	var b []byte
+	if body == nil {
+		b = append(b, "GET "...)
+	} else {
+		b = append(b, "POST "...)
+	}
+	b = append(b, t.Path...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, t.Addr...)
+	b = append(b, "\r\n"...)
+	if body != nil {
+		b = append(b, "Content-Type: application/octet-stream\r\nContent-Length: "...)
+		b = strconv.AppendInt(b, int64(len(body)), 10)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	return append(b, body...)
+}
+
+// pattern returns n bytes of a fixed, non-repeating-looking pattern.
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + i*7%26)
+	}
+	return b
+}

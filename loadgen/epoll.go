@@ -1,0 +1,478 @@
+//go:build linux
+
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The epoll engine: each loop goroutine owns a share of the connections as
+// raw non-blocking sockets in its own epoll set and answers every response
+// with the next request straight away. That is one read and one write per
+// request plus a share of one epoll_wait, without the extra read that meets
+// EAGAIN and the goroutine wake-up of Go's netpoller. In open loop a timerfd
+// in the same set wakes the loop when the next slot of the schedule is due,
+// with nanosecond resolution rather than the runtime timers' millisecond.
+
+const epollAvailable = true
+
+// epollLoop is one event loop; all its state is owned by its goroutine.
+type epollLoop struct {
+	s      *shared
+	epfd   int
+	f      *os.File        // epfd, waited on through Go's netpoller
+	rc     syscall.RawConn // of f
+	conns  []*conn
+	events []syscall.EpollEvent
+	sa     syscall.Sockaddr
+	family int
+	scan   int64                 // housekeeping period, ns
+	poll   func(fd uintptr) bool // made once: a closure per wait would allocate
+	n      int                   // events found by poll
+
+	// Open loop: the loop walks the global schedule and wakes each
+	// connection whose slot comes due; a connection that cannot send then
+	// catches up when its window frees.
+	tfd    int           // timerfd, -1 in closed loop
+	sched  ConstantPacer // the whole schedule, one slot per request
+	g      uint64        // next global slot to walk
+	index  int           // this loop's number
+	nloops int
+	tbuf   [8]byte
+}
+
+// timerID marks the timerfd in epoll events; connection ids are ≥ 0.
+const timerID = -1
+
+// startEpoll hands the dialled connections to GOMAXPROCS event loops.
+func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
+	ra, err := net.ResolveTCPAddr("tcp", s.target.Addr)
+	if err != nil {
+		return err
+	}
+	scan := min(int64(50*time.Millisecond), max(int64(time.Millisecond), int64(s.cfg.Timeout/4)))
+	ls := make([]*epollLoop, loops)
+	for i := range ls {
+		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			for _, l := range ls[:i] {
+				l.close()
+			}
+			return fmt.Errorf("epoll: %w", err)
+		}
+		l := &epollLoop{s: s, epfd: fd, events: make([]syscall.EpollEvent, 256), scan: scan, tfd: -1, index: i, nloops: loops}
+		l.sa, l.family = sockaddr(ra.IP, ra.Port) // one each: Connect writes into it
+		l.poll = func(fd uintptr) bool {
+			var e error
+			l.n, e = rawEpollWait(int(fd), l.events)
+			return l.n > 0 || (e != nil && e != syscall.EINTR && e != syscall.EAGAIN)
+		}
+		// A non-blocking epoll descriptor is itself pollable: the loop parks
+		// on Go's netpoller until it has events instead of blocking a thread
+		// in epoll_wait.
+		if err := syscall.SetNonblock(fd, true); err != nil {
+			syscall.Close(fd)
+			return fmt.Errorf("epoll: %w", err)
+		}
+		l.f = os.NewFile(uintptr(fd), "epoll")
+		if l.rc, err = l.f.SyscallConn(); err != nil {
+			l.f.Close()
+			return fmt.Errorf("epoll: %w", err)
+		}
+		ls[i] = l
+		if s.open {
+			if err := l.startTimer(); err != nil {
+				for _, l := range ls[:i+1] {
+					l.close()
+				}
+				return fmt.Errorf("timerfd: %w", err)
+			}
+		}
+	}
+	for i, c := range conns {
+		l := ls[i%loops]
+		l.conns = append(l.conns, c)
+		if ncs[i] != nil {
+			fd, err := takeFD(ncs[i])
+			if err == nil {
+				c.fd = fd
+				c.reset()
+				err = l.ctl(syscall.EPOLL_CTL_ADD, c, syscall.EPOLLIN)
+			}
+			if err != nil {
+				l.drop(c, errKindNone)
+				c.redialAt = 1
+			}
+		} else {
+			c.redialAt = 1
+		}
+	}
+	for _, l := range ls {
+		s.wg.Add(1)
+		go l.run()
+	}
+	return nil
+}
+
+// takeFD detaches a dialled connection's socket from Go's netpoller and
+// returns it as a non-blocking descriptor owned by the caller.
+func takeFD(nc net.Conn) (int, error) {
+	defer nc.Close()
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("not a socket")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	cerr := rc.Control(func(s uintptr) {
+		fd, err = syscall.Dup(int(s))
+	})
+	if cerr != nil {
+		return -1, cerr
+	}
+	if err != nil {
+		return -1, err
+	}
+	syscall.CloseOnExec(fd)
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func sockaddr(ip net.IP, port int) (syscall.Sockaddr, int) {
+	if ip4 := ip.To4(); ip4 != nil {
+		sa := &syscall.SockaddrInet4{Port: port}
+		copy(sa.Addr[:], ip4)
+		return sa, syscall.AF_INET
+	}
+	sa := &syscall.SockaddrInet6{Port: port}
+	copy(sa.Addr[:], ip.To16())
+	return sa, syscall.AF_INET6
+}
+
+// startTimer adds a timerfd for the open-loop schedule to the epoll set.
+func (l *epollLoop) startTimer() error {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	l.tfd = fd
+	l.sched = ConstantPacer{Rate: l.s.cfg.Rate}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: timerID}
+	return syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
+}
+
+func (l *epollLoop) close() {
+	if l.tfd >= 0 {
+		syscall.Close(l.tfd)
+		l.tfd = -1
+	}
+	l.f.Close()
+}
+
+// pace wakes every connection of this loop whose slot has come due and
+// arms the timer for the next one.
+func (l *epollLoop) pace(now int64, ph int32) {
+	if len(l.conns) == 0 {
+		return
+	}
+	conns := uint64(l.s.cfg.Conns)
+	loops := uint64(l.nloops)
+	for {
+		due := int64(l.sched.Due(l.g))
+		id := l.g % conns
+		if id%loops != uint64(l.index) {
+			l.g++
+			continue
+		}
+		if due > now {
+			spec := unix.ItimerSpec{Value: unix.NsecToTimespec(due - now)}
+			_ = unix.TimerfdSettime(l.tfd, 0, &spec, nil)
+			return
+		}
+		c := l.conns[id/loops]
+		if c.fd >= 0 && !c.connecting && c.wpend == nil {
+			l.send(c, now, ph)
+		}
+		l.g++
+	}
+}
+
+func (l *epollLoop) ctl(op int, c *conn, events uint32) error {
+	ev := syscall.EpollEvent{Events: events, Fd: int32(c.id)}
+	return syscall.EpollCtl(l.epfd, op, c.fd, &ev)
+}
+
+func (l *epollLoop) run() {
+	s := l.s
+	defer s.wg.Done()
+	defer func() {
+		for _, c := range l.conns {
+			if c.fd >= 0 {
+				syscall.Close(c.fd)
+				c.fd = -1
+			}
+		}
+		l.close()
+	}()
+	// Loop k owns ids k, k+loops, k+2·loops, …: index = (id − base) / stride.
+	base, stride := 0, 1
+	if len(l.conns) > 0 {
+		base = l.conns[0].id
+	}
+	if len(l.conns) > 1 {
+		stride = l.conns[1].id - base
+	}
+	lookup := func(id int32) *conn { return l.conns[(int(id)-base)/stride] }
+	// Prime every connected socket with its first requests.
+	now := s.now()
+	ph := s.phase.Load()
+	for _, c := range l.conns {
+		if c.fd >= 0 {
+			l.send(c, now, ph)
+		}
+	}
+	if l.tfd >= 0 {
+		l.pace(now, ph)
+	}
+	nextScan := now + l.scan
+	_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScan)))
+	for {
+		l.n = 0
+		err := l.rc.Read(l.poll)
+		n := l.n
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+		ph = s.phase.Load()
+		if ph == phaseStop {
+			return
+		}
+		for i := 0; i < n; i++ {
+			ev := &l.events[i]
+			if ev.Fd == timerID {
+				_, _ = rawRead(l.tfd, l.tbuf[:])
+				l.pace(s.now(), ph)
+				continue
+			}
+			c := lookup(ev.Fd)
+			if c.fd < 0 {
+				continue
+			}
+			if c.connecting {
+				l.connected(c, ph)
+				continue
+			}
+			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
+				if !l.read(c, ph) {
+					continue
+				}
+			}
+			if ev.Events&syscall.EPOLLOUT != 0 && c.wpend != nil {
+				l.flush(c, ph)
+			}
+		}
+		if now = s.now(); now >= nextScan {
+			l.housekeep(now, ph)
+			nextScan = now + l.scan
+			_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScan)))
+		}
+	}
+}
+
+// read takes what the socket has, consumes complete responses and sends
+// the next requests. It returns false if the connection was dropped.
+func (l *epollLoop) read(c *conn, ph int32) bool {
+	n, err := rawRead(c.fd, c.rbuf[c.rlen:])
+	if err == syscall.EAGAIN || err == syscall.EINTR {
+		return true
+	}
+	if err != nil || n == 0 {
+		l.drop(c, ErrRead)
+		return false
+	}
+	now := l.s.now()
+	if ph == phaseMeasure {
+		c.st.bytesIn += uint64(n)
+	}
+	c.rlen += n
+	var kind ErrKind
+	if c.s.echo {
+		kind, err = c.consumeEcho(now, ph)
+	} else {
+		kind, err = c.consumeHTTP(now, ph)
+	}
+	if err != nil {
+		l.drop(c, kind)
+		return false
+	}
+	if c.wpend == nil {
+		return l.send(c, now, ph)
+	}
+	return true
+}
+
+// send writes the requests that are due.
+func (l *epollLoop) send(c *conn, now int64, ph int32) bool {
+	k := c.take(now, ph)
+	if k == 0 {
+		return true
+	}
+	if c.s.echo {
+		c.stampOut(k)
+	}
+	c.wpend = c.wbuf[:k*c.reqLen]
+	return l.flush(c, ph)
+}
+
+// flush writes c.wpend, waiting for EPOLLOUT if the socket is full.
+func (l *epollLoop) flush(c *conn, ph int32) bool {
+	for len(c.wpend) > 0 {
+		n, err := rawWrite(c.fd, c.wpend)
+		if n > 0 {
+			if ph == phaseMeasure {
+				c.st.bytesOut += uint64(n)
+			}
+			c.wpend = c.wpend[n:]
+		}
+		if err == syscall.EAGAIN {
+			if !c.outArmed {
+				if e := l.ctl(syscall.EPOLL_CTL_MOD, c, syscall.EPOLLIN|syscall.EPOLLOUT); e != nil {
+					l.drop(c, ErrWrite)
+					return false
+				}
+				c.outArmed = true
+			}
+			return true
+		}
+		if err != nil && err != syscall.EINTR {
+			l.drop(c, ErrWrite)
+			return false
+		}
+	}
+	c.wpend = nil
+	if c.outArmed { // back to read interest only
+		c.outArmed = false
+		_ = l.ctl(syscall.EPOLL_CTL_MOD, c, syscall.EPOLLIN)
+	}
+	return true
+}
+
+// drop counts kind (unless errKindNone), closes the socket and schedules a
+// re-dial with a bounded backoff.
+func (l *epollLoop) drop(c *conn, kind ErrKind) {
+	c.fail(kind)
+	if c.fd >= 0 {
+		syscall.Close(c.fd)
+		c.fd = -1
+	}
+	c.connecting, c.outArmed = false, false
+	c.wpend = nil
+	if kind == errKindNone {
+		c.backoff = 0
+	} else {
+		c.backoff = min(max(2*c.backoff, 10*time.Millisecond), time.Second)
+	}
+	c.redialAt = l.s.now() + int64(c.backoff)
+}
+
+// housekeep expires timed-out requests and connects, and starts re-dials.
+func (l *epollLoop) housekeep(now int64, ph int32) {
+	timeout := int64(l.s.cfg.Timeout)
+	for _, c := range l.conns {
+		switch {
+		case c.fd >= 0 && c.connecting && now-c.since >= timeout:
+			l.drop(c, ErrConnect)
+		case c.fd >= 0 && !c.connecting && c.count > 0 && now-c.sent[c.head] >= timeout:
+			l.drop(c, ErrTimeout)
+		case c.fd < 0 && c.redialAt != 0 && now >= c.redialAt:
+			c.redialAt = 0
+			l.dial(c, now, ph)
+		}
+	}
+}
+
+// dial starts a non-blocking connect; EPOLLOUT reports its outcome.
+func (l *epollLoop) dial(c *conn, now int64, ph int32) {
+	fd, err := syscall.Socket(l.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		l.drop(c, ErrConnect)
+		return
+	}
+	c.fd = fd
+	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	if n := len(l.s.cfg.SourceIPs); n > 0 {
+		src, _ := sockaddr(l.s.cfg.SourceIPs[c.id%n].AsSlice(), 0)
+		if err := syscall.Bind(fd, src); err != nil {
+			l.drop(c, ErrConnect)
+			return
+		}
+	}
+	err = syscall.Connect(fd, l.sa)
+	if err != nil && err != syscall.EINPROGRESS {
+		l.drop(c, ErrConnect)
+		return
+	}
+	c.reset()
+	c.connecting, c.since = true, now
+	if err := l.ctl(syscall.EPOLL_CTL_ADD, c, syscall.EPOLLOUT); err != nil {
+		l.drop(c, ErrConnect)
+	}
+}
+
+// connected finishes a non-blocking connect.
+func (l *epollLoop) connected(c *conn, ph int32) {
+	errno, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	if err != nil || errno != 0 {
+		l.drop(c, ErrConnect)
+		return
+	}
+	c.connecting = false
+	c.backoff = 0
+	if err := l.ctl(syscall.EPOLL_CTL_MOD, c, syscall.EPOLLIN); err != nil {
+		l.drop(c, ErrConnect)
+		return
+	}
+	l.send(c, l.s.now(), ph)
+}
+
+// The sockets and the epoll descriptor are non-blocking, so these calls
+// never block and can skip the scheduler hand-off of syscall.Syscall.
+
+func rawRead(fd int, b []byte) (int, error) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, b []byte) (int, error) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// rawEpollWait polls without waiting (timeout 0).
+func rawEpollWait(epfd int, events []syscall.EpollEvent) (int, error) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}

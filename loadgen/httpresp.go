@@ -1,0 +1,299 @@
+package loadgen
+
+// Response is the framing of one parsed HTTP/1.1 response.
+type Response struct {
+	Status  int  // status code, 100..999
+	BodyOff int  // offset of the body in the parsed buffer (Content-Length bodies)
+	BodyLen int  // body length; decoded length when Chunked; -1 = until close
+	Chunked bool // Transfer-Encoding: chunked
+	Close   bool // Connection: close
+}
+
+// ProtocolError describes a response that is not valid HTTP/1.1.
+type ProtocolError string
+
+func (e ProtocolError) Error() string { return "http response: " + string(e) }
+
+// Protocol errors returned by ParseResponse. They are values, so returning
+// one allocates nothing.
+var (
+	errStatusLine    error = ProtocolError("malformed status line")
+	errHeaderLine    error = ProtocolError("malformed header line")
+	errContentLength error = ProtocolError("bad Content-Length")
+	errTransferEnc   error = ProtocolError("unsupported Transfer-Encoding")
+	errChunk         error = ProtocolError("malformed chunk")
+	errHeaderSize    error = ProtocolError("header section too large")
+	errInformational error = ProtocolError("unexpected 1xx response")
+)
+
+// Limits of ParseResponse.
+const (
+	maxResponseHeader = 64 << 10
+	maxResponseBody   = 1 << 30
+)
+
+// ParseResponse parses the HTTP/1.1 response at the start of b. It returns
+// the response and the number of bytes it occupies, or n == 0 with a nil
+// error when b holds only part of it. A response delimited by the connection
+// closing (no length, not chunked) returns BodyLen -1 and n covering the
+// header only. ParseResponse does not allocate.
+func ParseResponse(b []byte) (r Response, n int, err error) {
+	// Status line: HTTP/1.x SSS[ reason]\r\n
+	eol := indexCRLF(b, 0)
+	if eol == -2 {
+		return r, 0, errStatusLine
+	}
+	if eol < 0 {
+		return r, 0, incompleteHeader(b)
+	}
+	line := b[:eol]
+	if len(line) < 12 || string(line[:7]) != "HTTP/1." || !isDigit(line[7]) || line[8] != ' ' ||
+		!isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) || (len(line) > 12 && line[12] != ' ') {
+		return r, 0, errStatusLine
+	}
+	r.Status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
+	if r.Status < 100 {
+		return r, 0, errStatusLine
+	}
+	if r.Status < 200 {
+		return r, 0, errInformational
+	}
+	http10 := line[7] == '0'
+	cl := -1
+	pos := eol + 2
+	for {
+		eol = indexCRLF(b, pos)
+		if eol == -2 {
+			return r, 0, errHeaderLine
+		}
+		if eol < 0 {
+			return r, 0, incompleteHeader(b)
+		}
+		if eol == pos { // blank line: end of header section
+			pos += 2
+			break
+		}
+		line = b[pos:eol]
+		pos = eol + 2
+		colon := -1
+		for i, c := range line {
+			if c == ':' {
+				colon = i
+				break
+			}
+			if c <= ' ' || c >= 0x7f { // includes obs-fold (leading space)
+				return r, 0, errHeaderLine
+			}
+		}
+		if colon <= 0 {
+			return r, 0, errHeaderLine
+		}
+		name, value := line[:colon], trimOWS(line[colon+1:])
+		switch {
+		case equalFold(name, "content-length"):
+			v, ok := parseDecimal(value)
+			if !ok || (cl >= 0 && v != cl) {
+				return r, 0, errContentLength
+			}
+			cl = v
+		case equalFold(name, "transfer-encoding"):
+			if !hasSuffixFold(value, "chunked") {
+				return r, 0, errTransferEnc
+			}
+			r.Chunked = true
+		case equalFold(name, "connection"):
+			if hasTokenFold(value, "close") {
+				r.Close = true
+			}
+		}
+	}
+	if http10 {
+		r.Close = true
+	}
+	r.BodyOff = pos
+	switch {
+	case r.Status == 204 || r.Status == 304:
+		r.BodyLen = 0
+		return r, pos, nil
+	case r.Chunked:
+		if cl >= 0 {
+			return r, 0, errContentLength // RFC 9112 §6.3: refuse both
+		}
+		return parseChunked(b, r, pos)
+	case cl >= 0:
+		r.BodyLen = cl
+		if len(b)-pos < cl {
+			return r, 0, nil
+		}
+		return r, pos + cl, nil
+	default:
+		r.BodyLen = -1
+		r.Close = true
+		return r, pos, nil
+	}
+}
+
+// parseChunked walks the chunks starting at pos.
+func parseChunked(b []byte, r Response, pos int) (Response, int, error) {
+	total := 0
+	for {
+		eol := indexCRLF(b, pos)
+		if eol == -2 {
+			return r, 0, errChunk
+		}
+		if eol < 0 {
+			if len(b)-pos > 1024 {
+				return r, 0, errChunk
+			}
+			return r, 0, nil
+		}
+		size, digits := 0, 0
+		i := pos
+		for ; i < eol; i++ {
+			v := unhex(b[i])
+			if v < 0 {
+				break
+			}
+			size = size<<4 | v
+			digits++
+			if digits > 8 {
+				return r, 0, errChunk
+			}
+		}
+		if digits == 0 || (i < eol && b[i] != ';' && b[i] != ' ' && b[i] != '\t') {
+			return r, 0, errChunk
+		}
+		pos = eol + 2
+		if size == 0 {
+			// Trailer section, ended by a blank line.
+			for {
+				eol = indexCRLF(b, pos)
+				if eol == -2 {
+					return r, 0, errChunk
+				}
+				if eol < 0 {
+					if len(b)-pos > maxResponseHeader {
+						return r, 0, errChunk
+					}
+					return r, 0, nil
+				}
+				if eol == pos {
+					r.BodyLen = total
+					return r, eol + 2, nil
+				}
+				pos = eol + 2
+			}
+		}
+		total += size
+		if total > maxResponseBody {
+			return r, 0, errChunk
+		}
+		if len(b)-pos < size+2 {
+			return r, 0, nil
+		}
+		if b[pos+size] != '\r' || b[pos+size+1] != '\n' {
+			return r, 0, errChunk
+		}
+		pos += size + 2
+	}
+}
+
+// incompleteHeader is nil while the header section may still complete.
+func incompleteHeader(b []byte) error {
+	if len(b) > maxResponseHeader {
+		return errHeaderSize
+	}
+	return nil
+}
+
+// indexCRLF returns the index of the "\r\n" ending the line that starts at
+// from, -1 when no '\n' has arrived yet, or -2 for a bare '\n'.
+func indexCRLF(b []byte, from int) int {
+	for i := from; i < len(b); i++ {
+		if b[i] == '\n' {
+			if i > from && b[i-1] == '\r' {
+				return i - 1
+			}
+			return -2
+		}
+	}
+	return -1
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// parseDecimal parses a non-empty run of digits no larger than maxResponseBody.
+func parseDecimal(b []byte) (int, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	v := 0
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+		if v > maxResponseBody {
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// equalFold reports whether b equals the lower-case ASCII s, ignoring case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		if b[i]|0x20 != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func hasSuffixFold(b []byte, s string) bool {
+	return len(b) >= len(s) && equalFold(b[len(b)-len(s):], s) &&
+		(len(b) == len(s) || b[len(b)-len(s)-1] == ',' || b[len(b)-len(s)-1] == ' ')
+}
+
+// hasTokenFold reports whether the comma-separated list b holds token s.
+func hasTokenFold(b []byte, s string) bool {
+	for len(b) > 0 {
+		i := 0
+		for i < len(b) && b[i] != ',' {
+			i++
+		}
+		if equalFold(trimOWS(b[:i]), s) {
+			return true
+		}
+		if i == len(b) {
+			break
+		}
+		b = b[i+1:]
+	}
+	return false
+}

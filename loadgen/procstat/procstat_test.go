@@ -1,0 +1,116 @@
+package procstat
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+const statusFixture = `Name:	server
+Umask:	0022
+State:	S (sleeping)
+Tgid:	4242
+Pid:	4242
+VmPeak:	 1254460 kB
+VmHWM:	   10240 kB
+VmRSS:	    8812 kB
+RssAnon:	    3100 kB
+Threads:	7
+voluntary_ctxt_switches:	150
+nonvoluntary_ctxt_switches:	12
+`
+
+func TestParseStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    status
+		wantErr bool
+	}{
+		{"process", statusFixture, status{state: 'S', rssKiB: 8812, hwmKiB: 10240, threads: 7, ctxSwitches: 162}, false},
+		{"zombie without memory lines", "Name:\tx\nState:\tZ (zombie)\nThreads:\t1\n", status{state: 'Z', threads: 1}, false},
+		{"no state", "Name:\tx\nVmRSS:\t1 kB\n", status{}, true},
+		{"bad rss unit", "State:\tR\nVmRSS:\t12 MB\n", status{}, true},
+		{"bad threads", "State:\tR\nThreads:\tmany\n", status{}, true},
+		{"bad switches", "State:\tR\nvoluntary_ctxt_switches:\t-1\n", status{}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStatus(strings.NewReader(tc.in))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v", err)
+			}
+			if err == nil && got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		ut, st  uint64
+		wantErr bool
+	}{
+		{"plain", "4242 (server) S 1 4242 4242 0 -1 4194560 1200 0 0 0 345 67 0 0 20 0 7 0 100 1254460 2203 18446744073709551615", 345, 67, false},
+		{"name with spaces and parens", "17 (a) b (c) R 1 17 17 0 -1 0 0 0 0 0 9 10 0 0 20 0 1 0", 9, 10, false},
+		{"no name", "17 a R 1", 0, 0, true},
+		{"short", "17 (a) R 1 2 3", 0, 0, true},
+		{"bad number", "1 (a) R 1 1 1 0 -1 0 0 0 0 0 x 10 0", 0, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ut, st, err := parseStat([]byte(tc.in))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v", err)
+			}
+			if ut != tc.ut || st != tc.st {
+				t.Fatalf("got %d %d, want %d %d", ut, st, tc.ut, tc.st)
+			}
+		})
+	}
+}
+
+// TestReadSelf reads this test process's own /proc entry.
+func TestReadSelf(t *testing.T) {
+	s, err := Reader{PID: os.Getpid()}.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RSSKiB <= 0 || s.HWMKiB < s.RSSKiB || s.Threads < 1 || s.CtxSwitches == 0 {
+		t.Fatalf("implausible sample %+v", s)
+	}
+}
+
+// TestSamplerSeesExit samples a child that exits, unreaped, mid-run.
+func TestSamplerSeesExit(t *testing.T) {
+	cmd := exec.Command("sleep", "0.3")
+	if err := cmd.Start(); err != nil {
+		t.Skip("cannot start sleep:", err)
+	}
+	defer cmd.Wait() //nolint:errcheck
+	s := NewSampler(Reader{PID: cmd.Process.Pid}, 20*time.Millisecond)
+	if err := s.Idle(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Exited():
+	case <-time.After(5 * time.Second):
+		t.Fatal("exit not seen")
+	}
+	st := s.Stop()
+	if !st.Exited || st.Samples < 2 || st.RSSPeakKiB <= 0 || st.RSSIdleKiB <= 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if _, err := (Reader{PID: cmd.Process.Pid}).Read(); !errors.Is(err, ErrExited) {
+		t.Fatalf("read after exit: %v", err)
+	}
+}

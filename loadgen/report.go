@@ -1,0 +1,130 @@
+package loadgen
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// WriteHeader prints the wrk-style line that opens a run.
+func WriteHeader(w io.Writer, cfg Config) error {
+	cfg = cfg.withDefaults()
+	d := "until stopped"
+	if cfg.Duration > 0 {
+		d = cfg.Duration.String()
+	}
+	mode := "closed loop"
+	if cfg.Rate > 0 {
+		mode = fmt.Sprintf("open loop at %g req/s", cfg.Rate)
+	}
+	_, err := fmt.Fprintf(w, "Running %s test @ %s\n  %d connections, pipeline %d, %s, warm-up %v\n",
+		d, cfg.Target, cfg.Conns, cfg.Pipeline, mode, cfg.Warmup)
+	return err
+}
+
+// WriteText prints the wrk-style summary of r; with spectrum it adds the
+// latency distribution and the percentile spectrum in the .hgrm layout.
+func WriteText(w io.Writer, r *Result, spectrum bool) error {
+	s := &r.Summary
+	var b strings.Builder
+	fmt.Fprintf(&b, "  %-22s %10s %10s %10s\n", "", "Avg", "Stdev", "Max")
+	latName := "Latency"
+	if s.Uncorr != nil {
+		latName = "Latency (corrected)"
+	}
+	statLine(&b, latName, r.Latency)
+	if r.Uncorr != nil {
+		statLine(&b, "Latency (uncorrected)", r.Uncorr)
+		statLine(&b, "Send lag", r.Lag)
+	}
+	if spectrum {
+		fmt.Fprintf(&b, "  Latency Distribution (HdrHistogram - Recorded Latency)\n")
+		for _, q := range []float64{50, 75, 90, 99, 99.9, 99.99, 99.999, 100} {
+			fmt.Fprintf(&b, " %7.3f%% %9s\n", q, fmtUsec(float64(r.Latency.ValueAtQuantile(q))))
+		}
+		fmt.Fprintf(&b, "\n  Detailed Percentile spectrum:\n")
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return err
+		}
+		b.Reset()
+		if err := WriteSpectrum(w, r.Latency); err != nil {
+			return err
+		}
+		b.WriteString("----------------------------------------------------------\n")
+	}
+	fmt.Fprintf(&b, "  %d requests in %.2fs, %s read\n", s.Requests, s.Duration, fmtBytes(float64(s.BytesRead)))
+	if s.Errors > 0 {
+		fmt.Fprintf(&b, "  Errors: %d:", s.Errors)
+		for k := range numErrKinds {
+			if n := s.ErrorKinds[k.String()]; n > 0 {
+				fmt.Fprintf(&b, " %s %d", k, n)
+			}
+		}
+		b.WriteString("\n")
+	}
+	if sv := s.Server; sv != nil {
+		fmt.Fprintf(&b, "  Server: cpu %.2fs, rss idle %d KiB, peak %d KiB, mean %d KiB, threads %d, ctx switches %d, %d samples\n",
+			sv.CPUSeconds, sv.RSSIdleKiB, sv.RSSPeakKiB, sv.RSSMeanKiB, sv.ThreadsPeak, sv.CtxSwitches, sv.Samples)
+		if sv.Exited {
+			b.WriteString("  Server exited during the run\n")
+		}
+	}
+	fmt.Fprintf(&b, "Requests/sec: %12.2f\n", s.RPS)
+	if s.Duration > 0 {
+		fmt.Fprintf(&b, "Transfer/sec: %12s\n", fmtBytes(float64(s.BytesRead)/s.Duration))
+	}
+	fmt.Fprintf(&b, "Generator CPU: %.2fs", s.GenCPU)
+	if s.GenCPU > 0 {
+		fmt.Fprintf(&b, " (%.0f requests per CPU-second)", float64(s.Requests)/s.GenCPU)
+	}
+	b.WriteString("\n")
+	if s.StopReason != StopDuration && s.StopReason != "" {
+		fmt.Fprintf(&b, "Stopped early: %s\n", s.StopReason)
+	}
+	if s.Saturated {
+		fmt.Fprintf(&b, "Saturated: the generator could not keep the schedule: %s\n", s.SatReason)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteSpectrum prints h (µs) as HdrHistogram's percentile distribution in
+// milliseconds, 5 ticks per half distance, as wrk2 and HistogramLogProcessor
+// print it, ending with the #[Mean …] footer.
+func WriteSpectrum(w io.Writer, h *hdr.Histogram) error {
+	_, err := h.PercentilesPrint(w, 5, 1000)
+	return err
+}
+
+func statLine(b *strings.Builder, name string, h *hdr.Histogram) {
+	fmt.Fprintf(b, "  %-22s %10s %10s %10s\n", name, fmtUsec(h.Mean()), fmtUsec(h.StdDev()), fmtUsec(float64(h.Max())))
+}
+
+// fmtUsec formats microseconds the way wrk does: us, ms, s or m.
+func fmtUsec(us float64) string {
+	switch {
+	case math.IsNaN(us):
+		return "-"
+	case us < 1000:
+		return fmt.Sprintf("%.2fus", us)
+	case us < 1e6:
+		return fmt.Sprintf("%.2fms", us/1e3)
+	case us < 60e6:
+		return fmt.Sprintf("%.2fs", us/1e6)
+	}
+	return (time.Duration(us) * time.Microsecond).Round(time.Second).String()
+}
+
+func fmtBytes(n float64) string {
+	units := []string{"B", "KB", "MB", "GB", "TB"}
+	i := 0
+	for n >= 1024 && i < len(units)-1 {
+		n /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.2f%s", n, units[i])
+}

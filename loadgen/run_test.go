@@ -1,0 +1,421 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+const okResp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
+
+// serve accepts on 127.0.0.1:0 and runs handle for every connection until
+// the test ends.
+func serve(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			open = append(open, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// httpServer answers each request (GET, or POST with Content-Length) with
+// respond(n, body), n counting requests on the whole server from 0. It
+// allocates nothing per request when respond does not.
+func httpServer(t testing.TB, respond func(n int, body []byte) []byte) string {
+	var mu sync.Mutex
+	count := 0
+	return serve(t, func(c net.Conn) {
+		buf := make([]byte, 64<<10)
+		have := 0
+		for {
+			n, err := c.Read(buf[have:])
+			if err != nil {
+				return
+			}
+			have += n
+			off := 0
+			for {
+				end := bytes.Index(buf[off:have], []byte("\r\n\r\n"))
+				if end < 0 {
+					break
+				}
+				head := buf[off : off+end]
+				bodyLen := 0
+				if i := bytes.Index(head, []byte("Content-Length: ")); i >= 0 {
+					for _, ch := range head[i+16:] {
+						if ch < '0' || ch > '9' {
+							break
+						}
+						bodyLen = bodyLen*10 + int(ch-'0')
+					}
+				}
+				start := off + end + 4
+				if have-start < bodyLen {
+					break
+				}
+				mu.Lock()
+				k := count
+				count++
+				mu.Unlock()
+				if _, err := c.Write(respond(k, buf[start:start+bodyLen])); err != nil {
+					return
+				}
+				off = start + bodyLen
+			}
+			have = copy(buf, buf[off:have])
+		}
+	})
+}
+
+func echoServer(t testing.TB, corrupt int) string {
+	return serve(t, func(c net.Conn) {
+		buf := make([]byte, 32<<10)
+		pos := 0
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			if corrupt >= pos && corrupt < pos+n {
+				buf[corrupt-pos] ^= 0xff
+			}
+			pos += n
+			if _, err := c.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// forEngines runs a test on every engine.
+func forEngines(t *testing.T, test func(*testing.T, string)) {
+	engines := []string{EngineGoroutines}
+	if epollAvailable {
+		engines = append(engines, EngineEpoll)
+	}
+	for _, e := range engines {
+		t.Run(e, func(t *testing.T) { test(t, e) })
+	}
+}
+
+func runOK(t *testing.T, cfg Config) *Result {
+	t.Helper()
+	res, err := Run(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestClosedLoopFixedDelay(t *testing.T) { forEngines(t, testClosedLoopFixedDelay) }
+
+func testClosedLoopFixedDelay(t *testing.T, engine string) {
+	const delay = 20 * time.Millisecond
+	addr := httpServer(t, func(int, []byte) []byte {
+		time.Sleep(delay)
+		return []byte(okResp)
+	})
+	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/plaintext", Conns: 4, Duration: time.Second, Warmup: 100 * time.Millisecond})
+	s := res.Summary
+	p50 := time.Duration(s.Latency.P50) * time.Microsecond
+	if p50 < delay || p50 > delay+8*time.Millisecond {
+		t.Fatalf("p50 = %v, want within [%v, %v]", p50, delay, delay+8*time.Millisecond)
+	}
+	// 4 connections × 1s / ≥20ms each: at most 200 requests.
+	if s.Requests < 20 || s.Requests > 200 {
+		t.Fatalf("requests = %d, want in [20, 200]", s.Requests)
+	}
+	if s.Errors != 0 || s.Uncorr != nil || s.SendLag != nil || s.Saturated {
+		t.Fatalf("unexpected summary %+v", s)
+	}
+	if uint64(res.Latency.TotalCount()) != s.Requests {
+		t.Fatalf("histogram count %d != requests %d", res.Latency.TotalCount(), s.Requests)
+	}
+	if s.BytesRead != s.Requests*uint64(len(okResp)) && s.BytesRead < s.Requests*uint64(len(okResp)) {
+		t.Fatalf("bytes read %d for %d responses", s.BytesRead, s.Requests)
+	}
+}
+
+// TestCoordinatedOmission drives 200 req/s over one connection (pipeline 1)
+// for 3s against a server that stops answering for 1s in the middle.
+//
+// Arithmetic: the 200 requests intended during the pause go out only after
+// it, so the one intended k/200 s into the pause completes about (1 − k/200) s
+// after its intended time. Corrected latencies therefore spread evenly over
+// (0, 1s]: about 200 × (1 − 0.5) = 100 are ≥ 500ms, and the max is ≈ 1s.
+// Timed from the actual send, only the request in flight when the pause
+// began waits ≈ 1s; the backlog then goes out back to back and each sees
+// one round trip, so exactly one uncorrected latency is ≥ 500ms.
+func TestCoordinatedOmission(t *testing.T) { forEngines(t, testCoordinatedOmission) }
+
+func testCoordinatedOmission(t *testing.T, engine string) {
+	const (
+		rate  = 200.0
+		pause = time.Second
+	)
+	var once sync.Once
+	var first time.Time
+	addr := httpServer(t, func(int, []byte) []byte {
+		now := time.Now()
+		once.Do(func() { first = now })
+		if at := first.Add(time.Second); now.After(at) && now.Before(at.Add(pause)) {
+			time.Sleep(time.Until(at.Add(pause)))
+		}
+		return []byte(okResp)
+	})
+	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 1, Rate: rate, Duration: 3 * time.Second})
+	s := res.Summary
+	over := func(h *hdr.Histogram, v int64) int64 {
+		var n int64
+		for _, b := range h.Distribution() {
+			if b.From >= v {
+				n += b.Count
+			}
+		}
+		return n
+	}
+	const half = int64(500 * time.Millisecond / time.Microsecond)
+	t.Logf("requests %d, corrected ≥500ms %d max %dus, uncorrected ≥500ms %d p99 %dus, lag %+v, %s",
+		s.Requests, over(res.Latency, half), s.Latency.Max, over(res.Uncorr, half), s.Uncorr.P99, *s.SendLag, s.SatReason)
+	if n := over(res.Latency, half); n < 60 || n > 140 {
+		t.Errorf("corrected latencies ≥ 500ms = %d, want ≈ 100 (60..140)", n)
+	}
+	if mx := time.Duration(s.Latency.Max) * time.Microsecond; mx < 900*time.Millisecond || mx > 1500*time.Millisecond {
+		t.Errorf("corrected max = %v, want ≈ 1s", mx)
+	}
+	if n := over(res.Uncorr, half); n != 1 {
+		t.Errorf("uncorrected latencies ≥ 500ms = %d, want 1", n)
+	}
+	if p99 := time.Duration(s.Uncorr.P99) * time.Microsecond; p99 > 100*time.Millisecond {
+		t.Errorf("uncorrected p99 = %v, want small", p99)
+	}
+	// ~600 requests intended in 3s; the backlog is caught up within the run.
+	if s.Requests < 450 || s.Requests > 620 {
+		t.Errorf("requests = %d, want ≈ 600", s.Requests)
+	}
+	// The pause kept the window full and the sends late: never passed off
+	// as a clean result.
+	if !s.Saturated || !strings.Contains(s.SatReason, "window full") {
+		t.Errorf("saturated = %v (%q), want true with window full", s.Saturated, s.SatReason)
+	}
+	if s.SendLag == nil || s.SendLag.Max < 900_000 {
+		t.Errorf("send lag = %+v, want max ≈ 1s", s.SendLag)
+	}
+}
+
+func TestOpenLoopKeepsRate(t *testing.T) { forEngines(t, testOpenLoopKeepsRate) }
+
+func testOpenLoopKeepsRate(t *testing.T, engine string) {
+	addr := httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
+	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 4, Rate: 400, Duration: time.Second, Warmup: 200 * time.Millisecond})
+	s := res.Summary
+	// 400/s for 1s: 400 requests give or take the edges.
+	if s.Requests < 340 || s.Requests > 460 {
+		t.Fatalf("requests = %d, want ≈ 400", s.Requests)
+	}
+	if s.Errors != 0 || s.SendLag == nil || s.Uncorr == nil {
+		t.Fatalf("summary %+v", s)
+	}
+}
+
+func TestEchoDetectsCorruptByte(t *testing.T) { forEngines(t, testEchoDetectsCorruptByte) }
+
+func testEchoDetectsCorruptByte(t *testing.T, engine string) {
+	addr := echoServer(t, 64*10+3) // a byte of the 11th message
+	res := runOK(t, Config{Engine: engine, Target: "tcp://" + addr, Conns: 1, Requests: 50, Payload: 64})
+	s := res.Summary
+	if got := s.ErrorKinds["mismatch"]; got != 1 {
+		t.Fatalf("mismatch = %d, want 1 (%+v)", got, s)
+	}
+	if s.Requests != 50 || s.Errors != 1 {
+		t.Fatalf("requests = %d errors = %d, want 50 and 1", s.Requests, s.Errors)
+	}
+}
+
+func TestEchoPipelined(t *testing.T) { forEngines(t, testEchoPipelined) }
+
+func testEchoPipelined(t *testing.T, engine string) {
+	addr := echoServer(t, -1)
+	res := runOK(t, Config{Engine: engine, Target: "tcp://" + addr, Conns: 3, Pipeline: 16, Requests: 3000, Payload: 100})
+	s := res.Summary
+	if s.Requests != 3000 || s.Errors != 0 {
+		t.Fatalf("requests = %d errors = %v", s.Requests, s.ErrorKinds)
+	}
+	if s.BytesRead < 3000*100 {
+		t.Fatalf("bytes read %d < %d", s.BytesRead, 3000*100)
+	}
+}
+
+func TestHTTPStatusAndLengthErrors(t *testing.T) { forEngines(t, testHTTPStatusAndLengthErrors) }
+
+func testHTTPStatusAndLengthErrors(t *testing.T, engine string) {
+	notFound := []byte("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nNot Found")
+	addr := httpServer(t, func(n int, _ []byte) []byte {
+		if n%4 == 3 {
+			return notFound
+		}
+		return []byte(okResp)
+	})
+	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 1, Requests: 30, Duration: 5 * time.Second})
+	if s := res.Summary; s.Requests != 30 || s.ErrorKinds["status"] < 9 || s.ErrorKinds["status"] > 11 {
+		t.Fatalf("requests %d, status errors %d, want 30 and 10", s.Requests, s.ErrorKinds["status"])
+	}
+
+	short := httpServer(t, func(n int, body []byte) []byte {
+		if n%2 == 1 {
+			body = body[1:] // one byte short
+		} else if n%4 == 2 {
+			body = append([]byte(nil), body...)
+			body[5] ^= 1 // same length, one bit off
+		}
+		return append([]byte("HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"), body...)
+	})
+	res = runOK(t, Config{Engine: engine, Target: "http://" + short + "/echo", Conns: 1, Body: 100, Requests: 20, Duration: 5 * time.Second})
+	if s := res.Summary; s.Requests != 20 || s.ErrorKinds["mismatch"] < 25 {
+		t.Fatalf("requests %d, mismatch %d, want 20 and ≥ 25", s.Requests, s.ErrorKinds["mismatch"])
+	}
+}
+
+func TestGarbageIsProtocolError(t *testing.T) { forEngines(t, testGarbageIsProtocolError) }
+
+func testGarbageIsProtocolError(t *testing.T, engine string) {
+	addr := httpServer(t, func(int, []byte) []byte { return []byte("SSH-2.0-nope\r\n\r\n") })
+	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 2, Duration: 300 * time.Millisecond})
+	if s := res.Summary; s.Requests != 0 || s.ErrorKinds["protocol"] == 0 {
+		t.Fatalf("requests %d, protocol errors %d", s.Requests, s.ErrorKinds["protocol"])
+	}
+}
+
+func TestTimeout(t *testing.T) { forEngines(t, testTimeout) }
+
+func testTimeout(t *testing.T, engine string) {
+	addr := serve(t, func(c net.Conn) { _, _ = c.Read(make([]byte, 1024)); time.Sleep(2 * time.Second) })
+	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 1, Duration: 700 * time.Millisecond, Timeout: 200 * time.Millisecond})
+	if s := res.Summary; s.ErrorKinds["timeout"] < 1 || s.Requests != 0 {
+		t.Fatalf("timeouts %d requests %d", s.ErrorKinds["timeout"], s.Requests)
+	}
+}
+
+func TestUnreachableFailsFast(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nobody listens here now
+	start := time.Now()
+	_, err = Run(context.Background(), Config{Target: "http://" + addr + "/", Conns: 10, Duration: 10 * time.Second}, nil)
+	if err == nil || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("err = %v, want one naming %s", err, addr)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestInterruptStillSummarises(t *testing.T) {
+	addr := httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	res, err := Run(ctx, Config{Target: "http://" + addr + "/", Conns: 2, Duration: time.Minute, Warmup: 100 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Summary; s.StopReason != StopInterrupted || s.Requests == 0 || s.Duration > 5 {
+		t.Fatalf("summary %+v", s)
+	}
+}
+
+// TestPerRequestAllocs runs the same load twice, 20 000 requests apart:
+// the difference in heap allocations is what the requests cost.
+func TestPerRequestAllocs(t *testing.T) {
+	for _, tc := range []struct{ name, scheme, engine string }{
+		{"http", "http", EngineGoroutines}, {"echo", "tcp", EngineGoroutines},
+		{"http epoll", "http", EngineEpoll}, {"echo epoll", "tcp", EngineEpoll},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.engine == EngineEpoll && !epollAvailable {
+				t.Skip("no epoll")
+			}
+			resp := []byte(okResp)
+			var addr string
+			if tc.scheme == "http" {
+				addr = httpServer(t, func(int, []byte) []byte { return resp })
+			} else {
+				addr = echoServer(t, -1)
+			}
+			mallocs := func(n uint64) uint64 {
+				var a, b runtime.MemStats
+				runtime.ReadMemStats(&a)
+				runOK(t, Config{Target: tc.scheme + "://" + addr + "/", Conns: 2, Requests: n, Engine: tc.engine})
+				runtime.ReadMemStats(&b)
+				return b.Mallocs - a.Mallocs
+			}
+			mallocs(100) // warm up the server's connections and the runtime
+			small, big := mallocs(1000), mallocs(21000)
+			if extra := int64(big) - int64(small); extra > 400 {
+				t.Fatalf("20000 more requests cost %d more allocations (small %d, big %d)", extra, small, big)
+			}
+		})
+	}
+}
+
+// TestServerExitEndsRun samples a stand-in server process that exits
+// (unreaped, as a zombie) a second into a 10s run.
+func TestServerExitEndsRun(t *testing.T) {
+	cmd := exec.Command("sleep", "1")
+	if err := cmd.Start(); err != nil {
+		t.Skip("cannot start sleep:", err)
+	}
+	defer cmd.Wait() //nolint:errcheck
+	addr := httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
+	res := runOK(t, Config{Target: "http://" + addr + "/", Conns: 2, Duration: 10 * time.Second, ServerPID: cmd.Process.Pid})
+	s := res.Summary
+	if s.StopReason != StopServerExited || s.Server == nil || !s.Server.Exited {
+		t.Fatalf("stop %q server %+v", s.StopReason, s.Server)
+	}
+	if s.Duration > 5 || s.Requests == 0 || s.Server.Samples < 5 || s.Server.RSSIdleKiB <= 0 {
+		t.Fatalf("summary %+v server %+v", s, *s.Server)
+	}
+}
