@@ -1,0 +1,251 @@
+package results
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata")
+
+// sampleRows are fixed rows that exercise every column kind.
+func sampleRows() []Row {
+	return []Row{
+		{
+			RunID: "r1", Cell: "gnet/http/plaintext/c64/p1", Rep: 1, Backend: "gnet", Proto: "http",
+			Workload: "plaintext", Conns: 64, Pipeline: 1, Rate: 0, Payload: 0, Status: StatusOK,
+			DurationS: 10, Requests: 1234567, RPS: 123456.7, P50us: 210, P90us: 380, P99us: 950,
+			P999us: 2100, MaxUs: 15023, MeanUs: 251.25, Errors: 0, Saturated: false,
+			RSSIdleKiB: 6000, RSSPeakKiB: 9000, RSSMeanKiB: 8500, RSSPerConnBytes: 48000,
+			ServerCPUs: 9.5, ReqPerServerCPU: 129954.4210526316, CtxSwitches: 4242, ThreadsPeak: 5,
+			GenCPUs: 9.9, ReqPerGenCPU: 124703.7373737374, GoVersion: "go1.26.0", Kernel: "6.8.0-45-generic",
+			CPUModel: "AMD EPYC 7B13, 2 cores", GOMAXPROCS: 1, ServerCPUSet: "0", GenCPUs_: "1",
+			Commit: "abc1234", Plan: "quick", StartTime: "2025-01-01T00:00:00Z", Hlog: "hlog/gnet-c64-rep1.hlog",
+		},
+		{
+			RunID: "r1", Cell: "stdlib/http/plaintext/c64/p1/r5000", Rep: 2, Backend: "stdlib", Proto: "http",
+			Workload: "plaintext", Conns: 64, Pipeline: 1, Rate: 5000.5, Status: StatusSaturated,
+			Reason: "send lag p99 \"12ms\", over budget\nsee log", DurationS: 10, Requests: 49000, RPS: 4900,
+			UncorrP99: 800, SendLagP99: 12000, Saturated: true, StartTime: "2025-01-01T00:01:00Z",
+		},
+		{RunID: "r1", Cell: "fasthttp/echo/echo/c1/p1", Backend: "fasthttp", Proto: "echo", Status: StatusFailed, Reason: "backend fasthttp: unsupported protocol"},
+	}
+}
+
+func writeAll(t *testing.T, rows []Row) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := NewCSVWriter(&buf)
+	for _, r := range rows {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+func TestHeader(t *testing.T) {
+	h := Header()
+	if got, want := len(h), reflect.TypeFor[Row]().NumField(); got != want {
+		t.Fatalf("Header has %d columns, Row has %d fields", got, want)
+	}
+	if h[0] != "run_id" || h[len(h)-1] != "hlog" || h[14] != "rps" {
+		t.Errorf("unexpected order: first %q, rps at 14 is %q, last %q", h[0], h[14], h[len(h)-1])
+	}
+	seen := map[string]bool{}
+	for _, name := range h {
+		if seen[name] {
+			t.Errorf("duplicate column %q", name)
+		}
+		seen[name] = true
+	}
+}
+
+func TestCSVGolden(t *testing.T) {
+	got := writeAll(t, sampleRows())
+	golden := filepath.Join("testdata", "summary.golden.csv")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./results -run TestCSVGolden -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("CSV differs from %s:\ngot:\n%s\nwant:\n%s", golden, got, want)
+	}
+}
+
+func TestCSVRoundTrip(t *testing.T) {
+	rows := sampleRows()
+	got, err := ReadCSV(bytes.NewReader(writeAll(t, rows)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rows) {
+		t.Errorf("round trip changed rows:\ngot  %+v\nwant %+v", got, rows)
+	}
+}
+
+func TestReadCSVToleratesSchemaDrift(t *testing.T) {
+	// A newer file: an unknown column in the middle and one at the end;
+	// an older file: the trailing hlog column missing.
+	in := "run_id,future_a,cell,rps,status,future_b\n" +
+		"r9,x,c1,1.5,ok,y\n" +
+		"r9,x,c2,,failed,y\n"
+	rows, err := ReadCSV(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Row{
+		{RunID: "r9", Cell: "c1", RPS: 1.5, Status: StatusOK},
+		{RunID: "r9", Cell: "c2", Status: StatusFailed},
+	}
+	if !reflect.DeepEqual(rows, want) {
+		t.Errorf("got %+v, want %+v", rows, want)
+	}
+
+	full := string(writeAll(t, sampleRows()[:1]))
+	lines := strings.SplitN(full, "\n", 3)
+	cut := func(s string) string { return s[:strings.LastIndexByte(s, ',')] }
+	older := cut(lines[0]) + "\n" + cut(lines[1]) + "\n"
+	rows, err = ReadCSV(strings.NewReader(older))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRow := sampleRows()[0]
+	wantRow.Hlog = ""
+	if len(rows) != 1 || !reflect.DeepEqual(rows[0], wantRow) {
+		t.Errorf("older schema: got %+v, want %+v", rows, wantRow)
+	}
+}
+
+func TestReadCSVErrors(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"bad int", "cell,conns\nc1,lots\n", "line 2 column conns"},
+		{"bad bool", "cell,saturated\nc1,maybe\n", "column saturated"},
+		{"duplicate column", "cell,cell\n", `duplicate column "cell"`},
+		{"foreign file", "a,b\n1,2\n", "not a summary CSV"},
+		{"bad quote", "cell\n\"c1\n", "read csv"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ReadCSV(strings.NewReader(tt.in))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	if rows, err := ReadCSV(strings.NewReader("")); err != nil || rows != nil {
+		t.Errorf("empty input: %v, %v", rows, err)
+	}
+}
+
+func TestOpenCSVAppendsAndResumes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "summary.csv")
+	rows := sampleRows()
+
+	w, existing, err := OpenCSV(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(existing) != 0 {
+		t.Fatalf("new file has %d rows", len(existing))
+	}
+	for _, r := range rows[:2] {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	w, existing, err = OpenCSV(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(existing, rows[:2]) {
+		t.Fatalf("resume read %+v", existing)
+	}
+	if err := w.Write(rows[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(data, writeAll(t, rows)) {
+		t.Errorf("file after append differs from one continuous write:\n%s", data)
+	}
+}
+
+func TestOpenCSVCutsPartialLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "summary.csv")
+	whole := writeAll(t, sampleRows()[:1])
+	if err := os.WriteFile(path, append(bytes.Clone(whole), "r1,half-a-row,3"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, rows, err := OpenCSV(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if len(rows) != 1 {
+		t.Errorf("got %d rows, want 1", len(rows))
+	}
+	data, _ := os.ReadFile(path)
+	if !bytes.Equal(data, whole) {
+		t.Errorf("partial line not cut:\n%s", data)
+	}
+}
+
+func TestOpenCSVUpgradesOlderSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "summary.csv")
+	h := Header()
+	older := strings.Join(h[:len(h)-1], ",") + "\nr0," + "c0\n"
+	if err := os.WriteFile(path, []byte(older), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, rows, err := OpenCSV(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].RunID != "r0" || rows[0].Cell != "c0" {
+		t.Fatalf("rows = %+v", rows)
+	}
+	if err := w.Write(Row{RunID: "r0", Cell: "c1", Hlog: "x.hlog"}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	f, _ := os.Open(path)
+	defer f.Close()
+	hdr, all, err := readCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(hdr, ",") != strings.Join(h, ",") || len(all) != 2 || all[1].Hlog != "x.hlog" {
+		t.Errorf("after upgrade: header %v, rows %+v", hdr, all)
+	}
+}
+
+func TestOpenCSVRejectsForeignHeader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "summary.csv")
+	if err := os.WriteFile(path, []byte("run_id,cell,something_else\nr,c,x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := OpenCSV(path); err == nil || !strings.Contains(err.Error(), "header does not match") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,0 +1,107 @@
+package results
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPercentileX(t *testing.T) {
+	tests := []struct{ percent, x float64 }{
+		{0, 1}, {50, 2}, {90, 10}, {99, 100}, {99.9, 1000}, {99.99, 10000}, {99.999, 100000},
+	}
+	for _, tt := range tests {
+		if got := PercentileX(tt.percent); math.Abs(got-tt.x)/tt.x > 1e-9 {
+			t.Errorf("PercentileX(%g) = %g, want %g", tt.percent, got, tt.x)
+		}
+		if got := XPercentile(tt.x); math.Abs(got-tt.percent) > 1e-9 {
+			t.Errorf("XPercentile(%g) = %g, want %g", tt.x, got, tt.percent)
+		}
+	}
+}
+
+func TestPercentileTicks(t *testing.T) {
+	var labels []string
+	for _, tk := range percentileTicks(1, 100000) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+			if want := math.Pow(10, float64(len(labels)-1)); tk.Value != want {
+				t.Errorf("label %s at %g, want %g", tk.Label, tk.Value, want)
+			}
+		}
+	}
+	if got, want := strings.Join(labels, " "), "0% 90% 99% 99.9% 99.99% 99.999%"; got != want {
+		t.Errorf("labels %q, want %q", got, want)
+	}
+}
+
+func TestLinearTicks(t *testing.T) {
+	var labels []string
+	for _, tk := range linearTicks(0, 186000) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if got, want := strings.Join(labels, " "), "0 20k 40k 60k 80k 100k 120k 140k 160k 180k"; got != want {
+		t.Errorf("labels %q, want %q", got, want)
+	}
+	if niceStep(0) != 0 || niceStep(7) != 1 || niceStep(30) != 5 {
+		t.Errorf("niceStep(0, 7, 30) = %g, %g, %g", niceStep(0), niceStep(7), niceStep(30))
+	}
+}
+
+func TestLogTicks(t *testing.T) {
+	var labels []string
+	for _, tk := range logTicks(30, 2500) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if got, want := strings.Join(labels, " "), "50 100 200 500 1000 2000"; got != want {
+		t.Errorf("labels %q, want %q", got, want)
+	}
+}
+
+func TestSpectrumPoints(t *testing.T) {
+	h := newHist()
+	for v := int64(1); v <= 1000; v++ {
+		_ = h.RecordValue(v)
+	}
+	pts := spectrumPoints(h)
+	if pts[0].X != 1 || pts[0].Y != 1 {
+		t.Errorf("first point %+v, want (1, 1)", pts[0])
+	}
+	last := pts[len(pts)-1]
+	if last.X != 1000 || last.Y != float64(h.Max()) {
+		t.Errorf("last point %+v, want (1000, %d)", last, h.Max())
+	}
+	for i, p := range pts {
+		if i > 0 && (p.X <= pts[i-1].X || p.Y < pts[i-1].Y) {
+			t.Fatalf("points not increasing at %d: %+v then %+v", i, pts[i-1], p)
+		}
+		// At x = 10 the 90th percentile of 1..1000 is 900.
+		if math.Abs(p.X-10) < 1e-9 && p.Y != 900 {
+			t.Errorf("p90 = %g, want 900", p.Y)
+		}
+	}
+}
+
+func TestSinglePointPlot(t *testing.T) {
+	dir := t.TempDir()
+	g := groupRows([]Row{{Backend: "gnet", Proto: "http", Workload: "w", Conns: 10, Pipeline: 1, Status: StatusOK, RPS: 5, P99us: 7, RSSPeakKiB: 2048}})[0]
+	styles := newStyles([]Row{{Backend: "gnet"}})
+	p, ok, err := connsPlot(g, styles, "t", "y", getRPS, false)
+	if err != nil || !ok {
+		t.Fatalf("connsPlot: %v %v", ok, err)
+	}
+	if p.X.Min >= 10 || p.X.Max <= 10 {
+		t.Errorf("x range [%g, %g] does not surround the point", p.X.Min, p.X.Max)
+	}
+	base := filepath.Join(dir, "one")
+	if err := savePlot(p, base); err != nil {
+		t.Fatal(err)
+	}
+	checkPlotFile(t, base+".png")
+	checkPlotFile(t, base+".svg")
+}

@@ -1,0 +1,225 @@
+package results
+
+import (
+	"bytes"
+	"flag"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/plot/vg"
+)
+
+var keepReport = flag.String("keep-report", "", "also write the test report into this directory, for viewing")
+
+func TestWriteReport(t *testing.T) {
+	dir := t.TempDir()
+	if *keepReport != "" {
+		dir = *keepReport
+	}
+	rows := fixtureRun(t, dir)
+	if err := WriteReport(dir, rows); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := string(md)
+	for _, want := range []string{
+		"| run | 20250101T000000Z |",
+		"| plan | quick |",
+		"| CPU | Test CPU @ 3.0GHz |",
+		"| server CPUs | 0 (GOMAXPROCS 1) |",
+		"| generator CPUs | 1 |",
+		"| Go | go1.26.0 |",
+		"| kernel | 6.8.0 |",
+		"| date (UTC) | 2025-01-01T00:00:00Z – 2025-01-01T00:30:00Z |",
+		"rows | 31: 29 ok, 1 saturated, 1 failed |",
+		"## http plaintext, pipeline 1, closed loop",
+		"## echo echo, 64 B payload, pipeline 1, open loop at 20000 req/s",
+		"At 256 connections, gnet has the highest median throughput: 168,000 req/s against 133,000 req/s for fasthttp, the next best (1.26×).",
+		"At 256 connections, gnet has the lowest median p99 latency: 748 µs against 982 µs for fasthttp, the next best (0.76×).",
+		"| 256 | 133,000 ±2% | 982 ±5% | 168,000 ±2% | 748 ±6% | 97,020 ±1% (1 failed) | 1,341 ±2% (1 failed) |",
+		"20,001 (1 sat.)",
+		"| **failed** | stdlib/http/plaintext/c256/p1 | stdlib | 256 | 3 | connect: connection refused |",
+		"| **saturated** | stdlib/echo/echo/c64/p1/r20000 | stdlib | 64 | 2 | send lag p99 12ms > 1ms |",
+		"(1 failed)",
+		"![Throughput vs connections](plots/http-plaintext-p1-closed-rps.png)",
+		"[SVG](plots/http-plaintext-p1-closed-spectrum.svg)",
+		"echo-echo-p1-b64-r20000-spectrum.png",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	// The open-loop group has one rep of stdlib: the verdict must say so
+	// or find no difference; it must not hide the caveat.
+	if !strings.Contains(report, "At 64 connections") {
+		t.Error("open-loop group has no verdict at 64 connections")
+	}
+
+	links := regexp.MustCompile(`\]\((plots/[^)]+)\)`).FindAllStringSubmatch(report, -1)
+	if len(links) != 16 { // 2 groups × 4 plots × (png + svg)
+		t.Errorf("report links %d plot files, want 16", len(links))
+	}
+	for _, l := range links {
+		checkPlotFile(t, filepath.Join(dir, l[1]))
+	}
+}
+
+// checkPlotFile asserts a PNG decodes at the configured size and an SVG
+// looks like SVG.
+func checkPlotFile(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if len(data) == 0 {
+		t.Errorf("%s is empty", path)
+		return
+	}
+	switch filepath.Ext(path) {
+	case ".png":
+		img, err := png.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			return
+		}
+		wantW := int(math.Round(float64(PlotWidth/vg.Inch) * PlotDPI))
+		wantH := int(math.Round(float64(PlotHeight/vg.Inch) * PlotDPI))
+		if b := img.Bounds(); b.Dx() != wantW || b.Dy() != wantH {
+			t.Errorf("%s is %dx%d, want %dx%d", path, b.Dx(), b.Dy(), wantW, wantH)
+		}
+	case ".svg":
+		if !bytes.HasPrefix(data, []byte("<?xml")) && !bytes.HasPrefix(data, []byte("<svg")) {
+			t.Errorf("%s does not start like SVG: %q", path, data[:min(len(data), 20)])
+		}
+	default:
+		t.Errorf("unexpected plot file %s", path)
+	}
+}
+
+func TestWriteReportNoRows(t *testing.T) {
+	if err := WriteReport(t.TempDir(), nil); err == nil {
+		t.Fatal("want error for no rows")
+	}
+}
+
+func TestWriteReportMissingHlog(t *testing.T) {
+	dir := t.TempDir()
+	rows := []Row{
+		{Cell: "a", Backend: "gnet", Proto: "http", Workload: "plaintext", Conns: 8, Pipeline: 1, Status: StatusOK, RPS: 10, P99us: 100, Hlog: "missing.hlog"},
+		{Cell: "b", Backend: "stdlib", Proto: "http", Workload: "plaintext", Conns: 8, Pipeline: 1, Status: StatusOK, RPS: 20, P99us: 90},
+	}
+	if err := WriteReport(dir, rows); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"No latency spectrum for gnet at 8 connections",
+		"No latency spectrum for stdlib at 8 connections: rep 0 has no hlog.",
+		"At 8 connections, stdlib has the highest median throughput: 20 req/s against 10 req/s for gnet, the next best (2.00×); a single repetition, so no spread to judge by.",
+		"plots/http-plaintext-p1-closed-rps.png",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if strings.Contains(string(md), "spectrum.png") {
+		t.Error("report links a spectrum without any histogram")
+	}
+	if strings.Contains(string(md), "-rss.png") {
+		t.Error("report links an RSS plot though no RSS was recorded")
+	}
+	checkPlotFile(t, filepath.Join(dir, "plots", "http-plaintext-p1-closed-rps.png"))
+}
+
+func TestVerdictLine(t *testing.T) {
+	tests := []struct {
+		name         string
+		rk           []ranked
+		higherBetter bool
+		want         string
+	}{
+		{
+			name: "separated, higher better",
+			rk: []ranked{
+				{"a", summarize([]float64{90, 100, 110})},
+				{"b", summarize([]float64{150, 160, 170})},
+			},
+			higherBetter: true,
+			want:         "At 64 connections, b has the highest median throughput: 160 req/s against 100 req/s for a, the next best (1.60×).",
+		},
+		{
+			name: "overlapping",
+			rk: []ranked{
+				{"a", summarize([]float64{90, 100, 160})},
+				{"b", summarize([]float64{150, 160, 170})},
+			},
+			higherBetter: true,
+			want:         "At 64 connections, throughput: no clear difference between b (160 req/s) and a (100 req/s); their ranges overlap.",
+		},
+		{
+			name: "lower better",
+			rk: []ranked{
+				{"a", summarize([]float64{200, 210})},
+				{"b", summarize([]float64{100, 105})},
+				{"c", summarize([]float64{400, 410})},
+			},
+			higherBetter: false,
+			want:         "At 64 connections, b has the lowest median throughput: 103 req/s against 205 req/s for a, the next best (0.50×).",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := verdictLine(tt.rk, 64, tt.higherBetter, "throughput", "req/s", "")
+			if got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestGroupRows(t *testing.T) {
+	rows := []Row{
+		{Backend: "z", Proto: "http", Workload: "w", Conns: 64, Pipeline: 1, Status: StatusOK},
+		{Backend: "a", Proto: "http", Workload: "w", Conns: 8, Pipeline: 1, Status: StatusFailed},
+		{Backend: "a", Proto: "echo", Workload: "echo", Conns: 8, Pipeline: 1, Status: StatusOK},
+		{Backend: "a", Proto: "http", Workload: "w", Conns: 8, Pipeline: 1, Status: StatusOK},
+		{Backend: "a", Proto: "http", Workload: "w", Conns: 8, Pipeline: 1, Status: StatusSaturated},
+	}
+	gs := groupRows(rows)
+	if len(gs) != 2 || gs[0].key.Proto != "echo" || gs[1].key.Proto != "http" {
+		t.Fatalf("groups = %+v", gs)
+	}
+	g := gs[1]
+	if strings.Join(g.backends, ",") != "a,z" || len(g.conns) != 2 || g.conns[0] != 8 || g.conns[1] != 64 {
+		t.Errorf("backends %v conns %v", g.backends, g.conns)
+	}
+	c := g.at("a", 8)
+	if len(c.ok) != 1 || len(c.failed) != 1 || len(c.saturated) != 1 {
+		t.Errorf("cell a/8 = %d ok, %d failed, %d saturated", len(c.ok), len(c.failed), len(c.saturated))
+	}
+	// a is ok only at 8 and z only at 64: no count has two backends, so
+	// the largest count with one is judged.
+	if conns, n := g.judgeConns(); conns != 64 || n != 1 {
+		t.Errorf("judgeConns = %d, %d; want 64, 1", conns, n)
+	}
+}
+
+func TestGroupKeySlug(t *testing.T) {
+	k := groupKey{Proto: "http", Workload: "post/x", Pipeline: 16, Rate: 2500.5, Payload: 1024}
+	if got, want := k.Slug(), "http-post_x-p16-b1024-r2500.5"; got != want {
+		t.Errorf("Slug = %q, want %q", got, want)
+	}
+}
