@@ -1,0 +1,29 @@
+// Command bench runs benchmark plans against the asyncbench servers and
+// renders, compares and merges their results. See `bench -h`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/asyncbench/asyncbench/runner"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, a second one ends bench at once; the
+		// children die with it (Pdeathsig).
+		<-ctx.Done()
+		stop()
+	}()
+	err := runner.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+	}
+	os.Exit(runner.ExitCode(err))
+}

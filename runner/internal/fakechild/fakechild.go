@@ -1,0 +1,191 @@
+// Package fakechild lets a test binary stand in for the server and loadgen
+// binaries, so runner tests need neither. A test's TestMain calls Main
+// first; when the environment selects fake mode it plays the part given by
+// its arguments and exits.
+//
+// Environment:
+//
+//	ASYNCBENCH_FAKE=1            fake mode on
+//	ASYNCBENCH_FAKE_DIR=DIR      each fake writes DIR/<role>-<pid>.pid
+//	ASYNCBENCH_FAKE_CRASH=B      the server for backend B crashes at start
+//	ASYNCBENCH_FAKE_SILENT=B     the server for backend B never prints its line
+//	ASYNCBENCH_FAKE_SLOW_AFTER=N loadgen calls after the N-th sleep a minute
+//	ASYNCBENCH_FAKE_STUBBORN=1   the server starts a grandchild that ignores
+//	                             SIGINT and SIGTERM
+package fakechild
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/asyncbench/asyncbench/loadgen"
+)
+
+// Env names.
+const (
+	EnvFake      = "ASYNCBENCH_FAKE"
+	EnvDir       = "ASYNCBENCH_FAKE_DIR"
+	EnvCrash     = "ASYNCBENCH_FAKE_CRASH"
+	EnvSilent    = "ASYNCBENCH_FAKE_SILENT"
+	EnvSlowAfter = "ASYNCBENCH_FAKE_SLOW_AFTER"
+	EnvStubborn  = "ASYNCBENCH_FAKE_STUBBORN"
+)
+
+// Main plays a fake child and exits if fake mode is on; otherwise it
+// returns at once.
+func Main() {
+	if os.Getenv(EnvFake) != "1" {
+		return
+	}
+	args := os.Args[1:]
+	role := "loadgen"
+	switch {
+	case len(args) > 0 && args[0] == "stubborn":
+		role = "stubborn"
+	case len(args) > 0 && args[0] == "-backend":
+		role = "server"
+	}
+	n := writePID(role)
+	var err error
+	switch role {
+	case "stubborn":
+		signal.Ignore(syscall.SIGINT, syscall.SIGTERM)
+		time.Sleep(5 * time.Minute)
+	case "server":
+		err = server(args)
+	default:
+		err = fakeLoadgen(args, n)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// writePID records this process and returns how many of its role ran
+// before it.
+func writePID(role string) int {
+	dir := os.Getenv(EnvDir)
+	if dir == "" {
+		return 0
+	}
+	prior, _ := filepath.Glob(filepath.Join(dir, role+"-*.pid"))
+	_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.pid", role, os.Getpid())), nil, 0o644)
+	return len(prior)
+}
+
+func server(args []string) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	backend := fs.String("backend", "", "")
+	fs.String("proto", "", "")
+	fs.String("addr", "", "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	if *backend == os.Getenv(EnvCrash) {
+		fmt.Fprintln(os.Stderr, "panic: fake crash of", *backend)
+		os.Exit(2)
+	}
+	if os.Getenv(EnvStubborn) == "1" {
+		gc := exec.Command(os.Args[0], "stubborn")
+		if err := gc.Start(); err != nil {
+			return err
+		}
+	}
+	if *backend != os.Getenv(EnvSilent) {
+		fmt.Println("listening on 127.0.0.1:1234")
+	}
+	select {
+	case <-term:
+	case <-time.After(5 * time.Minute):
+	}
+	return nil
+}
+
+// Summary is the canned result of a fake loadgen run with conns
+// connections: 1000 requests per connection in one second, RSS growing
+// by 1 KiB per connection.
+func Summary(conns int) loadgen.Summary {
+	req := uint64(1000 * conns)
+	return loadgen.Summary{
+		Target: "http://127.0.0.1:1234/plaintext", Workload: "http", Conns: conns, Pipeline: 1,
+		Requests: req, Duration: 1, RPS: float64(req),
+		Latency: loadgen.Percentiles{P50: 100, P90: 200, P99: 812, P999: 1500, Max: 3000, Mean: 150},
+		GenCPU:  0.25,
+		Server: &loadgen.ServerStats{
+			RSSIdleKiB: 1000, RSSPeakKiB: 1000 + int64(conns), RSSMeanKiB: 1000,
+			CPUSeconds: 0.5, CtxSwitches: 42, ThreadsPeak: 5, Samples: 10,
+		},
+	}
+}
+
+func fakeLoadgen(args []string, prior int) error {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	conns := fs.Int("c", 1, "")
+	fs.Int("P", 1, "")
+	fs.Float64("R", 0, "")
+	fs.Duration("d", 0, "")
+	fs.Duration("warmup", 0, "")
+	fs.Int("body", 0, "")
+	fs.Int("payload", 0, "")
+	fs.Bool("json", false, "")
+	hlog := fs.String("hlog", "", "")
+	pid := fs.Int("server-pid", 0, "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *pid <= 0 {
+		return fmt.Errorf("want one target and -server-pid, got %q", args)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", *pid)); err != nil {
+		return fmt.Errorf("server pid %d: %w", *pid, err)
+	}
+	sleep := 20 * time.Millisecond
+	if n, err := strconv.Atoi(os.Getenv(EnvSlowAfter)); err == nil && prior >= n {
+		sleep = time.Minute
+	}
+	intr := make(chan os.Signal, 1)
+	signal.Notify(intr, syscall.SIGINT)
+	s := Summary(*conns)
+	select {
+	case <-time.After(sleep):
+	case <-intr:
+		s.Requests /= 2 // a partial summary, as the real one prints
+	}
+	if *hlog != "" {
+		if err := writeHlog(*hlog, s.Requests); err != nil {
+			return err
+		}
+	}
+	return json.NewEncoder(os.Stdout).Encode(s)
+}
+
+func writeHlog(path string, n uint64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	h := hdrhistogram.New(1, 60_000_000, 3)
+	for i := uint64(0); i < n; i++ {
+		_ = h.RecordValue(int64(100 + i%1000))
+	}
+	lw := hdrhistogram.NewHistogramLogWriter(f)
+	err = lw.OutputIntervalHistogram(h)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,347 @@
+// Package runner runs a benchmark plan: it expands the plan into cells,
+// starts a server and a load generator per cell as child processes pinned to
+// separate CPUs, and appends one results.Row per cell to summary.csv. Main
+// is the whole bench command; cmd/bench only wires signals to it.
+//
+// Each child leads its own process group and carries Pdeathsig=SIGKILL.
+// Stopping a server sends SIGTERM to its group, then SIGKILL to the group
+// after a grace period (or at once once the leader has exited), so nothing
+// a child started outlives its cell.
+//
+// A cell whose server crashes, never prints its "listening on ADDR" line or
+// whose generator fails gives a row with status failed and the first line
+// of the child's stderr as the reason; the run goes on. A generator that
+// fell behind its schedule gives status saturated; more than MaxErrorShare
+// of requests failing gives failed.
+//
+// On SIGINT or SIGTERM the current cell's generator gets SIGINT, its
+// server is stopped, and the cell is not recorded: its partial numbers are
+// not a result, and `bench run -resume DIR` runs it again. Rows already
+// written stay; report.md is rendered from them and bench exits with 130.
+// Resuming skips every cell repetition recorded as ok or saturated and
+// retries failed ones; the report keeps, per cell repetition, the completed
+// row if there is one (see Latest).
+package runner
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/asyncbench/asyncbench/plans"
+)
+
+// Plan is the matrix a run measures. It is read from YAML or JSON (same
+// keys); plans/README.md documents every field.
+type Plan struct {
+	Name        string        `yaml:"name"`
+	Description string        `yaml:"description,omitempty"`
+	Backends    []string      `yaml:"backends"`
+	Workloads   []string      `yaml:"workloads"`
+	Conns       []int         `yaml:"connections"`
+	Pipeline    []int         `yaml:"pipeline"`
+	Rates       []float64     `yaml:"rates"`
+	Payloads    []int         `yaml:"payloads"`
+	Reps        int           `yaml:"repetitions"`
+	Duration    time.Duration `yaml:"duration"`
+	Warmup      time.Duration `yaml:"warmup"`
+}
+
+// Workload describes how one workload name maps onto a server protocol and
+// a load generator target.
+type Workload struct {
+	Name       string
+	Proto      string // server -proto
+	Path       string // HTTP path; empty for raw TCP
+	UsePayload bool   // whether payload sizes apply
+}
+
+// Workloads are the workloads a plan may name.
+var Workloads = map[string]Workload{
+	"plaintext": {Name: "plaintext", Proto: "http", Path: "/plaintext"},
+	"echo-http": {Name: "echo-http", Proto: "http", Path: "/echo", UsePayload: true},
+	"echo":      {Name: "echo", Proto: "echo", UsePayload: true},
+}
+
+// Backends maps each backend a plan may name to the protocols it serves.
+var Backends = map[string][]string{
+	"stdlib":   {"http", "echo"},
+	"gnet":     {"http", "echo"},
+	"fasthttp": {"http"},
+}
+
+// FDHeadroom is the number of file descriptors kept free besides one per
+// connection, in the server and in the generator alike.
+const FDHeadroom = 256
+
+// Validate checks the plan against the known backends and workloads and
+// against maxConns, the largest connection count the open-file limit allows
+// (0 = no limit).
+func (p *Plan) Validate(maxConns int) error {
+	var errs []error
+	if len(p.Backends) == 0 {
+		errs = append(errs, errors.New("no backends"))
+	}
+	for _, b := range p.Backends {
+		if _, ok := Backends[b]; !ok {
+			errs = append(errs, fmt.Errorf("unknown backend %q (valid: %s)", b, strings.Join(sortedKeys(Backends), ", ")))
+		}
+	}
+	if len(p.Workloads) == 0 {
+		errs = append(errs, errors.New("no workloads"))
+	}
+	for _, w := range p.Workloads {
+		if _, ok := Workloads[w]; !ok {
+			errs = append(errs, fmt.Errorf("unknown workload %q (valid: %s)", w, strings.Join(sortedKeys(Workloads), ", ")))
+		}
+	}
+	if len(p.Conns) == 0 {
+		errs = append(errs, errors.New("no connection counts"))
+	}
+	for _, c := range p.Conns {
+		switch {
+		case c < 1:
+			errs = append(errs, fmt.Errorf("connections %d: must be at least 1", c))
+		case maxConns > 0 && c > maxConns:
+			errs = append(errs, fmt.Errorf("connections %d: above the open-file limit allows (%d: one fd per connection plus %d spare, in server and generator each); raise ulimit -n or lower the count", c, maxConns, FDHeadroom))
+		}
+	}
+	if len(p.Pipeline) == 0 {
+		errs = append(errs, errors.New("no pipeline depths"))
+	}
+	for _, d := range p.Pipeline {
+		if d < 1 {
+			errs = append(errs, fmt.Errorf("pipeline %d: must be at least 1", d))
+		}
+	}
+	if len(p.Rates) == 0 {
+		errs = append(errs, errors.New("no rates (use [0] for closed loop)"))
+	}
+	for _, r := range p.Rates {
+		if r < 0 {
+			errs = append(errs, fmt.Errorf("rate %g: must be 0 (closed loop) or positive", r))
+		}
+	}
+	if p.needsPayload() && len(p.Payloads) == 0 {
+		errs = append(errs, errors.New("no payload sizes for echo workloads"))
+	}
+	for _, n := range p.Payloads {
+		if n < 1 {
+			errs = append(errs, fmt.Errorf("payload %d: must be at least 1 byte", n))
+		}
+	}
+	if p.Reps < 1 {
+		errs = append(errs, fmt.Errorf("repetitions %d: must be at least 1", p.Reps))
+	}
+	if p.Duration <= 0 {
+		errs = append(errs, fmt.Errorf("duration %v: must be positive", p.Duration))
+	}
+	if p.Warmup < 0 {
+		errs = append(errs, fmt.Errorf("warmup %v: must not be negative", p.Warmup))
+	}
+	for _, dup := range duplicates(p) {
+		errs = append(errs, fmt.Errorf("%s listed twice", dup))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("plan %s: %w", p.Name, errorList(errs))
+	}
+	return nil
+}
+
+// errorList joins several errors on one line.
+type errorList []error
+
+func (l errorList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (l errorList) Unwrap() []error { return l }
+
+func (p *Plan) needsPayload() bool {
+	for _, w := range p.Workloads {
+		if Workloads[w].UsePayload {
+			return true
+		}
+	}
+	return false
+}
+
+func duplicates(p *Plan) []string {
+	var out []string
+	check := func(what string, vals []string) {
+		seen := map[string]bool{}
+		for _, v := range vals {
+			if seen[v] {
+				out = append(out, what+" "+v)
+			}
+			seen[v] = true
+		}
+	}
+	check("backend", p.Backends)
+	check("workload", p.Workloads)
+	check("connections", itoas(p.Conns))
+	check("pipeline", itoas(p.Pipeline))
+	check("payload", itoas(p.Payloads))
+	rates := make([]string, len(p.Rates))
+	for i, r := range p.Rates {
+		rates[i] = formatRate(r)
+	}
+	check("rate", rates)
+	return out
+}
+
+func itoas(v []int) []string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// ParsePlan decodes a plan from YAML or JSON text; unknown keys are errors.
+// A plan without a name takes defaultName.
+func ParsePlan(data []byte, defaultName string) (Plan, error) {
+	var p Plan
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		return Plan{}, fmt.Errorf("plan %s: %w", defaultName, err)
+	}
+	if p.Name == "" {
+		p.Name = defaultName
+	}
+	return p, nil
+}
+
+// LoadPlan returns the built-in plan called nameOrPath, or else reads the
+// plan file at that path.
+func LoadPlan(nameOrPath string) (Plan, error) {
+	if slices.Contains(plans.Names(), nameOrPath) {
+		data, err := plans.Builtin(nameOrPath)
+		if err != nil {
+			return Plan{}, err
+		}
+		return ParsePlan(data, nameOrPath)
+	}
+	data, err := os.ReadFile(nameOrPath)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(nameOrPath, "/.") {
+			return Plan{}, fmt.Errorf("no built-in plan or file %q (built-in: %s)", nameOrPath, strings.Join(plans.Names(), ", "))
+		}
+		return Plan{}, fmt.Errorf("read plan: %w", err)
+	}
+	name := strings.TrimSuffix(filepath.Base(nameOrPath), filepath.Ext(nameOrPath))
+	return ParsePlan(data, name)
+}
+
+// Cell is one point of the matrix at one repetition.
+type Cell struct {
+	Backend  string
+	Workload Workload
+	Conns    int
+	Pipeline int
+	Rate     float64
+	Payload  int // 0 when the workload takes none
+	Rep      int // 1-based
+}
+
+// Key is the cell's stable identity across runs and repetitions, e.g.
+// "gnet/http/plaintext/c64/p1/r0/b0".
+func (c Cell) Key() string {
+	return fmt.Sprintf("%s/%s/%s/c%d/p%d/r%s/b%d",
+		c.Backend, c.Workload.Proto, c.Workload.Name, c.Conns, c.Pipeline, formatRate(c.Rate), c.Payload)
+}
+
+// FileName is the base name (without extension) of the cell's files in the
+// run directory, e.g. "gnet_http_plaintext_c64_p1_r0_b0_rep1".
+func (c Cell) FileName() string {
+	return strings.ReplaceAll(c.Key(), "/", "_") + "_rep" + strconv.Itoa(c.Rep)
+}
+
+func formatRate(r float64) string {
+	return strconv.FormatFloat(r, 'f', -1, 64)
+}
+
+// Expand lists the plan's cells: every repetition of every combination, with
+// repetitions interleaved (rep 1 of all cells, then rep 2, …) and a stable
+// order within each. Backend/workload pairs the backend cannot serve are left
+// out and returned once each in skipped, e.g. "fasthttp/echo".
+func (p *Plan) Expand() (cells []Cell, skipped []string) {
+	type pair struct {
+		backend string
+		w       Workload
+	}
+	var pairs []pair
+	for _, b := range p.Backends {
+		for _, name := range p.Workloads {
+			w := Workloads[name]
+			if !slices.Contains(Backends[b], w.Proto) {
+				skipped = append(skipped, b+"/"+w.Name)
+				continue
+			}
+			pairs = append(pairs, pair{b, w})
+		}
+	}
+	for rep := 1; rep <= p.Reps; rep++ {
+		for _, pr := range pairs {
+			payloads := []int{0}
+			if pr.w.UsePayload {
+				payloads = p.Payloads
+			}
+			for _, c := range p.Conns {
+				for _, d := range p.Pipeline {
+					for _, r := range p.Rates {
+						for _, b := range payloads {
+							cells = append(cells, Cell{
+								Backend: pr.backend, Workload: pr.w, Conns: c,
+								Pipeline: d, Rate: r, Payload: b, Rep: rep,
+							})
+						}
+					}
+				}
+			}
+		}
+	}
+	return cells, skipped
+}
+
+// Marshal renders the plan as YAML followed by its cell keys as comments,
+// the form kept as plan.yaml in a run directory.
+func (p *Plan) Marshal() ([]byte, error) {
+	data, err := yaml.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("marshal plan: %w", err)
+	}
+	var b bytes.Buffer
+	b.Write(data)
+	cells, skipped := p.Expand()
+	for _, s := range skipped {
+		fmt.Fprintf(&b, "# skipped: %s (protocol not served)\n", s)
+	}
+	fmt.Fprintf(&b, "# cells: %d\n", len(cells))
+	for _, c := range cells {
+		fmt.Fprintf(&b, "#   %s rep%d\n", c.Key(), c.Rep)
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,201 @@
+package runner
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asyncbench/asyncbench/plans"
+)
+
+func validPlan() Plan {
+	return Plan{
+		Name: "t", Backends: []string{"stdlib", "gnet", "fasthttp"},
+		Workloads: []string{"plaintext", "echo"}, Conns: []int{16, 256},
+		Pipeline: []int{1}, Rates: []float64{0}, Payloads: []int{64},
+		Reps: 2, Duration: 5 * time.Second, Warmup: time.Second,
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name     string
+		edit     func(*Plan)
+		maxConns int
+		want     string // substring of the error; empty = valid
+	}{
+		{"valid", func(*Plan) {}, 0, ""},
+		{"unknown backend", func(p *Plan) { p.Backends = append(p.Backends, "nginx") }, 0, `unknown backend "nginx"`},
+		{"unknown workload", func(p *Plan) { p.Workloads = []string{"post"} }, 0, `unknown workload "post"`},
+		{"no backends", func(p *Plan) { p.Backends = nil }, 0, "no backends"},
+		{"conns over limit", func(p *Plan) { p.Conns = []int{16, 30000} }, 19744, "connections 30000: above the open-file limit"},
+		{"conns at limit", func(p *Plan) { p.Conns = []int{19744} }, 19744, ""},
+		{"zero conns", func(p *Plan) { p.Conns = []int{0} }, 0, "connections 0"},
+		{"zero pipeline", func(p *Plan) { p.Pipeline = []int{0} }, 0, "pipeline 0"},
+		{"negative rate", func(p *Plan) { p.Rates = []float64{-1} }, 0, "rate -1"},
+		{"no rates", func(p *Plan) { p.Rates = nil }, 0, "no rates"},
+		{"echo without payload", func(p *Plan) { p.Payloads = nil }, 0, "no payload sizes"},
+		{"plaintext without payload", func(p *Plan) { p.Payloads, p.Workloads = nil, []string{"plaintext"} }, 0, ""},
+		{"zero reps", func(p *Plan) { p.Reps = 0 }, 0, "repetitions 0"},
+		{"zero duration", func(p *Plan) { p.Duration = 0 }, 0, "duration 0s"},
+		{"negative warmup", func(p *Plan) { p.Warmup = -time.Second }, 0, "warmup -1s"},
+		{"duplicate conns", func(p *Plan) { p.Conns = []int{16, 16} }, 0, "connections 16 listed twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := validPlan()
+			tt.edit(&p)
+			err := p.Validate(tt.maxConns)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
+			case err != nil && strings.Contains(err.Error(), "\n"):
+				t.Fatalf("error spans lines: %q", err)
+			}
+		})
+	}
+}
+
+func TestExpand(t *testing.T) {
+	p := validPlan()
+	p.Workloads = []string{"plaintext", "echo-http", "echo"}
+	p.Payloads = []int{64, 4096}
+	cells, skipped := p.Expand()
+	if want := []string{"fasthttp/echo"}; strings.Join(skipped, ",") != strings.Join(want, ",") {
+		t.Fatalf("skipped = %v, want %v", skipped, want)
+	}
+	// Per rep: stdlib and gnet 2 conns × (1 + 2 + 2); fasthttp 2 × (1 + 2).
+	perRep := 2*2*5 + 2*3
+	if len(cells) != 2*perRep {
+		t.Fatalf("%d cells, want %d", len(cells), 2*perRep)
+	}
+	seen := map[string]bool{}
+	for i, c := range cells {
+		wantRep := 1 + i/perRep
+		if c.Rep != wantRep {
+			t.Fatalf("cell %d has rep %d, want %d (reps interleaved)", i, c.Rep, wantRep)
+		}
+		if i >= perRep && cells[i-perRep].Key() != c.Key() {
+			t.Fatalf("rep 2 order differs at %d: %s vs %s", i, cells[i-perRep].Key(), c.Key())
+		}
+		id := rowID(c.Key(), c.Rep)
+		if seen[id] {
+			t.Fatalf("duplicate cell %s", id)
+		}
+		seen[id] = true
+		if c.Workload.Name == "plaintext" && c.Payload != 0 {
+			t.Fatalf("plaintext cell with payload: %s", c.Key())
+		}
+	}
+	wantFirst := []string{
+		"stdlib/http/plaintext/c16/p1/r0/b0",
+		"stdlib/http/plaintext/c256/p1/r0/b0",
+		"stdlib/http/echo-http/c16/p1/r0/b64",
+		"stdlib/http/echo-http/c16/p1/r0/b4096",
+		"stdlib/http/echo-http/c256/p1/r0/b64",
+	}
+	for i, w := range wantFirst {
+		if got := cells[i].Key(); got != w {
+			t.Errorf("cell %d = %s, want %s", i, got, w)
+		}
+	}
+}
+
+func TestCellKey(t *testing.T) {
+	tests := []struct {
+		c    Cell
+		key  string
+		file string
+	}{
+		{Cell{Backend: "gnet", Workload: Workloads["plaintext"], Conns: 64, Pipeline: 1, Rep: 1},
+			"gnet/http/plaintext/c64/p1/r0/b0", "gnet_http_plaintext_c64_p1_r0_b0_rep1"},
+		{Cell{Backend: "stdlib", Workload: Workloads["echo"], Conns: 1024, Pipeline: 16, Rate: 20000, Payload: 4096, Rep: 3},
+			"stdlib/echo/echo/c1024/p16/r20000/b4096", "stdlib_echo_echo_c1024_p16_r20000_b4096_rep3"},
+		{Cell{Backend: "fasthttp", Workload: Workloads["echo-http"], Conns: 8, Pipeline: 2, Rate: 1500.5, Payload: 1, Rep: 2},
+			"fasthttp/http/echo-http/c8/p2/r1500.5/b1", "fasthttp_http_echo-http_c8_p2_r1500.5_b1_rep2"},
+	}
+	for _, tt := range tests {
+		if got := tt.c.Key(); got != tt.key {
+			t.Errorf("Key = %s, want %s", got, tt.key)
+		}
+		if got := tt.c.FileName(); got != tt.file {
+			t.Errorf("FileName = %s, want %s", got, tt.file)
+		}
+	}
+}
+
+func TestParsePlan(t *testing.T) {
+	yamlText := "backends: [gnet]\nworkloads: [echo]\nconnections: [2]\npipeline: [1]\nrates: [0, 100.5]\npayloads: [64]\nrepetitions: 1\nduration: 1500ms\nwarmup: 0s\n"
+	jsonText := `{"name": "j", "backends": ["gnet"], "workloads": ["echo"], "connections": [2], "pipeline": [1], "rates": [0, 100.5], "payloads": [64], "repetitions": 1, "duration": "1500ms", "warmup": "0s"}`
+	for _, tt := range []struct{ name, text, wantName string }{
+		{"yaml", yamlText, "dflt"},
+		{"json", jsonText, "j"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := ParsePlan([]byte(tt.text), "dflt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Name != tt.wantName || p.Duration != 1500*time.Millisecond || len(p.Rates) != 2 || p.Rates[1] != 100.5 {
+				t.Fatalf("parsed %+v", p)
+			}
+			if err := p.Validate(0); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if _, err := ParsePlan([]byte("backend: [gnet]\n"), "x"); err == nil || !strings.Contains(err.Error(), "backend") {
+		t.Fatalf("unknown key accepted: %v", err)
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	p := validPlan()
+	data, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "#   stdlib/http/plaintext/c16/p1/r0/b0 rep1\n") ||
+		!strings.Contains(string(data), "# skipped: fasthttp/echo") {
+		t.Fatalf("cell comments missing:\n%s", data)
+	}
+	back, err := ParsePlan(data, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := p.Expand()
+	b, _ := back.Expand()
+	if len(a) != len(b) || back.Duration != p.Duration || back.Name != p.Name {
+		t.Fatalf("round trip changed the plan: %+v", back)
+	}
+}
+
+func TestBuiltinPlans(t *testing.T) {
+	names := plans.Names()
+	if strings.Join(names, ",") != "full,quick" {
+		t.Fatalf("built-in plans = %v", names)
+	}
+	for _, name := range append(names, "../plans/example.yaml") {
+		p, err := LoadPlan(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Validate(20000 - FDHeadroom); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	q, _ := LoadPlan("quick")
+	cells, skipped := q.Expand()
+	total := time.Duration(len(cells)) * (q.Duration + q.Warmup + cellOverhead)
+	if total > 4*time.Minute {
+		t.Fatalf("quick plans %d cells, %v: too long", len(cells), total)
+	}
+	if strings.Join(skipped, ",") != "fasthttp/echo" {
+		t.Fatalf("quick skipped %v", skipped)
+	}
+	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: full, quick") {
+		t.Fatalf("LoadPlan(nosuch) = %v", err)
+	}
+}

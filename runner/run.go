@@ -1,0 +1,327 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/asyncbench/asyncbench/loadgen"
+	"github.com/asyncbench/asyncbench/results"
+	"github.com/asyncbench/asyncbench/runner/cpuset"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultStartTimeout = 10 * time.Second
+	DefaultStopGrace    = 3 * time.Second
+	// cellOverhead is the time a cell takes beyond warm-up and window
+	// (server start and stop, dialling), used for progress estimates.
+	cellOverhead = time.Second
+)
+
+// RowWriter receives each finished row; *results.CSVWriter is one.
+type RowWriter interface {
+	Write(results.Row) error
+}
+
+// Config is one run of a plan.
+type Config struct {
+	Plan        Plan
+	RunID       string
+	Dir         string // run directory: per-cell .json and .hlog go here
+	ServerPath  string
+	LoadgenPath string
+	ServerCPUs  cpuset.Set // empty = unpinned
+	GenCPUs     cpuset.Set // empty = unpinned
+	Env         Env
+	// Skip holds cell repetitions already done (see Completed).
+	Skip         map[string]bool
+	StartTimeout time.Duration // for the "listening on" line; zero = DefaultStartTimeout
+	StopGrace    time.Duration // SIGTERM → SIGKILL; zero = DefaultStopGrace
+	Progress     Progress      // nil = silent
+}
+
+// Validate checks that the config can run.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := c.Plan.Validate(0); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Dir == "" {
+		errs = append(errs, errors.New("no run directory"))
+	}
+	if c.ServerPath == "" || c.LoadgenPath == "" {
+		errs = append(errs, errors.New("server and loadgen paths are required"))
+	}
+	if c.StartTimeout < 0 || c.StopGrace < 0 {
+		errs = append(errs, errors.New("timeouts must not be negative"))
+	}
+	if len(errs) > 0 {
+		return errorList(errs)
+	}
+	return nil
+}
+
+// ErrInterrupted is returned by Run when its context ends mid-run.
+var ErrInterrupted = errors.New("interrupted")
+
+// Outcome counts what a run did.
+type Outcome struct {
+	Planned int // cell repetitions in the plan
+	Skipped int // already done (resume)
+	Ran     int // rows written
+	Failed  int // rows written with status failed
+}
+
+// Run runs every cell of the plan not in cfg.Skip, in plan order, and
+// writes one row per cell to w as soon as it is done. A failing cell gives
+// a failed row and the run goes on. When ctx ends, the current cell's
+// children are stopped, the cell is not recorded (a resumed run repeats
+// it) and Run returns ErrInterrupted.
+func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
+	if err := cfg.Validate(); err != nil {
+		return Outcome{}, fmt.Errorf("run: %w", err)
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = DefaultStopGrace
+	}
+	prog := cfg.Progress
+	if prog == nil {
+		prog = nopProgress{}
+	}
+	cells, _ := cfg.Plan.Expand()
+	out := Outcome{Planned: len(cells)}
+	var todo []Cell
+	for _, c := range cells {
+		if cfg.Skip[rowID(c.Key(), c.Rep)] {
+			out.Skipped++
+			continue
+		}
+		todo = append(todo, c)
+	}
+	prog.Start(len(todo), time.Duration(len(todo))*cfg.cellTime())
+	defer prog.Finish()
+	for i, c := range todo {
+		if ctx.Err() != nil {
+			return out, ErrInterrupted
+		}
+		prog.CellStart(i+1, len(todo), c)
+		row, interrupted := runCell(ctx, &cfg, c)
+		if interrupted {
+			return out, ErrInterrupted
+		}
+		if err := w.Write(row); err != nil {
+			return out, fmt.Errorf("run: %w", err)
+		}
+		out.Ran++
+		if row.Status == results.StatusFailed {
+			out.Failed++
+		}
+		prog.CellDone(i+1, len(todo), c, row, cfg.cellTime())
+	}
+	return out, nil
+}
+
+// cellTime is the planned wall time of one cell.
+func (c *Config) cellTime() time.Duration {
+	return c.Plan.Warmup + c.Plan.Duration + cellOverhead
+}
+
+// baseRow fills the identity and environment columns of a cell's row.
+func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
+	gmp := len(cfg.ServerCPUs)
+	if gmp == 0 {
+		gmp = len(mustAvailable())
+	}
+	return results.Row{
+		RunID: cfg.RunID, Cell: c.Key(), Rep: c.Rep,
+		Backend: c.Backend, Proto: c.Workload.Proto, Workload: c.Workload.Name,
+		Conns: c.Conns, Pipeline: c.Pipeline, Rate: c.Rate, Payload: c.Payload,
+		GoVersion: cfg.Env.GoVersion, Kernel: cfg.Env.Kernel, CPUModel: cfg.Env.CPUModel,
+		GOMAXPROCS: gmp, ServerCPUSet: cfg.ServerCPUs.String(), GenCPUs_: cfg.GenCPUs.String(),
+		Commit: cfg.Env.Commit, Plan: cfg.Plan.Name,
+		StartTime: start.UTC().Format(time.RFC3339),
+	}
+}
+
+func mustAvailable() cpuset.Set {
+	s, err := cpuset.Available()
+	if err != nil || len(s) == 0 {
+		return cpuset.Set{0}
+	}
+	return s
+}
+
+func failed(r results.Row, reason string) results.Row {
+	r.Status, r.Reason = results.StatusFailed, reason
+	return r
+}
+
+// runCell measures one cell: server up, load generator run, server down.
+// interrupted reports that ctx ended before the cell completed.
+func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, interrupted bool) {
+	row = baseRow(cfg, c, time.Now())
+	srv, addr, err := startServer(ctx, cfg, c)
+	if err != nil {
+		return failed(row, err.Error()), ctx.Err() != nil
+	}
+	stopped := false
+	stopServer := func() {
+		if !stopped {
+			srv.stop(syscall.SIGTERM, cfg.StopGrace)
+			stopped = true
+		}
+	}
+	defer stopServer()
+
+	base := c.FileName()
+	jsonPath := filepath.Join(cfg.Dir, base+".json")
+	hlogPath := filepath.Join(cfg.Dir, base+".hlog")
+	jf, err := os.Create(jsonPath)
+	if err != nil {
+		return failed(row, fmt.Sprintf("create %s: %v", jsonPath, err)), false
+	}
+	lg, err := startChild(cfg.LoadgenPath, loadgenArgs(cfg, c, addr, hlogPath, srv.Pid()), cfg.GenCPUs, jf)
+	jf.Close()
+	if err != nil {
+		return failed(row, err.Error()), false
+	}
+	limit := time.NewTimer(cfg.Plan.Warmup + cfg.Plan.Duration + 30*time.Second + time.Duration(c.Conns)*time.Millisecond)
+	defer limit.Stop()
+	reason := ""
+	select {
+	case <-lg.done:
+	case <-srv.done:
+		lg.stop(syscall.SIGINT, cfg.StopGrace)
+		reason = srv.failure("server exited during the run")
+	case <-ctx.Done():
+		lg.stop(syscall.SIGINT, cfg.StopGrace)
+		return failed(row, "interrupted"), true
+	case <-limit.C:
+		lg.stop(syscall.SIGKILL, 0)
+		reason = "loadgen did not finish in time"
+	}
+	lg.signal(syscall.SIGKILL) // anything the generator left behind
+	if reason == "" && srv.exited() {
+		reason = srv.failure("server exited during the run")
+	}
+	stopServer()
+	if reason != "" {
+		return failed(row, reason), false
+	}
+	if lg.err != nil {
+		return failed(row, lg.failure("loadgen failed")), false
+	}
+	sum, err := readSummary(jsonPath)
+	if err != nil {
+		return failed(row, err.Error()), false
+	}
+	fillRow(&row, sum)
+	if _, err := os.Stat(hlogPath); err == nil {
+		row.Hlog = base + ".hlog"
+	}
+	return row, false
+}
+
+// startServer starts the server for c and waits for its listening line.
+func startServer(ctx context.Context, cfg *Config, c Cell) (*child, string, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, "", err
+	}
+	args := []string{"-backend", c.Backend, "-proto", c.Workload.Proto, "-addr", "127.0.0.1:0"}
+	srv, err := startChild(cfg.ServerPath, args, cfg.ServerCPUs, pw)
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		return nil, "", err
+	}
+	type listen struct {
+		addr string
+		err  error
+	}
+	ch := make(chan listen, 1)
+	go func() {
+		addr, err := scanListen(pr)
+		ch <- listen{addr, err}
+	}()
+	t := time.NewTimer(cfg.StartTimeout)
+	defer t.Stop()
+	var fail string
+	select {
+	case l := <-ch:
+		if l.err == nil {
+			return srv, l.addr, nil
+		}
+		// Stdout closed: the server is on its way out; let it finish so
+		// its exit status makes the reason.
+		w := time.NewTimer(time.Second)
+		select {
+		case <-srv.done:
+		case <-w.C:
+		}
+		w.Stop()
+		fail = "server exited before listening"
+	case <-srv.done:
+		fail = "server exited before listening"
+	case <-t.C:
+		fail = fmt.Sprintf("server printed no %q line within %v", listenPrefix+"ADDR", cfg.StartTimeout)
+	case <-ctx.Done():
+		fail = "interrupted"
+	}
+	early := srv.exited()
+	srv.stop(syscall.SIGTERM, cfg.StopGrace)
+	if early {
+		fail = srv.failure(fail)
+	}
+	return nil, "", errors.New(fail)
+}
+
+// loadgenArgs builds the load generator's command line for c.
+func loadgenArgs(cfg *Config, c Cell, addr, hlog string, serverPID int) []string {
+	args := []string{
+		"-c", strconv.Itoa(c.Conns),
+		"-P", strconv.Itoa(c.Pipeline),
+	}
+	if c.Rate > 0 {
+		args = append(args, "-R", formatRate(c.Rate))
+	}
+	args = append(args, "-d", cfg.Plan.Duration.String(), "-warmup", cfg.Plan.Warmup.String())
+	switch {
+	case c.Workload.Proto == "echo":
+		args = append(args, "-payload", strconv.Itoa(c.Payload))
+	case c.Workload.UsePayload:
+		args = append(args, "-body", strconv.Itoa(c.Payload))
+	}
+	args = append(args, "-json", "-hlog", hlog, "-server-pid", strconv.Itoa(serverPID), target(c, addr))
+	return args
+}
+
+// target is the load generator URL for c at addr.
+func target(c Cell, addr string) string {
+	if c.Workload.Proto == "echo" {
+		return "tcp://" + addr
+	}
+	return "http://" + addr + c.Workload.Path
+}
+
+func readSummary(path string) (*loadgen.Summary, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen output: %w", err)
+	}
+	var s loadgen.Summary
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("loadgen output %s: %w", filepath.Base(path), err)
+	}
+	return &s, nil
+}

@@ -1,0 +1,312 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/asyncbench/asyncbench/results"
+	"github.com/asyncbench/asyncbench/runner/cpuset"
+	"github.com/asyncbench/asyncbench/runner/internal/fakechild"
+)
+
+func TestMain(m *testing.M) {
+	fakechild.Main()
+	os.Exit(m.Run())
+}
+
+// fakeConfig returns a config whose server and loadgen are this test
+// binary in fake mode, writing pid files to the returned directory.
+func fakeConfig(t *testing.T, p Plan) (Config, string) {
+	t.Helper()
+	pids := t.TempDir()
+	t.Setenv(fakechild.EnvFake, "1")
+	t.Setenv(fakechild.EnvDir, pids)
+	t.Setenv("GORACE", "atexit_sleep_ms=0") // race-built fakes exit at once
+	avail, err := cpuset.Available()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{
+		Plan: p, RunID: "test", Dir: t.TempDir(),
+		ServerPath: os.Args[0], LoadgenPath: os.Args[0],
+		ServerCPUs: cpuset.Set{avail[0]}, GenCPUs: cpuset.Set{avail[len(avail)-1]},
+		Env:          Env{GoVersion: "go0", Kernel: "k", CPUModel: "cpu", Commit: "abc"},
+		StartTimeout: 10 * time.Second, // race-instrumented fakes start slowly
+		StopGrace:    3 * time.Second,
+	}, pids
+}
+
+func threeCells() Plan {
+	return Plan{
+		Name: "fake", Backends: []string{"stdlib", "gnet", "fasthttp"},
+		Workloads: []string{"plaintext"}, Conns: []int{4}, Pipeline: []int{1},
+		Rates: []float64{0}, Reps: 1, Duration: time.Second,
+	}
+}
+
+type memRows struct{ rows []results.Row }
+
+func (m *memRows) Write(r results.Row) error { m.rows = append(m.rows, r); return nil }
+
+// assertGone fails if any process that wrote a pid file still runs.
+func assertGone(t *testing.T, pidDir string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(pidDir, "*.pid"))
+	if len(files) == 0 {
+		t.Fatal("no pid files written")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, f := range files {
+		base := strings.TrimSuffix(filepath.Base(f), ".pid")
+		pid, err := strconv.Atoi(base[strings.LastIndexByte(base, '-')+1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s (pid %d) still running", base, pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
+}
+
+func TestRunThreeCells(t *testing.T) {
+	cfg, pids := fakeConfig(t, threeCells())
+	var lines bytes.Buffer
+	cfg.Progress = LineProgress{W: &lines}
+	var w memRows
+	out, err := Run(context.Background(), cfg, &w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Ran != 3 || out.Failed != 0 || len(w.rows) != 3 {
+		t.Fatalf("outcome %+v, %d rows", out, len(w.rows))
+	}
+	want := fakechild.Summary(4)
+	for i, b := range []string{"stdlib", "gnet", "fasthttp"} {
+		r := w.rows[i]
+		if r.Backend != b || r.Cell != b+"/http/plaintext/c4/p1/r0/b0" || r.Status != "ok" {
+			t.Fatalf("row %d: %s %s %s %q", i, r.Backend, r.Cell, r.Status, r.Reason)
+		}
+		if r.Requests != want.Requests || r.RSSPerConnBytes != 1024 || r.ReqPerServerCPU != 8000 || r.ReqPerGenCPU != 16000 {
+			t.Fatalf("row %d numbers: %+v", i, r)
+		}
+		if r.GOMAXPROCS != 1 || r.ServerCPUSet != cfg.ServerCPUs.String() || r.Commit != "abc" || r.Plan != "fake" || r.RunID != "test" {
+			t.Fatalf("row %d environment: %+v", i, r)
+		}
+		if _, err := time.Parse(time.RFC3339, r.StartTime); err != nil {
+			t.Fatalf("start time %q: %v", r.StartTime, err)
+		}
+		if r.Hlog != "stdlib_http_plaintext_c4_p1_r0_b0_rep1.hlog" && i == 0 {
+			t.Fatalf("hlog = %q", r.Hlog)
+		}
+		for _, ext := range []string{".json", ".hlog"} {
+			if _, err := os.Stat(filepath.Join(cfg.Dir, strings.ReplaceAll(r.Cell, "/", "_")+"_rep1"+ext)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !strings.Contains(lines.String(), "[2/3] gnet/http/plaintext/c4/p1/r0/b0 rep1: 4000 req/s p99 812µs ok\n") {
+		t.Fatalf("progress lines:\n%s", lines.String())
+	}
+	assertGone(t, pids)
+}
+
+func TestRunFailures(t *testing.T) {
+	tests := []struct {
+		name, env, value, want string
+	}{
+		{"crash", fakechild.EnvCrash, "gnet", "server exited before listening (exit status 2): panic: fake crash of gnet"},
+		{"silent", fakechild.EnvSilent, "gnet", `server printed no "listening on ADDR" line within 1s`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, pids := fakeConfig(t, threeCells())
+			if tt.name == "silent" {
+				cfg.StartTimeout = time.Second
+			}
+			t.Setenv(tt.env, tt.value)
+			var w memRows
+			out, err := Run(context.Background(), cfg, &w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Ran != 3 || out.Failed != 1 {
+				t.Fatalf("outcome %+v", out)
+			}
+			if r := w.rows[1]; r.Status != "failed" || r.Reason != tt.want {
+				t.Fatalf("gnet row: %s %q, want failed %q", r.Status, r.Reason, tt.want)
+			}
+			if w.rows[0].Status != "ok" || w.rows[2].Status != "ok" {
+				t.Fatalf("other rows: %s %s", w.rows[0].Status, w.rows[2].Status)
+			}
+			assertGone(t, pids)
+		})
+	}
+}
+
+func TestRunLoadgenMissing(t *testing.T) {
+	cfg, _ := fakeConfig(t, threeCells())
+	cfg.Plan.Backends = []string{"stdlib"}
+	cfg.LoadgenPath = filepath.Join(t.TempDir(), "nope")
+	var w memRows
+	if _, err := Run(context.Background(), cfg, &w); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.rows) != 1 || w.rows[0].Status != "failed" || !strings.Contains(w.rows[0].Reason, "nope") {
+		t.Fatalf("rows %+v", w.rows)
+	}
+}
+
+func TestRunSkipsDone(t *testing.T) {
+	cfg, _ := fakeConfig(t, threeCells())
+	cfg.Skip = map[string]bool{"gnet/http/plaintext/c4/p1/r0/b0#1": true}
+	var w memRows
+	out, err := Run(context.Background(), cfg, &w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Skipped != 1 || out.Ran != 2 || w.rows[1].Backend != "fasthttp" {
+		t.Fatalf("outcome %+v", out)
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	cfg, pids := fakeConfig(t, threeCells())
+	t.Setenv(fakechild.EnvSlowAfter, "1")
+	t.Setenv(fakechild.EnvStubborn, "1")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &notifyRows{first: make(chan struct{})}
+	go func() {
+		<-w.first
+		time.Sleep(200 * time.Millisecond) // into the second cell
+		cancel()
+	}()
+	start := time.Now()
+	out, err := Run(ctx, cfg, w)
+	if err != ErrInterrupted {
+		t.Fatalf("err = %v, want ErrInterrupted", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("interrupted run took %v", d)
+	}
+	if out.Ran != 1 || len(w.rows) != 1 || w.rows[0].Status != "ok" {
+		t.Fatalf("outcome %+v rows %+v", out, w.rows)
+	}
+	assertGone(t, pids)
+	if n, _ := filepath.Glob(filepath.Join(pids, "stubborn-*.pid")); len(n) == 0 {
+		t.Fatal("no stubborn grandchild started")
+	}
+}
+
+type notifyRows struct {
+	memRows
+	first chan struct{}
+}
+
+func (n *notifyRows) Write(r results.Row) error {
+	if len(n.rows) == 0 {
+		close(n.first)
+	}
+	return n.memRows.Write(r)
+}
+
+func TestChildStopKillsGroup(t *testing.T) {
+	t.Setenv(fakechild.EnvFake, "1")
+	pids := t.TempDir()
+	t.Setenv(fakechild.EnvDir, pids)
+	t.Setenv(fakechild.EnvStubborn, "1")
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := startChild(os.Args[0], []string{"-backend", "x", "-proto", "http", "-addr", "127.0.0.1:0"}, nil, w)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := scanListen(r)
+	if err != nil || addr != "127.0.0.1:1234" {
+		t.Fatalf("scanListen = %q, %v", addr, err)
+	}
+	// Wait for the grandchild to be recorded before stopping.
+	for i := 0; i < 200; i++ {
+		if m, _ := filepath.Glob(filepath.Join(pids, "stubborn-*.pid")); len(m) == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.stop(syscall.SIGTERM, 5*time.Second)
+	if c.err != nil {
+		t.Fatalf("server exit: %v", c.err)
+	}
+	assertGone(t, pids)
+}
+
+func TestNewRunDir(t *testing.T) {
+	parent := filepath.Join(t.TempDir(), "runs")
+	now := time.Date(2026, 11, 25, 20, 30, 0, 0, time.FixedZone("x", 3600))
+	var ids []string
+	for range 3 {
+		_, id, err := NewRunDir(parent, "", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if want := "20261125T193000Z 20261125T193000Z-2 20261125T193000Z-3"; strings.Join(ids, " ") != want {
+		t.Fatalf("ids %v, want %s", ids, want)
+	}
+	if l, err := os.Readlink(filepath.Join(parent, "latest")); err != nil || l != ids[2] {
+		t.Fatalf("latest → %q, %v", l, err)
+	}
+	if _, _, err := NewRunDir(parent, "smoke", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := NewRunDir(parent, "smoke", now); err == nil || !strings.Contains(err.Error(), "-resume") {
+		t.Fatalf("reused run id: %v", err)
+	}
+}
+
+func TestChooseCPUs(t *testing.T) {
+	avail, err := cpuset.Available()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, g, warn, err := chooseCPUs("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s[0] != avail[0] || (len(avail) > 1 && (g[0] != avail[1] || warn != "")) || (len(avail) == 1 && warn == "") {
+		t.Fatalf("defaults %s %s %q with %s available", s, g, warn, avail)
+	}
+	if _, _, _, err := chooseCPUs("1023", ""); err == nil || !strings.Contains(err.Error(), "not available") {
+		t.Fatalf("unavailable CPU accepted: %v", err)
+	}
+	if _, _, _, err := chooseCPUs("", "x"); err == nil || ExitCode(err) != 2 {
+		t.Fatalf("bad list: %v", err)
+	}
+	if _, _, warn, _ := chooseCPUs(avail.String(), avail.String()); warn == "" {
+		t.Fatal("no warning for shared CPUs")
+	}
+}
