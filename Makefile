@@ -1,12 +1,19 @@
-GO      ?= go
-BIN     ?= bin
-PKGS    := ./...
-FUZZTIME ?= 10s
+GO        ?= go
+BIN       ?= bin
+PKGS      := ./...
+FUZZTIME  ?= 10s
+IMAGE_TAG ?= latest
 
-.PHONY: build test vet fmt-check fuzz fuzz-smoke clean
+.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full report compare \
+	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+# test is what CI runs: formatting, vet, race-enabled tests, a short fuzz smoke.
+test: fmt-check vet
+	$(GO) test -race -count=1 $(PKGS)
+	$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=3s
 
 fmt-check:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*')); \
@@ -15,16 +22,53 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-test: fmt-check vet
-	$(GO) test -race -count=1 $(PKGS)
-	$(MAKE) fuzz-smoke FUZZTIME=3s
-
-# fuzz-smoke runs every fuzz target briefly; fuzz runs them longer.
+# fuzz-smoke runs every Fuzz target briefly; fuzz runs each for FUZZTIME (default 2m).
 fuzz-smoke:
 	@GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME)
 
 fuzz:
 	@GO=$(GO) ./scripts/fuzz.sh $(if $(filter 10s,$(FUZZTIME)),2m,$(FUZZTIME))
+
+# bench runs the quick plan (every backend/protocol pair); results in results/runs/latest.
+bench: build
+	$(BIN)/bench run -plan quick
+
+bench-full: build
+	$(BIN)/bench run -plan full
+
+report: build
+	$(BIN)/bench report results/runs/latest
+
+compare: build
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=RUN_DIR B=RUN_DIR"; exit 2; }
+	$(BIN)/bench compare $(A) $(B)
+
+# Outside references: wrk against every HTTP backend; loadgen's cost against wrk's.
+wrk-check:
+	./scripts/wrk-check.sh
+
+loadgen-vs-wrk:
+	./scripts/loadgen-vs-wrk.sh
+
+# repeatability runs one cell 5 times and prints the coefficient of variation.
+repeatability: build
+	./scripts/repeatability.sh
+
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem ./backends/... ./loadgen/...
+
+# images builds static binaries into bin/ and the FROM scratch images.
+images:
+	GO=$(GO) IMAGE_TAG=$(IMAGE_TAG) ./scripts/images.sh
+
+# compose-up runs the quick plan in a container; results in results/runs/.
+compose-up: images
+	mkdir -p results/runs
+	IMAGE_TAG=$(IMAGE_TAG) ./scripts/compose.sh up --exit-code-from bench bench
+
+# compose-smoke: images, a tiny containerised plan, a 2-generator merge check.
+compose-smoke:
+	IMAGE_TAG=$(IMAGE_TAG) ./scripts/compose-smoke.sh
 
 clean:
 	rm -rf $(BIN)

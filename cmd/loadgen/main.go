@@ -50,6 +50,7 @@ type options struct {
 	cfg     loadgen.Config
 	latency bool
 	json    bool
+	jsonOut string
 	hlog    string
 	threads int
 }
@@ -80,6 +81,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.cfg.ServerPID, "server-pid", 0, "sample this process's /proc entry during the run")
 	fs.BoolVar(&o.latency, "latency", false, "print the latency percentile spectrum")
 	fs.BoolVar(&o.json, "json", false, "print one JSON summary instead of text")
+	fs.StringVar(&o.jsonOut, "json-out", "", "also write the JSON summary to this file (for images without a shell)")
 	fs.StringVar(&o.cfg.Engine, "engine", "auto", "auto, goroutines or epoll (closed loop, Linux)")
 	fs.StringVar(&o.hlog, "hlog", "", "write 1s interval histograms to this HdrHistogram log file")
 	if err := fs.Parse(args); err != nil {
@@ -158,11 +160,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	res.Summary.HlogPath = o.hlog
 	var werr error
+	if o.jsonOut != "" {
+		werr = writeJSONFile(o.jsonOut, res.Summary)
+	}
 	if o.json {
 		enc := json.NewEncoder(stdout)
-		werr = enc.Encode(res.Summary)
+		werr = errors.Join(werr, enc.Encode(res.Summary))
 	} else {
-		werr = loadgen.WriteText(stdout, res, o.latency)
+		werr = errors.Join(werr, loadgen.WriteText(stdout, res, o.latency))
 	}
 	return errors.Join(err, werr)
+}
+
+// writeJSONFile writes s as one JSON object to path, replacing it whole.
+func writeJSONFile(path string, s loadgen.Summary) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("-json-out: %w", err)
+	}
+	return os.Rename(tmp, path)
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +74,8 @@ func TestJSONAgainstEcho(t *testing.T) {
 		}
 	}()
 	var out bytes.Buffer
-	args := []string{"-c", "2", "-n", "500", "-d", "5s", "-warmup", "0", "-json", "tcp://" + ln.Addr().String()}
+	jsonOut := filepath.Join(t.TempDir(), "sum.json")
+	args := []string{"-c", "2", "-n", "500", "-d", "5s", "-warmup", "0", "-json", "-json-out", jsonOut, "tcp://" + ln.Addr().String()}
 	if err := run(context.Background(), args, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
@@ -85,5 +88,12 @@ func TestJSONAgainstEcho(t *testing.T) {
 	}
 	if len(s.ErrorKinds) != 7 {
 		t.Fatalf("error kinds %v, want all 7 listed", s.ErrorKinds)
+	}
+	file, err := os.ReadFile(jsonOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(file, out.Bytes()) {
+		t.Fatalf("-json-out file differs from stdout:\n%s\n%s", file, out.Bytes())
 	}
 }
