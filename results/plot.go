@@ -156,8 +156,7 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p.Title.Padding = vg.Points(8)
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
-	p.Legend.Top = true
-	p.Legend.Left = true
+	p.Legend.Top = true // top right, above the headroom the axes leave for it
 	p.Legend.Padding = vg.Points(4)
 	p.Legend.ThumbnailWidth = vg.Points(24)
 	p.Add(plotter.NewGrid())
@@ -219,10 +218,10 @@ func connsPlot(g *group, styles map[string]style, title, ylabel string, get func
 	if logY && ymin > 0 && ymax/ymin > 20 {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.TickerFunc(logTicks)
-		p.Y.Min, p.Y.Max = ymin/1.3, ymax*1.3
+		p.Y.Min, p.Y.Max = ymin/1.3, ymax*4 // headroom for the legend
 	} else {
 		p.Y.Tick.Marker = plot.TickerFunc(linearTicks)
-		p.Y.Min, p.Y.Max = 0, math.Max(ymax*1.12, 1)
+		p.Y.Min, p.Y.Max = 0, math.Max(ymax*1.4, 1) // headroom for the legend
 	}
 	return p, true, nil
 }
@@ -375,6 +374,7 @@ func spectrumPlot(series []spectrumSeries, styles map[string]style, title string
 		return nil, errors.New("no histogram to plot")
 	}
 	p := newPlot(title, "percentile", "latency (µs)")
+	p.Legend.Top = false // curves rise to the right and top: the bottom right is free
 	xmax := 10.0
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	for _, s := range series {
