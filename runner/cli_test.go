@@ -201,7 +201,7 @@ func TestMainUsage(t *testing.T) {
 	if err := Main(context.Background(), []string{"plans"}, &stdout, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(stdout.String(), "full ") || !strings.Contains(stdout.String(), "\nquick      15 cells") {
+	if !strings.HasPrefix(stdout.String(), "full ") || !strings.Contains(stdout.String(), "\nquick      45 cells") {
 		t.Fatalf("plans output:\n%s", stdout.String())
 	}
 }
