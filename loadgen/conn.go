@@ -203,11 +203,18 @@ func (c *conn) loop(first net.Conn) {
 	}
 }
 
+// counts reports whether an error seen in phase ph belongs to the measured
+// window: during measurement and before a request limit (-n) was reached, so
+// responses still in flight after the last counted request add no errors.
+func (s *shared) counts(ph int32) bool {
+	return ph == phaseMeasure && (s.limit == 0 || s.budget.Load() > 0)
+}
+
 // errKindNone marks an orderly reconnect that is not an error.
 const errKindNone ErrKind = -1
 
 func (c *conn) fail(kind ErrKind) {
-	if kind >= 0 && c.s.phase.Load() == phaseMeasure {
+	if kind >= 0 && c.s.counts(c.s.phase.Load()) {
 		c.st.errs[kind]++
 	}
 }
@@ -423,13 +430,13 @@ func (c *conn) consumeHTTP(now int64, ph int32) (ErrKind, error) {
 		switch {
 		case r.Status < 200 || r.Status > 299:
 			ok = false
-			if measure {
+			if s.counts(ph) {
 				c.st.errs[ErrStatus]++
 			}
 		case s.body != nil && (r.BodyLen != len(s.body) ||
 			(!r.Chunked && !bytes.Equal(c.rbuf[off+r.BodyOff:off+n], s.body))):
 			ok = false
-			if measure {
+			if s.counts(ph) {
 				c.st.errs[ErrMismatch]++
 			}
 		}
@@ -485,7 +492,9 @@ func (c *conn) consumeEcho(now int64, ph int32) (ErrKind, error) {
 		due, sent := c.pop()
 		if measure {
 			if c.bad {
-				c.st.errs[ErrMismatch]++
+				if c.s.counts(ph) {
+					c.st.errs[ErrMismatch]++
+				}
 			} else {
 				c.record(now, due, sent)
 			}
