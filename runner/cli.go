@@ -264,6 +264,9 @@ func runPlan(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "done: %d cells, %d failed\n", out.Ran, out.Failed)
 	}
 	fmt.Fprintln(stdout, dir)
+	if runErr == nil && out.Ran > 0 && out.Failed == out.Ran {
+		return fmt.Errorf("all %d cells failed; reasons in %s", out.Ran, csvPath)
+	}
 	return runErr
 }
 

@@ -161,6 +161,25 @@ func TestInterruptAndResume(t *testing.T) {
 	}
 }
 
+// TestRunAllFailedExitsNonZero checks that a run in which no cell could be
+// measured does not end with status 0.
+func TestRunAllFailedExitsNonZero(t *testing.T) {
+	planFile := filepath.Join(t.TempDir(), "p.yaml")
+	plan := "name: f\nbackends: [stdlib, gnet]\nworkloads: [plaintext]\nconnections: [1]\npipeline: [1]\nrates: [0]\nrepetitions: 1\nduration: 1s\nwarmup: 0s\n"
+	if err := os.WriteFile(planFile, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := Main(context.Background(), []string{"run", "-plan", planFile, "-out", out, "-run-id", "f1", "-server", "/bin/false", "-loadgen", "/bin/false"}, &stdout, &stderr)
+	if err == nil || ExitCode(err) != 1 || !strings.Contains(err.Error(), "all 2 cells failed") {
+		t.Fatalf("err = %v (exit %d), want all cells failed, exit 1; stderr:\n%s", err, ExitCode(err), stderr.String())
+	}
+	if rows := csvRows(t, filepath.Join(out, "f1", "summary.csv")); len(rows) != 2 || rows[0].Status != results.StatusFailed {
+		t.Fatalf("rows: %+v", rows)
+	}
+}
+
 func TestMainUsage(t *testing.T) {
 	tests := []struct {
 		args []string

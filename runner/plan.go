@@ -27,6 +27,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -226,12 +227,34 @@ func ParsePlan(data []byte, defaultName string) (Plan, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
-		return Plan{}, fmt.Errorf("plan %s: %w", defaultName, err)
+		return Plan{}, fmt.Errorf("plan %s: %s", defaultName, decodeError(err))
 	}
 	if p.Name == "" {
 		p.Name = defaultName
 	}
 	return p, nil
+}
+
+// decodeError renders a YAML decoding error on one line, naming unknown
+// keys as such: "line 4: unknown key \"conections\"".
+func decodeError(err error) string {
+	if errors.Is(err, io.EOF) {
+		return "empty plan"
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		if pre, key, ok := strings.Cut(m, ": field "); ok {
+			if key, ok := strings.CutSuffix(key, " not found in type runner.Plan"); ok {
+				m = fmt.Sprintf("%s: unknown key %q", pre, key)
+			}
+		}
+		msgs[i] = m
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // LoadPlan returns the built-in plan called nameOrPath, or else reads the

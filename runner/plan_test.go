@@ -151,6 +151,20 @@ func TestParsePlan(t *testing.T) {
 	}
 }
 
+func TestParsePlanErrorsOneLine(t *testing.T) {
+	for _, tt := range []struct{ text, want string }{
+		{"backends: [gnet]\nconections: [16]\nbogus: 1\n", `plan x: line 2: unknown key "conections"; line 3: unknown key "bogus"`},
+		{`{"backends": ["gnet"], "conections": [16]}`, `plan x: line 1: unknown key "conections"`},
+		{"", "plan x: empty plan"},
+		{"repetitions: many\n", "plan x: line 1: cannot unmarshal"},
+	} {
+		_, err := ParsePlan([]byte(tt.text), "x")
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParsePlan(%q) = %v, want one line starting %q", tt.text, err, tt.want)
+		}
+	}
+}
+
 func TestMarshalRoundTrip(t *testing.T) {
 	p := validPlan()
 	data, err := p.Marshal()

@@ -45,6 +45,9 @@ func main() {
 // usageError marks bad command lines (exit status 2).
 type usageError struct{ error }
 
+// Unwrap lets main tell -h (flag.ErrHelp, exit status 0) from other errors.
+func (e usageError) Unwrap() error { return e.error }
+
 // options are the command line beyond loadgen.Config.
 type options struct {
 	cfg     loadgen.Config

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"net"
 	"os"
 	"path/filepath"
@@ -30,6 +31,17 @@ func TestBadFlags(t *testing.T) {
 		if !errors.As(err, &ue) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q: err = %v, want a one-line usage error", args, err)
 		}
+	}
+}
+
+func TestHelpIsNotAnError(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &stderr)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: err = %v, want flag.ErrHelp (exit status 0)", err)
+	}
+	if !strings.Contains(stderr.String(), "usage: loadgen") {
+		t.Errorf("-h: stderr = %q, want the usage", stderr.String())
 	}
 }
 
