@@ -102,6 +102,9 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if err := checkFileLimit(cfg.Conns); err != nil {
+		return nil, err
+	}
 	t, _ := ParseTarget(cfg.Target)
 	s := &shared{
 		cfg:      cfg,
@@ -313,6 +316,9 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 		}
 		sum.WindowFull = st.windowFull
 		sum.Saturated, sum.SatReason = saturation(cfg.Rate, sum.SendLag.P99, st.sends, st.windowFull)
+		if sum.Saturated && sum.Errors > 0 {
+			sum.SatReason += fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
+		}
 	}
 	sum.GenCPU = cpuSeconds(rsEnd) - cpuSeconds(rsStart)
 	if sampler != nil {
@@ -331,6 +337,24 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 		return res, fmt.Errorf("hlog: %w", col.err)
 	}
 	return res, nil
+}
+
+// fdSpare is how many descriptors beyond one per connection a run needs
+// (stdio, epoll instances, the hlog and /proc files).
+const fdSpare = 32
+
+// checkFileLimit fails before any dial when conns connections cannot fit
+// under the open-file limit, instead of failing part way through.
+func checkFileLimit(conns int) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == ^uint64(0) {
+		return nil
+	}
+	if uint64(conns)+fdSpare > uint64(lim.Cur) {
+		return fmt.Errorf("%d connections need %d file descriptors but the open-file limit is %d (ulimit -n)",
+			conns, conns+fdSpare, lim.Cur)
+	}
+	return nil
 }
 
 // saturation decides whether an open-loop run kept its schedule.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -417,5 +418,34 @@ func TestServerExitEndsRun(t *testing.T) {
 	}
 	if s.Duration > 5 || s.Requests == 0 || s.Server.Samples < 5 || s.Server.RSSIdleKiB <= 0 {
 		t.Fatalf("summary %+v server %+v", s, *s.Server)
+	}
+}
+
+// TestRunFileLimit checks that more connections than the open-file limit
+// allows fail at once, naming the limit, rather than part way through.
+func TestRunFileLimit(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skip(err)
+	}
+	low := lim
+	low.Cur = 256
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Skip(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := Config{Target: "tcp://" + ln.Addr().String(), Conns: 300, Duration: time.Second, DialRate: 1e6}
+	start := time.Now()
+	_, err = Run(context.Background(), cfg, nil)
+	if err == nil || !strings.Contains(err.Error(), "open-file limit is 256") {
+		t.Fatalf("err = %v, want the open-file limit named", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("failed after %v, want at once", d)
 	}
 }

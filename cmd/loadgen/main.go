@@ -172,6 +172,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		werr = errors.Join(werr, loadgen.WriteText(stdout, res, o.latency))
 	}
+	if res.Summary.Requests == 0 && res.Summary.Errors > 0 {
+		fmt.Fprintf(stderr, "loadgen: warning: no request completed, %d errors: check the target URL and that the server speaks %s\n", res.Summary.Errors, res.Summary.Workload)
+	}
 	return errors.Join(err, werr)
 }
 

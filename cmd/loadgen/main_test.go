@@ -109,3 +109,29 @@ func TestJSONAgainstEcho(t *testing.T) {
 		t.Fatalf("-json-out file differs from stdout:\n%s\n%s", file, out.Bytes())
 	}
 }
+
+func TestWarnsWhenNothingCompleted(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // answers every connection with garbage, then closes it
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("garbage\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	var stderr bytes.Buffer
+	args := []string{"-c", "1", "-d", "300ms", "-warmup", "0", "-json", "http://" + ln.Addr().String() + "/"}
+	if err := run(context.Background(), args, &bytes.Buffer{}, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "warning: no request completed") {
+		t.Fatalf("stderr %q, want a warning", stderr.String())
+	}
+}
