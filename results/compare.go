@@ -40,7 +40,7 @@ func judge(m metric, xa, xb []float64) verdict {
 	if v.a.median != 0 {
 		v.deltaPc = 100 * (v.b.median - v.a.median) / v.a.median
 	}
-	if len(xa) < 2 || len(xb) < 2 {
+	if len(xa) < 2 || len(xb) < 2 || minTwoSidedP(len(xa), len(xb)) >= Alpha {
 		v.label = "n too small"
 		return v
 	}
@@ -54,6 +54,17 @@ func judge(m metric, xa, xb []float64) verdict {
 		v.label = "worse"
 	}
 	return v
+}
+
+// minTwoSidedP is the smallest two-sided p-value the exact Mann–Whitney
+// test can give for samples of sizes n1 and n2 (complete separation):
+// 2 / C(n1+n2, n1). At or above Alpha no difference can be significant.
+func minTwoSidedP(n1, n2 int) float64 {
+	c := 1.0
+	for i := 1; i <= n1; i++ {
+		c = c * float64(n2+i) / float64(i)
+	}
+	return math.Min(1, 2/c)
 }
 
 // cellSamples groups the values of ok rows by cell key, keeping the order

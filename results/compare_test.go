@@ -169,3 +169,24 @@ func TestFmtCount(t *testing.T) {
 		}
 	}
 }
+
+func TestMinTwoSidedP(t *testing.T) {
+	for _, c := range []struct {
+		n1, n2 int
+		want   float64
+	}{
+		{2, 2, 2.0 / 6},   // C(4,2) = 6
+		{3, 3, 2.0 / 20},  // 0.1: never significant at 0.05
+		{4, 4, 2.0 / 70},  // 0.029
+		{5, 5, 2.0 / 252}, // 0.0079
+		{1, 1, 1},
+	} {
+		if got := minTwoSidedP(c.n1, c.n2); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("minTwoSidedP(%d,%d) = %v, want %v", c.n1, c.n2, got, c.want)
+		}
+	}
+	v := judge(metric{higherBetter: true}, []float64{1, 2, 3}, []float64{10, 11, 12})
+	if v.label != "n too small" {
+		t.Errorf("3+3 fully separated: label %q, want n too small", v.label)
+	}
+}
