@@ -1,6 +1,7 @@
 package backends
 
 import (
+	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -8,7 +9,7 @@ import (
 // dateStamp is one formatted Date value and the Unix second it names.
 type dateStamp struct {
 	sec int64
-	b   [len(http1Date)]byte
+	b   [len(http.TimeFormat)]byte
 }
 
 // cachedDate holds the latest dateStamp; it is replaced at most once per second.
@@ -28,7 +29,7 @@ func appendDateAt(dst []byte, now time.Time) []byte {
 	d := cachedDate.Load()
 	if d == nil || d.sec != sec {
 		nd := &dateStamp{sec: sec}
-		time.Unix(sec, 0).UTC().AppendFormat(nd.b[:0], http1Date)
+		time.Unix(sec, 0).UTC().AppendFormat(nd.b[:0], http.TimeFormat)
 		// Keep the newest stamp: a slow writer must not replace a later second.
 		for {
 			old := cachedDate.Load()
@@ -48,6 +49,3 @@ func appendDateAt(dst []byte, now time.Time) []byte {
 	}
 	return append(dst, d.b[:]...)
 }
-
-// http1Date is the IMF-fixdate layout.
-const http1Date = "Mon, 02 Jan 2006 15:04:05 GMT"

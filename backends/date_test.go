@@ -53,7 +53,7 @@ func TestAppendDateConcurrent(t *testing.T) {
 			for i := range 200 {
 				now := base.Add(time.Duration((g+i)%5) * time.Second)
 				got := string(appendDateAt(nil, now))
-				if want := now.Format(http1Date); got != want {
+				if want := now.Format(http.TimeFormat); got != want {
 					t.Errorf("got %q, want %q", got, want)
 					return
 				}

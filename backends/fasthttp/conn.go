@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,7 +84,7 @@ type rawResponse struct {
 }
 
 // fasthttpDateLine is the length of "Date: <IMF-fixdate>\r\n".
-const fasthttpDateLine = len("Date: Mon, 02 Jan 2006 15:04:05 GMT\r\n")
+const fasthttpDateLine = len("Date: " + http.TimeFormat + "\r\n")
 
 // newRawResponse splits full ("HTTP/1.1 code reason", Content-Type,
 // Connection: close, body) into what fasthttp can be told to write.
@@ -124,23 +125,17 @@ func (r *rawResponse) swap(p []byte) []byte {
 type conn struct {
 	*net.TCPConn
 	ln     *listener
-	armed  atomic.Bool
-	mu     sync.Mutex
-	raw    *rawResponse
+	raw    atomic.Pointer[rawResponse] // set once armed
+	mu     sync.Mutex                  // guards held
 	held   []byte
 	closed atomic.Bool
 }
 
-func (c *conn) arm(r *rawResponse) {
-	c.mu.Lock()
-	c.raw = r
-	c.mu.Unlock()
-	c.armed.Store(true)
-}
+func (c *conn) arm(r *rawResponse) { c.raw.Store(r) }
 
 // Write writes p, or holds it back once the connection is armed.
 func (c *conn) Write(p []byte) (int, error) {
-	if !c.armed.Load() {
+	if c.raw.Load() == nil {
 		return c.TCPConn.Write(p)
 	}
 	c.mu.Lock()
@@ -155,12 +150,12 @@ func (c *conn) Close() error {
 		return nil
 	}
 	defer c.ln.forget(c)
-	c.mu.Lock()
-	if c.raw != nil {
-		c.TCPConn.Write(c.raw.swap(c.held))
-		c.raw, c.held = nil, nil
+	if r := c.raw.Load(); r != nil {
+		c.mu.Lock()
+		c.TCPConn.Write(r.swap(c.held))
+		c.held = nil
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	if !c.ln.stopping() && c.TCPConn.CloseWrite() == nil {
 		c.TCPConn.SetReadDeadline(time.Now().Add(lingerTime))
 		var buf [512]byte

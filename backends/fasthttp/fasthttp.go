@@ -138,7 +138,7 @@ func handleError(ctx *fasthttp.RequestCtx, err error) {
 
 // writeRaw answers with one of the fixed Date-less responses. fasthttp
 // always adds a Date line, so it writes a head without a body and the
-// connection swaps that head for r's bytes (see conn.Write).
+// connection swaps that head for r's bytes as it closes (see conn).
 func writeRaw(ctx *fasthttp.RequestCtx, r *rawResponse) {
 	ctx.Response.Reset()
 	ctx.SetStatusCode(r.code)

@@ -44,6 +44,10 @@ type conn struct {
 // does not reset the connection before the client has read that response.
 const lingerTime = 500 * time.Millisecond
 
+// closeRetry is how often a connection that must close is checked for
+// unsent output once gnet holds some of it.
+const closeRetry = time.Millisecond
+
 // outPool holds response buffers; one is used per read event and returned.
 var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 

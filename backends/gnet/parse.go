@@ -18,12 +18,10 @@ var (
 // request is the parsed head of one HTTP/1.x request. Its slices alias the
 // parsed buffer and are valid only while that buffer is.
 type request struct {
-	method        []byte
 	path          []byte // request-target path without the query
 	minor         byte   // HTTP/1.minor
-	contentLength int64  // -1 when absent; MaxBodyBytes+1 stands for anything larger
-	chunked       bool   // Transfer-Encoding: chunked
-	hasTE         bool   // a Transfer-Encoding header was present
+	contentLength int64  // -1 when absent or when chunked; MaxBodyBytes+1 stands for anything larger
+	chunked       bool   // Transfer-Encoding: chunked, the only coding a parsed request can carry
 	connClose     bool   // Connection: close
 	keepAlive     bool   // Connection: keep-alive
 	hasHost       bool
@@ -64,7 +62,7 @@ func parseRequest(buf []byte) (req request, n int, err error) {
 	if req.minor >= 1 && !req.hasHost {
 		return req, 0, errBadRequest
 	}
-	if req.hasTE {
+	if seenTE {
 		if !req.chunked {
 			return req, 0, errBadRequest
 		}
@@ -95,7 +93,8 @@ func headLine(buf []byte, from int) (line []byte, next int, err error) {
 	return buf[from : from+i-1], next, nil
 }
 
-// parseRequestLine parses "METHOD SP request-target SP HTTP/1.d".
+// parseRequestLine parses "METHOD SP request-target SP HTTP/1.d". The
+// method is checked but not kept: routing is on the path alone.
 func parseRequestLine(line []byte, req *request) error {
 	i := 0
 	for i < len(line) && isTokenChar[line[i]] {
@@ -104,7 +103,6 @@ func parseRequestLine(line []byte, req *request) error {
 	if i == 0 || i >= len(line) || line[i] != ' ' {
 		return errBadRequest
 	}
-	req.method = line[:i]
 	rest := line[i+1:]
 	j := 0
 	for j < len(rest) && rest[j] > ' ' && rest[j] != 0x7f {
@@ -193,7 +191,6 @@ func parseHeader(line []byte, req *request, seenCL, seenTE *bool) error {
 				return errBadRequest // two codings at most can only mean chunked twice
 			}
 			*seenTE = true
-			req.hasTE = true
 			req.chunked = equalFold(value, "chunked")
 		}
 	}

@@ -91,7 +91,8 @@ func (s *session) serve(buf, out, date []byte) (n int, _ []byte, closeConn bool)
 			return len(buf), append(out, backends.BadRequestResponse...), true
 		}
 		rt := routeOf(req.path)
-		closeAfter := req.connClose || req.hasTE || (req.minor == 0 && !req.keepAlive)
+		// A parsed request with Transfer-Encoding is chunked; it always closes.
+		closeAfter := req.connClose || req.chunked || (req.minor == 0 && !req.keepAlive)
 		keepAlive := req.minor == 0 && !closeAfter
 		switch cl := req.contentLength; {
 		case req.chunked:

@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"time"
 
 	gn "github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -179,7 +178,3 @@ func (quietLogger) Errorf(format string, args ...any) {
 func (quietLogger) Fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "gnet: "+format+"\n", args...)
 }
-
-// closeRetry is how often a connection that must close is checked for
-// unsent output once gnet holds some of it.
-const closeRetry = time.Millisecond

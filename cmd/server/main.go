@@ -40,14 +40,13 @@ func usagef(format string, args ...any) error {
 
 // exitCode reports err on stderr and maps it to the exit status.
 func exitCode(err error, stderr io.Writer) int {
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
-	case errors.As(err, new(usageError)):
-		fmt.Fprintln(stderr, "server:", err)
-		return 2
 	}
 	fmt.Fprintln(stderr, "server:", err)
+	if errors.As(err, new(usageError)) {
+		return 2
+	}
 	return 1
 }
 

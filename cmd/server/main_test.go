@@ -114,14 +114,15 @@ func TestRunErrors(t *testing.T) {
 		args    []string
 		code    int
 		message string
+		usage   bool // run prints the usage to stderr
 	}{
-		{"bad flag", []string{"-bogus"}, 2, "flag provided but not defined: -bogus"},
-		{"bad proto", []string{"-proto", "tcp"}, 2, `-proto: unknown protocol "tcp" (valid: echo, http)`},
-		{"extra argument", []string{"-addr", "127.0.0.1:0", "more"}, 2, `unexpected argument "more"`},
-		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: fasthttp, gnet, stdlib)`},
-		{"unsupported proto", []string{"-backend", "fasthttp", "-proto", "echo", "-addr", "127.0.0.1:0"}, 1, "fasthttp: echo: not supported (fasthttp serves HTTP only)"},
-		{"busy port", []string{"-addr", busy.Addr().String()}, 1, "address already in use"},
-		{"help", []string{"-h"}, 0, ""},
+		{"bad flag", []string{"-bogus"}, 2, "flag provided but not defined: -bogus", false},
+		{"bad proto", []string{"-proto", "tcp"}, 2, `-proto: unknown protocol "tcp" (valid: echo, http)`, false},
+		{"extra argument", []string{"-addr", "127.0.0.1:0", "more"}, 2, `unexpected argument "more"`, false},
+		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: fasthttp, gnet, stdlib)`, false},
+		{"unsupported proto", []string{"-backend", "fasthttp", "-proto", "echo", "-addr", "127.0.0.1:0"}, 1, "fasthttp: echo: not supported (fasthttp serves HTTP only)", false},
+		{"busy port", []string{"-addr", busy.Addr().String()}, 1, "address already in use", false},
+		{"help", []string{"-h"}, 0, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +132,9 @@ func TestRunErrors(t *testing.T) {
 			err := run(ctx, tt.args, &stdout, &stderr)
 			if stdout.Len() != 0 {
 				t.Errorf("stdout %q, want nothing", stdout.String())
+			}
+			if hasUsage := strings.Contains(stderr.String(), "-backend"); hasUsage != tt.usage || !tt.usage && stderr.Len() != 0 {
+				t.Errorf("stderr %q, want usage: %v", stderr.String(), tt.usage)
 			}
 			var report bytes.Buffer
 			if code := exitCode(err, &report); code != tt.code {
@@ -182,9 +186,14 @@ func TestBinarySIGTERM(t *testing.T) {
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			rest, _ := io.ReadAll(br)
+			// Wait closes stdout, so it runs after the read; both run here
+			// so that a server that does not stop fails the test in time.
+			var rest []byte
 			waited := make(chan error, 1)
-			go func() { waited <- cmd.Wait() }()
+			go func() {
+				rest, _ = io.ReadAll(br)
+				waited <- cmd.Wait()
+			}()
 			select {
 			case err := <-waited:
 				if err != nil {
