@@ -127,7 +127,8 @@ type conn struct {
 	wpend      []byte // unwritten rest of the last write
 	outArmed   bool   // EPOLLOUT interest registered
 	redialAt   int64  // ns since start; 0 = none pending
-	backoff    time.Duration
+
+	backoff time.Duration // last re-dial delay (retry); 0 after a connect
 }
 
 func newConn(s *shared, id int) *conn {
@@ -164,7 +165,6 @@ var errStopped = errors.New("stopped")
 // with a bounded backoff.
 func (c *conn) loop(first net.Conn) {
 	defer c.s.wg.Done()
-	backoff := 10 * time.Millisecond
 	if first != nil && !c.attach(first) {
 		return
 	}
@@ -176,12 +176,12 @@ func (c *conn) loop(first net.Conn) {
 			nc, err := c.s.dial(c.id)
 			if err != nil {
 				c.fail(ErrConnect)
-				if !c.s.sleep(backoff) {
+				if !c.s.sleep(c.retry(ErrConnect)) {
 					return
 				}
-				backoff = min(2*backoff, time.Second)
 				continue
 			}
+			c.backoff = 0
 			if !c.attach(nc) {
 				return
 			}
@@ -192,15 +192,28 @@ func (c *conn) loop(first net.Conn) {
 		}
 		c.fail(kind)
 		c.detach()
-		if kind == errKindNone { // orderly close asked for by the server
-			backoff = 10 * time.Millisecond
-			continue
-		}
-		if !c.s.sleep(backoff) {
+		if d := c.retry(kind); d > 0 && !c.s.sleep(d) {
 			return
 		}
-		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// Re-dial backoff: 10 ms doubling to 1 s, reset by a successful connect.
+const (
+	minBackoff = 10 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// retry returns how long to wait before re-dialling after an error of kind:
+// nothing after an orderly close asked for by the server (errKindNone),
+// else the next step of the backoff.
+func (c *conn) retry(kind ErrKind) time.Duration {
+	if kind == errKindNone {
+		c.backoff = 0
+	} else {
+		c.backoff = min(max(2*c.backoff, minBackoff), maxBackoff)
+	}
+	return c.backoff
 }
 
 // counts reports whether an error seen in phase ph belongs to the measured
@@ -386,7 +399,8 @@ func (c *conn) pop() (due, sent int64) {
 	return due, sent
 }
 
-// record adds one good response; false when a request limit is reached.
+// record adds one good response, unless the request limit (-n) has already
+// been reached; the response that reaches it ends the run.
 func (c *conn) record(now, due, sent int64) {
 	s := c.s
 	if s.limit > 0 {

@@ -52,7 +52,7 @@ type epollLoop struct {
 // timerID marks the timerfd in epoll events; connection ids are ≥ 0.
 const timerID = -1
 
-// startEpoll hands the dialled connections to GOMAXPROCS event loops.
+// startEpoll hands the dialled connections to loops event loops.
 func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 	ra, err := net.ResolveTCPAddr("tcp", s.target.Addr)
 	if err != nil {
@@ -61,40 +61,11 @@ func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 	scan := min(int64(50*time.Millisecond), max(int64(time.Millisecond), int64(s.cfg.Timeout/4)))
 	ls := make([]*epollLoop, loops)
 	for i := range ls {
-		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-		if err != nil {
+		if ls[i], err = newEpollLoop(s, i, loops, ra, scan); err != nil {
 			for _, l := range ls[:i] {
 				l.close()
 			}
-			return fmt.Errorf("epoll: %w", err)
-		}
-		l := &epollLoop{s: s, epfd: fd, events: make([]syscall.EpollEvent, 256), scan: scan, tfd: -1, index: i, nloops: loops}
-		l.sa, l.family = sockaddr(ra.IP, ra.Port) // one each: Connect writes into it
-		l.poll = func(fd uintptr) bool {
-			var e error
-			l.n, e = rawEpollWait(int(fd), l.events)
-			return l.n > 0 || (e != nil && e != syscall.EINTR && e != syscall.EAGAIN)
-		}
-		// A non-blocking epoll descriptor is itself pollable: the loop parks
-		// on Go's netpoller until it has events instead of blocking a thread
-		// in epoll_wait.
-		if err := syscall.SetNonblock(fd, true); err != nil {
-			syscall.Close(fd)
-			return fmt.Errorf("epoll: %w", err)
-		}
-		l.f = os.NewFile(uintptr(fd), "epoll")
-		if l.rc, err = l.f.SyscallConn(); err != nil {
-			l.f.Close()
-			return fmt.Errorf("epoll: %w", err)
-		}
-		ls[i] = l
-		if s.open {
-			if err := l.startTimer(); err != nil {
-				for _, l := range ls[:i+1] {
-					l.close()
-				}
-				return fmt.Errorf("timerfd: %w", err)
-			}
+			return err
 		}
 	}
 	for i, c := range conns {
@@ -120,6 +91,41 @@ func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 		go l.run()
 	}
 	return nil
+}
+
+// newEpollLoop returns loop index of loops with its epoll set (and, in open
+// loop, its timerfd) ready; on error it leaves nothing open.
+func newEpollLoop(s *shared, index, loops int, ra *net.TCPAddr, scan int64) (*epollLoop, error) {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	// A non-blocking epoll descriptor is itself pollable: the loop parks
+	// on Go's netpoller until it has events instead of blocking a thread
+	// in epoll_wait.
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	l := &epollLoop{s: s, epfd: fd, events: make([]syscall.EpollEvent, 256), scan: scan, tfd: -1, index: index, nloops: loops}
+	l.sa, l.family = sockaddr(ra.IP, ra.Port) // one each: Connect writes into it
+	l.poll = func(fd uintptr) bool {
+		var e error
+		l.n, e = rawEpollWait(int(fd), l.events)
+		return l.n > 0 || (e != nil && e != syscall.EINTR && e != syscall.EAGAIN)
+	}
+	l.f = os.NewFile(uintptr(fd), "epoll")
+	if l.rc, err = l.f.SyscallConn(); err != nil {
+		l.f.Close()
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	if s.open {
+		if err := l.startTimer(); err != nil {
+			l.close()
+			return nil, fmt.Errorf("timerfd: %w", err)
+		}
+	}
+	return l, nil
 }
 
 // takeFD detaches a dialled connection's socket from Go's netpoller and
@@ -203,13 +209,17 @@ func (l *epollLoop) pace(now int64, ph int32) {
 			_ = unix.TimerfdSettime(l.tfd, 0, &spec, nil)
 			return
 		}
-		c := l.conns[id/loops]
+		c := l.conn(id)
 		if c.fd >= 0 && !c.connecting && c.wpend == nil {
 			l.send(c, now, ph)
 		}
 		l.g++
 	}
 }
+
+// conn returns the connection with id; loop k owns ids k, k+loops,
+// k+2·loops, … in that order.
+func (l *epollLoop) conn(id uint64) *conn { return l.conns[id/uint64(l.nloops)] }
 
 func (l *epollLoop) ctl(op int, c *conn, events uint32) error {
 	ev := syscall.EpollEvent{Events: events, Fd: int32(c.id)}
@@ -228,15 +238,6 @@ func (l *epollLoop) run() {
 		}
 		l.close()
 	}()
-	// Loop k owns ids k, k+loops, k+2·loops, …: index = (id − base) / stride.
-	base, stride := 0, 1
-	if len(l.conns) > 0 {
-		base = l.conns[0].id
-	}
-	if len(l.conns) > 1 {
-		stride = l.conns[1].id - base
-	}
-	lookup := func(id int32) *conn { return l.conns[(int(id)-base)/stride] }
 	// Prime every connected socket with its first requests.
 	now := s.now()
 	ph := s.phase.Load()
@@ -268,7 +269,7 @@ func (l *epollLoop) run() {
 				l.pace(s.now(), ph)
 				continue
 			}
-			c := lookup(ev.Fd)
+			c := l.conn(uint64(ev.Fd))
 			if c.fd < 0 {
 				continue
 			}
@@ -286,7 +287,7 @@ func (l *epollLoop) run() {
 			}
 		}
 		if now = s.now(); now >= nextScan {
-			l.housekeep(now, ph)
+			l.housekeep(now)
 			nextScan = now + l.scan
 			_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScan)))
 		}
@@ -381,16 +382,11 @@ func (l *epollLoop) drop(c *conn, kind ErrKind) {
 	}
 	c.connecting, c.outArmed = false, false
 	c.wpend = nil
-	if kind == errKindNone {
-		c.backoff = 0
-	} else {
-		c.backoff = min(max(2*c.backoff, 10*time.Millisecond), time.Second)
-	}
-	c.redialAt = l.s.now() + int64(c.backoff)
+	c.redialAt = l.s.now() + int64(c.retry(kind))
 }
 
 // housekeep expires timed-out requests and connects, and starts re-dials.
-func (l *epollLoop) housekeep(now int64, ph int32) {
+func (l *epollLoop) housekeep(now int64) {
 	timeout := int64(l.s.cfg.Timeout)
 	for _, c := range l.conns {
 		switch {
@@ -400,13 +396,13 @@ func (l *epollLoop) housekeep(now int64, ph int32) {
 			l.drop(c, ErrTimeout)
 		case c.fd < 0 && c.redialAt != 0 && now >= c.redialAt:
 			c.redialAt = 0
-			l.dial(c, now, ph)
+			l.dial(c, now)
 		}
 	}
 }
 
 // dial starts a non-blocking connect; EPOLLOUT reports its outcome.
-func (l *epollLoop) dial(c *conn, now int64, ph int32) {
+func (l *epollLoop) dial(c *conn, now int64) {
 	fd, err := syscall.Socket(l.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		l.drop(c, ErrConnect)

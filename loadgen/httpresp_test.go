@@ -70,7 +70,7 @@ func TestParseResponse(t *testing.T) {
 			if n != tc.wantN {
 				t.Fatalf("n = %d, want %d", n, tc.wantN)
 			}
-			if n > 0 && r != tc.want {
+			if r != tc.want {
 				t.Fatalf("response = %+v, want %+v", r, tc.want)
 			}
 		})

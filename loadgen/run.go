@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -73,13 +74,16 @@ func (s *shared) now() int64 { return int64(time.Since(s.start)) }
 func (s *shared) finish() { s.finOnce.Do(func() { close(s.finished) }) }
 
 // sleep waits d; false if the run stopped meanwhile.
-func (s *shared) sleep(d time.Duration) bool {
+func (s *shared) sleep(d time.Duration) bool { return sleepOn(s.done, d) }
+
+// sleepOn waits d; false if done was closed first.
+func sleepOn(done <-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-s.done:
+	case <-done:
 		return false
 	}
 }
@@ -322,16 +326,8 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 	}
 	sum.GenCPU = cpuSeconds(rsEnd) - cpuSeconds(rsStart)
 	if sampler != nil {
-		sum.Server = &ServerStats{
-			RSSIdleKiB:  srv.RSSIdleKiB,
-			RSSPeakKiB:  srv.RSSPeakKiB,
-			RSSMeanKiB:  srv.RSSMeanKiB,
-			CPUSeconds:  srv.CPUSeconds,
-			CtxSwitches: srv.CtxSwitches,
-			ThreadsPeak: srv.ThreadsPeak,
-			Samples:     srv.Samples,
-			Exited:      srv.Exited,
-		}
+		sv := ServerStats(srv) // same fields; a field added to one must be added to both
+		sum.Server = &sv
 	}
 	if col != nil && col.err != nil {
 		return res, fmt.Errorf("hlog: %w", col.err)
@@ -368,13 +364,7 @@ func saturation(rate float64, lagP99us int64, sends, windowFull uint64) (bool, s
 	if total := sends + windowFull; total > 0 && float64(windowFull)*100 > WindowFullPercent*float64(total) {
 		reasons = append(reasons, fmt.Sprintf("pipeline window full when %d of %d sends were due (> %g%%)", windowFull, total, WindowFullPercent))
 	}
-	if len(reasons) == 0 {
-		return false, ""
-	}
-	if len(reasons) == 2 {
-		return true, reasons[0] + "; " + reasons[1]
-	}
-	return true, reasons[0]
+	return len(reasons) > 0, strings.Join(reasons, "; ")
 }
 
 // waitPhase waits d (0 = forever) and returns why it ended.
@@ -397,22 +387,16 @@ func waitPhase(ctx context.Context, d time.Duration, finished, exited <-chan str
 	}
 }
 
+// sleepCtx waits d; ctx's error if it ends first (or already has).
 func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
+	if d > 0 && sleepOn(ctx.Done(), d) {
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	return ctx.Err()
 }
 
 func cpuSeconds(ru syscall.Rusage) float64 {
-	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func percentiles(h *hdr.Histogram) Percentiles {

@@ -173,8 +173,10 @@ func testClosedLoopFixedDelay(t *testing.T, engine string) {
 	if uint64(res.Latency.TotalCount()) != s.Requests {
 		t.Fatalf("histogram count %d != requests %d", res.Latency.TotalCount(), s.Requests)
 	}
-	if s.BytesRead != s.Requests*uint64(len(okResp)) && s.BytesRead < s.Requests*uint64(len(okResp)) {
-		t.Fatalf("bytes read %d for %d responses", s.BytesRead, s.Requests)
+	// Bytes count in the same phase as the responses they complete; only a
+	// response begun in the warm-up (at most one per connection) is short.
+	if resp := uint64(len(okResp)); s.BytesRead > s.Requests*resp || s.BytesRead+4*resp < s.Requests*resp {
+		t.Fatalf("bytes read %d for %d responses of %d bytes", s.BytesRead, s.Requests, resp)
 	}
 }
 
@@ -299,8 +301,10 @@ func testHTTPStatusAndLengthErrors(t *testing.T, engine string) {
 		return []byte(okResp)
 	})
 	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 1, Requests: 30, Duration: 5 * time.Second})
-	if s := res.Summary; s.Requests != 30 || s.ErrorKinds["status"] < 9 || s.ErrorKinds["status"] > 11 {
-		t.Fatalf("requests %d, status errors %d, want 30 and 10", s.Requests, s.ErrorKinds["status"])
+	// One connection, one request at a time: the 30th good response is
+	// request 38, and requests 3, 7, …, 35 before it failed.
+	if s := res.Summary; s.Requests != 30 || s.ErrorKinds["status"] != 9 {
+		t.Fatalf("requests %d, status errors %d, want 30 and 9", s.Requests, s.ErrorKinds["status"])
 	}
 
 	short := httpServer(t, func(n int, body []byte) []byte {
@@ -313,8 +317,10 @@ func testHTTPStatusAndLengthErrors(t *testing.T, engine string) {
 		return append([]byte("HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"), body...)
 	})
 	res = runOK(t, Config{Engine: engine, Target: "http://" + short + "/echo", Conns: 1, Body: 100, Requests: 20, Duration: 5 * time.Second})
-	if s := res.Summary; s.Requests != 20 || s.ErrorKinds["mismatch"] < 25 {
-		t.Fatalf("requests %d, mismatch %d, want 20 and ≥ 25", s.Requests, s.ErrorKinds["mismatch"])
+	// Only every fourth echo is right: the 20th is request 76, and the 57
+	// requests before it that are not multiples of 4 mismatched.
+	if s := res.Summary; s.Requests != 20 || s.ErrorKinds["mismatch"] != 57 {
+		t.Fatalf("requests %d, mismatch %d, want 20 and 57", s.Requests, s.ErrorKinds["mismatch"])
 	}
 }
 

@@ -28,12 +28,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "loadgen:", err)
-		}
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		var ue usageError
 		if errors.As(err, &ue) {
 			os.Exit(2)
@@ -85,7 +83,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.latency, "latency", false, "print the latency percentile spectrum")
 	fs.BoolVar(&o.json, "json", false, "print one JSON summary instead of text")
 	fs.StringVar(&o.jsonOut, "json-out", "", "also write the JSON summary to this file (for images without a shell)")
-	fs.StringVar(&o.cfg.Engine, "engine", "auto", "auto, goroutines or epoll (closed loop, Linux)")
+	fs.StringVar(&o.cfg.Engine, "engine", "auto", "auto, goroutines or epoll (Linux); auto is epoll where available")
 	fs.StringVar(&o.hlog, "hlog", "", "write 1s interval histograms to this HdrHistogram log file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

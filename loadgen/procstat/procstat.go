@@ -204,12 +204,11 @@ type Sampler struct {
 	done   chan struct{}
 	exited chan struct{}
 
-	mu      sync.Mutex
-	base    Sample
-	last    Sample
-	rssSum  int64
-	stats   Stats
-	stopped bool
+	mu     sync.Mutex
+	base   Sample
+	last   Sample
+	rssSum int64
+	stats  Stats
 }
 
 // NewSampler returns a sampler of r taking one sample per interval.
