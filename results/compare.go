@@ -34,7 +34,8 @@ type verdict struct {
 }
 
 // judge compares the samples of one metric. With fewer than two values on
-// either side no test is made.
+// either side, or sizes whose smallest possible p-value is not below
+// Alpha, no test is made and the label is "n too small".
 func judge(m metric, xa, xb []float64) verdict {
 	v := verdict{a: summarize(xa), b: summarize(xb), p: math.NaN(), deltaPc: math.NaN()}
 	if v.a.median != 0 {
@@ -100,8 +101,10 @@ func values(rows []Row, f func(Row) float64) []float64 {
 // metric in run A and run B, the change in percent and a verdict: a
 // two-sided Mann–Whitney U test at Alpha decides between "~" (no
 // significant difference) and "better" or "worse" for B; with fewer than
-// two ok repetitions on a side the verdict is "n too small". Only rows with
-// status ok are compared. Cells found in one run only are listed after.
+// two ok repetitions on a side, or too few for any outcome to reach
+// significance (see minTwoSidedP; 3+3 cannot), the verdict is "n too
+// small". Only rows with status ok are compared. Cells found in one run
+// only are listed after.
 func Compare(w io.Writer, a, b []Row) error {
 	ga, gb := groupByCell(a), groupByCell(b)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -245,7 +245,6 @@ func readCSV(r io.Reader) ([]string, []Row, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read csv header: %w", err)
 	}
-	hdr = append([]string(nil), hdr...)
 	byName := make(map[string]column, len(columns))
 	for _, c := range columns {
 		byName[c.name] = c

@@ -62,6 +62,11 @@ func TestWriteReport(t *testing.T) {
 	if !strings.Contains(report, "At 64 connections") {
 		t.Error("open-loop group has no verdict at 64 connections")
 	}
+	for _, l := range strings.Split(report, "\n") {
+		if strings.HasPrefix(l, "- At 64 connections") && !strings.HasSuffix(l, "; a single repetition, so no spread to judge by.") {
+			t.Errorf("open-loop verdict hides the single-repetition caveat: %q", l)
+		}
+	}
 
 	links := regexp.MustCompile(`\]\((plots/[^)]+)\)`).FindAllStringSubmatch(report, -1)
 	if len(links) != 16 { // 2 groups × 4 plots × (png + svg)

@@ -416,7 +416,7 @@ func cmdPlans(args []string, stdout io.Writer) error {
 			return err
 		}
 		cells, _ := p.Expand()
-		total := time.Duration(len(cells)) * (p.Warmup + p.Duration + cellOverhead)
+		total := time.Duration(len(cells)) * p.cellTime()
 		fmt.Fprintf(stdout, "%-8s %4d cells, about %-9v %s\n", name, len(cells), total.Round(time.Minute), p.Description)
 	}
 	return nil

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -93,7 +94,7 @@ func (p *Plan) Validate(maxConns int) error {
 	}
 	for _, b := range p.Backends {
 		if _, ok := Backends[b]; !ok {
-			errs = append(errs, fmt.Errorf("unknown backend %q (valid: %s)", b, strings.Join(sortedKeys(Backends), ", ")))
+			errs = append(errs, fmt.Errorf("unknown backend %q (valid: %s)", b, strings.Join(slices.Sorted(maps.Keys(Backends)), ", ")))
 		}
 	}
 	if len(p.Workloads) == 0 {
@@ -101,7 +102,7 @@ func (p *Plan) Validate(maxConns int) error {
 	}
 	for _, w := range p.Workloads {
 		if _, ok := Workloads[w]; !ok {
-			errs = append(errs, fmt.Errorf("unknown workload %q (valid: %s)", w, strings.Join(sortedKeys(Workloads), ", ")))
+			errs = append(errs, fmt.Errorf("unknown workload %q (valid: %s)", w, strings.Join(slices.Sorted(maps.Keys(Workloads)), ", ")))
 		}
 	}
 	if len(p.Conns) == 0 {
@@ -211,15 +212,6 @@ func itoas(v []int) []string {
 	return s
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // ParsePlan decodes a plan from YAML or JSON text; unknown keys are errors.
 // A plan without a name takes defaultName.
 func ParsePlan(data []byte, defaultName string) (Plan, error) {
@@ -276,6 +268,12 @@ func LoadPlan(nameOrPath string) (Plan, error) {
 	}
 	name := strings.TrimSuffix(filepath.Base(nameOrPath), filepath.Ext(nameOrPath))
 	return ParsePlan(data, name)
+}
+
+// cellTime is the planned wall time of one cell: warm-up, window and
+// cellOverhead.
+func (p *Plan) cellTime() time.Duration {
+	return p.Warmup + p.Duration + cellOverhead
 }
 
 // Cell is one point of the matrix at one repetition.

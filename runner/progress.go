@@ -17,17 +17,17 @@ type Progress interface {
 	// planned total time.
 	Start(cells int, planned time.Duration)
 	CellStart(i, n int, c Cell)
-	// CellDone gets the cell's row and its planned time.
-	CellDone(i, n int, c Cell, r results.Row, planned time.Duration)
+	// CellDone gets the cell's row.
+	CellDone(i, n int, c Cell, r results.Row)
 	Finish()
 }
 
 type nopProgress struct{}
 
-func (nopProgress) Start(int, time.Duration)                            {}
-func (nopProgress) CellStart(int, int, Cell)                            {}
-func (nopProgress) CellDone(int, int, Cell, results.Row, time.Duration) {}
-func (nopProgress) Finish()                                             {}
+func (nopProgress) Start(int, time.Duration)             {}
+func (nopProgress) CellStart(int, int, Cell)             {}
+func (nopProgress) CellDone(int, int, Cell, results.Row) {}
+func (nopProgress) Finish()                              {}
 
 // CellLine is the one-line account of a finished cell, e.g.
 // "[3/20] gnet/http/plaintext/c64/p1/r0/b0 rep1: 123456 req/s p99 812µs ok".
@@ -57,7 +57,7 @@ func (p LineProgress) Start(cells int, planned time.Duration) {
 func (p LineProgress) CellStart(int, int, Cell) {}
 
 // CellDone implements Progress.
-func (p LineProgress) CellDone(i, n int, c Cell, r results.Row, _ time.Duration) {
+func (p LineProgress) CellDone(i, n int, c Cell, r results.Row) {
 	fmt.Fprintln(p.W, CellLine(i, n, c, r))
 }
 
@@ -72,7 +72,7 @@ type BarProgress struct {
 
 	mu      sync.Mutex
 	bar     *progressbar.ProgressBar
-	perCell time.Duration
+	perCell time.Duration // planned time of one cell
 	base    time.Duration // planned time of the cells finished
 	stop    chan struct{} // ends the current cell's ticker
 }
@@ -123,11 +123,11 @@ func (p *BarProgress) tick(stop chan struct{}, start time.Time) {
 }
 
 // CellDone implements Progress.
-func (p *BarProgress) CellDone(i, n int, c Cell, r results.Row, planned time.Duration) {
+func (p *BarProgress) CellDone(i, n int, c Cell, r results.Row) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.endTick()
-	p.base += planned
+	p.base += p.perCell
 	_ = p.bar.Clear()
 	fmt.Fprintln(p.W, CellLine(i, n, c, r))
 	_ = p.bar.Set64(int64(p.base / time.Millisecond))

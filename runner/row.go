@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -101,7 +102,7 @@ func joinReason(parts ...string) string {
 }
 
 func errorKinds(m map[string]uint64) string {
-	kinds := sortedKeys(m)
+	kinds := slices.Sorted(maps.Keys(m))
 	parts := make([]string, 0, len(kinds))
 	for _, k := range kinds {
 		if m[k] > 0 {

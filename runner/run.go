@@ -108,7 +108,7 @@ func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 		}
 		todo = append(todo, c)
 	}
-	prog.Start(len(todo), time.Duration(len(todo))*cfg.cellTime())
+	prog.Start(len(todo), time.Duration(len(todo))*cfg.Plan.cellTime())
 	defer prog.Finish()
 	for i, c := range todo {
 		if ctx.Err() != nil {
@@ -126,14 +126,9 @@ func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 		if row.Status == results.StatusFailed {
 			out.Failed++
 		}
-		prog.CellDone(i+1, len(todo), c, row, cfg.cellTime())
+		prog.CellDone(i+1, len(todo), c, row)
 	}
 	return out, nil
-}
-
-// cellTime is the planned wall time of one cell.
-func (c *Config) cellTime() time.Duration {
-	return c.Plan.Warmup + c.Plan.Duration + cellOverhead
 }
 
 // baseRow fills the identity and environment columns of a cell's row.

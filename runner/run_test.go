@@ -115,8 +115,8 @@ func TestRunThreeCells(t *testing.T) {
 		if _, err := time.Parse(time.RFC3339, r.StartTime); err != nil {
 			t.Fatalf("start time %q: %v", r.StartTime, err)
 		}
-		if r.Hlog != "stdlib_http_plaintext_c4_p1_r0_b0_rep1.hlog" && i == 0 {
-			t.Fatalf("hlog = %q", r.Hlog)
+		if want := b + "_http_plaintext_c4_p1_r0_b0_rep1.hlog"; r.Hlog != want {
+			t.Fatalf("row %d hlog = %q, want %q", i, r.Hlog, want)
 		}
 		for _, ext := range []string{".json", ".hlog"} {
 			if _, err := os.Stat(filepath.Join(cfg.Dir, strings.ReplaceAll(r.Cell, "/", "_")+"_rep1"+ext)); err != nil {
