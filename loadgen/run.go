@@ -306,12 +306,12 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 	if sum.Duration > 0 {
 		sum.RPS = float64(st.requests) / sum.Duration
 	}
-	sum.Latency = percentiles(res.Latency)
+	sum.Latency = PercentilesOf(res.Latency)
 	sum.BytesRead, sum.BytesWritten = st.bytesIn, st.bytesOut
 	sum.StartTime = mStart.UTC().Format(time.RFC3339Nano)
 	sum.StopReason = stopReason
 	if s.open {
-		u := percentiles(res.Uncorr)
+		u := PercentilesOf(res.Uncorr)
 		sum.Uncorr = &u
 		sum.SendLag = &LagPercentiles{
 			P50: res.Lag.ValueAtQuantile(50),
@@ -399,7 +399,8 @@ func cpuSeconds(ru syscall.Rusage) float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-func percentiles(h *hdr.Histogram) Percentiles {
+// PercentilesOf summarises a latency histogram in microseconds.
+func PercentilesOf(h *hdr.Histogram) Percentiles {
 	v := h.ValueAtPercentiles([]float64{50, 90, 99, 99.9})
 	return Percentiles{P50: v[50], P90: v[90], P99: v[99], P999: v[99.9], Max: h.Max(), Mean: h.Mean()}
 }

@@ -102,10 +102,7 @@ func MergeRow(gens []Generator) (results.Row, error) {
 	if err != nil {
 		return results.Row{}, err
 	}
-	sum.Latency = loadgen.Percentiles{
-		P50: h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90), P99: h.ValueAtQuantile(99),
-		P999: h.ValueAtQuantile(99.9), Max: h.Max(), Mean: h.Mean(),
-	}
+	sum.Latency = loadgen.PercentilesOf(h)
 	if sum.Duration > 0 {
 		sum.RPS = float64(sum.Requests) / sum.Duration
 	}
