@@ -11,12 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
-)
 
-// Workload names as they appear in Summary.Workload.
-const (
-	WorkloadHTTP = "http"
-	WorkloadEcho = "echo"
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
 // Limits applied by Validate.
@@ -30,46 +26,42 @@ const (
 // Config describes one run. The zero value of an optional field means
 // "off" or "default" as documented on the field.
 type Config struct {
-	Target    string        // http://HOST:PORT/PATH or tcp://HOST:PORT
-	Conns     int           // connections, ≥ 1
-	Pipeline  int           // requests outstanding per connection; 0 means 1
-	Rate      float64       // total requests/s; 0 = closed loop
-	Duration  time.Duration // measured window; 0 = until Requests or Ctrl-C
-	Warmup    time.Duration // discarded lead-in before the measured window
-	Requests  uint64        // stop after this many measured requests; 0 = no limit
-	Timeout   time.Duration // per request and per dial; 0 means 2s
-	Body      int           // http: POST an N-byte body to be echoed back; 0 = GET
-	Payload   int           // echo: message size in bytes; 0 means 64
-	DialRate  float64       // new connections per second at start; 0 means 2000
-	SourceIPs []netip.Addr  // local addresses connections are spread over; empty = any
-	StartAt   time.Time     // wall-clock time to start warm-up at; zero = at once
-	ServerPID int           // sample /proc/PID during the measured window; 0 = off
-	Engine    string        // EngineAuto (""), EngineGoroutines or EngineEpoll
+	Target    string         // http://HOST:PORT/PATH or tcp://HOST:PORT
+	Conns     int            // connections, ≥ 1
+	Pipeline  int            // requests outstanding per connection; 0 means 1
+	Rate      float64        // total requests/s; 0 = closed loop
+	Duration  time.Duration  // measured window; 0 = until Requests or Ctrl-C
+	Warmup    time.Duration  // discarded lead-in before the measured window
+	Requests  uint64         // stop after this many measured requests; 0 = no limit
+	Timeout   time.Duration  // per request and per dial; 0 means 2s
+	Body      int            // http: POST an N-byte body to be echoed back; 0 = GET
+	Payload   int            // echo: message size in bytes; 0 means 64
+	DialRate  float64        // new connections per second at start; 0 means 2000
+	SourceIPs []netip.Addr   // local addresses connections are spread over; empty = any
+	StartAt   time.Time      // wall-clock time to start warm-up at; zero = at once
+	ServerPID int            // sample /proc/PID during the measured window; 0 = off
+	Engine    summary.Engine // EngineAuto (""), summary.EngineGoroutines or summary.EngineEpoll
 }
 
-// Engines: how connections are driven.
-const (
-	EngineAuto       = ""           // epoll on Linux, else goroutines
-	EngineGoroutines = "goroutines" // one goroutine per connection on Go's netpoller
-	EngineEpoll      = "epoll"      // event loops over raw sockets; Linux only
-)
+// EngineAuto picks epoll on Linux and goroutines elsewhere.
+const EngineAuto summary.Engine = ""
 
 // engine returns the engine c runs on.
-func (c Config) engine() string {
+func (c Config) engine() summary.Engine {
 	if c.Engine == EngineAuto || c.Engine == "auto" {
 		if epollAvailable {
-			return EngineEpoll
+			return summary.EngineEpoll
 		}
-		return EngineGoroutines
+		return summary.EngineGoroutines
 	}
 	return c.Engine
 }
 
 // Target is a parsed Config.Target.
 type Target struct {
-	Workload string // WorkloadHTTP or WorkloadEcho
-	Addr     string // HOST:PORT to dial
-	Path     string // request path (http only), "/" when empty
+	Workload summary.Workload // summary.WorkloadHTTP or summary.WorkloadEcho
+	Addr     string           // HOST:PORT to dial
+	Path     string           // request path (http only), "/" when empty
 }
 
 // ParseTarget parses http://HOST:PORT/PATH or tcp://HOST:PORT.
@@ -87,7 +79,7 @@ func ParseTarget(s string) (Target, error) {
 	t := Target{Addr: u.Host}
 	switch u.Scheme {
 	case "http":
-		t.Workload = WorkloadHTTP
+		t.Workload = summary.WorkloadHTTP
 		t.Path = u.RequestURI()
 		if t.Path == "" {
 			t.Path = "/"
@@ -96,7 +88,7 @@ func ParseTarget(s string) (Target, error) {
 			return Target{}, fmt.Errorf("target %q: path must not contain spaces or line breaks", s)
 		}
 	case "tcp":
-		t.Workload = WorkloadEcho
+		t.Workload = summary.WorkloadEcho
 		if u.Path != "" && u.Path != "/" {
 			return Target{}, fmt.Errorf("target %q: tcp target takes no path", s)
 		}
@@ -149,7 +141,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("body must be in [0, %d] bytes, got %d", MaxBody, c.Body)
 	case c.Payload < 1 || c.Payload > MaxBody:
 		return fmt.Errorf("payload must be in [1, %d] bytes, got %d", MaxBody, c.Payload)
-	case c.Body > 0 && t.Workload != WorkloadHTTP:
+	case c.Body > 0 && t.Workload != summary.WorkloadHTTP:
 		return errors.New("body applies to http targets only; use payload for tcp")
 	case c.DialRate < 1:
 		return fmt.Errorf("dial rate must be at least 1/s, got %v", c.DialRate)
@@ -157,8 +149,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("server pid must be positive, got %d", c.ServerPID)
 	}
 	switch c.Engine {
-	case EngineAuto, "auto", EngineGoroutines:
-	case EngineEpoll:
+	case EngineAuto, "auto", summary.EngineGoroutines:
+	case summary.EngineEpoll:
 		if !epollAvailable {
 			return errors.New("engine epoll is available on Linux only")
 		}

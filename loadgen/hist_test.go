@@ -11,6 +11,8 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
 // TestMergeEqualsSingle records the same values once into one histogram and
@@ -109,10 +111,10 @@ func TestWriteText(t *testing.T) {
 	for v := int64(1); v <= 1000; v++ {
 		_ = h.RecordValue(v)
 	}
-	r := &Result{Latency: h, Uncorr: h, Lag: h, Summary: Summary{
-		Requests: 1000, Duration: 2, RPS: 500, BytesRead: 2048, Errors: 3, GenCPU: 0.5,
+	r := &Result{Latency: h, Uncorrected: h, Lag: h, Summary: summary.Summary{
+		Requests: 1000, DurationSeconds: 2, RPS: 500, BytesRead: 2048, Errors: 3, GeneratorCPUSeconds: 0.5,
 		ErrorKinds: map[string]uint64{"timeout": 2, "status": 1},
-		Uncorr:     &Percentiles{}, Saturated: true, SatReason: "send lag p99 1s > 10ms", StopReason: StopDuration,
+		Uncorrected:     &summary.Percentiles{}, Saturated: true, SaturatedReason: "send lag p99 1s > 10ms", StopReason: summary.StopDuration,
 	}}
 	var b bytes.Buffer
 	if err := WriteText(&b, r, true); err != nil {

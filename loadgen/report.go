@@ -8,6 +8,8 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
 // WriteHeader prints the wrk-style line that opens a run.
@@ -33,12 +35,12 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %-22s %10s %10s %10s\n", "", "Avg", "Stdev", "Max")
 	latName := "Latency"
-	if s.Uncorr != nil {
+	if s.Uncorrected != nil {
 		latName = "Latency (corrected)"
 	}
 	statLine(&b, latName, r.Latency)
-	if r.Uncorr != nil {
-		statLine(&b, "Latency (uncorrected)", r.Uncorr)
+	if r.Uncorrected != nil {
+		statLine(&b, "Latency (uncorrected)", r.Uncorrected)
 		statLine(&b, "Send lag", r.Lag)
 	}
 	if spectrum {
@@ -56,7 +58,7 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 		}
 		b.WriteString("----------------------------------------------------------\n")
 	}
-	fmt.Fprintf(&b, "  %d requests in %.2fs, %s read\n", s.Requests, s.Duration, fmtBytes(float64(s.BytesRead)))
+	fmt.Fprintf(&b, "  %d requests in %.2fs, %s read\n", s.Requests, s.DurationSeconds, fmtBytes(float64(s.BytesRead)))
 	if s.Errors > 0 {
 		fmt.Fprintf(&b, "  Errors: %d:", s.Errors)
 		for k := range numErrKinds {
@@ -74,19 +76,19 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 		}
 	}
 	fmt.Fprintf(&b, "Requests/sec: %12.2f\n", s.RPS)
-	if s.Duration > 0 {
-		fmt.Fprintf(&b, "Transfer/sec: %12s\n", fmtBytes(float64(s.BytesRead)/s.Duration))
+	if s.DurationSeconds > 0 {
+		fmt.Fprintf(&b, "Transfer/sec: %12s\n", fmtBytes(float64(s.BytesRead)/s.DurationSeconds))
 	}
-	fmt.Fprintf(&b, "Generator CPU: %.2fs", s.GenCPU)
-	if s.GenCPU > 0 {
-		fmt.Fprintf(&b, " (%.0f requests per CPU-second)", float64(s.Requests)/s.GenCPU)
+	fmt.Fprintf(&b, "Generator CPU: %.2fs", s.GeneratorCPUSeconds)
+	if s.GeneratorCPUSeconds > 0 {
+		fmt.Fprintf(&b, " (%.0f requests per CPU-second)", float64(s.Requests)/s.GeneratorCPUSeconds)
 	}
 	b.WriteString("\n")
-	if s.StopReason != StopDuration && s.StopReason != "" {
+	if s.StopReason != summary.StopDuration && s.StopReason != "" {
 		fmt.Fprintf(&b, "Stopped early: %s\n", s.StopReason)
 	}
 	if s.Saturated {
-		fmt.Fprintf(&b, "Saturated: the generator could not keep the schedule: %s\n", s.SatReason)
+		fmt.Fprintf(&b, "Saturated: the generator could not keep the schedule: %s\n", s.SaturatedReason)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

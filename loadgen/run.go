@@ -15,6 +15,7 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/asyncbench/asyncbench/loadgen/procstat"
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
 // SampleInterval is how often the server's /proc entry is read (20 Hz).
@@ -30,20 +31,12 @@ const (
 	WindowFullPercent = 1.0
 )
 
-// Stop reasons reported in Summary.StopReason.
-const (
-	StopDuration     = "duration"
-	StopRequests     = "requests"
-	StopInterrupted  = "interrupted"
-	StopServerExited = "server_exited"
-)
-
 // Result is a finished run: the summary and the merged histograms behind it.
 type Result struct {
-	Summary Summary
-	Latency *hdr.Histogram // corrected latency, µs
-	Uncorr  *hdr.Histogram // open loop only: from actual send, µs
-	Lag     *hdr.Histogram // open loop only: send lag, µs
+	Summary     summary.Summary
+	Latency     *hdr.Histogram // corrected latency, µs
+	Uncorrected *hdr.Histogram // open loop only: from actual send, µs
+	Lag         *hdr.Histogram // open loop only: send lag, µs
 }
 
 // shared is the state every connection of a run reads.
@@ -114,7 +107,7 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 		cfg:      cfg,
 		target:   t,
 		open:     cfg.Rate > 0,
-		echo:     t.Workload == WorkloadEcho,
+		echo:     t.Workload == summary.WorkloadEcho,
 		hlog:     hlog != nil,
 		limit:    int64(cfg.Requests),
 		done:     make(chan struct{}),
@@ -184,7 +177,7 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 		exited = sampler.Exited()
 	}
 	var (
-		stopReason     string
+		stopReason     summary.StopReason
 		rsStart, rsEnd syscall.Rusage
 		mStart         time.Time
 		col            *collector
@@ -195,7 +188,7 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 		mStart = time.Now()
 		if sampler != nil {
 			if err := sampler.Start(); err != nil {
-				stopReason = StopServerExited
+				stopReason = summary.StopServerExited
 			}
 		}
 		if hlog != nil {
@@ -211,7 +204,7 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 		s.phase.Store(phaseWarmup)
 	}
 	engine := cfg.engine()
-	if engine == EngineEpoll {
+	if engine == summary.EngineEpoll {
 		if err := startEpoll(s, conns, ncs, min(runtime.GOMAXPROCS(0), cfg.Conns)); err != nil {
 			closeAll()
 			if sampler != nil {
@@ -229,7 +222,7 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 		}
 	}
 	if cfg.Warmup > 0 {
-		if r := waitPhase(ctx, cfg.Warmup, s.finished, exited); r != StopDuration {
+		if r := waitPhase(ctx, cfg.Warmup, s.finished, exited); r != summary.StopDuration {
 			stopReason = r
 		} else {
 			begin()
@@ -249,7 +242,7 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 	if sampler != nil {
 		srv = sampler.Stop()
 		if srv.Exited {
-			stopReason = StopServerExited
+			stopReason = summary.StopServerExited
 		}
 	}
 	for _, c := range conns {
@@ -267,11 +260,11 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 	}
 	var st connStats
 	if s.open {
-		res.Uncorr, res.Lag = newHist(), newHist()
+		res.Uncorrected, res.Lag = newHist(), newHist()
 	}
 	for _, c := range conns {
 		if s.open {
-			c.uncorr.MergeInto(res.Uncorr)
+			c.uncorr.MergeInto(res.Uncorrected)
 			c.lag.MergeInto(res.Lag)
 		}
 		st.requests += c.st.requests
@@ -292,9 +285,9 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 	sum.Pipeline = cfg.Pipeline
 	sum.Rate = cfg.Rate
 	if s.echo {
-		sum.Payload = cfg.Payload
+		sum.PayloadBytes = cfg.Payload
 	} else {
-		sum.Payload = cfg.Body
+		sum.PayloadBytes = cfg.Body
 	}
 	sum.Requests = st.requests
 	sum.ErrorKinds = make(map[string]uint64, numErrKinds)
@@ -302,31 +295,31 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 		sum.ErrorKinds[ErrKind(k).String()] = n
 		sum.Errors += n
 	}
-	sum.Duration = mEnd.Sub(mStart).Seconds()
-	if sum.Duration > 0 {
-		sum.RPS = float64(st.requests) / sum.Duration
+	sum.DurationSeconds = mEnd.Sub(mStart).Seconds()
+	if sum.DurationSeconds > 0 {
+		sum.RPS = float64(st.requests) / sum.DurationSeconds
 	}
-	sum.Latency = PercentilesOf(res.Latency)
+	sum.Latency = summary.PercentilesOf(res.Latency)
 	sum.BytesRead, sum.BytesWritten = st.bytesIn, st.bytesOut
 	sum.StartTime = mStart.UTC().Format(time.RFC3339Nano)
 	sum.StopReason = stopReason
 	if s.open {
-		u := PercentilesOf(res.Uncorr)
-		sum.Uncorr = &u
-		sum.SendLag = &LagPercentiles{
+		u := summary.PercentilesOf(res.Uncorrected)
+		sum.Uncorrected = &u
+		sum.SendLag = &summary.LagPercentiles{
 			P50: res.Lag.ValueAtQuantile(50),
 			P99: res.Lag.ValueAtQuantile(99),
 			Max: res.Lag.Max(),
 		}
 		sum.WindowFull = st.windowFull
-		sum.Saturated, sum.SatReason = saturation(cfg.Rate, sum.SendLag.P99, st.sends, st.windowFull)
+		sum.Saturated, sum.SaturatedReason = saturation(cfg.Rate, sum.SendLag.P99, st.sends, st.windowFull)
 		if sum.Saturated && sum.Errors > 0 {
-			sum.SatReason += fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
+			sum.SaturatedReason += fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
 		}
 	}
-	sum.GenCPU = cpuSeconds(rsEnd) - cpuSeconds(rsStart)
+	sum.GeneratorCPUSeconds = cpuSeconds(rsEnd) - cpuSeconds(rsStart)
 	if sampler != nil {
-		sv := ServerStats(srv) // same fields; a field added to one must be added to both
+		sv := summary.ServerStats(srv) // same fields; a field added to one must be added to both
 		sum.Server = &sv
 	}
 	if col != nil && col.err != nil {
@@ -368,7 +361,7 @@ func saturation(rate float64, lagP99us int64, sends, windowFull uint64) (bool, s
 }
 
 // waitPhase waits d (0 = forever) and returns why it ended.
-func waitPhase(ctx context.Context, d time.Duration, finished, exited <-chan struct{}) string {
+func waitPhase(ctx context.Context, d time.Duration, finished, exited <-chan struct{}) summary.StopReason {
 	var tc <-chan time.Time
 	if d > 0 {
 		t := time.NewTimer(d)
@@ -377,13 +370,13 @@ func waitPhase(ctx context.Context, d time.Duration, finished, exited <-chan str
 	}
 	select {
 	case <-tc:
-		return StopDuration
+		return summary.StopDuration
 	case <-ctx.Done():
-		return StopInterrupted
+		return summary.StopInterrupted
 	case <-finished:
-		return StopRequests
+		return summary.StopRequests
 	case <-exited:
-		return StopServerExited
+		return summary.StopServerExited
 	}
 }
 
@@ -397,10 +390,4 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 func cpuSeconds(ru syscall.Rusage) float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// PercentilesOf summarises a latency histogram in microseconds.
-func PercentilesOf(h *hdr.Histogram) Percentiles {
-	v := h.ValueAtPercentiles([]float64{50, 90, 99, 99.9})
-	return Percentiles{P50: v[50], P90: v[90], P99: v[99], P999: v[99.9], Max: h.Max(), Mean: h.Mean()}
 }

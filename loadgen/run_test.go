@@ -14,6 +14,8 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
 const okResp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
@@ -130,13 +132,13 @@ func echoServer(t testing.TB, corrupt int) string {
 }
 
 // forEngines runs a test on every engine.
-func forEngines(t *testing.T, test func(*testing.T, string)) {
-	engines := []string{EngineGoroutines}
+func forEngines(t *testing.T, test func(*testing.T, summary.Engine)) {
+	engines := []summary.Engine{summary.EngineGoroutines}
 	if epollAvailable {
-		engines = append(engines, EngineEpoll)
+		engines = append(engines, summary.EngineEpoll)
 	}
 	for _, e := range engines {
-		t.Run(e, func(t *testing.T) { test(t, e) })
+		t.Run(string(e), func(t *testing.T) { test(t, e) })
 	}
 }
 
@@ -151,7 +153,7 @@ func runOK(t *testing.T, cfg Config) *Result {
 
 func TestClosedLoopFixedDelay(t *testing.T) { forEngines(t, testClosedLoopFixedDelay) }
 
-func testClosedLoopFixedDelay(t *testing.T, engine string) {
+func testClosedLoopFixedDelay(t *testing.T, engine summary.Engine) {
 	const delay = 20 * time.Millisecond
 	addr := httpServer(t, func(int, []byte) []byte {
 		time.Sleep(delay)
@@ -167,7 +169,7 @@ func testClosedLoopFixedDelay(t *testing.T, engine string) {
 	if s.Requests < 20 || s.Requests > 200 {
 		t.Fatalf("requests = %d, want in [20, 200]", s.Requests)
 	}
-	if s.Errors != 0 || s.Uncorr != nil || s.SendLag != nil || s.Saturated {
+	if s.Errors != 0 || s.Uncorrected != nil || s.SendLag != nil || s.Saturated {
 		t.Fatalf("unexpected summary %+v", s)
 	}
 	if uint64(res.Latency.TotalCount()) != s.Requests {
@@ -192,7 +194,7 @@ func testClosedLoopFixedDelay(t *testing.T, engine string) {
 // one round trip, so exactly one uncorrected latency is ≥ 500ms.
 func TestCoordinatedOmission(t *testing.T) { forEngines(t, testCoordinatedOmission) }
 
-func testCoordinatedOmission(t *testing.T, engine string) {
+func testCoordinatedOmission(t *testing.T, engine summary.Engine) {
 	const (
 		rate  = 200.0
 		pause = time.Second
@@ -220,17 +222,17 @@ func testCoordinatedOmission(t *testing.T, engine string) {
 	}
 	const half = int64(500 * time.Millisecond / time.Microsecond)
 	t.Logf("requests %d, corrected ≥500ms %d max %dus, uncorrected ≥500ms %d p99 %dus, lag %+v, %s",
-		s.Requests, over(res.Latency, half), s.Latency.Max, over(res.Uncorr, half), s.Uncorr.P99, *s.SendLag, s.SatReason)
+		s.Requests, over(res.Latency, half), s.Latency.Max, over(res.Uncorrected, half), s.Uncorrected.P99, *s.SendLag, s.SaturatedReason)
 	if n := over(res.Latency, half); n < 60 || n > 140 {
 		t.Errorf("corrected latencies ≥ 500ms = %d, want ≈ 100 (60..140)", n)
 	}
 	if mx := time.Duration(s.Latency.Max) * time.Microsecond; mx < 900*time.Millisecond || mx > 1500*time.Millisecond {
 		t.Errorf("corrected max = %v, want ≈ 1s", mx)
 	}
-	if n := over(res.Uncorr, half); n != 1 {
+	if n := over(res.Uncorrected, half); n != 1 {
 		t.Errorf("uncorrected latencies ≥ 500ms = %d, want 1", n)
 	}
-	if p99 := time.Duration(s.Uncorr.P99) * time.Microsecond; p99 > 100*time.Millisecond {
+	if p99 := time.Duration(s.Uncorrected.P99) * time.Microsecond; p99 > 100*time.Millisecond {
 		t.Errorf("uncorrected p99 = %v, want small", p99)
 	}
 	// ~600 requests intended in 3s; the backlog is caught up within the run.
@@ -239,8 +241,8 @@ func testCoordinatedOmission(t *testing.T, engine string) {
 	}
 	// The pause kept the window full and the sends late: never passed off
 	// as a clean result.
-	if !s.Saturated || !strings.Contains(s.SatReason, "window full") {
-		t.Errorf("saturated = %v (%q), want true with window full", s.Saturated, s.SatReason)
+	if !s.Saturated || !strings.Contains(s.SaturatedReason, "window full") {
+		t.Errorf("saturated = %v (%q), want true with window full", s.Saturated, s.SaturatedReason)
 	}
 	if s.SendLag == nil || s.SendLag.Max < 900_000 {
 		t.Errorf("send lag = %+v, want max ≈ 1s", s.SendLag)
@@ -249,7 +251,7 @@ func testCoordinatedOmission(t *testing.T, engine string) {
 
 func TestOpenLoopKeepsRate(t *testing.T) { forEngines(t, testOpenLoopKeepsRate) }
 
-func testOpenLoopKeepsRate(t *testing.T, engine string) {
+func testOpenLoopKeepsRate(t *testing.T, engine summary.Engine) {
 	addr := httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
 	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 4, Rate: 400, Duration: time.Second, Warmup: 200 * time.Millisecond})
 	s := res.Summary
@@ -257,14 +259,14 @@ func testOpenLoopKeepsRate(t *testing.T, engine string) {
 	if s.Requests < 340 || s.Requests > 460 {
 		t.Fatalf("requests = %d, want ≈ 400", s.Requests)
 	}
-	if s.Errors != 0 || s.SendLag == nil || s.Uncorr == nil {
+	if s.Errors != 0 || s.SendLag == nil || s.Uncorrected == nil {
 		t.Fatalf("summary %+v", s)
 	}
 }
 
 func TestEchoDetectsCorruptByte(t *testing.T) { forEngines(t, testEchoDetectsCorruptByte) }
 
-func testEchoDetectsCorruptByte(t *testing.T, engine string) {
+func testEchoDetectsCorruptByte(t *testing.T, engine summary.Engine) {
 	addr := echoServer(t, 64*10+3) // a byte of the 11th message
 	res := runOK(t, Config{Engine: engine, Target: "tcp://" + addr, Conns: 1, Requests: 50, Payload: 64})
 	s := res.Summary
@@ -278,7 +280,7 @@ func testEchoDetectsCorruptByte(t *testing.T, engine string) {
 
 func TestEchoPipelined(t *testing.T) { forEngines(t, testEchoPipelined) }
 
-func testEchoPipelined(t *testing.T, engine string) {
+func testEchoPipelined(t *testing.T, engine summary.Engine) {
 	addr := echoServer(t, -1)
 	res := runOK(t, Config{Engine: engine, Target: "tcp://" + addr, Conns: 3, Pipeline: 16, Requests: 3000, Payload: 100})
 	s := res.Summary
@@ -292,7 +294,7 @@ func testEchoPipelined(t *testing.T, engine string) {
 
 func TestHTTPStatusAndLengthErrors(t *testing.T) { forEngines(t, testHTTPStatusAndLengthErrors) }
 
-func testHTTPStatusAndLengthErrors(t *testing.T, engine string) {
+func testHTTPStatusAndLengthErrors(t *testing.T, engine summary.Engine) {
 	notFound := []byte("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nNot Found")
 	addr := httpServer(t, func(n int, _ []byte) []byte {
 		if n%4 == 3 {
@@ -326,7 +328,7 @@ func testHTTPStatusAndLengthErrors(t *testing.T, engine string) {
 
 func TestGarbageIsProtocolError(t *testing.T) { forEngines(t, testGarbageIsProtocolError) }
 
-func testGarbageIsProtocolError(t *testing.T, engine string) {
+func testGarbageIsProtocolError(t *testing.T, engine summary.Engine) {
 	addr := httpServer(t, func(int, []byte) []byte { return []byte("SSH-2.0-nope\r\n\r\n") })
 	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 2, Duration: 300 * time.Millisecond})
 	if s := res.Summary; s.Requests != 0 || s.ErrorKinds["protocol"] == 0 {
@@ -336,7 +338,7 @@ func testGarbageIsProtocolError(t *testing.T, engine string) {
 
 func TestTimeout(t *testing.T) { forEngines(t, testTimeout) }
 
-func testTimeout(t *testing.T, engine string) {
+func testTimeout(t *testing.T, engine summary.Engine) {
 	addr := serve(t, func(c net.Conn) { _, _ = c.Read(make([]byte, 1024)); time.Sleep(2 * time.Second) })
 	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 1, Duration: 700 * time.Millisecond, Timeout: 200 * time.Millisecond})
 	if s := res.Summary; s.ErrorKinds["timeout"] < 1 || s.Requests != 0 {
@@ -369,7 +371,7 @@ func TestInterruptStillSummarises(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := res.Summary; s.StopReason != StopInterrupted || s.Requests == 0 || s.Duration > 5 {
+	if s := res.Summary; s.StopReason != summary.StopInterrupted || s.Requests == 0 || s.DurationSeconds > 5 {
 		t.Fatalf("summary %+v", s)
 	}
 }
@@ -377,12 +379,15 @@ func TestInterruptStillSummarises(t *testing.T) {
 // TestPerRequestAllocs runs the same load twice, 20 000 requests apart:
 // the difference in heap allocations is what the requests cost.
 func TestPerRequestAllocs(t *testing.T) {
-	for _, tc := range []struct{ name, scheme, engine string }{
-		{"http", "http", EngineGoroutines}, {"echo", "tcp", EngineGoroutines},
-		{"http epoll", "http", EngineEpoll}, {"echo epoll", "tcp", EngineEpoll},
+	for _, tc := range []struct {
+		name, scheme string
+		engine       summary.Engine
+	}{
+		{"http", "http", summary.EngineGoroutines}, {"echo", "tcp", summary.EngineGoroutines},
+		{"http epoll", "http", summary.EngineEpoll}, {"echo epoll", "tcp", summary.EngineEpoll},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.engine == EngineEpoll && !epollAvailable {
+			if tc.engine == summary.EngineEpoll && !epollAvailable {
 				t.Skip("no epoll")
 			}
 			resp := []byte(okResp)
@@ -419,10 +424,10 @@ func TestServerExitEndsRun(t *testing.T) {
 	addr := httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
 	res := runOK(t, Config{Target: "http://" + addr + "/", Conns: 2, Duration: 10 * time.Second, ServerPID: cmd.Process.Pid})
 	s := res.Summary
-	if s.StopReason != StopServerExited || s.Server == nil || !s.Server.Exited {
+	if s.StopReason != summary.StopServerExited || s.Server == nil || !s.Server.Exited {
 		t.Fatalf("stop %q server %+v", s.StopReason, s.Server)
 	}
-	if s.Duration > 5 || s.Requests == 0 || s.Server.Samples < 5 || s.Server.RSSIdleKiB <= 0 {
+	if s.DurationSeconds > 5 || s.Requests == 0 || s.Server.Samples < 5 || s.Server.RSSIdleKiB <= 0 {
 		t.Fatalf("summary %+v server %+v", s, *s.Server)
 	}
 }

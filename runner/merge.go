@@ -10,13 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/asyncbench/asyncbench/loadgen"
+	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
 )
 
 // Generator is one load generator's output: its summary and interval log.
 type Generator struct {
-	Summary loadgen.Summary
+	Summary summary.Summary
 	Hlog    string
 }
 
@@ -68,26 +69,26 @@ func MergeRow(gens []Generator) (results.Row, error) {
 	}
 	first := gens[0].Summary
 	var (
-		sum   loadgen.Summary
+		sum   summary.Summary
 		paths []string
 		kinds = map[string]uint64{}
 	)
-	sum.Workload, sum.Pipeline, sum.Payload = first.Workload, first.Pipeline, first.Payload
+	sum.Workload, sum.Pipeline, sum.PayloadBytes = first.Workload, first.Pipeline, first.PayloadBytes
 	for _, g := range gens {
 		s := g.Summary
-		if s.Workload != first.Workload || s.Payload != first.Payload {
+		if s.Workload != first.Workload || s.PayloadBytes != first.PayloadBytes {
 			return results.Row{}, fmt.Errorf("merge: %s: workload %s/%d bytes differs from %s/%d bytes",
-				g.Hlog, s.Workload, s.Payload, first.Workload, first.Payload)
+				g.Hlog, s.Workload, s.PayloadBytes, first.Workload, first.PayloadBytes)
 		}
 		sum.Conns += s.Conns
 		sum.Rate += s.Rate
 		sum.Requests += s.Requests
 		sum.Errors += s.Errors
-		sum.GenCPU += s.GenCPU
-		sum.Duration = max(sum.Duration, s.Duration)
+		sum.GeneratorCPUSeconds += s.GeneratorCPUSeconds
+		sum.DurationSeconds = max(sum.DurationSeconds, s.DurationSeconds)
 		sum.Saturated = sum.Saturated || s.Saturated
-		if s.Saturated && sum.SatReason == "" {
-			sum.SatReason = s.SatReason
+		if s.Saturated && sum.SaturatedReason == "" {
+			sum.SaturatedReason = s.SaturatedReason
 		}
 		for k, v := range s.ErrorKinds {
 			kinds[k] += v
@@ -102,18 +103,18 @@ func MergeRow(gens []Generator) (results.Row, error) {
 	if err != nil {
 		return results.Row{}, err
 	}
-	sum.Latency = loadgen.PercentilesOf(h)
-	if sum.Duration > 0 {
-		sum.RPS = float64(sum.Requests) / sum.Duration
+	sum.Latency = summary.PercentilesOf(h)
+	if sum.DurationSeconds > 0 {
+		sum.RPS = float64(sum.Requests) / sum.DurationSeconds
 	}
 	proto := "http"
-	if first.Workload == loadgen.WorkloadEcho {
-		proto = "echo"
+	if first.Workload == summary.WorkloadEcho {
+		proto = string(backends.ProtoEcho)
 	}
 	r := results.Row{
-		Cell: fmt.Sprintf("merged/%s/c%d/p%d/r%s/b%d", proto, sum.Conns, sum.Pipeline, formatRate(sum.Rate), sum.Payload),
-		Rep:  1, Proto: proto, Workload: first.Workload,
-		Conns: sum.Conns, Pipeline: sum.Pipeline, Rate: sum.Rate, Payload: sum.Payload,
+		Cell: fmt.Sprintf("merged/%s/c%d/p%d/r%s/b%d", proto, sum.Conns, sum.Pipeline, formatRate(sum.Rate), sum.PayloadBytes),
+		Rep:  1, Proto: proto, Workload: string(first.Workload),
+		Conns: sum.Conns, Pipeline: sum.Pipeline, Rate: sum.Rate, Payload: sum.PayloadBytes,
 	}
 	fillRow(&r, &sum)
 	return r, nil

@@ -38,6 +38,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/asyncbench/asyncbench/backends"
 	"github.com/asyncbench/asyncbench/plans"
 )
 
@@ -61,23 +62,16 @@ type Plan struct {
 // a load generator target.
 type Workload struct {
 	Name       string
-	Proto      string // server -proto
-	Path       string // HTTP path; empty for raw TCP
-	UsePayload bool   // whether payload sizes apply
+	Proto      backends.Proto // server -proto
+	Path       string         // HTTP path; empty for raw TCP
+	UsePayload bool           // whether payload sizes apply
 }
 
 // Workloads are the workloads a plan may name.
 var Workloads = map[string]Workload{
-	"plaintext": {Name: "plaintext", Proto: "http", Path: "/plaintext"},
-	"echo-http": {Name: "echo-http", Proto: "http", Path: "/echo", UsePayload: true},
-	"echo":      {Name: "echo", Proto: "echo", UsePayload: true},
-}
-
-// Backends maps each backend a plan may name to the protocols it serves.
-var Backends = map[string][]string{
-	"stdlib":   {"http", "echo"},
-	"gnet":     {"http", "echo"},
-	"fasthttp": {"http"},
+	"plaintext": {Name: "plaintext", Proto: backends.ProtoHTTP, Path: "/plaintext"},
+	"echo-http": {Name: "echo-http", Proto: backends.ProtoHTTP, Path: "/echo", UsePayload: true},
+	"echo":      {Name: "echo", Proto: backends.ProtoEcho, UsePayload: true},
 }
 
 // FDHeadroom is the number of file descriptors kept free besides one per
@@ -93,8 +87,8 @@ func (p *Plan) Validate(maxConns int) error {
 		errs = append(errs, errors.New("no backends"))
 	}
 	for _, b := range p.Backends {
-		if _, ok := Backends[b]; !ok {
-			errs = append(errs, fmt.Errorf("unknown backend %q (valid: %s)", b, strings.Join(slices.Sorted(maps.Keys(Backends)), ", ")))
+		if _, err := backends.Lookup(b); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(p.Workloads) == 0 {
@@ -317,7 +311,7 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 	for _, b := range p.Backends {
 		for _, name := range p.Workloads {
 			w := Workloads[name]
-			if !slices.Contains(Backends[b], w.Proto) {
+			if info, _ := backends.Lookup(b); !info.Serves(w.Proto) {
 				skipped = append(skipped, b+"/"+w.Name)
 				continue
 			}

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/asyncbench/asyncbench/loadgen"
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
 )
 
@@ -16,8 +16,8 @@ const MaxErrorShare = 0.01
 
 // fillRow copies a load generator summary into r and derives the per-
 // connection and per-CPU-second columns and the status.
-func fillRow(r *results.Row, s *loadgen.Summary) {
-	r.DurationS = s.Duration
+func fillRow(r *results.Row, s *summary.Summary) {
+	r.DurationS = s.DurationSeconds
 	r.Requests = s.Requests
 	r.RPS = s.RPS
 	r.P50us = s.Latency.P50
@@ -28,14 +28,14 @@ func fillRow(r *results.Row, s *loadgen.Summary) {
 	r.MeanUs = s.Latency.Mean
 	r.Errors = s.Errors
 	r.Saturated = s.Saturated
-	if s.Uncorr != nil {
-		r.UncorrP99 = s.Uncorr.P99
+	if s.Uncorrected != nil {
+		r.UncorrP99 = s.Uncorrected.P99
 	}
 	if s.SendLag != nil {
 		r.SendLagP99 = s.SendLag.P99
 	}
-	r.GenCPUs = s.GenCPU
-	r.ReqPerGenCPU = perCPU(s.Requests, s.GenCPU)
+	r.GenCPUs = s.GeneratorCPUSeconds
+	r.ReqPerGenCPU = perCPU(s.Requests, s.GeneratorCPUSeconds)
 	if st := s.Server; st != nil {
 		r.RSSIdleKiB = st.RSSIdleKiB
 		r.RSSPeakKiB = st.RSSPeakKiB
@@ -68,20 +68,20 @@ func perCPU(requests uint64, cpuS float64) float64 {
 // status judges a summary: saturated when the generator fell behind, failed
 // when nothing completed or more than MaxErrorShare of requests failed,
 // else ok. Errors below the threshold are listed in the reason.
-func status(s *loadgen.Summary) (status, reason string) {
+func status(s *summary.Summary) (status, reason string) {
 	errs := ""
 	if s.Errors > 0 {
 		errs = fmt.Sprintf("%d errors (%s)", s.Errors, errorKinds(s.ErrorKinds))
 	}
 	switch {
-	case s.StopReason == "server_exited" || (s.Server != nil && s.Server.Exited):
+	case s.StopReason == summary.StopServerExited || (s.Server != nil && s.Server.Exited):
 		return results.StatusFailed, joinReason("server exited during the run", errs)
 	case s.Requests == 0:
 		return results.StatusFailed, joinReason("no requests completed", errs)
 	case float64(s.Errors) > MaxErrorShare*float64(s.Requests+s.Errors):
 		return results.StatusFailed, errs
 	case s.Saturated:
-		reason = s.SatReason
+		reason = s.SaturatedReason
 		if reason == "" {
 			reason = "generator fell behind its schedule"
 		}

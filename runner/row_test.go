@@ -4,19 +4,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncbench/asyncbench/loadgen"
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
 )
 
 func TestFillRow(t *testing.T) {
-	s := loadgen.Summary{
-		Requests: 120000, Duration: 2, RPS: 60000, Errors: 3,
-		ErrorKinds: map[string]uint64{"read": 2, "connect": 1, "timeout": 0},
-		Latency:    loadgen.Percentiles{P50: 100, P90: 200, P99: 900, P999: 2000, Max: 5000, Mean: 123.5},
-		Uncorr:     &loadgen.Percentiles{P99: 700},
-		SendLag:    &loadgen.LagPercentiles{P99: 40},
-		GenCPU:     0.8,
-		Server: &loadgen.ServerStats{RSSIdleKiB: 8000, RSSPeakKiB: 10048, RSSMeanKiB: 9000,
+	s := summary.Summary{
+		Requests: 120000, DurationSeconds: 2, RPS: 60000, Errors: 3,
+		ErrorKinds:          map[string]uint64{"read": 2, "connect": 1, "timeout": 0},
+		Latency:             summary.Percentiles{P50: 100, P90: 200, P99: 900, P999: 2000, Max: 5000, Mean: 123.5},
+		Uncorrected:         &summary.Percentiles{P99: 700},
+		SendLag:             &summary.LagPercentiles{P99: 40},
+		GeneratorCPUSeconds: 0.8,
+		Server: &summary.ServerStats{RSSIdleKiB: 8000, RSSPeakKiB: 10048, RSSMeanKiB: 9000,
 			CPUSeconds: 1.5, CtxSwitches: 77, ThreadsPeak: 9},
 	}
 	r := results.Row{Conns: 64}
@@ -46,16 +46,16 @@ func TestFillRow(t *testing.T) {
 func TestStatus(t *testing.T) {
 	tests := []struct {
 		name       string
-		s          loadgen.Summary
+		s          summary.Summary
 		want, text string
 	}{
-		{"ok", loadgen.Summary{Requests: 10}, results.StatusOK, ""},
-		{"nothing", loadgen.Summary{Errors: 5}, results.StatusFailed, "no requests completed; 5 errors"},
-		{"errors at 1%", loadgen.Summary{Requests: 99, Errors: 1}, results.StatusOK, "1 errors"},
-		{"errors over 1%", loadgen.Summary{Requests: 98, Errors: 2}, results.StatusFailed, "2 errors"},
-		{"saturated", loadgen.Summary{Requests: 10, Saturated: true, SatReason: "send lag p99 5ms"}, results.StatusSaturated, "send lag p99 5ms"},
-		{"saturated no reason", loadgen.Summary{Requests: 10, Saturated: true}, results.StatusSaturated, "generator fell behind"},
-		{"server exited", loadgen.Summary{Requests: 10, StopReason: "server_exited"}, results.StatusFailed, "server exited"},
+		{"ok", summary.Summary{Requests: 10}, results.StatusOK, ""},
+		{"nothing", summary.Summary{Errors: 5}, results.StatusFailed, "no requests completed; 5 errors"},
+		{"errors at 1%", summary.Summary{Requests: 99, Errors: 1}, results.StatusOK, "1 errors"},
+		{"errors over 1%", summary.Summary{Requests: 98, Errors: 2}, results.StatusFailed, "2 errors"},
+		{"saturated", summary.Summary{Requests: 10, Saturated: true, SaturatedReason: "send lag p99 5ms"}, results.StatusSaturated, "send lag p99 5ms"},
+		{"saturated no reason", summary.Summary{Requests: 10, Saturated: true}, results.StatusSaturated, "generator fell behind"},
+		{"server exited", summary.Summary{Requests: 10, StopReason: "server_exited"}, results.StatusFailed, "server exited"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/asyncbench/asyncbench/loadgen"
+	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner/cpuset"
 )
@@ -139,7 +140,7 @@ func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
 	}
 	return results.Row{
 		RunID: cfg.RunID, Cell: c.Key(), Rep: c.Rep,
-		Backend: c.Backend, Proto: c.Workload.Proto, Workload: c.Workload.Name,
+		Backend: c.Backend, Proto: string(c.Workload.Proto), Workload: c.Workload.Name,
 		Conns: c.Conns, Pipeline: c.Pipeline, Rate: c.Rate, Payload: c.Payload,
 		GoVersion: cfg.Env.GoVersion, Kernel: cfg.Env.Kernel, CPUModel: cfg.Env.CPUModel,
 		GOMAXPROCS: gmp, ServerCPUSet: cfg.ServerCPUs.String(), GenCPUs_: cfg.GenCPUs.String(),
@@ -233,7 +234,7 @@ func startServer(ctx context.Context, cfg *Config, c Cell) (*child, string, erro
 	if err != nil {
 		return nil, "", err
 	}
-	args := []string{"-backend", c.Backend, "-proto", c.Workload.Proto, "-addr", "127.0.0.1:0"}
+	args := []string{"-backend", c.Backend, "-proto", string(c.Workload.Proto), "-addr", "127.0.0.1:0"}
 	srv, err := startChild(cfg.ServerPath, args, cfg.ServerCPUs, pw)
 	pw.Close()
 	if err != nil {
@@ -292,7 +293,7 @@ func loadgenArgs(cfg *Config, c Cell, addr, hlog string, serverPID int) []string
 	}
 	args = append(args, "-d", cfg.Plan.Duration.String(), "-warmup", cfg.Plan.Warmup.String())
 	switch {
-	case c.Workload.Proto == "echo":
+	case c.Workload.Proto == backends.ProtoEcho:
 		args = append(args, "-payload", strconv.Itoa(c.Payload))
 	case c.Workload.UsePayload:
 		args = append(args, "-body", strconv.Itoa(c.Payload))
@@ -303,18 +304,18 @@ func loadgenArgs(cfg *Config, c Cell, addr, hlog string, serverPID int) []string
 
 // target is the load generator URL for c at addr.
 func target(c Cell, addr string) string {
-	if c.Workload.Proto == "echo" {
+	if c.Workload.Proto == backends.ProtoEcho {
 		return "tcp://" + addr
 	}
 	return "http://" + addr + c.Workload.Path
 }
 
-func readSummary(path string) (*loadgen.Summary, error) {
+func readSummary(path string) (*summary.Summary, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen output: %w", err)
 	}
-	var s loadgen.Summary
+	var s summary.Summary
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("loadgen output %s: %w", filepath.Base(path), err)
 	}

@@ -18,29 +18,9 @@ import (
 	"github.com/asyncbench/asyncbench/backends/registry"
 )
 
-// serves lists the protocols each backend must serve; any other protocol
-// must fail with backends.ErrUnsupported. A backend added to the registry
-// fails TestRegistryCovered until it is listed here.
-var serves = map[string][]backends.Proto{
-	"stdlib":   {backends.ProtoEcho, backends.ProtoHTTP},
-	"gnet":     {backends.ProtoEcho, backends.ProtoHTTP},
-	"fasthttp": {backends.ProtoHTTP},
-}
-
+// protos are every protocol; a backend must refuse those its catalog entry
+// does not list.
 var protos = []backends.Proto{backends.ProtoEcho, backends.ProtoHTTP}
-
-func TestRegistryCovered(t *testing.T) {
-	for _, name := range registry.Names() {
-		if _, ok := serves[name]; !ok {
-			t.Errorf("backend %q is not listed in serves", name)
-		}
-	}
-	for name := range serves {
-		if !slices.Contains(registry.Names(), name) {
-			t.Errorf("serves lists %q, which the registry lacks", name)
-		}
-	}
-}
 
 // start runs backend name on proto at 127.0.0.1:0 until the test ends and
 // returns its address. Stopping it must take less than closeTimeout.
@@ -75,11 +55,12 @@ func closeWithin(t *testing.T, srv backends.Server) {
 }
 
 func TestConformance(t *testing.T) {
-	for _, name := range registry.Names() {
+	for _, b := range backends.Catalog {
+		name := b.Name
 		t.Run(name, func(t *testing.T) {
 			for _, proto := range protos {
 				t.Run(string(proto), func(t *testing.T) {
-					if !slices.Contains(serves[name], proto) {
+					if !b.Serves(proto) {
 						testUnsupported(t, name, proto)
 						return
 					}
@@ -477,10 +458,10 @@ func testByteAtATime(t *testing.T, addr string) {
 func TestSameResponses(t *testing.T) {
 	var names []string
 	addrs := map[string]string{}
-	for _, name := range registry.Names() {
-		if slices.Contains(serves[name], backends.ProtoHTTP) {
-			names = append(names, name)
-			addrs[name] = start(t, name, backends.ProtoHTTP)
+	for _, b := range backends.Catalog {
+		if b.Serves(backends.ProtoHTTP) {
+			names = append(names, b.Name)
+			addrs[b.Name] = start(t, b.Name, backends.ProtoHTTP)
 		}
 	}
 	if len(names) < 2 {

@@ -1,10 +1,10 @@
-// Package registry maps backend names to constructors. It lives apart from
-// package backends, which every backend imports.
+// Package registry maps the backends in backends.Catalog to their
+// constructors. It lives apart from package backends, which every backend
+// imports.
 package registry
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/asyncbench/asyncbench/backends"
@@ -17,28 +17,35 @@ import (
 // backends.ErrUnsupported when the backend does not serve it.
 type Constructor func(proto backends.Proto) (backends.Server, error)
 
-// constructors is every backend by name.
+// constructors holds one constructor per catalog entry; TestCatalog checks
+// that the two agree.
 var constructors = map[string]Constructor{
 	"stdlib":   stdlib.New,
 	"gnet":     gnet.New,
 	"fasthttp": fasthttp.New,
 }
 
-// Names returns the backend names, sorted.
-func Names() []string {
-	names := make([]string, 0, len(constructors))
-	for name := range constructors {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// New returns the backend called name serving proto.
+// New returns the backend called name serving proto. A protocol the catalog
+// does not list for the backend is refused with backends.ErrUnsupported.
 func New(name string, proto backends.Proto) (backends.Server, error) {
+	info, err := backends.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
 	newServer, ok := constructors[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown backend %q (valid: %s)", name, strings.Join(Names(), ", "))
+		return nil, fmt.Errorf("backend %s: no constructor registered", name)
+	}
+	if !info.Serves(proto) {
+		return nil, fmt.Errorf("%s: %s: %w (%s serves %s)", name, proto, backends.ErrUnsupported, name, protoList(info.Protos))
 	}
 	return newServer(proto)
+}
+
+func protoList(ps []backends.Proto) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = string(p)
+	}
+	return strings.Join(s, " and ")
 }

@@ -9,10 +9,22 @@ import (
 	"github.com/asyncbench/asyncbench/backends"
 )
 
-func TestNames(t *testing.T) {
-	want := []string{"fasthttp", "gnet", "stdlib"}
-	if got := Names(); !slices.Equal(got, want) {
-		t.Fatalf("Names() = %v, want %v", got, want)
+// TestCatalog checks that every catalog entry has a constructor and every
+// constructor a catalog entry, and that the catalog is sorted.
+func TestCatalog(t *testing.T) {
+	names := backends.Names()
+	if !slices.IsSorted(names) {
+		t.Errorf("catalog not sorted: %v", names)
+	}
+	for _, n := range names {
+		if _, ok := constructors[n]; !ok {
+			t.Errorf("catalog lists %q, which has no constructor", n)
+		}
+	}
+	for n := range constructors {
+		if !slices.Contains(names, n) {
+			t.Errorf("constructor %q has no catalog entry", n)
+		}
 	}
 }
 
@@ -28,7 +40,7 @@ func TestNew(t *testing.T) {
 		{name: "gnet", proto: backends.ProtoEcho},
 		{name: "gnet", proto: backends.ProtoHTTP},
 		{name: "fasthttp", proto: backends.ProtoHTTP},
-		{name: "fasthttp", proto: backends.ProtoEcho, unsupported: true, errHas: "fasthttp: echo: not supported (fasthttp serves HTTP only)"},
+		{name: "fasthttp", proto: backends.ProtoEcho, unsupported: true, errHas: "fasthttp: echo: not supported (fasthttp serves http)"},
 		{name: "nginx", proto: backends.ProtoHTTP, errHas: `unknown backend "nginx" (valid: fasthttp, gnet, stdlib)`},
 	}
 	for _, tt := range tests {

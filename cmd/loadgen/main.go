@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/asyncbench/asyncbench/loadgen"
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
 func main() {
@@ -83,7 +84,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.latency, "latency", false, "print the latency percentile spectrum")
 	fs.BoolVar(&o.json, "json", false, "print one JSON summary instead of text")
 	fs.StringVar(&o.jsonOut, "json-out", "", "also write the JSON summary to this file (for images without a shell)")
-	fs.StringVar(&o.cfg.Engine, "engine", "auto", "auto, goroutines or epoll (Linux); auto is epoll where available")
+	fs.Func("engine", "auto, goroutines or epoll (Linux); auto is epoll where available"+" (default auto)", func(s string) error { o.cfg.Engine = summary.Engine(s); return nil })
 	fs.StringVar(&o.hlog, "hlog", "", "write 1s interval histograms to this HdrHistogram log file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -177,7 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // writeJSONFile writes s as one JSON object to path, replacing it whole.
-func writeJSONFile(path string, s loadgen.Summary) error {
+func writeJSONFile(path string, s summary.Summary) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err

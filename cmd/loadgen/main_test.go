@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asyncbench/asyncbench/loadgen"
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
 func TestBadFlags(t *testing.T) {
@@ -91,11 +91,11 @@ func TestJSONAgainstEcho(t *testing.T) {
 	if err := run(context.Background(), args, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	var s loadgen.Summary
+	var s summary.Summary
 	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
 		t.Fatalf("%v: %s", err, out.String())
 	}
-	if s.Requests != 500 || s.Workload != "echo" || s.Conns != 2 || s.Payload != 64 || s.StopReason != "requests" || s.Latency.P50 <= 0 {
+	if s.Requests != 500 || s.Workload != "echo" || s.Conns != 2 || s.PayloadBytes != 64 || s.StopReason != "requests" || s.Latency.P50 <= 0 {
 		t.Fatalf("summary %+v", s)
 	}
 	if len(s.ErrorKinds) != 7 {

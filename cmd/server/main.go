@@ -61,7 +61,7 @@ type config struct {
 func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	backend := fs.String("backend", "stdlib", "backend: "+strings.Join(registry.Names(), ", "))
+	backend := fs.String("backend", "stdlib", "backend: "+strings.Join(backends.Names(), ", "))
 	proto := fs.String("proto", "http", "protocol: echo, http")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT (port 0 picks one)")
 	if err := fs.Parse(args); err != nil {

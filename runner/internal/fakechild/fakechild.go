@@ -28,7 +28,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/asyncbench/asyncbench/loadgen"
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
 // Env names.
@@ -118,14 +118,14 @@ func server(args []string) error {
 // Summary is the canned result of a fake loadgen run with conns
 // connections: 1000 requests per connection in one second, RSS growing
 // by 1 KiB per connection.
-func Summary(conns int) loadgen.Summary {
+func Summary(conns int) summary.Summary {
 	req := uint64(1000 * conns)
-	return loadgen.Summary{
+	return summary.Summary{
 		Target: "http://127.0.0.1:1234/plaintext", Workload: "http", Conns: conns, Pipeline: 1,
-		Requests: req, Duration: 1, RPS: float64(req),
-		Latency: loadgen.Percentiles{P50: 100, P90: 200, P99: 812, P999: 1500, Max: 3000, Mean: 150},
-		GenCPU:  0.25,
-		Server: &loadgen.ServerStats{
+		Requests: req, DurationSeconds: 1, RPS: float64(req),
+		Latency:             summary.Percentiles{P50: 100, P90: 200, P99: 812, P999: 1500, Max: 3000, Mean: 150},
+		GeneratorCPUSeconds: 0.25,
+		Server: &summary.ServerStats{
 			RSSIdleKiB: 1000, RSSPeakKiB: 1000 + int64(conns), RSSMeanKiB: 1000,
 			CPUSeconds: 0.5, CtxSwitches: 42, ThreadsPeak: 5, Samples: 10,
 		},

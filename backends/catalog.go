@@ -1,0 +1,45 @@
+package backends
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Info names one backend and the protocols it serves.
+type Info struct {
+	Name   string
+	Design string  // how it schedules connections, for reports and help
+	Protos []Proto // protocols it serves
+}
+
+// Serves reports whether the backend serves p.
+func (i Info) Serves(p Proto) bool { return slices.Contains(i.Protos, p) }
+
+// Catalog is every backend, sorted by name. The registry, plan validation
+// and the conformance suite all read it; a new backend is added here once.
+var Catalog = []Info{
+	{Name: "fasthttp", Design: "fasthttp: goroutines from a worker pool", Protos: []Proto{ProtoHTTP}},
+	{Name: "gnet", Design: "gnet v2: event loops, handlers run on the loop", Protos: []Proto{ProtoEcho, ProtoHTTP}},
+	{Name: "stdlib", Design: "net and net/http: one goroutine per connection", Protos: []Proto{ProtoEcho, ProtoHTTP}},
+}
+
+// Names returns the names of every backend in the catalog, sorted.
+func Names() []string {
+	names := make([]string, len(Catalog))
+	for i, b := range Catalog {
+		names[i] = b.Name
+	}
+	return names
+}
+
+// Lookup returns the catalog entry called name, or an error listing the
+// valid names.
+func Lookup(name string) (Info, error) {
+	for _, b := range Catalog {
+		if b.Name == name {
+			return b, nil
+		}
+	}
+	return Info{}, fmt.Errorf("unknown backend %q (valid: %s)", name, strings.Join(Names(), ", "))
+}

@@ -1,0 +1,102 @@
+// Package summary holds the outcome of one load-generator run as it is
+// printed by `loadgen -json` and read back by the runner. It is a leaf: it
+// knows the JSON schema and how to summarise a histogram, nothing else.
+package summary
+
+import hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+// Workload is what a run drives: HTTP requests or raw TCP echo.
+type Workload string
+
+// Workloads, as they appear in Summary.Workload.
+const (
+	WorkloadHTTP Workload = "http"
+	WorkloadEcho Workload = "echo"
+)
+
+// Engine is how the generator drives its connections.
+type Engine string
+
+// Engines, as they appear in Summary.Engine.
+const (
+	EngineGoroutines Engine = "goroutines" // one goroutine per connection on Go's netpoller
+	EngineEpoll      Engine = "epoll"      // event loops over raw sockets; Linux only
+)
+
+// StopReason says why a run's measured window ended.
+type StopReason string
+
+// Stop reasons, as they appear in Summary.StopReason.
+const (
+	StopDuration     StopReason = "duration"
+	StopRequests     StopReason = "requests"
+	StopInterrupted  StopReason = "interrupted"
+	StopServerExited StopReason = "server_exited"
+)
+
+// Summary is the outcome of one run, as printed by `loadgen -json`. Every
+// field is documented in loadgen/README.md; fields are only ever added.
+type Summary struct {
+	Target              string            `json:"target"`                           // URL that was driven
+	Workload            Workload          `json:"workload"`                         // http or echo
+	Conns               int               `json:"conns"`                            // connections
+	Pipeline            int               `json:"pipeline"`                         // requests outstanding per connection
+	Rate                float64           `json:"rate"`                             // target requests/s, 0 = closed loop
+	PayloadBytes        int               `json:"payload_bytes"`                    // echo message or POST body size
+	Requests            uint64            `json:"requests"`                         // completed in the measured window
+	Errors              uint64            `json:"errors"`                           // all kinds, measured window
+	ErrorKinds          map[string]uint64 `json:"error_kinds"`                      // connect, read, write, timeout, status, mismatch, protocol
+	DurationSeconds     float64           `json:"duration_s"`                       // measured window
+	RPS                 float64           `json:"rps"`                              // Requests / DurationSeconds
+	Latency             Percentiles       `json:"latency_us"`                       // corrected (from intended send) in open loop
+	Uncorrected         *Percentiles      `json:"uncorrected_latency_us,omitempty"` // from actual send; open loop only
+	SendLag             *LagPercentiles   `json:"send_lag_us,omitempty"`            // actual minus intended send; open loop only
+	Saturated           bool              `json:"saturated"`                        // generator could not keep the schedule
+	SaturatedReason     string            `json:"saturated_reason,omitempty"`
+	GeneratorCPUSeconds float64           `json:"generator_cpu_s"`  // user+sys of the generator process in the window
+	Server              *ServerStats      `json:"server,omitempty"` // set when -server-pid is given
+	HlogPath            string            `json:"hlog,omitempty"`   // interval log written, if any
+
+	BytesRead    uint64     `json:"bytes_read"`            // received in the measured window
+	BytesWritten uint64     `json:"bytes_written"`         // sent in the measured window
+	WindowFull   uint64     `json:"window_full,omitempty"` // open loop: sends due while the window was full
+	StartTime    string     `json:"start_time"`            // start of the measured window, RFC 3339, UTC
+	StopReason   StopReason `json:"stop_reason"`           // why the window ended
+	Engine       Engine     `json:"engine"`                // goroutines or epoll
+}
+
+// Percentiles of a latency histogram, in microseconds.
+type Percentiles struct {
+	P50  int64   `json:"p50"`
+	P90  int64   `json:"p90"`
+	P99  int64   `json:"p99"`
+	P999 int64   `json:"p999"`
+	Max  int64   `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// LagPercentiles describe how late sends went out, in microseconds.
+type LagPercentiles struct {
+	P50 int64 `json:"p50"`
+	P99 int64 `json:"p99"`
+	Max int64 `json:"max"`
+}
+
+// ServerStats are the server's resources read from /proc/PID during the
+// measured window.
+type ServerStats struct {
+	RSSIdleKiB  int64   `json:"rss_idle_kib"` // VmRSS just before the measured window
+	RSSPeakKiB  int64   `json:"rss_peak_kib"` // max VmRSS sampled (VmHWM if higher)
+	RSSMeanKiB  int64   `json:"rss_mean_kib"` // mean of samples
+	CPUSeconds  float64 `json:"cpu_s"`        // utime+stime delta over the window
+	CtxSwitches uint64  `json:"ctx_switches"` // voluntary+involuntary delta, summed over tasks
+	ThreadsPeak int     `json:"threads_peak"` // max Threads sampled
+	Samples     int     `json:"samples"`      // number of /proc samples taken
+	Exited      bool    `json:"exited"`       // the server exited during the window
+}
+
+// PercentilesOf summarises a latency histogram recorded in microseconds.
+func PercentilesOf(h *hdr.Histogram) Percentiles {
+	v := h.ValueAtPercentiles([]float64{50, 90, 99, 99.9})
+	return Percentiles{P50: v[50], P90: v[90], P99: v[99], P999: v[99.9], Max: h.Max(), Mean: h.Mean()}
+}
