@@ -113,8 +113,8 @@ func TestWriteText(t *testing.T) {
 	}
 	r := &Result{Latency: h, Uncorrected: h, Lag: h, Summary: summary.Summary{
 		Requests: 1000, DurationSeconds: 2, RPS: 500, BytesRead: 2048, Errors: 3, GeneratorCPUSeconds: 0.5,
-		ErrorKinds: map[string]uint64{"timeout": 2, "status": 1},
-		Uncorrected:     &summary.Percentiles{}, Saturated: true, SaturatedReason: "send lag p99 1s > 10ms", StopReason: summary.StopDuration,
+		ErrorKinds:  map[string]uint64{"timeout": 2, "status": 1},
+		Uncorrected: &summary.Percentiles{}, Saturated: true, SaturatedReason: "send lag p99 1s > 10ms", StopReason: summary.StopDuration,
 	}}
 	var b bytes.Buffer
 	if err := WriteText(&b, r, true); err != nil {
