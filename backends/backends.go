@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 )
 
 // Proto is the protocol a server speaks.
@@ -42,6 +43,16 @@ type Server interface {
 	Listen(addr string) (net.Addr, error)
 	Close() error
 }
+
+// ListeningPrefix starts the line `server` prints on stdout once the backend
+// accepts connections: ListeningPrefix + "HOST:PORT\n". The runner waits for
+// it before it starts the generator.
+const ListeningPrefix = "listening on "
+
+// LingerTime bounds how long a closing connection keeps reading and dropping
+// what the client still sends after its last response, so that the client
+// reads that response rather than a reset (net/http waits 500 ms too).
+const LingerTime = 500 * time.Millisecond
 
 // Limits of the HTTP contract, the same on every backend.
 const (

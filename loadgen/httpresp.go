@@ -1,5 +1,7 @@
 package loadgen
 
+import "github.com/asyncbench/asyncbench/internal/ascii"
+
 // Response is the framing of one parsed HTTP/1.1 response.
 type Response struct {
 	Status  int  // status code, 100..999
@@ -88,20 +90,21 @@ func ParseResponse(b []byte) (r Response, n int, err error) {
 		if colon <= 0 {
 			return r, 0, errHeaderLine
 		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
+		name, value := line[:colon], ascii.TrimOWS(line[colon+1:])
 		switch {
-		case equalFold(name, "content-length"):
-			v, ok := parseDecimal(value)
-			if !ok || (cl >= 0 && v != cl) {
+		case ascii.EqualFold(name, "content-length"):
+			v64, ok := ascii.ParseDecimal(value, maxResponseBody)
+			v := int(v64)
+			if !ok || v > maxResponseBody || (cl >= 0 && v != cl) {
 				return r, 0, errContentLength
 			}
 			cl = v
-		case equalFold(name, "transfer-encoding"):
+		case ascii.EqualFold(name, "transfer-encoding"):
 			if !hasSuffixFold(value, "chunked") {
 				return r, 0, errTransferEnc
 			}
 			r.Chunked = true
-		case equalFold(name, "connection"):
+		case ascii.EqualFold(name, "connection"):
 			if hasTokenFold(value, "close") {
 				r.Close = true
 			}
@@ -150,7 +153,7 @@ func parseChunked(b []byte, r Response, pos int) (Response, int, error) {
 		size, digits := 0, 0
 		i := pos
 		for ; i < eol; i++ {
-			v := unhex(b[i])
+			v := int(ascii.Unhex[b[i]])
 			if v < 0 {
 				break
 			}
@@ -222,61 +225,8 @@ func indexCRLF(b []byte, from int) int {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func unhex(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// parseDecimal parses a non-empty run of digits no larger than maxResponseBody.
-func parseDecimal(b []byte) (int, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	v := 0
-	for _, c := range b {
-		if !isDigit(c) {
-			return 0, false
-		}
-		v = v*10 + int(c-'0')
-		if v > maxResponseBody {
-			return 0, false
-		}
-	}
-	return v, true
-}
-
-// equalFold reports whether b equals the lower-case ASCII s, ignoring case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		if b[i]|0x20 != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func hasSuffixFold(b []byte, s string) bool {
-	return len(b) >= len(s) && equalFold(b[len(b)-len(s):], s) &&
+	return len(b) >= len(s) && ascii.EqualFold(b[len(b)-len(s):], s) &&
 		(len(b) == len(s) || b[len(b)-len(s)-1] == ',' || b[len(b)-len(s)-1] == ' ')
 }
 
@@ -287,7 +237,7 @@ func hasTokenFold(b []byte, s string) bool {
 		for i < len(b) && b[i] != ',' {
 			i++
 		}
-		if equalFold(trimOWS(b[:i]), s) {
+		if ascii.EqualFold(ascii.TrimOWS(b[:i]), s) {
 			return true
 		}
 		if i == len(b) {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/asyncbench/asyncbench/backends"
 	"github.com/asyncbench/asyncbench/runner/cpuset"
 )
 
@@ -155,9 +156,6 @@ func firstLine(s string) string {
 	return ""
 }
 
-// listenPrefix starts the line a server prints once it accepts connections.
-const listenPrefix = "listening on "
-
 // scanListen reads lines from r until one announces the listening address
 // and returns that address; the rest of r is then drained in the
 // background so the writer never blocks.
@@ -180,7 +178,7 @@ func scanListen(r io.Reader) (string, error) {
 
 // parseListen extracts HOST:PORT from a "listening on HOST:PORT" line.
 func parseListen(line string) (string, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(line), listenPrefix)
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), backends.ListeningPrefix)
 	if !ok || rest == "" || strings.ContainsAny(rest, " \t") {
 		return "", false
 	}

@@ -270,7 +270,7 @@ func startServer(ctx context.Context, cfg *Config, c Cell) (*child, string, erro
 	case <-srv.done:
 		fail = "server exited before listening"
 	case <-t.C:
-		fail = fmt.Sprintf("server printed no %q line within %v", listenPrefix+"ADDR", cfg.StartTimeout)
+		fail = fmt.Sprintf("server printed no %q line within %v", backends.ListeningPrefix+"ADDR", cfg.StartTimeout)
 	case <-ctx.Done():
 		fail = "interrupted"
 	}

@@ -9,12 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// lingerTime bounds how long a closing connection drains what the client
-// still sends, so the client reads the last response rather than a reset
-// (net/http waits 500 ms too).
-const lingerTime = 500 * time.Millisecond
+	"github.com/asyncbench/asyncbench/backends"
+)
 
 // listener tracks accepted connections so Close can reach them all.
 type listener struct {
@@ -121,7 +118,7 @@ func (r *rawResponse) swap(p []byte) []byte {
 // back every write, and on Close swaps fasthttp's head for that response
 // and sends the lot; armed, the connection is about to close anyway.
 // Closing is graceful: the write side shuts first and what the client
-// still sends is drained for up to lingerTime.
+// still sends is drained for up to backends.LingerTime.
 type conn struct {
 	*net.TCPConn
 	ln     *listener
@@ -157,7 +154,7 @@ func (c *conn) Close() error {
 		c.mu.Unlock()
 	}
 	if !c.ln.stopping() && c.TCPConn.CloseWrite() == nil {
-		c.TCPConn.SetReadDeadline(time.Now().Add(lingerTime))
+		c.TCPConn.SetReadDeadline(time.Now().Add(backends.LingerTime))
 		var buf [512]byte
 		for {
 			if _, err := c.TCPConn.Read(buf[:]); err != nil {

@@ -39,11 +39,6 @@ type conn struct {
 	lingerUntil time.Time // set once the write side is shut; zero before
 }
 
-// lingerTime bounds how long a closing connection keeps reading and
-// dropping input after its last response, so that closing with unread input
-// does not reset the connection before the client has read that response.
-const lingerTime = 500 * time.Millisecond
-
 // closeRetry is how often a connection that must close is checked for
 // unsent output once gnet holds some of it.
 const closeRetry = time.Millisecond
@@ -101,7 +96,7 @@ func (*httpHandler) OnTraffic(c gn.Conn) gn.Action {
 // full, so until gnet has handed everything to the kernel, c is woken again
 // shortly. Then the write side is shut down (the client sees the end of the
 // response) and input is read and dropped until the client closes or
-// lingerTime passes: closing a socket with unread input would send a reset
+// backends.LingerTime passes: closing a socket with unread input would send a reset
 // that can destroy the response in flight.
 func finishClose(c gn.Conn, st *conn) gn.Action {
 	_, _ = c.Discard(-1)
@@ -113,8 +108,8 @@ func finishClose(c gn.Conn, st *conn) gn.Action {
 		if err := unix.Shutdown(c.Fd(), unix.SHUT_WR); err != nil {
 			return gn.Close
 		}
-		st.lingerUntil = time.Now().Add(lingerTime)
-		time.AfterFunc(lingerTime, func() { _ = c.Wake(nil) })
+		st.lingerUntil = time.Now().Add(backends.LingerTime)
+		time.AfterFunc(backends.LingerTime, func() { _ = c.Wake(nil) })
 		return gn.None
 	}
 	if !time.Now().Before(st.lingerUntil) {

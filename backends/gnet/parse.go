@@ -1,6 +1,8 @@
 package gnet
 
 import (
+	"github.com/asyncbench/asyncbench/internal/ascii"
+
 	"bytes"
 	"errors"
 
@@ -163,21 +165,21 @@ func parseHeader(line []byte, req *request, seenCL, seenTE *bool) error {
 	if err != nil {
 		return err
 	}
-	value = trimOWS(value)
+	value = ascii.TrimOWS(value)
 	switch len(name) {
 	case 4:
-		if equalFold(name, "host") {
+		if ascii.EqualFold(name, "host") {
 			if req.hasHost {
 				return errBadRequest
 			}
 			req.hasHost = true
 		}
 	case 10:
-		if equalFold(name, "connection") {
+		if ascii.EqualFold(name, "connection") {
 			parseConnection(value, req)
 		}
 	case 14:
-		if equalFold(name, "content-length") {
+		if ascii.EqualFold(name, "content-length") {
 			cl, ok := parseContentLength(value)
 			if !ok || (*seenCL && cl != req.contentLength) {
 				return errBadRequest
@@ -186,12 +188,12 @@ func parseHeader(line []byte, req *request, seenCL, seenTE *bool) error {
 			req.contentLength = cl
 		}
 	case 17:
-		if equalFold(name, "transfer-encoding") {
+		if ascii.EqualFold(name, "transfer-encoding") {
 			if *seenTE {
 				return errBadRequest // two codings at most can only mean chunked twice
 			}
 			*seenTE = true
-			req.chunked = equalFold(value, "chunked")
+			req.chunked = ascii.EqualFold(value, "chunked")
 		}
 	}
 	return nil
@@ -199,22 +201,11 @@ func parseHeader(line []byte, req *request, seenCL, seenTE *bool) error {
 
 // parseContentLength parses 1*DIGIT; values over the body limit become tooLong.
 func parseContentLength(v []byte) (int64, bool) {
-	if len(v) == 0 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		if n <= backends.MaxBodyBytes {
-			n = n*10 + int64(c-'0')
-		}
-	}
+	n, ok := ascii.ParseDecimal(v, backends.MaxBodyBytes)
 	if n > backends.MaxBodyBytes {
 		n = tooLong
 	}
-	return n, true
+	return n, ok
 }
 
 // parseConnection reads the comma-separated Connection options.
@@ -226,43 +217,14 @@ func parseConnection(v []byte, req *request) {
 		} else {
 			tok, v = v, nil
 		}
-		tok = trimOWS(tok)
+		tok = ascii.TrimOWS(tok)
 		switch {
-		case equalFold(tok, "close"):
+		case ascii.EqualFold(tok, "close"):
 			req.connClose = true
-		case equalFold(tok, "keep-alive"):
+		case ascii.EqualFold(tok, "keep-alive"):
 			req.keepAlive = true
 		}
 	}
-}
-
-// trimOWS removes spaces and tabs at both ends.
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// equalFold reports whether b equals the lower-case ASCII string s, ignoring
-// ASCII case in b.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // isTokenChar marks the tchar bytes of RFC 9110 §5.6.2.
@@ -405,7 +367,7 @@ func parseChunkSize(line []byte) (int64, bool) {
 	var size int64
 	i := 0
 	for ; i < len(line); i++ {
-		v := unhex[line[i]]
+		v := ascii.Unhex[line[i]]
 		if v < 0 {
 			break
 		}
@@ -416,7 +378,7 @@ func parseChunkSize(line []byte) (int64, bool) {
 	if i == 0 {
 		return 0, false
 	}
-	rest := trimOWS(line[i:])
+	rest := ascii.TrimOWS(line[i:])
 	if len(rest) > 0 && rest[0] != ';' {
 		return 0, false
 	}
@@ -430,21 +392,6 @@ func parseChunkSize(line []byte) (int64, bool) {
 	}
 	return size, true
 }
-
-// unhex maps hex digits to their value and everything else to -1.
-var unhex = func() (t [256]int8) {
-	for i := range t {
-		t[i] = -1
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = int8(c - '0')
-	}
-	for c := 'a'; c <= 'f'; c++ {
-		t[c] = int8(c - 'a' + 10)
-		t[c-'a'+'A'] = int8(c - 'a' + 10)
-	}
-	return t
-}()
 
 // splitField splits a field line "name: value" and checks its syntax; value
 // keeps its surrounding whitespace.

@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	if _, err := fmt.Fprintf(stdout, "listening on %s\n", addr); err != nil {
+	if _, err := fmt.Fprintf(stdout, "%s%s\n", backends.ListeningPrefix, addr); err != nil {
 		srv.Close()
 		return err
 	}
