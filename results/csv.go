@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -166,27 +167,33 @@ func (w *CSVWriter) Close() error {
 // Write. A trailing partial line, left by an interrupted write, is cut off.
 // A file written with an older schema (its header a prefix of Header) is
 // rewritten with the current header first; any other header is an error.
-func OpenCSV(path string) (*CSVWriter, []Row, error) {
+// Dropped lines (see ReadCSV) are reported on warn and removed from the file.
+func OpenCSV(path string, warn io.Writer) (*CSVWriter, []Row, error) {
+	if warn == nil {
+		warn = io.Discard
+	}
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("open csv: %w", err)
 	}
 	var rows []Row
 	if len(data) > 0 {
-		if i := bytes.LastIndexByte(data, '\n'); i != len(data)-1 {
-			data = data[:i+1]
+		if whole, cut := cutPartialLine(data); cut != "" {
+			data = whole
+			fmt.Fprintf(warn, "warning: %s: cut a partial last line (no newline): %.60q\n", path, cut)
 			if err := os.Truncate(path, int64(len(data))); err != nil {
 				return nil, nil, fmt.Errorf("open csv: cut partial line: %w", err)
 			}
 		}
-		hdr, rs, err := readCSV(bytes.NewReader(data))
+		var dropped warnCounter
+		hdr, rs, err := readCSV(bytes.NewReader(data), io.MultiWriter(warn, &dropped))
 		if err != nil {
 			return nil, nil, fmt.Errorf("open csv %s: %w", path, err)
 		}
 		rows = rs
 		switch {
-		case slices.Equal(hdr, Header()):
-		case len(hdr) < len(columns) && slices.Equal(hdr, Header()[:len(hdr)]):
+		case slices.Equal(hdr, Header()) && dropped == 0:
+		case len(hdr) <= len(columns) && slices.Equal(hdr, Header()[:len(hdr)]):
 			if err := rewriteCSV(path, rows); err != nil {
 				return nil, nil, fmt.Errorf("open csv %s: upgrade schema: %w", path, err)
 			}
@@ -203,6 +210,11 @@ func OpenCSV(path string) (*CSVWriter, []Row, error) {
 	w.writeHeader = len(data) == 0
 	return w, rows, nil
 }
+
+// warnCounter counts the warnings written to it.
+type warnCounter int
+
+func (c *warnCounter) Write(p []byte) (int, error) { *c++; return len(p), nil }
 
 // rewriteCSV replaces path atomically with rows under the current header.
 func rewriteCSV(path string, rows []Row) error {
@@ -230,12 +242,34 @@ func rewriteCSV(path string, rows []Row) error {
 // ReadCSV reads rows written by CSVWriter. Columns are matched by header
 // name: unknown columns are ignored and missing ones leave zero values, so
 // files from older and newer schemas both read.
-func ReadCSV(r io.Reader) ([]Row, error) {
-	_, rows, err := readCSV(r)
+//
+// A partial last line (no trailing newline, or fewer or more fields than
+// the header), as an interrupted write leaves it, is dropped, and so is a
+// row holding a NaN or infinite number; each is reported on warn (nil:
+// discarded) so no torn or undefined value becomes a result.
+func ReadCSV(r io.Reader, warn io.Writer) ([]Row, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read csv: %w", err)
+	}
+	if warn == nil {
+		warn = io.Discard
+	}
+	data, cut := cutPartialLine(data)
+	if cut != "" {
+		fmt.Fprintf(warn, "warning: dropped a partial last line (no newline): %.60q\n", cut)
+	}
+	_, rows, err := readCSV(bytes.NewReader(data), warn)
 	return rows, err
 }
 
-func readCSV(r io.Reader) ([]string, []Row, error) {
+// cutPartialLine returns data up to its last newline and what followed it.
+func cutPartialLine(data []byte) (whole []byte, rest string) {
+	i := bytes.LastIndexByte(data, '\n')
+	return data[:i+1], string(data[i+1:])
+}
+
+func readCSV(r io.Reader, warn io.Writer) ([]string, []Row, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	hdr, err := cr.Read()
@@ -266,27 +300,72 @@ func readCSV(r io.Reader) ([]string, []Row, error) {
 	if known == 0 {
 		return nil, nil, errors.New("read csv header: no known column; not a summary CSV")
 	}
+	rows, err := readRows(cr, mapped, warn)
+	return hdr, rows, err
+}
+
+// readRows reads the records after the header. A record with a field count
+// other than the header's is an error unless it is the last one, which is
+// then a torn write and dropped with a warning.
+func readRows(cr *csv.Reader, mapped []*column, warn io.Writer) ([]Row, error) {
 	var rows []Row
+	var torn error
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("read csv: %w", err)
+			return nil, fmt.Errorf("read csv: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
-		var row Row
-		v := reflect.ValueOf(&row).Elem()
-		for i, s := range rec {
-			if i >= len(mapped) || mapped[i] == nil {
-				continue
-			}
-			if err := setField(v, *mapped[i], s); err != nil {
-				return nil, nil, fmt.Errorf("read csv line %d column %s: %w", line, mapped[i].name, err)
-			}
+		if torn != nil {
+			return nil, torn
+		}
+		if len(rec) != len(mapped) {
+			torn = fmt.Errorf("read csv line %d: %d fields, header has %d", line, len(rec), len(mapped))
+			continue
+		}
+		row, err := parseRecord(rec, mapped)
+		if err != nil {
+			return nil, fmt.Errorf("read csv line %d %w", line, err)
+		}
+		if col := nonFinite(row); col != "" {
+			fmt.Fprintf(warn, "warning: csv line %d (%s): %s is not a finite number; row skipped\n", line, row.Cell, col)
+			continue
 		}
 		rows = append(rows, row)
 	}
-	return hdr, rows, nil
+	if torn != nil {
+		fmt.Fprintf(warn, "warning: dropped a partial last line: %v\n", torn)
+	}
+	return rows, nil
+}
+
+// parseRecord fills a Row from one record.
+func parseRecord(rec []string, mapped []*column) (Row, error) {
+	var row Row
+	v := reflect.ValueOf(&row).Elem()
+	for i, s := range rec {
+		if mapped[i] == nil {
+			continue
+		}
+		if err := setField(v, *mapped[i], s); err != nil {
+			return Row{}, fmt.Errorf("column %s: %w", mapped[i].name, err)
+		}
+	}
+	return row, nil
+}
+
+// nonFinite names the first column of r holding NaN or ±Inf, or "".
+func nonFinite(r Row) string {
+	v := reflect.ValueOf(r)
+	for _, c := range columns {
+		if c.kind == reflect.Float64 {
+			if x := v.Field(c.index).Float(); math.IsNaN(x) || math.IsInf(x, 0) {
+				return c.name
+			}
+		}
+	}
+	return ""
 }

@@ -3,6 +3,8 @@ package results
 import (
 	"bytes"
 	"flag"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -84,7 +86,7 @@ func TestCSVGolden(t *testing.T) {
 
 func TestCSVRoundTrip(t *testing.T) {
 	rows := sampleRows()
-	got, err := ReadCSV(bytes.NewReader(writeAll(t, rows)))
+	got, err := ReadCSV(bytes.NewReader(writeAll(t, rows)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,7 @@ func TestReadCSVToleratesSchemaDrift(t *testing.T) {
 	in := "run_id,future_a,cell,rps,status,future_b\n" +
 		"r9,x,c1,1.5,ok,y\n" +
 		"r9,x,c2,,failed,y\n"
-	rows, err := ReadCSV(strings.NewReader(in))
+	rows, err := ReadCSV(strings.NewReader(in), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestReadCSVToleratesSchemaDrift(t *testing.T) {
 	lines := strings.SplitN(full, "\n", 3)
 	cut := func(s string) string { return s[:strings.LastIndexByte(s, ',')] }
 	older := cut(lines[0]) + "\n" + cut(lines[1]) + "\n"
-	rows, err = ReadCSV(strings.NewReader(older))
+	rows, err = ReadCSV(strings.NewReader(older), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,13 +140,13 @@ func TestReadCSVErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ReadCSV(strings.NewReader(tt.in))
+			_, err := ReadCSV(strings.NewReader(tt.in), nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want it to contain %q", err, tt.want)
 			}
 		})
 	}
-	if rows, err := ReadCSV(strings.NewReader("")); err != nil || rows != nil {
+	if rows, err := ReadCSV(strings.NewReader(""), nil); err != nil || rows != nil {
 		t.Errorf("empty input: %v, %v", rows, err)
 	}
 }
@@ -153,7 +155,7 @@ func TestOpenCSVAppendsAndResumes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "summary.csv")
 	rows := sampleRows()
 
-	w, existing, err := OpenCSV(path)
+	w, existing, err := OpenCSV(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +171,7 @@ func TestOpenCSVAppendsAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w, existing, err = OpenCSV(path)
+	w, existing, err = OpenCSV(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +199,7 @@ func TestOpenCSVCutsPartialLine(t *testing.T) {
 	if err := os.WriteFile(path, append(bytes.Clone(whole), "r1,half-a-row,3"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, rows, err := OpenCSV(path)
+	w, rows, err := OpenCSV(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,11 +216,11 @@ func TestOpenCSVCutsPartialLine(t *testing.T) {
 func TestOpenCSVUpgradesOlderSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "summary.csv")
 	h := Header()
-	older := strings.Join(h[:len(h)-1], ",") + "\nr0," + "c0\n"
+	older := strings.Join(h[:len(h)-1], ",") + "\nr0,c0" + strings.Repeat(",", len(h)-3) + "\n"
 	if err := os.WriteFile(path, []byte(older), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, rows, err := OpenCSV(path)
+	w, rows, err := OpenCSV(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +233,7 @@ func TestOpenCSVUpgradesOlderSchema(t *testing.T) {
 	w.Close()
 	f, _ := os.Open(path)
 	defer f.Close()
-	hdr, all, err := readCSV(f)
+	hdr, all, err := readCSV(f, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +247,90 @@ func TestOpenCSVRejectsForeignHeader(t *testing.T) {
 	if err := os.WriteFile(path, []byte("run_id,cell,something_else\nr,c,x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := OpenCSV(path); err == nil || !strings.Contains(err.Error(), "header does not match") {
+	if _, _, err := OpenCSV(path, nil); err == nil || !strings.Contains(err.Error(), "header does not match") {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// TestReadCSVDropsTornLastLine: a run killed while writing its last row
+// leaves a line cut inside a field; read as a row it looked like an ok
+// cell with rps 999 and p99 0.
+func TestReadCSVDropsTornLastLine(t *testing.T) {
+	rows := sampleRows()
+	whole := writeAll(t, rows)
+	lastStart := bytes.LastIndexByte(whole[:len(whole)-1], '\n') + 1
+	rec := rows[len(rows)-1].Record()
+	rpsAt := lastStart + len(strings.Join(rec[:indexOf(t, "rps")], ",")) + 1
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"cut inside rps, no newline", append(whole[:rpsAt:rpsAt], "999"...)},
+		{"cut inside rps, with newline", append(whole[:rpsAt:rpsAt], "999\n"...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var warn bytes.Buffer
+			got, err := ReadCSV(bytes.NewReader(tt.in), &warn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(rows)-1 {
+				t.Fatalf("read %d rows, want %d (torn line dropped)", len(got), len(rows)-1)
+			}
+			if !strings.Contains(warn.String(), "partial last line") {
+				t.Errorf("warning = %q, want one about the partial last line", warn.String())
+			}
+		})
+	}
+}
+
+func TestReadCSVSkipsNonFinite(t *testing.T) {
+	rows := sampleRows()
+	rows[0].RPS = math.NaN()
+	rows[1].MeanUs = math.Inf(1)
+	var warn bytes.Buffer
+	got, err := ReadCSV(bytes.NewReader(writeAll(t, rows)), &warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(rows)-2 {
+		t.Errorf("read %d rows, want %d", len(got), len(rows)-2)
+	}
+	if !strings.Contains(warn.String(), "rps is not a finite number") || !strings.Contains(warn.String(), "mean_us") {
+		t.Errorf("warnings = %q", warn.String())
+	}
+}
+
+func TestOpenCSVRemovesTornLineWithNewline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "summary.csv")
+	rows := sampleRows()
+	whole := writeAll(t, rows)
+	torn := append(whole[:len(whole):len(whole)], "r1,cell,1,gnet\n"...)
+	if err := os.WriteFile(path, torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, got, err := OpenCSV(path, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rows[0]); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	data, _ := os.ReadFile(path)
+	all, err := ReadCSV(bytes.NewReader(data), nil)
+	if err != nil || len(got) != len(rows) || len(all) != len(rows)+1 {
+		t.Errorf("got %d prior rows, %d after append, err %v", len(got), len(all), err)
+	}
+}
+
+func indexOf(t *testing.T, col string) int {
+	for i, h := range Header() {
+		if h == col {
+			return i
+		}
+	}
+	t.Fatalf("no column %s", col)
+	return 0
 }

@@ -218,7 +218,7 @@ func runPlan(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		}
 	}
 	csvPath := filepath.Join(dir, "summary.csv")
-	w, prior, err := results.OpenCSV(csvPath)
+	w, prior, err := results.OpenCSV(csvPath, stderr)
 	if err != nil {
 		return err
 	}
@@ -428,7 +428,7 @@ func readRows(dir string) ([]results.Row, error) {
 		return nil, err
 	}
 	defer f.Close()
-	rows, err := results.ReadCSV(f)
+	rows, err := results.ReadCSV(f, os.Stderr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}

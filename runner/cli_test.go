@@ -38,7 +38,7 @@ func csvRows(t *testing.T, path string) []results.Row {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rows, err := results.ReadCSV(f)
+	rows, err := results.ReadCSV(f, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,7 +140,7 @@ func cmdMerge(args []string, stdout io.Writer) error {
 	var w *results.CSVWriter
 	if *out == "" {
 		w = results.NewCSVWriter(stdout)
-	} else if w, _, err = results.OpenCSV(*out); err != nil {
+	} else if w, _, err = results.OpenCSV(*out, os.Stderr); err != nil {
 		return err
 	}
 	if err := w.Write(row); err != nil {
