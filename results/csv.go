@@ -15,11 +15,13 @@ import (
 	"strings"
 )
 
-// column maps one csv tag to the index of its Row field.
+// column maps one csv tag to the index of its Row field. A pointer field
+// (ptr) is optional: nil is written as an empty field and read back as nil.
 type column struct {
 	name  string
 	index int
-	kind  reflect.Kind
+	kind  reflect.Kind // of the field, or of what it points to
+	ptr   bool
 }
 
 // columns lists Row's fields in declaration order, which is the column order.
@@ -36,12 +38,16 @@ func rowColumns() []column {
 		if name == "" || name == "-" {
 			continue
 		}
-		switch f.Type.Kind() {
+		c := column{name: name, index: i, kind: f.Type.Kind()}
+		if c.kind == reflect.Pointer {
+			c.ptr, c.kind = true, f.Type.Elem().Kind()
+		}
+		switch c.kind {
 		case reflect.String, reflect.Int, reflect.Int64, reflect.Uint64, reflect.Float64, reflect.Bool:
 		default:
-			panic(fmt.Sprintf("results: Row.%s has unsupported kind %s", f.Name, f.Type.Kind()))
+			panic(fmt.Sprintf("results: Row.%s has unsupported type %s", f.Name, f.Type))
 		}
-		cols = append(cols, column{name: name, index: i, kind: f.Type.Kind()})
+		cols = append(cols, c)
 	}
 	return cols
 }
@@ -56,36 +62,57 @@ func Header() []string {
 }
 
 // Record returns r as CSV fields in column order. Floats use the shortest
-// representation that reads back exactly; bools are true or false.
+// representation that reads back exactly; bools are true or false; a nil
+// (not measured) field is empty.
 func (r Row) Record() []string {
 	v := reflect.ValueOf(r)
 	rec := make([]string, len(columns))
 	for i, c := range columns {
 		f := v.Field(c.index)
-		switch c.kind {
-		case reflect.String:
-			rec[i] = f.String()
-		case reflect.Int, reflect.Int64:
-			rec[i] = strconv.FormatInt(f.Int(), 10)
-		case reflect.Uint64:
-			rec[i] = strconv.FormatUint(f.Uint(), 10)
-		case reflect.Float64:
-			rec[i] = strconv.FormatFloat(f.Float(), 'f', -1, 64)
-		case reflect.Bool:
-			rec[i] = strconv.FormatBool(f.Bool())
+		if c.ptr {
+			if f.IsNil() {
+				continue
+			}
+			f = f.Elem()
 		}
+		rec[i] = formatValue(f, c.kind)
 	}
 	return rec
 }
 
+func formatValue(f reflect.Value, kind reflect.Kind) string {
+	switch kind {
+	case reflect.String:
+		return f.String()
+	case reflect.Int, reflect.Int64:
+		return strconv.FormatInt(f.Int(), 10)
+	case reflect.Uint64:
+		return strconv.FormatUint(f.Uint(), 10)
+	case reflect.Float64:
+		return strconv.FormatFloat(f.Float(), 'f', -1, 64)
+	case reflect.Bool:
+		return strconv.FormatBool(f.Bool())
+	}
+	return ""
+}
+
 // setField parses s into field c of the Row behind v. An empty string
-// leaves the zero value.
+// leaves the zero value: nil for an optional field.
 func setField(v reflect.Value, c column, s string) error {
 	if s == "" {
 		return nil
 	}
 	f := v.Field(c.index)
-	switch c.kind {
+	if c.ptr {
+		p := reflect.New(f.Type().Elem())
+		f.Set(p)
+		f = p.Elem()
+	}
+	return parseValue(f, c.kind, s)
+}
+
+func parseValue(f reflect.Value, kind reflect.Kind, s string) error {
+	switch kind {
 	case reflect.String:
 		f.SetString(s)
 	case reflect.Int, reflect.Int64:
@@ -330,7 +357,7 @@ func readRows(cr *csv.Reader, mapped []*column, warn io.Writer) ([]Row, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read csv line %d %w", line, err)
 		}
-		if col := nonFinite(row); col != "" {
+		if col := NonFinite(row); col != "" {
 			fmt.Fprintf(warn, "warning: csv line %d (%s): %s is not a finite number; row skipped\n", line, row.Cell, col)
 			continue
 		}
@@ -357,14 +384,23 @@ func parseRecord(rec []string, mapped []*column) (Row, error) {
 	return row, nil
 }
 
-// nonFinite names the first column of r holding NaN or ±Inf, or "".
-func nonFinite(r Row) string {
+// NonFinite names the first column of r holding NaN or ±Inf, or returns
+// "". Such a row is no result: readers skip it.
+func NonFinite(r Row) string {
 	v := reflect.ValueOf(r)
 	for _, c := range columns {
-		if c.kind == reflect.Float64 {
-			if x := v.Field(c.index).Float(); math.IsNaN(x) || math.IsInf(x, 0) {
-				return c.name
+		if c.kind != reflect.Float64 {
+			continue
+		}
+		f := v.Field(c.index)
+		if c.ptr {
+			if f.IsNil() {
+				continue
 			}
+			f = f.Elem()
+		}
+		if x := f.Float(); math.IsNaN(x) || math.IsInf(x, 0) {
+			return c.name
 		}
 	}
 	return ""

@@ -1,8 +1,11 @@
 package results
 
+// Status says whether a row's numbers describe the server.
+type Status string
+
 // Values of Row.Status.
 const (
-	StatusOK        = "ok"        // measured; the numbers describe the server
-	StatusFailed    = "failed"    // the cell did not complete; see Reason
-	StatusSaturated = "saturated" // the generator fell behind its schedule; not a server result
+	StatusOK        Status = "ok"        // measured; the numbers describe the server
+	StatusFailed    Status = "failed"    // the cell did not complete; see Reason
+	StatusSaturated Status = "saturated" // the generator fell behind its schedule; not a server result
 )

@@ -2,15 +2,11 @@ package runner
 
 import (
 	"bufio"
-	"context"
+	"debug/buildinfo"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,11 +19,15 @@ type Env struct {
 	Commit    string
 }
 
-// DetectEnv reads the environment: the Go version of this binary (servers
-// are built by the same toolchain), the kernel release, the CPU model and
-// the commit.
-func DetectEnv(ctx context.Context) Env {
-	e := Env{GoVersion: runtime.Version(), Kernel: "unknown", CPUModel: "unknown", Commit: commit(ctx)}
+// DetectEnv reads the environment: the Go version and commit of the
+// server binary at serverPath (the code measured), the kernel release and
+// the CPU model.
+func DetectEnv(serverPath string) Env {
+	e := Env{GoVersion: "unknown", Kernel: "unknown", CPUModel: "unknown", Commit: "unknown"}
+	if bi, err := buildinfo.ReadFile(serverPath); err == nil {
+		e.GoVersion = bi.GoVersion
+		e.Commit = vcsCommit(bi.Settings)
+	}
 	var u unix.Utsname
 	if err := unix.Uname(&u); err == nil {
 		e.Kernel = unix.ByteSliceToString(u.Release[:])
@@ -53,29 +53,25 @@ func parseCPUModel(r io.Reader) string {
 	return ""
 }
 
-// commit is `git rev-parse --short HEAD` in the directory of this
-// executable, else the vcs.revision built into
-// this binary, else "unknown".
-func commit(ctx context.Context) string {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	// Ask git about the tree bench was built in (bin/ sits in it), else
-	// about the working directory.
-	dir := "."
-	if exe, err := os.Executable(); err == nil {
-		dir = filepath.Dir(exe)
-	}
-	if out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--short", "HEAD").Output(); err == nil {
-		if c := strings.TrimSpace(string(out)); c != "" {
-			return c
+// vcsCommit is the vcs.revision a binary was built from, shortened to 12
+// digits and marked "+dirty" when vcs.modified says the tree had
+// uncommitted changes; "unknown" when the build recorded none (go run,
+// -buildvcs=false, a build outside the repository).
+func vcsCommit(settings []debug.BuildSetting) string {
+	rev, dirty := "", false
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(len(s.Value), 12)]
+		case "vcs.modified":
+			dirty = s.Value == "true"
 		}
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && s.Value != "" {
-				return s.Value[:min(len(s.Value), 12)]
-			}
-		}
+	switch {
+	case rev == "":
+		return "unknown"
+	case dirty:
+		return rev + "+dirty"
 	}
-	return "unknown"
+	return rev
 }

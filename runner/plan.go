@@ -264,9 +264,9 @@ func LoadPlan(nameOrPath string) (Plan, error) {
 	return ParsePlan(data, name)
 }
 
-// cellTime is the planned wall time of one cell: warm-up, window and
+// CellTime is the planned wall time of one cell: warm-up, window and
 // cellOverhead.
-func (p *Plan) cellTime() time.Duration {
+func (p *Plan) CellTime() time.Duration {
 	return p.Warmup + p.Duration + cellOverhead
 }
 

@@ -36,7 +36,7 @@ func CellLine(i, n int, c Cell, r results.Row) string {
 	if r.Status == results.StatusFailed {
 		return s + "failed: " + r.Reason
 	}
-	s += fmt.Sprintf("%.0f req/s p99 %s %s", r.RPS, time.Duration(r.P99us)*time.Microsecond, r.Status)
+	s += fmt.Sprintf("%.0f req/s p99 %s %s", r.RPS, time.Duration(r.P99Us)*time.Microsecond, r.Status)
 	if r.Reason != "" {
 		s += " (" + r.Reason + ")"
 	}

@@ -36,7 +36,7 @@ func TestBarProgressAdvancesWithinCell(t *testing.T) {
 	p.CellStart(1, 2, c)
 	time.Sleep(1300 * time.Millisecond)
 	during := buf.String()
-	p.CellDone(1, 2, c, results.Row{Status: "ok", RPS: 10, P99us: 5})
+	p.CellDone(1, 2, c, results.Row{Status: "ok", RPS: 10, P99Us: 5})
 	p.Finish()
 	// 4 s planned: after ≥ 1 s of the first cell the bar is past 0 %.
 	if !regexp.MustCompile(`\b([1-9]|[1-4][0-9])%`).MatchString(during) {

@@ -10,65 +10,76 @@ import (
 	"github.com/asyncbench/asyncbench/results"
 )
 
-// MaxErrorShare is the share of failed requests above which a cell is
-// marked failed rather than ok.
+// MaxErrorShare is the share of attempted requests (completed plus
+// errors) that may fail in an ok cell; above it the cell is failed. Any
+// connect error fails the cell whatever the share: a connection that was
+// never made means the generator did not drive the load the cell names.
 const MaxErrorShare = 0.01
 
 // fillRow copies a load generator summary into r and derives the per-
-// connection and per-CPU-second columns and the status.
+// connection and per-CPU-second columns and the status. Values the summary
+// does not carry stay nil (not measured).
 func fillRow(r *results.Row, s *summary.Summary) {
 	r.DurationS = s.DurationSeconds
 	r.Requests = s.Requests
 	r.RPS = s.RPS
-	r.P50us = s.Latency.P50
-	r.P90us = s.Latency.P90
-	r.P99us = s.Latency.P99
-	r.P999us = s.Latency.P999
+	r.P50Us = s.Latency.P50
+	r.P90Us = s.Latency.P90
+	r.P99Us = s.Latency.P99
+	r.P999Us = s.Latency.P999
 	r.MaxUs = s.Latency.Max
 	r.MeanUs = s.Latency.Mean
 	r.Errors = s.Errors
 	r.Saturated = s.Saturated
-	if s.Uncorrected != nil {
-		r.UncorrP99 = s.Uncorrected.P99
+	if s.Rate > 0 && s.Uncorrected != nil {
+		r.UncorrectedP99Us = new(s.Uncorrected.P99)
 	}
-	if s.SendLag != nil {
-		r.SendLagP99 = s.SendLag.P99
+	if s.Rate > 0 && s.SendLag != nil {
+		r.SendLagP99Us = new(s.SendLag.P99)
 	}
-	r.GenCPUs = s.GeneratorCPUSeconds
-	r.ReqPerGenCPU = perCPU(s.Requests, s.GeneratorCPUSeconds)
+	r.GeneratorCPUSeconds = new(s.GeneratorCPUSeconds)
+	r.ReqPerGeneratorCPUSecond = perCPU(s.Requests, s.GeneratorCPUSeconds)
 	if st := s.Server; st != nil {
-		r.RSSIdleKiB = st.RSSIdleKiB
-		r.RSSPeakKiB = st.RSSPeakKiB
-		r.RSSMeanKiB = st.RSSMeanKiB
-		r.RSSPerConnBytes = rssPerConn(st.RSSPeakKiB, st.RSSIdleKiB, r.Conns)
-		r.ServerCPUs = st.CPUSeconds
-		r.ReqPerServerCPU = perCPU(s.Requests, st.CPUSeconds)
-		r.CtxSwitches = st.CtxSwitches
-		r.ThreadsPeak = st.ThreadsPeak
+		fillServer(r, s.Requests, st)
 	}
 	r.Status, r.Reason = status(s)
 }
 
-// rssPerConn is (peak−idle)·1024/conns in bytes, 0 without connections.
-func rssPerConn(peakKiB, idleKiB int64, conns int) int64 {
-	if conns <= 0 {
-		return 0
-	}
-	return (peakKiB - idleKiB) * 1024 / int64(conns)
+// fillServer copies the server's resource use into r.
+func fillServer(r *results.Row, requests uint64, st *summary.ServerStats) {
+	r.RSSIdleKiB = new(st.RSSIdleKiB)
+	r.RSSPeakKiB = new(st.RSSPeakKiB)
+	r.RSSMeanKiB = new(st.RSSMeanKiB)
+	r.RSSPerConnBytes = rssPerConn(st.RSSPeakKiB, st.RSSIdleKiB, r.Conns)
+	r.ServerCPUSeconds = new(st.CPUSeconds)
+	r.ReqPerServerCPUSecond = perCPU(requests, st.CPUSeconds)
+	r.CtxSwitches = new(st.CtxSwitches)
+	r.ThreadsPeak = new(st.ThreadsPeak)
 }
 
-// perCPU is requests per CPU-second, 0 when no CPU time was measured.
-func perCPU(requests uint64, cpuS float64) float64 {
+// rssPerConn is (peak−idle)·1024/conns in bytes; nil (not measured) below
+// results.MinConnsForRSSPerConn connections.
+func rssPerConn(peakKiB, idleKiB int64, conns int) *int64 {
+	if conns < results.MinConnsForRSSPerConn {
+		return nil
+	}
+	return new((peakKiB - idleKiB) * 1024 / int64(conns))
+}
+
+// perCPU is requests per CPU-second; nil when no CPU time was measured.
+func perCPU(requests uint64, cpuS float64) *float64 {
 	if cpuS <= 0 {
-		return 0
+		return nil
 	}
-	return float64(requests) / cpuS
+	return new(float64(requests) / cpuS)
 }
 
-// status judges a summary: saturated when the generator fell behind, failed
-// when nothing completed or more than MaxErrorShare of requests failed,
-// else ok. Errors below the threshold are listed in the reason.
-func status(s *summary.Summary) (status, reason string) {
+// status judges a summary: failed when the server exited, nothing
+// completed, any connect error occurred or more than MaxErrorShare of the
+// attempted requests failed (timeouts included); saturated when the
+// generator fell behind; else ok. Errors that do not fail the cell are
+// listed in the reason.
+func status(s *summary.Summary) (status results.Status, reason string) {
 	errs := ""
 	if s.Errors > 0 {
 		errs = fmt.Sprintf("%d errors (%s)", s.Errors, errorKinds(s.ErrorKinds))
@@ -78,8 +89,10 @@ func status(s *summary.Summary) (status, reason string) {
 		return results.StatusFailed, joinReason("server exited during the run", errs)
 	case s.Requests == 0:
 		return results.StatusFailed, joinReason("no requests completed", errs)
+	case s.ErrorKinds[ErrorConnect] > 0:
+		return results.StatusFailed, joinReason("connections failed", errs)
 	case float64(s.Errors) > MaxErrorShare*float64(s.Requests+s.Errors):
-		return results.StatusFailed, errs
+		return results.StatusFailed, joinReason(fmt.Sprintf("more than %g%% of requests failed", 100*MaxErrorShare), errs)
 	case s.Saturated:
 		reason = s.SaturatedReason
 		if reason == "" {
@@ -89,6 +102,9 @@ func status(s *summary.Summary) (status, reason string) {
 	}
 	return results.StatusOK, errs
 }
+
+// ErrorConnect is the summary's error kind for failed connection attempts.
+const ErrorConnect = "connect"
 
 // joinReason joins the non-empty parts with "; ".
 func joinReason(parts ...string) string {

@@ -10,8 +10,8 @@ import (
 
 func TestFillRow(t *testing.T) {
 	s := summary.Summary{
-		Requests: 120000, DurationSeconds: 2, RPS: 60000, Errors: 3,
-		ErrorKinds:          map[string]uint64{"read": 2, "connect": 1, "timeout": 0},
+		Requests: 120000, DurationSeconds: 2, RPS: 60000, Errors: 3, Rate: 60000,
+		ErrorKinds:          map[string]uint64{"read": 2, "timeout": 1, "status": 0},
 		Latency:             summary.Percentiles{P50: 100, P90: 200, P99: 900, P999: 2000, Max: 5000, Mean: 123.5},
 		Uncorrected:         &summary.Percentiles{P99: 700},
 		SendLag:             &summary.LagPercentiles{P99: 40},
@@ -25,16 +25,16 @@ func TestFillRow(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"rss per conn", r.RSSPerConnBytes, int64(2048 * 1024 / 64)},
-		{"req per server cpu", r.ReqPerServerCPU, 80000.0},
-		{"req per gen cpu", r.ReqPerGenCPU, 150000.0},
-		{"p99", r.P99us, int64(900)},
-		{"uncorrected p99", r.UncorrP99, int64(700)},
-		{"send lag p99", r.SendLagP99, int64(40)},
+		{"rss per conn", deref(r.RSSPerConnBytes), int64(2048 * 1024 / 64)},
+		{"req per server cpu", deref(r.ReqPerServerCPUSecond), 80000.0},
+		{"req per gen cpu", deref(r.ReqPerGeneratorCPUSecond), 150000.0},
+		{"p99", r.P99Us, int64(900)},
+		{"uncorrected p99", deref(r.UncorrectedP99Us), int64(700)},
+		{"send lag p99", deref(r.SendLagP99Us), int64(40)},
 		{"mean", r.MeanUs, 123.5},
 		{"status", r.Status, results.StatusOK},
-		{"reason", r.Reason, "3 errors (connect=1 read=2)"},
-		{"threads", r.ThreadsPeak, 9},
+		{"reason", r.Reason, "3 errors (read=2 timeout=1)"},
+		{"threads", deref(r.ThreadsPeak), 9},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -43,19 +43,54 @@ func TestFillRow(t *testing.T) {
 	}
 }
 
+// deref returns *p, or the string "nil" when not measured.
+func deref[T any](p *T) any {
+	if p == nil {
+		return "nil"
+	}
+	return *p
+}
+
+// TestFillRowNotMeasured: what a cell does not measure is nil (an empty
+// CSV field), never 0.
+func TestFillRowNotMeasured(t *testing.T) {
+	closed := summary.Summary{Requests: 10, DurationSeconds: 1,
+		Uncorrected: &summary.Percentiles{P99: 5}, SendLag: &summary.LagPercentiles{P99: 1}}
+	r := results.Row{Conns: results.MinConnsForRSSPerConn - 1}
+	fillRow(&r, &closed)
+	if r.UncorrectedP99Us != nil || r.SendLagP99Us != nil {
+		t.Errorf("closed loop: uncorrected %v, send lag %v, want nil", r.UncorrectedP99Us, r.SendLagP99Us)
+	}
+	if r.RSSPeakKiB != nil || r.ServerCPUSeconds != nil || r.ReqPerServerCPUSecond != nil || r.ReqPerGeneratorCPUSecond != nil {
+		t.Errorf("no server stats, no generator CPU: %+v", r)
+	}
+	closed.Server = &summary.ServerStats{RSSIdleKiB: 1000, RSSPeakKiB: 2000}
+	fillRow(&r, &closed)
+	if r.RSSPeakKiB == nil || r.RSSPerConnBytes != nil {
+		t.Errorf("%d conns: rss peak %v, per conn %v; want peak, no per-conn", r.Conns, r.RSSPeakKiB, r.RSSPerConnBytes)
+	}
+}
+
+// TestStatus covers the error threshold: more than MaxErrorShare of the
+// attempted requests (timeouts included), or any connect error, fail the
+// cell.
 func TestStatus(t *testing.T) {
 	tests := []struct {
-		name       string
-		s          summary.Summary
-		want, text string
+		name string
+		s    summary.Summary
+		want results.Status
+		text string
 	}{
 		{"ok", summary.Summary{Requests: 10}, results.StatusOK, ""},
 		{"nothing", summary.Summary{Errors: 5}, results.StatusFailed, "no requests completed; 5 errors"},
-		{"errors at 1%", summary.Summary{Requests: 99, Errors: 1}, results.StatusOK, "1 errors"},
-		{"errors over 1%", summary.Summary{Requests: 98, Errors: 2}, results.StatusFailed, "2 errors"},
+		{"errors at 1%", summary.Summary{Requests: 99, Errors: 1, ErrorKinds: map[string]uint64{"read": 1}}, results.StatusOK, "1 errors (read=1)"},
+		{"errors over 1%", summary.Summary{Requests: 98, Errors: 2}, results.StatusFailed, "more than 1% of requests failed; 2 errors"},
+		{"timeouts over 1%", summary.Summary{Requests: 980, Errors: 20, ErrorKinds: map[string]uint64{"timeout": 20}}, results.StatusFailed, "more than 1% of requests failed; 20 errors (timeout=20)"},
+		{"timeouts at 1%", summary.Summary{Requests: 990, Errors: 10, ErrorKinds: map[string]uint64{"timeout": 10}}, results.StatusOK, "10 errors (timeout=10)"},
+		{"one connect error", summary.Summary{Requests: 100000, Errors: 1, ErrorKinds: map[string]uint64{"connect": 1}}, results.StatusFailed, "connections failed; 1 errors (connect=1)"},
 		{"saturated", summary.Summary{Requests: 10, Saturated: true, SaturatedReason: "send lag p99 5ms"}, results.StatusSaturated, "send lag p99 5ms"},
 		{"saturated no reason", summary.Summary{Requests: 10, Saturated: true}, results.StatusSaturated, "generator fell behind"},
-		{"server exited", summary.Summary{Requests: 10, StopReason: "server_exited"}, results.StatusFailed, "server exited"},
+		{"server exited", summary.Summary{Requests: 10, StopReason: summary.StopServerExited}, results.StatusFailed, "server exited"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,14 +103,14 @@ func TestStatus(t *testing.T) {
 }
 
 func TestRSSPerConnAndPerCPU(t *testing.T) {
-	if got := rssPerConn(2000, 1000, 0); got != 0 {
-		t.Errorf("rssPerConn with 0 conns = %d", got)
+	if got := rssPerConn(2000, 1000, results.MinConnsForRSSPerConn-1); got != nil {
+		t.Errorf("rssPerConn below the minimum = %d, want nil", *got)
 	}
-	if got := rssPerConn(1000, 1100, 100); got != -1024 {
-		t.Errorf("rssPerConn shrinking = %d, want -1024", got)
+	if got := rssPerConn(1000, 1100, 128); got == nil || *got != -800 {
+		t.Errorf("rssPerConn shrinking = %v, want -800", deref(got))
 	}
-	if got := perCPU(100, 0); got != 0 {
-		t.Errorf("perCPU with 0 CPU = %v", got)
+	if got := perCPU(100, 0); got != nil {
+		t.Errorf("perCPU with 0 CPU = %v, want nil", *got)
 	}
 }
 
@@ -97,7 +132,7 @@ func TestCompletedAndLatest(t *testing.T) {
 	latest := Latest(rows)
 	var got []string
 	for _, r := range latest {
-		got = append(got, rowID(r.Cell, r.Rep)+":"+r.Status+r.Reason)
+		got = append(got, rowID(r.Cell, r.Rep)+":"+string(r.Status)+r.Reason)
 	}
 	if want := "a#1:ok b#1:ok c#1:saturated a#2:failedagain"; strings.Join(got, " ") != want {
 		t.Fatalf("Latest = %v, want %s", got, want)

@@ -38,9 +38,10 @@ type Config struct {
 	Dir         string // run directory: per-cell .json and .hlog go here
 	ServerPath  string
 	LoadgenPath string
-	ServerCPUs  cpuset.Set // empty = unpinned
-	GenCPUs     cpuset.Set // empty = unpinned
-	Env         Env
+	// ServerCPUSet and GeneratorCPUSet pin the children; empty = unpinned.
+	ServerCPUSet    cpuset.Set
+	GeneratorCPUSet cpuset.Set
+	Env             Env
 	// Skip holds cell repetitions already done (see Completed).
 	Skip         map[string]bool
 	StartTimeout time.Duration // for the "listening on" line; zero = DefaultStartTimeout
@@ -109,7 +110,7 @@ func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 		}
 		todo = append(todo, c)
 	}
-	prog.Start(len(todo), time.Duration(len(todo))*cfg.Plan.cellTime())
+	prog.Start(len(todo), time.Duration(len(todo))*cfg.Plan.CellTime())
 	defer prog.Finish()
 	for i, c := range todo {
 		if ctx.Err() != nil {
@@ -134,7 +135,7 @@ func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 
 // baseRow fills the identity and environment columns of a cell's row.
 func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
-	gmp := len(cfg.ServerCPUs)
+	gmp := len(cfg.ServerCPUSet)
 	if gmp == 0 {
 		gmp = len(mustAvailable())
 	}
@@ -143,7 +144,7 @@ func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
 		Backend: c.Backend, Proto: string(c.Workload.Proto), Workload: c.Workload.Name,
 		Conns: c.Conns, Pipeline: c.Pipeline, Rate: c.Rate, Payload: c.Payload,
 		GoVersion: cfg.Env.GoVersion, Kernel: cfg.Env.Kernel, CPUModel: cfg.Env.CPUModel,
-		GOMAXPROCS: gmp, ServerCPUSet: cfg.ServerCPUs.String(), GenCPUs_: cfg.GenCPUs.String(),
+		GOMAXPROCS: gmp, ServerCPUSet: cfg.ServerCPUSet.String(), GeneratorCPUSet: cfg.GeneratorCPUSet.String(),
 		Commit: cfg.Env.Commit, Plan: cfg.Plan.Name,
 		StartTime: start.UTC().Format(time.RFC3339),
 	}
@@ -186,7 +187,7 @@ func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, interru
 	if err != nil {
 		return failed(row, fmt.Sprintf("create %s: %v", jsonPath, err)), false
 	}
-	lg, err := startChild(cfg.LoadgenPath, loadgenArgs(cfg, c, addr, hlogPath, srv.Pid()), cfg.GenCPUs, jf)
+	lg, err := startChild(cfg.LoadgenPath, loadgenArgs(cfg, c, addr, hlogPath, srv.Pid()), cfg.GeneratorCPUSet, jf)
 	jf.Close()
 	if err != nil {
 		return failed(row, err.Error()), false
@@ -235,7 +236,7 @@ func startServer(ctx context.Context, cfg *Config, c Cell) (*child, string, erro
 		return nil, "", err
 	}
 	args := []string{"-backend", c.Backend, "-proto", string(c.Workload.Proto), "-addr", "127.0.0.1:0"}
-	srv, err := startChild(cfg.ServerPath, args, cfg.ServerCPUs, pw)
+	srv, err := startChild(cfg.ServerPath, args, cfg.ServerCPUSet, pw)
 	pw.Close()
 	if err != nil {
 		pr.Close()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner/cpuset"
-	"github.com/asyncbench/asyncbench/runner/internal/fakechild"
+	"github.com/asyncbench/asyncbench/runner/fakechild"
 )
 
 func TestMain(m *testing.M) {
@@ -36,7 +35,7 @@ func fakeConfig(t *testing.T, p Plan) (Config, string) {
 	return Config{
 		Plan: p, RunID: "test", Dir: t.TempDir(),
 		ServerPath: os.Args[0], LoadgenPath: os.Args[0],
-		ServerCPUs: cpuset.Set{avail[0]}, GenCPUs: cpuset.Set{avail[len(avail)-1]},
+		ServerCPUSet: cpuset.Set{avail[0]}, GeneratorCPUSet: cpuset.Set{avail[len(avail)-1]},
 		Env:          Env{GoVersion: "go0", Kernel: "k", CPUModel: "cpu", Commit: "abc"},
 		StartTimeout: 10 * time.Second, // race-instrumented fakes start slowly
 		StopGrace:    3 * time.Second,
@@ -58,34 +57,9 @@ func (m *memRows) Write(r results.Row) error { m.rows = append(m.rows, r); retur
 // assertGone fails if any process that wrote a pid file still runs.
 func assertGone(t *testing.T, pidDir string) {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(pidDir, "*.pid"))
-	if len(files) == 0 {
-		t.Fatal("no pid files written")
+	if err := fakechild.WaitGone(pidDir, 5*time.Second); err != nil {
+		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for _, f := range files {
-		base := strings.TrimSuffix(filepath.Base(f), ".pid")
-		pid, err := strconv.Atoi(base[strings.LastIndexByte(base, '-')+1:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for alive(pid) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s (pid %d) still running", base, pid)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-}
-
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(data, ')')
-	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
 }
 
 func TestRunThreeCells(t *testing.T) {
@@ -106,10 +80,10 @@ func TestRunThreeCells(t *testing.T) {
 		if r.Backend != b || r.Cell != b+"/http/plaintext/c4/p1/r0/b0" || r.Status != "ok" {
 			t.Fatalf("row %d: %s %s %s %q", i, r.Backend, r.Cell, r.Status, r.Reason)
 		}
-		if r.Requests != want.Requests || r.RSSPerConnBytes != 1024 || r.ReqPerServerCPU != 8000 || r.ReqPerGenCPU != 16000 {
+		if r.Requests != want.Requests || r.RSSPerConnBytes != nil || deref(r.ReqPerServerCPUSecond) != 8000.0 || deref(r.ReqPerGeneratorCPUSecond) != 16000.0 {
 			t.Fatalf("row %d numbers: %+v", i, r)
 		}
-		if r.GOMAXPROCS != 1 || r.ServerCPUSet != cfg.ServerCPUs.String() || r.Commit != "abc" || r.Plan != "fake" || r.RunID != "test" {
+		if r.GOMAXPROCS != 1 || r.ServerCPUSet != cfg.ServerCPUSet.String() || r.Commit != "abc" || r.Plan != "fake" || r.RunID != "test" {
 			t.Fatalf("row %d environment: %+v", i, r)
 		}
 		if _, err := time.Parse(time.RFC3339, r.StartTime); err != nil {
@@ -285,28 +259,5 @@ func TestNewRunDir(t *testing.T) {
 	}
 	if _, _, err := NewRunDir(parent, "smoke", now); err == nil || !strings.Contains(err.Error(), "-resume") {
 		t.Fatalf("reused run id: %v", err)
-	}
-}
-
-func TestChooseCPUs(t *testing.T) {
-	avail, err := cpuset.Available()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, g, warn, err := chooseCPUs("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s[0] != avail[0] || (len(avail) > 1 && (g[0] != avail[1] || warn != "")) || (len(avail) == 1 && warn == "") {
-		t.Fatalf("defaults %s %s %q with %s available", s, g, warn, avail)
-	}
-	if _, _, _, err := chooseCPUs("1023", ""); err == nil || !strings.Contains(err.Error(), "not available") {
-		t.Fatalf("unavailable CPU accepted: %v", err)
-	}
-	if _, _, _, err := chooseCPUs("", "x"); err == nil || ExitCode(err) != 2 {
-		t.Fatalf("bad list: %v", err)
-	}
-	if _, _, warn, _ := chooseCPUs(avail.String(), avail.String()); warn == "" {
-		t.Fatal("no warning for shared CPUs")
 	}
 }

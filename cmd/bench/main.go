@@ -4,12 +4,14 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/asyncbench/asyncbench/runner"
+	"github.com/asyncbench/asyncbench/internal/cli"
 )
 
 func main() {
@@ -20,10 +22,10 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	err := runner.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 	}
-	os.Exit(runner.ExitCode(err))
+	os.Exit(cli.Code(err))
 }

@@ -82,8 +82,8 @@ func (s Set) String() string {
 	return b.String()
 }
 
-// Subset reports the CPUs of s that are not in avail; none means s ⊆ avail.
-func (s Set) Subset(avail Set) (missing Set) {
+// Missing returns the CPUs of s that are not in avail; none means s ⊆ avail.
+func (s Set) Missing(avail Set) (missing Set) {
 	for _, c := range s {
 		if !slices.Contains(avail, c) {
 			missing = append(missing, c)

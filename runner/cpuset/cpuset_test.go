@@ -41,13 +41,13 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestSubsetOverlaps(t *testing.T) {
+func TestMissingOverlaps(t *testing.T) {
 	a, b := Set{0, 1}, Set{1, 2}
-	if m := b.Subset(a); len(m) != 1 || m[0] != 2 {
-		t.Fatalf("Subset = %v, want [2]", m)
+	if m := b.Missing(a); len(m) != 1 || m[0] != 2 {
+		t.Fatalf("Missing = %v, want [2]", m)
 	}
-	if m := (Set{0}).Subset(a); m != nil {
-		t.Fatalf("Subset = %v, want none", m)
+	if m := (Set{0}).Missing(a); m != nil {
+		t.Fatalf("Missing = %v, want none", m)
 	}
 	if !a.Overlaps(b) || a.Overlaps(Set{3}) {
 		t.Fatal("Overlaps wrong")

@@ -1,5 +1,6 @@
-// Package fakechild lets a test binary stand in for the server and loadgen
-// binaries, so runner tests need neither. A test's TestMain calls Main
+// Package fakechild is test support, as net/http/httptest is: it lets a
+// test binary stand in for the server and loadgen binaries, so the tests of
+// runner and cmd/bench need neither. A test's TestMain calls Main
 // first; when the environment selects fake mode it plays the part given by
 // its arguments and exits.
 //
@@ -15,7 +16,9 @@
 package fakechild
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -23,6 +26,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -188,4 +192,39 @@ func writeHlog(path string, n uint64) error {
 		err = cerr
 	}
 	return err
+}
+
+// WaitGone waits until no process that wrote a pid file into pidDir runs
+// any more (zombies count as gone), for at most timeout. It returns an
+// error naming a process still running, or if no pid file was written.
+func WaitGone(pidDir string, timeout time.Duration) error {
+	files, _ := filepath.Glob(filepath.Join(pidDir, "*.pid"))
+	if len(files) == 0 {
+		return errors.New("no pid files written")
+	}
+	deadline := time.Now().Add(timeout)
+	for _, f := range files {
+		base := strings.TrimSuffix(filepath.Base(f), ".pid")
+		pid, err := strconv.Atoi(base[strings.LastIndexByte(base, '-')+1:])
+		if err != nil {
+			return err
+		}
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s (pid %d) still running", base, pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
 }

@@ -1,10 +1,12 @@
-package results
+package report
 
 import (
 	"math"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/asyncbench/asyncbench/results"
 )
 
 func TestPercentileX(t *testing.T) {
@@ -89,8 +91,8 @@ func TestSpectrumPoints(t *testing.T) {
 
 func TestSinglePointPlot(t *testing.T) {
 	dir := t.TempDir()
-	g := groupRows([]Row{{Backend: "gnet", Proto: "http", Workload: "w", Conns: 10, Pipeline: 1, Status: StatusOK, RPS: 5, P99us: 7, RSSPeakKiB: 2048}})[0]
-	styles := newStyles([]Row{{Backend: "gnet"}})
+	g := groupRows([]results.Row{{Backend: "gnet", Proto: "http", Workload: "w", Conns: 10, Pipeline: 1, Status: results.StatusOK, RPS: 5, P99Us: 7, RSSPeakKiB: new(int64(2048))}})[0]
+	styles := newStyles([]results.Row{{Backend: "gnet"}})
 	p, ok, err := connsPlot(g, styles, "t", "y", getRPS, false)
 	if err != nil || !ok {
 		t.Fatalf("connsPlot: %v %v", ok, err)

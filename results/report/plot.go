@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+
+	"github.com/asyncbench/asyncbench/results"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"gonum.org/v1/plot"
@@ -52,8 +54,8 @@ type style struct {
 
 // newStyles gives every backend in rows a fixed colour and glyph, so a
 // backend looks the same in all plots of a report.
-func newStyles(rows []Row) map[string]style {
-	names := distinct(rows, func(r Row) string { return r.Backend })
+func newStyles(rows []results.Row) map[string]style {
+	names := distinct(rows, func(r results.Row) string { return r.Backend })
 	slices.Sort(names)
 	m := make(map[string]style, len(names))
 	for i, n := range names {
@@ -77,7 +79,7 @@ func writeGroupPlots(dir string, g *group, styles map[string]style) ([]plotRef, 
 	title := g.key.Title()
 	vsConns := []struct {
 		suffix, what, ylabel string
-		get                  func(Row) float64
+		get                  func(results.Row) float64
 		logY                 bool
 	}{
 		{"rps", "Throughput", "throughput (req/s)", getRPS, false},
@@ -132,7 +134,7 @@ func writeGroupPlots(dir string, g *group, styles map[string]style) ([]plotRef, 
 }
 
 // cellHistogram merges the .hlog files of the given repetitions.
-func cellHistogram(dir string, rows []Row) (*hdrhistogram.Histogram, error) {
+func cellHistogram(dir string, rows []results.Row) (*hdrhistogram.Histogram, error) {
 	var paths []string
 	for _, r := range rows {
 		if r.Hlog == "" {
@@ -144,7 +146,7 @@ func cellHistogram(dir string, rows []Row) (*hdrhistogram.Histogram, error) {
 		}
 		paths = append(paths, p)
 	}
-	h, _, err := MergeHlogs(paths)
+	h, _, err := results.MergeHlogs(paths)
 	return h, err
 }
 
@@ -166,7 +168,7 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 // connsPlot draws metric get of the ok rows against connections, one line
 // per backend, with the min–max range of the repetitions as error bars. It
 // reports false when no point is ok or every value is zero.
-func connsPlot(g *group, styles map[string]style, title, ylabel string, get func(Row) float64, logY bool) (*plot.Plot, bool, error) {
+func connsPlot(g *group, styles map[string]style, title, ylabel string, get func(results.Row) float64, logY bool) (*plot.Plot, bool, error) {
 	p := newPlot(title, "connections", ylabel)
 	drawn := false
 	ymin, ymax := math.Inf(1), math.Inf(-1)

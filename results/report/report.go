@@ -1,4 +1,7 @@
-package results
+// Package report presents results: report.md with tables and verdicts,
+// plots (gonum/plot), the comparison of two runs and the Go benchmark
+// format for benchstat.
+package report
 
 import (
 	"bytes"
@@ -11,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/asyncbench/asyncbench/results"
 )
 
 // groupKey identifies rows that belong in one table: everything but the
@@ -76,7 +81,7 @@ type cellKey struct {
 
 // cellRows holds the repetitions of one point, split by status.
 type cellRows struct {
-	ok, saturated, failed []Row
+	ok, saturated, failed []results.Row
 }
 
 // group is the rows of one groupKey, indexed by backend and connections.
@@ -96,12 +101,12 @@ func (g *group) at(backend string, conns int) *cellRows {
 }
 
 // okSample summarises metric f over the ok repetitions of one point.
-func (g *group) okSample(backend string, conns int, f func(Row) float64) sample {
+func (g *group) okSample(backend string, conns int, f func(results.Row) float64) sample {
 	return summarize(values(g.at(backend, conns).ok, f))
 }
 
 // groupRows splits rows into groups in a stable order.
-func groupRows(rows []Row) []*group {
+func groupRows(rows []results.Row) []*group {
 	byKey := map[groupKey]*group{}
 	for _, r := range rows {
 		k := groupKey{r.Proto, r.Workload, r.Pipeline, r.Rate, r.Payload}
@@ -123,9 +128,9 @@ func groupRows(rows []Row) []*group {
 			}
 		}
 		switch r.Status {
-		case StatusOK:
+		case results.StatusOK:
 			c.ok = append(c.ok, r)
-		case StatusSaturated:
+		case results.StatusSaturated:
 			c.saturated = append(c.saturated, r)
 		default:
 			c.failed = append(c.failed, r)
@@ -141,13 +146,21 @@ func groupRows(rows []Row) []*group {
 	return groups
 }
 
-// Getters of the metrics shown in the report.
+// Getters of the metrics shown in the report; NaN when not measured.
 var (
-	getRPS    = func(r Row) float64 { return r.RPS }
-	getP99    = func(r Row) float64 { return float64(r.P99us) }
-	getRSSMiB = func(r Row) float64 { return float64(r.RSSPeakKiB) / 1024 }
-	getReqCPU = func(r Row) float64 { return r.ReqPerServerCPU }
+	getRPS    = func(r results.Row) float64 { return r.RPS }
+	getP99    = func(r results.Row) float64 { return float64(r.P99Us) }
+	getRSSMiB = func(r results.Row) float64 { return optional(r.RSSPeakKiB) / 1024 }
+	getReqCPU = func(r results.Row) float64 { return optional(r.ReqPerServerCPUSecond) }
 )
+
+// optional is *p as a float64, NaN when p is nil (not measured).
+func optional[T int64 | uint64 | float64](p *T) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return float64(*p)
+}
 
 // judgeConns is the connection count a group's verdict speaks about: the
 // largest at which at least two backends have ok rows, else the largest
@@ -258,11 +271,11 @@ func fmtCount(x float64) string {
 	return b.String()
 }
 
-// WriteReport writes dir/report.md and, under dir/plots, a PNG and an SVG
+// Write writes dir/report.md and, under dir/plots, a PNG and an SVG
 // of every plot, from rows. The .hlog of each ok row (Row.Hlog, relative to
 // dir) feeds the latency spectra. Failed and saturated rows are listed but
 // neither summarised nor plotted.
-func WriteReport(dir string, rows []Row) error {
+func Write(dir string, rows []results.Row) error {
 	if len(rows) == 0 {
 		return errors.New("report: no rows")
 	}
@@ -308,7 +321,7 @@ func WriteReport(dir string, rows []Row) error {
 
 // distinct returns the distinct non-empty values of f over rows, in order
 // of first appearance.
-func distinct(rows []Row, f func(Row) string) []string {
+func distinct(rows []results.Row, f func(results.Row) string) []string {
 	var out []string
 	for _, r := range rows {
 		if v := f(r); v != "" && !slices.Contains(out, v) {
@@ -325,9 +338,9 @@ func joinOr(vs []string, none string) string {
 	return strings.Join(vs, "; ")
 }
 
-func writeReportHeader(b *bytes.Buffer, rows []Row) {
+func writeReportHeader(b *bytes.Buffer, rows []results.Row) {
 	b.WriteString("# asyncbench report\n\n")
-	starts := distinct(rows, func(r Row) string { return r.StartTime })
+	starts := distinct(rows, func(r results.Row) string { return r.StartTime })
 	slices.Sort(starts)
 	date := "unknown"
 	if len(starts) > 0 {
@@ -339,31 +352,31 @@ func writeReportHeader(b *bytes.Buffer, rows []Row) {
 	var ok, sat, failed int
 	for _, r := range rows {
 		switch r.Status {
-		case StatusOK:
+		case results.StatusOK:
 			ok++
-		case StatusSaturated:
+		case results.StatusSaturated:
 			sat++
 		default:
 			failed++
 		}
 	}
-	procs := distinct(rows, func(r Row) string {
+	procs := distinct(rows, func(r results.Row) string {
 		if r.GOMAXPROCS == 0 {
 			return ""
 		}
 		return strconv.Itoa(r.GOMAXPROCS)
 	})
 	fmt.Fprintf(b, "| | |\n|---|---|\n")
-	fmt.Fprintf(b, "| run | %s |\n", joinOr(distinct(rows, func(r Row) string { return r.RunID }), "unknown"))
-	fmt.Fprintf(b, "| plan | %s |\n", mdEscape(joinOr(distinct(rows, func(r Row) string { return r.Plan }), "unknown")))
+	fmt.Fprintf(b, "| run | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.RunID }), "unknown"))
+	fmt.Fprintf(b, "| plan | %s |\n", mdEscape(joinOr(distinct(rows, func(r results.Row) string { return r.Plan }), "unknown")))
 	fmt.Fprintf(b, "| date (UTC) | %s |\n", date)
-	fmt.Fprintf(b, "| commit | %s |\n", joinOr(distinct(rows, func(r Row) string { return r.Commit }), "unknown"))
-	fmt.Fprintf(b, "| Go | %s |\n", joinOr(distinct(rows, func(r Row) string { return r.GoVersion }), "unknown"))
-	fmt.Fprintf(b, "| kernel | %s |\n", joinOr(distinct(rows, func(r Row) string { return r.Kernel }), "unknown"))
-	fmt.Fprintf(b, "| CPU | %s |\n", mdEscape(joinOr(distinct(rows, func(r Row) string { return r.CPUModel }), "unknown")))
+	fmt.Fprintf(b, "| commit | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.Commit }), "unknown"))
+	fmt.Fprintf(b, "| Go | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.GoVersion }), "unknown"))
+	fmt.Fprintf(b, "| kernel | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.Kernel }), "unknown"))
+	fmt.Fprintf(b, "| CPU | %s |\n", mdEscape(joinOr(distinct(rows, func(r results.Row) string { return r.CPUModel }), "unknown")))
 	fmt.Fprintf(b, "| server CPUs | %s (GOMAXPROCS %s) |\n",
-		joinOr(distinct(rows, func(r Row) string { return r.ServerCPUSet }), "unpinned"), joinOr(procs, "unknown"))
-	fmt.Fprintf(b, "| generator CPUs | %s |\n", joinOr(distinct(rows, func(r Row) string { return r.GenCPUs_ }), "unpinned"))
+		joinOr(distinct(rows, func(r results.Row) string { return r.ServerCPUSet }), "unpinned"), joinOr(procs, "unknown"))
+	fmt.Fprintf(b, "| generator CPUs | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.GeneratorCPUSet }), "unpinned"))
 	fmt.Fprintf(b, "| rows | %d: %d ok, %d saturated, %d failed |\n\n", len(rows), ok, sat, failed)
 	b.WriteString("Numbers are medians over the ok repetitions of a cell; `±x%` is the largest distance from the median " +
 		"to the minimum or maximum. Latency is in microseconds, measured from the intended send time in open-loop runs. " +
@@ -371,10 +384,10 @@ func writeReportHeader(b *bytes.Buffer, rows []Row) {
 		"Saturated and failed rows are listed below and left out of every number and plot.\n\n")
 }
 
-func writeFlagged(b *bytes.Buffer, rows []Row) {
-	var flagged []Row
+func writeFlagged(b *bytes.Buffer, rows []results.Row) {
+	var flagged []results.Row
 	for _, r := range rows {
-		if r.Status != StatusOK {
+		if r.Status != results.StatusOK {
 			flagged = append(flagged, r)
 		}
 	}
@@ -389,7 +402,7 @@ func writeFlagged(b *bytes.Buffer, rows []Row) {
 			status = "(none)"
 		}
 		fmt.Fprintf(b, "| **%s** | %s | %s | %d | %d | %s |\n",
-			mdEscape(status), mdEscape(r.Cell), mdEscape(r.Backend), r.Conns, r.Rep, mdEscape(r.Reason))
+			mdEscape(string(status)), mdEscape(r.Cell), mdEscape(r.Backend), r.Conns, r.Rep, mdEscape(r.Reason))
 	}
 	b.WriteString("\n")
 }
@@ -403,7 +416,7 @@ func fmtCell(c *cellRows, s sample, format func(float64) string) string {
 		txt = "saturated"
 	case len(c.ok) == 0 && len(c.failed) > 0:
 		txt = "failed"
-	case len(c.ok) == 0:
+	case len(c.ok) == 0, s.n == 0:
 		return "–"
 	case s.n >= 2:
 		txt = fmt.Sprintf("%s ±%.0f%%", format(s.median), s.spreadPct())
@@ -427,7 +440,7 @@ func fmtMiB(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
 
 // writeTables writes the throughput/latency table and the cost table of g.
 func writeTables(b *bytes.Buffer, g *group) {
-	table := func(title string, cols [2]string, get [2]func(Row) float64, format [2]func(float64) string) {
+	table := func(title string, cols [2]string, get [2]func(results.Row) float64, format [2]func(float64) string) {
 		fmt.Fprintf(b, "%s\n\n| conns |", title)
 		for _, be := range g.backends {
 			fmt.Fprintf(b, " %s %s | %s %s |", mdEscape(be), cols[0], mdEscape(be), cols[1])
@@ -450,9 +463,9 @@ func writeTables(b *bytes.Buffer, g *group) {
 		b.WriteString("\n")
 	}
 	table("Throughput and tail latency:",
-		[2]string{"req/s", "p99 µs"}, [2]func(Row) float64{getRPS, getP99}, [2]func(float64) string{fmtCount, fmtCount})
+		[2]string{"req/s", "p99 µs"}, [2]func(results.Row) float64{getRPS, getP99}, [2]func(float64) string{fmtCount, fmtCount})
 	table("Server cost:",
-		[2]string{"RSS peak MiB", "req per CPU-s"}, [2]func(Row) float64{getRSSMiB, getReqCPU}, [2]func(float64) string{fmtMiB, fmtCount})
+		[2]string{"RSS peak MiB", "req per CPU-s"}, [2]func(results.Row) float64{getRSSMiB, getReqCPU}, [2]func(float64) string{fmtMiB, fmtCount})
 }
 
 // mdEscape keeps s from breaking a markdown table cell.

@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"bytes"
@@ -11,18 +11,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/asyncbench/asyncbench/results"
+
 	"gonum.org/v1/plot/vg"
 )
 
 var keepReport = flag.String("keep-report", "", "also write the test report into this directory, for viewing")
 
-func TestWriteReport(t *testing.T) {
+func TestWrite(t *testing.T) {
 	dir := t.TempDir()
 	if *keepReport != "" {
 		dir = *keepReport
 	}
 	rows := fixtureRun(t, dir)
-	if err := WriteReport(dir, rows); err != nil {
+	if err := Write(dir, rows); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
@@ -112,18 +114,18 @@ func checkPlotFile(t *testing.T, path string) {
 }
 
 func TestWriteReportNoRows(t *testing.T) {
-	if err := WriteReport(t.TempDir(), nil); err == nil {
+	if err := Write(t.TempDir(), nil); err == nil {
 		t.Fatal("want error for no rows")
 	}
 }
 
 func TestWriteReportMissingHlog(t *testing.T) {
 	dir := t.TempDir()
-	rows := []Row{
-		{Cell: "a", Backend: "gnet", Proto: "http", Workload: "plaintext", Conns: 8, Pipeline: 1, Status: StatusOK, RPS: 10, P99us: 100, Hlog: "missing.hlog"},
-		{Cell: "b", Backend: "stdlib", Proto: "http", Workload: "plaintext", Conns: 8, Pipeline: 1, Status: StatusOK, RPS: 20, P99us: 90},
+	rows := []results.Row{
+		{Cell: "a", Backend: "gnet", Proto: "http", Workload: "plaintext", Conns: 8, Pipeline: 1, Status: results.StatusOK, RPS: 10, P99Us: 100, Hlog: "missing.hlog"},
+		{Cell: "b", Backend: "stdlib", Proto: "http", Workload: "plaintext", Conns: 8, Pipeline: 1, Status: results.StatusOK, RPS: 20, P99Us: 90},
 	}
-	if err := WriteReport(dir, rows); err != nil {
+	if err := Write(dir, rows); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
@@ -196,12 +198,12 @@ func TestVerdictLine(t *testing.T) {
 }
 
 func TestGroupRows(t *testing.T) {
-	rows := []Row{
-		{Backend: "z", Proto: "http", Workload: "w", Conns: 64, Pipeline: 1, Status: StatusOK},
-		{Backend: "a", Proto: "http", Workload: "w", Conns: 8, Pipeline: 1, Status: StatusFailed},
-		{Backend: "a", Proto: "echo", Workload: "echo", Conns: 8, Pipeline: 1, Status: StatusOK},
-		{Backend: "a", Proto: "http", Workload: "w", Conns: 8, Pipeline: 1, Status: StatusOK},
-		{Backend: "a", Proto: "http", Workload: "w", Conns: 8, Pipeline: 1, Status: StatusSaturated},
+	rows := []results.Row{
+		{Backend: "z", Proto: "http", Workload: "w", Conns: 64, Pipeline: 1, Status: results.StatusOK},
+		{Backend: "a", Proto: "http", Workload: "w", Conns: 8, Pipeline: 1, Status: results.StatusFailed},
+		{Backend: "a", Proto: "echo", Workload: "echo", Conns: 8, Pipeline: 1, Status: results.StatusOK},
+		{Backend: "a", Proto: "http", Workload: "w", Conns: 8, Pipeline: 1, Status: results.StatusOK},
+		{Backend: "a", Proto: "http", Workload: "w", Conns: 8, Pipeline: 1, Status: results.StatusSaturated},
 	}
 	gs := groupRows(rows)
 	if len(gs) != 2 || gs[0].key.Proto != "echo" || gs[1].key.Proto != "http" {

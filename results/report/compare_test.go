@@ -1,10 +1,12 @@
-package results
+package report
 
 import (
 	"bytes"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/asyncbench/asyncbench/results"
 )
 
 func TestMannWhitneyP(t *testing.T) {
@@ -69,16 +71,16 @@ func TestSummarize(t *testing.T) {
 }
 
 // reps builds n ok rows of one cell with the given rps and p99 values.
-func reps(cell string, rps []float64, p99 []int64) []Row {
-	var rows []Row
+func reps(cell string, rps []float64, p99 []int64) []results.Row {
+	var rows []results.Row
 	for i := range rps {
-		rows = append(rows, Row{Cell: cell, Rep: i + 1, Status: StatusOK, RPS: rps[i], P99us: p99[i]})
+		rows = append(rows, results.Row{Cell: cell, Rep: i + 1, Status: results.StatusOK, RPS: rps[i], P99Us: p99[i]})
 	}
 	return rows
 }
 
 func TestCompare(t *testing.T) {
-	var a, b []Row
+	var a, b []results.Row
 	same := []float64{100, 101, 102, 103, 104}
 	lat := []int64{500, 510, 520, 530, 540}
 	a = append(a, reps("same", same, lat)...)
@@ -89,7 +91,7 @@ func TestCompare(t *testing.T) {
 	b = append(b, reps("single", []float64{110}, []int64{50})...)
 	a = append(a, reps("gone", []float64{1}, []int64{1})...)
 	b = append(b, reps("new", []float64{1}, []int64{1})...)
-	b = append(b, Row{Cell: "faster", Rep: 9, Status: StatusFailed, RPS: 1})
+	b = append(b, results.Row{Cell: "faster", Rep: 9, Status: results.StatusFailed, RPS: 1})
 
 	var out bytes.Buffer
 	if err := Compare(&out, a, b); err != nil {

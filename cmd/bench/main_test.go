@@ -1,9 +1,10 @@
-package runner
+package main
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,9 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/results"
-	"github.com/asyncbench/asyncbench/runner/internal/fakechild"
+	"github.com/asyncbench/asyncbench/runner/fakechild"
 )
+
+func TestMain(m *testing.M) {
+	fakechild.Main()
+	os.Exit(m.Run())
+}
 
 // buildBench compiles cmd/bench into a temporary directory.
 func buildBench(t *testing.T) string {
@@ -38,7 +45,7 @@ func csvRows(t *testing.T, path string) []results.Row {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rows, err := results.ReadCSV(f, os.Stderr)
+	rows, err := results.ReadCSV(f, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,9 +109,11 @@ func TestInterruptAndResume(t *testing.T) {
 		t.Fatalf("exit = %v, want status 130; stderr:\n%s", err, stderr.String())
 	}
 	t.Logf("exited %v after SIGINT", time.Since(sent).Round(time.Millisecond))
-	assertGone(t, pids)
+	if err := fakechild.WaitGone(pids, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	rows := csvRows(t, csvPath)
-	if len(rows) != 1 || rows[0].Status != "ok" || rows[0].Cell != "stdlib/http/plaintext/c1/p1/r0/b0" {
+	if len(rows) != 1 || rows[0].Status != results.StatusOK || rows[0].Cell != "stdlib/http/plaintext/c1/p1/r0/b0" {
 		t.Fatalf("rows after interrupt: %+v", rows)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "report.md")); err != nil {
@@ -122,8 +131,8 @@ func TestInterruptAndResume(t *testing.T) {
 	rows = csvRows(t, csvPath)
 	seen := map[string]bool{}
 	for _, r := range rows {
-		id := rowID(r.Cell, r.Rep)
-		if seen[id] || r.Status != "ok" || r.RunID != "r1" {
+		id := fmt.Sprintf("%s#%d", r.Cell, r.Rep)
+		if seen[id] || r.Status != results.StatusOK || r.RunID != "r1" {
 			t.Fatalf("row %s: duplicate %v, status %s, run %s", id, seen[id], r.Status, r.RunID)
 		}
 		seen[id] = true
@@ -137,27 +146,26 @@ func TestInterruptAndResume(t *testing.T) {
 
 	// The other subcommands on the finished run.
 	var stdout bytes.Buffer
-	if err := Main(context.Background(), []string{"report", dir}, &stdout, &stdout); err != nil {
+	if err := run(context.Background(), []string{"report", dir}, &stdout, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	if err := Main(context.Background(), []string{"compare", "-gobench", dir, dir}, &stdout, &stdout); err != nil {
+	gb := t.TempDir()
+	if err := run(context.Background(), []string{"compare", "-gobench", "-out", gb, dir, dir}, &stdout, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "gobench.txt")); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"old.txt", "new.txt"} {
+		if _, err := os.Stat(filepath.Join(gb, f)); err != nil {
+			t.Fatal(err)
+		}
 	}
+	if _, err := os.Stat(filepath.Join(dir, "gobench.txt")); err == nil {
+		t.Fatal("compare -gobench wrote into the input directory")
+	}
+	// Four cells of a run one after the other are not one cell.
 	merged := filepath.Join(t.TempDir(), "merged.csv")
-	if err := Main(context.Background(), []string{"merge", "-out", merged, dir}, &stdout, &stdout); err != nil {
-		t.Fatal(err)
-	}
-	m := csvRows(t, merged)
-	// Four generators with 1, 2, 1 and 2 connections, 1000 requests per
-	// connection each, in 1 s windows.
-	if len(m) != 1 || m[0].Requests != 6000 || m[0].RPS != 6000 || m[0].Conns != 6 || m[0].GenCPUs != 1 {
-		t.Fatalf("merged row: %+v", m)
-	}
-	if m[0].P50us < 100 || m[0].P50us > 1100 || m[0].MaxUs < m[0].P99us {
-		t.Fatalf("merged percentiles: p50 %d p99 %d max %d", m[0].P50us, m[0].P99us, m[0].MaxUs)
+	err = run(context.Background(), []string{"merge", "-backend", "stdlib", "-out", merged, dir}, &stdout, &stdout)
+	if err == nil || cli.Code(err) == 0 || !strings.Contains(err.Error(), "not one cell") {
+		t.Fatalf("merge of a whole run directory: %v", err)
 	}
 }
 
@@ -171,9 +179,9 @@ func TestRunAllFailedExitsNonZero(t *testing.T) {
 	}
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	err := Main(context.Background(), []string{"run", "-plan", planFile, "-out", out, "-run-id", "f1", "-server", "/bin/false", "-loadgen", "/bin/false"}, &stdout, &stderr)
-	if err == nil || ExitCode(err) != 1 || !strings.Contains(err.Error(), "all 2 cells failed") {
-		t.Fatalf("err = %v (exit %d), want all cells failed, exit 1; stderr:\n%s", err, ExitCode(err), stderr.String())
+	err := run(context.Background(), []string{"run", "-plan", planFile, "-out", out, "-run-id", "f1", "-server", "/bin/false", "-loadgen", "/bin/false"}, &stdout, &stderr)
+	if err == nil || cli.Code(err) != cli.ExitFailed || !strings.Contains(err.Error(), "all 2 cells failed") {
+		t.Fatalf("err = %v (exit %d), want all cells failed, exit %d; stderr:\n%s", err, cli.Code(err), cli.ExitFailed, stderr.String())
 	}
 	if rows := csvRows(t, filepath.Join(out, "f1", "summary.csv")); len(rows) != 2 || rows[0].Status != results.StatusFailed {
 		t.Fatalf("rows: %+v", rows)
@@ -186,9 +194,11 @@ func TestMainUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{nil, 2, "missing subcommand"},
-		{[]string{"nosuch"}, 2, `unknown subcommand "nosuch"`},
-		{[]string{"run", "-bogus"}, 2, "flag provided but not defined: -bogus"},
+		{nil, 2, "missing command"},
+		{[]string{"nosuch"}, 2, `unknown command "nosuch"`},
+		{[]string{"run", "-bogus"}, 2, "run: flag provided but not defined: -bogus (see bench run -h)"},
+		{[]string{"merge", "-out", "x", "d"}, 2, "-backend is required"},
+		{[]string{"compare", "-nope", "a", "b"}, 2, "see bench compare -h"},
 		{[]string{"run", "-duration", "x"}, 2, "invalid value"},
 		{[]string{"run", "extra"}, 2, "unexpected argument"},
 		{[]string{"run", "-resume", "d", "-plan", "quick"}, 2, "-resume takes the plan"},
@@ -198,29 +208,48 @@ func TestMainUsage(t *testing.T) {
 		{[]string{"run", "-server", "/nonexistent/server"}, 1, "server binary /nonexistent/server"},
 		{[]string{"report"}, 2, "one run directory"},
 		{[]string{"compare", "a"}, 2, "two run directories"},
-		{[]string{"merge"}, 2, "at least one directory"},
+		{[]string{"merge"}, 2, "at least one INPUT"},
 		{[]string{"plans", "x"}, 2, "no arguments"},
-		{[]string{"-h"}, 0, ""},
-		{[]string{"run", "-h"}, 0, ""},
 		{[]string{"plans"}, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stdout bytes.Buffer
-			err := Main(context.Background(), tt.args, &stdout, &stdout)
-			if code := ExitCode(err); code != tt.code {
+			err := run(context.Background(), tt.args, &stdout, &stdout)
+			if code := cli.Code(err); code != tt.code {
 				t.Fatalf("exit %d (%v), want %d", code, err, tt.code)
 			}
-			if err != nil && (!strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n")) {
+			if err != nil && (!strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "bench run:")) {
 				t.Fatalf("error %q, want one line containing %q", err, tt.want)
 			}
 		})
 	}
 	var stdout bytes.Buffer
-	if err := Main(context.Background(), []string{"plans"}, &stdout, &stdout); err != nil {
+	if err := run(context.Background(), []string{"plans"}, &stdout, &stdout); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(stdout.String(), "full ") || !strings.Contains(stdout.String(), "\nquick      45 cells") {
 		t.Fatalf("plans output:\n%s", stdout.String())
+	}
+}
+
+// TestHelp: -h on bench and on every command prints complete usage on
+// stdout and exits 0.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"run", "-h"}, {"report", "-h"}, {"compare", "-h"}, {"merge", "-h"}, {"plans", "-h"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), args, &stdout, &stderr)
+			if cli.Code(err) != cli.ExitOK || stderr.Len() > 0 {
+				t.Fatalf("exit %d (%v), stderr %q", cli.Code(err), err, stderr.String())
+			}
+			out := stdout.String()
+			if !strings.Contains(out, "Usage") || (len(args) > 1 && !strings.Contains(out, "bench "+args[0])) {
+				t.Fatalf("usage:\n%s", out)
+			}
+			if args[0] == "run" && !strings.Contains(out, "-resume DIR") || args[0] == "merge" && !strings.Contains(out, "-backend") {
+				t.Fatalf("flags missing from usage:\n%s", out)
+			}
+		})
 	}
 }

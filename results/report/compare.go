@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/asyncbench/asyncbench/results"
 )
 
 // Alpha is the significance level of Compare.
@@ -16,13 +18,13 @@ const Alpha = 0.05
 type metric struct {
 	name         string
 	higherBetter bool
-	value        func(Row) float64
+	value        func(results.Row) float64
 }
 
 // compared lists the metrics Compare reports, in output order.
 var compared = []metric{
-	{"rps", true, func(r Row) float64 { return r.RPS }},
-	{"p99_us", false, func(r Row) float64 { return float64(r.P99us) }},
+	{"rps", true, func(r results.Row) float64 { return r.RPS }},
+	{"p99_us", false, func(r results.Row) float64 { return float64(r.P99Us) }},
 }
 
 // verdict is the outcome of comparing one metric of one cell.
@@ -72,27 +74,31 @@ func minTwoSidedP(n1, n2 int) float64 {
 // in which cells first appear.
 type cellSamples struct {
 	order []string
-	rows  map[string][]Row
+	rows  map[string][]results.Row
 }
 
-func groupByCell(rows []Row) cellSamples {
-	cs := cellSamples{rows: map[string][]Row{}}
+func groupByCell(rows []results.Row) cellSamples {
+	cs := cellSamples{rows: map[string][]results.Row{}}
 	for _, r := range rows {
 		if _, ok := cs.rows[r.Cell]; !ok {
 			cs.order = append(cs.order, r.Cell)
 			cs.rows[r.Cell] = nil
 		}
-		if r.Status == StatusOK {
+		if r.Status == results.StatusOK {
 			cs.rows[r.Cell] = append(cs.rows[r.Cell], r)
 		}
 	}
 	return cs
 }
 
-func values(rows []Row, f func(Row) float64) []float64 {
-	xs := make([]float64, len(rows))
-	for i, r := range rows {
-		xs[i] = f(r)
+// values returns f of every row, leaving out rows where f is NaN (not
+// measured) or infinite.
+func values(rows []results.Row, f func(results.Row) float64) []float64 {
+	xs := make([]float64, 0, len(rows))
+	for _, r := range rows {
+		if x := f(r); !math.IsNaN(x) && !math.IsInf(x, 0) {
+			xs = append(xs, x)
+		}
 	}
 	return xs
 }
@@ -105,7 +111,7 @@ func values(rows []Row, f func(Row) float64) []float64 {
 // significance (see minTwoSidedP; 3+3 cannot), the verdict is "n too
 // small". Only rows with status ok are compared. Cells found in one run
 // only are listed after.
-func Compare(w io.Writer, a, b []Row) error {
+func Compare(w io.Writer, a, b []results.Row) error {
 	ga, gb := groupByCell(a), groupByCell(b)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "cell\tmetric\tA\tB\tdelta\tverdict")
@@ -148,7 +154,7 @@ func Compare(w io.Writer, a, b []Row) error {
 	return nil
 }
 
-func missingFrom(order []string, in map[string][]Row) []string {
+func missingFrom(order []string, in map[string][]results.Row) []string {
 	var out []string
 	for _, c := range order {
 		if _, ok := in[c]; !ok {

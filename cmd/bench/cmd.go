@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/asyncbench/asyncbench/internal/cli"
+)
+
+const usage = `bench runs benchmark plans against the asyncbench servers and reports on them.
+
+Usage:
+  bench run [flags]                    run a plan; results in results/runs/<run-id>/
+  bench report DIR                     re-render DIR/report.md and DIR/plots from DIR/summary.csv
+  bench compare [flags] A B            compare two run directories cell by cell
+  bench merge [-out FILE] INPUT...     merge several generators' results for one cell into one row
+  bench plans                          list the built-in plans
+
+Run "bench COMMAND -h" for a command's flags.
+`
+
+// commands are the subcommands by name.
+var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
+	"run":     cmdRun,
+	"report":  cmdReport,
+	"compare": cmdCompare,
+	"merge":   cmdMerge,
+	"plans":   cmdPlans,
+}
+
+// run is the bench command: args without the program name. Output meant
+// for scripts goes to stdout, progress and diagnostics to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return cli.Usagef("missing command (see bench -h)")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return flag.ErrHelp
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		return cli.Usagef("unknown command %q (see bench -h)", args[0])
+	}
+	return cmd(ctx, args[1:], stdout, stderr)
+}
+
+// newFlagSet returns a flag set for command name whose errors and -h are
+// handled by parse. synopsis follows "bench NAME" on the usage line; doc
+// says what the command does.
+func newFlagSet(name, synopsis, doc string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: bench %s %s\n\n%s", name, synopsis, doc)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parse parses args with fs. -h prints the command's complete usage to
+// stdout and returns flag.ErrHelp (exit 0); a bad flag returns a one-line
+// *cli.UsageError that points at -h.
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	if err != nil {
+		return usagef(fs.Name(), "%v", err)
+	}
+	return nil
+}
+
+// usagef is a usage error of command name: "run: MESSAGE (see bench run -h)".
+func usagef(name, format string, a ...any) error {
+	return cli.Usagef("%s: %s (see bench %s -h)", name, fmt.Sprintf(format, a...), name)
+}

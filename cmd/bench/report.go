@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/asyncbench/asyncbench/plans"
+	"github.com/asyncbench/asyncbench/results"
+	"github.com/asyncbench/asyncbench/results/report"
+	"github.com/asyncbench/asyncbench/runner"
+)
+
+const reportDoc = `Report re-renders DIR/report.md and DIR/plots from DIR/summary.csv and
+the cells' .hlog files, and prints the report's path.
+`
+
+func cmdReport(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("report", "DIR", reportDoc)
+	if err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("report", "want one run directory")
+	}
+	dir := fs.Arg(0)
+	rows, err := readRows(dir, stderr)
+	if err != nil {
+		return err
+	}
+	if err := report.Write(dir, rows); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, filepath.Join(dir, "report.md"))
+	return nil
+}
+
+// readRows reads DIR/summary.csv, one row per cell repetition (see
+// runner.Latest). Torn or non-finite rows are dropped with a warning.
+func readRows(dir string, stderr io.Writer) ([]results.Row, error) {
+	f, err := os.Open(filepath.Join(dir, "summary.csv"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := results.ReadCSV(f, prefixWriter{f.Name() + ": ", stderr})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return runner.Latest(rows), nil
+}
+
+// prefixWriter writes each Write (one warning line) with a prefix.
+type prefixWriter struct {
+	prefix string
+	w      io.Writer
+}
+
+func (p prefixWriter) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(p.w, p.prefix); err != nil {
+		return 0, err
+	}
+	return p.w.Write(b)
+}
+
+const plansDoc = `Plans lists the built-in plans with their cell count and planned time.
+`
+
+func cmdPlans(_ context.Context, args []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("plans", "", plansDoc)
+	if err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("plans", "takes no arguments")
+	}
+	for _, name := range plans.Names() {
+		p, err := runner.LoadPlan(name)
+		if err != nil {
+			return err
+		}
+		cells, _ := p.Expand()
+		total := time.Duration(len(cells)) * p.CellTime()
+		fmt.Fprintf(stdout, "%-8s %4d cells, about %-9v %s\n", name, len(cells), total.Round(time.Minute), p.Description)
+	}
+	return nil
+}

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/asyncbench/asyncbench/internal/cli"
+	"github.com/asyncbench/asyncbench/plans"
+	"github.com/asyncbench/asyncbench/results"
+	"github.com/asyncbench/asyncbench/results/report"
+	"github.com/asyncbench/asyncbench/runner"
+	"github.com/asyncbench/asyncbench/runner/cpuset"
+)
+
+const runDoc = `Run measures every cell of a plan: per cell it starts the server and the
+load generator pinned to separate CPUs, and appends one row to summary.csv
+(plus the cell's .json and .hlog). At the end it writes report.md and plots.
+It prints the run directory on stdout.
+
+Ctrl-C stops the current cell without recording it; continue the run with
+-resume DIR. Only one bench run may write a run directory at a time.
+
+Exit status: 0 done, 1 could not run, 2 bad command line, 3 every cell
+failed, 130 interrupted.
+`
+
+// runFlags are the flags of bench run.
+type runFlags struct {
+	plan, out, resume      string
+	runID                  string
+	server, loadgen        string
+	serverCPUs, genCPUs    string
+	duration, warmup       time.Duration
+	startTimeout           time.Duration
+	planSet, durSet, wuSet bool
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseRunFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	return runPlan(ctx, f, stdout, stderr)
+}
+
+func parseRunFlags(args []string, stdout io.Writer) (runFlags, error) {
+	var f runFlags
+	fs := newFlagSet("run", "[flags]", runDoc)
+	fs.StringVar(&f.plan, "plan", "quick", "built-in plan name ("+strings.Join(plans.Names(), ", ")+") or a YAML/JSON plan file")
+	fs.StringVar(&f.out, "out", filepath.Join("results", "runs"), "runs go in `DIR`/<run-id>; DIR/latest links to the newest")
+	fs.StringVar(&f.runID, "run-id", "", "name of the run directory (default: UTC start time, e.g. 20261125T203000Z)")
+	fs.StringVar(&f.resume, "resume", "", "continue the run in `DIR`: skip cells done there (ok or saturated), append the rest")
+	fs.StringVar(&f.server, "server", "", "server binary (default: next to bench)")
+	fs.StringVar(&f.loadgen, "loadgen", "", "loadgen binary (default: next to bench)")
+	fs.StringVar(&f.serverCPUs, "server-cpus", "", "CPU list for the server, e.g. 0 or 0-1 (default: first available CPU)")
+	fs.StringVar(&f.genCPUs, "gen-cpus", "", "CPU list for the generator, e.g. 1 or 2,3 (default: second available CPU)")
+	fs.DurationVar(&f.duration, "duration", 0, "override the plan's measured window")
+	fs.DurationVar(&f.warmup, "warmup", 0, "override the plan's warm-up")
+	fs.DurationVar(&f.startTimeout, "start-timeout", runner.DefaultStartTimeout, "how long a server may take to print its listening line")
+	if err := parse(fs, args, stdout); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, usagef("run", "unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "plan":
+			f.planSet = true
+		case "duration":
+			f.durSet = true
+		case "warmup":
+			f.wuSet = true
+		}
+	})
+	return f, f.check()
+}
+
+// check reports flag combinations and values that cannot run.
+func (f *runFlags) check() error {
+	switch {
+	case f.resume != "" && (f.planSet || f.durSet || f.wuSet || f.runID != ""):
+		return usagef("run", "-resume takes the plan from DIR/plan.yaml; drop -plan, -duration, -warmup and -run-id")
+	case f.runID != "" && (strings.ContainsAny(f.runID, `/\`) || strings.HasPrefix(f.runID, ".") || f.runID == "latest"):
+		return usagef("run", "-run-id %q: want a plain directory name", f.runID)
+	case f.durSet && f.duration <= 0:
+		return usagef("run", "-duration must be positive")
+	case f.wuSet && f.warmup < 0:
+		return usagef("run", "-warmup must not be negative")
+	case f.startTimeout <= 0:
+		return usagef("run", "-start-timeout must be positive")
+	}
+	return nil
+}
+
+// loadPlan reads the plan named by the flags (or the resumed run's) and
+// applies the overrides.
+func (f *runFlags) loadPlan() (runner.Plan, error) {
+	src := f.plan
+	if f.resume != "" {
+		src = filepath.Join(f.resume, "plan.yaml")
+	}
+	plan, err := runner.LoadPlan(src)
+	if err != nil {
+		return runner.Plan{}, err
+	}
+	if f.durSet {
+		plan.Duration = f.duration
+	}
+	if f.wuSet {
+		plan.Warmup = f.warmup
+	}
+	return plan, plan.Validate(maxConns())
+}
+
+// newConfig resolves everything a run needs apart from its directory.
+func newConfig(ctx context.Context, f *runFlags, stderr io.Writer) (runner.Config, error) {
+	plan, err := f.loadPlan()
+	if err != nil {
+		return runner.Config{}, err
+	}
+	serverCPUs, genCPUs, warn, err := chooseCPUs(f.serverCPUs, f.genCPUs)
+	if err != nil {
+		return runner.Config{}, err
+	}
+	if warn != "" {
+		fmt.Fprintln(stderr, "warning:", warn)
+	}
+	serverPath, err := findBinary(f.server, "server")
+	if err != nil {
+		return runner.Config{}, err
+	}
+	loadgenPath, err := findBinary(f.loadgen, "loadgen")
+	if err != nil {
+		return runner.Config{}, err
+	}
+	return runner.Config{
+		Plan:       plan,
+		ServerPath: serverPath, LoadgenPath: loadgenPath,
+		ServerCPUSet: serverCPUs, GeneratorCPUSet: genCPUs,
+		Env:          runner.DetectEnv(serverPath),
+		StartTimeout: f.startTimeout,
+		Progress:     newProgress(stderr),
+	}, nil
+}
+
+// openRunDir creates the run directory (or takes the resumed one), locks
+// it and writes plan.yaml into a new one.
+func openRunDir(f *runFlags, plan *runner.Plan) (dir, runID string, unlock func() error, err error) {
+	if f.resume != "" {
+		dir, runID = f.resume, filepath.Base(filepath.Clean(f.resume))
+	} else if dir, runID, err = runner.NewRunDir(f.out, f.runID, time.Now()); err != nil {
+		return "", "", nil, err
+	}
+	if unlock, err = runner.LockDir(dir); err != nil {
+		return "", "", nil, err
+	}
+	if f.resume == "" {
+		err = writePlan(dir, plan)
+	}
+	if err != nil {
+		unlock()
+		return "", "", nil, err
+	}
+	return dir, runID, unlock, nil
+}
+
+func writePlan(dir string, plan *runner.Plan) error {
+	data, err := plan.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plan.yaml"), data, 0o644); err != nil {
+		return fmt.Errorf("write plan: %w", err)
+	}
+	return nil
+}
+
+func runPlan(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
+	cfg, err := newConfig(ctx, &f, stderr)
+	if err != nil {
+		return err
+	}
+	dir, runID, unlock, err := openRunDir(&f, &cfg.Plan)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	csvPath := filepath.Join(dir, "summary.csv")
+	w, prior, err := results.OpenCSV(csvPath, stderr)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	if len(prior) > 0 && prior[0].RunID != "" {
+		runID = prior[0].RunID
+	}
+	cfg.RunID, cfg.Dir, cfg.Skip = runID, dir, runner.Completed(prior)
+	_, skipped := cfg.Plan.Expand()
+	for _, s := range skipped {
+		fmt.Fprintf(stderr, "skipping %s: protocol not served by the backend\n", s)
+	}
+	fmt.Fprintf(stderr, "run %s: plan %s, server on CPUs %s, generator on CPUs %s, results in %s\n",
+		runID, cfg.Plan.Name, cfg.ServerCPUSet, cfg.GeneratorCPUSet, dir)
+	rec := &recorder{w: w}
+	out, runErr := runner.Run(ctx, cfg, rec)
+	if cerr := w.Close(); cerr != nil && runErr == nil {
+		runErr = cerr
+	}
+	finishRun(dir, runner.Latest(append(prior, rec.rows...)), out, runErr, stderr)
+	fmt.Fprintln(stdout, dir)
+	return runError(runErr, out, dir)
+}
+
+// finishRun writes the report and says how the run ended.
+func finishRun(dir string, rows []results.Row, out runner.Outcome, runErr error, stderr io.Writer) {
+	if out.Skipped > 0 {
+		fmt.Fprintf(stderr, "resumed: %d of %d cells were already done\n", out.Skipped, out.Planned)
+	}
+	if len(rows) > 0 {
+		if err := report.Write(dir, rows); err != nil {
+			fmt.Fprintln(stderr, "warning:", err)
+		}
+	}
+	switch {
+	case errors.Is(runErr, runner.ErrInterrupted):
+		fmt.Fprintf(stderr, "interrupted after %d cells; continue with: bench run -resume %s\n", out.Ran, dir)
+	case runErr == nil:
+		fmt.Fprintf(stderr, "done: %d cells, %d failed\n", out.Ran, out.Failed)
+	}
+}
+
+// runError maps the end of a run to the error bench exits with.
+func runError(runErr error, out runner.Outcome, dir string) error {
+	switch {
+	case errors.Is(runErr, runner.ErrInterrupted):
+		return &cli.ExitError{Code: cli.ExitInterrupted, Err: runErr}
+	case runErr != nil:
+		return runErr
+	case out.Ran > 0 && out.Failed == out.Ran:
+		return &cli.ExitError{Code: cli.ExitFailed,
+			Err: fmt.Errorf("all %d cells failed; reasons in %s", out.Ran, filepath.Join(dir, "summary.csv"))}
+	}
+	return nil
+}
+
+// recorder writes rows through and keeps them for the report.
+type recorder struct {
+	w    runner.RowWriter
+	rows []results.Row
+}
+
+func (r *recorder) Write(row results.Row) error {
+	if err := r.w.Write(row); err != nil {
+		return err
+	}
+	r.rows = append(r.rows, row)
+	return nil
+}
+
+func newProgress(stderr io.Writer) runner.Progress {
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return &runner.BarProgress{W: stderr}
+	}
+	return runner.LineProgress{W: stderr}
+}
+
+// maxConns is the largest connection count the open-file hard limit
+// allows, keeping runner.FDHeadroom spare (Go raises the soft limit to the
+// hard one in every process). 0 means unknown.
+func maxConns() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Max == unix.RLIM_INFINITY {
+		return 0
+	}
+	return max(int(lim.Max)-runner.FDHeadroom, 1)
+}
+
+// chooseCPUs resolves the -server-cpus and -gen-cpus lists against the
+// CPUs this process may use. By default the server gets the first CPU and
+// the generator the second; with one CPU both share it, with a warning.
+func chooseCPUs(serverList, genList string) (server, gen cpuset.Set, warn string, err error) {
+	avail, err := cpuset.Available()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	defServer, defGen := cpuset.Set{avail[0]}, cpuset.Set{avail[0]}
+	if len(avail) > 1 {
+		defGen = cpuset.Set{avail[1]}
+	}
+	if server, err = pickCPUs(serverList, "server-cpus", defServer, avail); err != nil {
+		return nil, nil, "", err
+	}
+	if gen, err = pickCPUs(genList, "gen-cpus", defGen, avail); err != nil {
+		return nil, nil, "", err
+	}
+	if server.Overlaps(gen) {
+		warn = fmt.Sprintf("server (CPUs %s) and generator (CPUs %s) share CPUs; they will compete", server, gen)
+		if len(avail) == 1 {
+			warn = "only one CPU available; server and generator share it and will compete"
+		}
+	}
+	return server, gen, warn, nil
+}
+
+// pickCPUs parses the list given to -flagName, def when empty.
+func pickCPUs(list, flagName string, def, avail cpuset.Set) (cpuset.Set, error) {
+	if list == "" {
+		return def, nil
+	}
+	s, err := cpuset.Parse(list)
+	if err != nil {
+		return nil, usagef("run", "-%s: %v", flagName, err)
+	}
+	if miss := s.Missing(avail); len(miss) > 0 {
+		return nil, usagef("run", "-%s: CPUs %s not available (available: %s)", flagName, miss, avail)
+	}
+	return s, nil
+}
+
+// findBinary returns path if set, else name next to this executable.
+func findBinary(path, name string) (string, error) {
+	if path == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("find %s: %w", name, err)
+		}
+		path = filepath.Join(filepath.Dir(exe), name)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("%s binary %s: %w (run make build, or pass -%s PATH)", name, path, errors.Unwrap(err), name)
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("%s binary %s is not an executable file", name, path)
+	}
+	return path, nil
+}
