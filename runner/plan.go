@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -99,50 +100,7 @@ func (p *Plan) Validate(maxConns int) error {
 			errs = append(errs, fmt.Errorf("unknown workload %q (valid: %s)", w, strings.Join(slices.Sorted(maps.Keys(Workloads)), ", ")))
 		}
 	}
-	if len(p.Conns) == 0 {
-		errs = append(errs, errors.New("no connection counts"))
-	}
-	for _, c := range p.Conns {
-		switch {
-		case c < 1:
-			errs = append(errs, fmt.Errorf("connections %d: must be at least 1", c))
-		case maxConns > 0 && c > maxConns:
-			errs = append(errs, fmt.Errorf("connections %d: above the open-file limit allows (%d: one fd per connection plus %d spare, in server and generator each); raise ulimit -n or lower the count", c, maxConns, FDHeadroom))
-		}
-	}
-	if len(p.Pipeline) == 0 {
-		errs = append(errs, errors.New("no pipeline depths"))
-	}
-	for _, d := range p.Pipeline {
-		if d < 1 {
-			errs = append(errs, fmt.Errorf("pipeline %d: must be at least 1", d))
-		}
-	}
-	if len(p.Rates) == 0 {
-		errs = append(errs, errors.New("no rates (use [0] for closed loop)"))
-	}
-	for _, r := range p.Rates {
-		if r < 0 {
-			errs = append(errs, fmt.Errorf("rate %g: must be 0 (closed loop) or positive", r))
-		}
-	}
-	if p.needsPayload() && len(p.Payloads) == 0 {
-		errs = append(errs, errors.New("no payload sizes for echo workloads"))
-	}
-	for _, n := range p.Payloads {
-		if n < 1 {
-			errs = append(errs, fmt.Errorf("payload %d: must be at least 1 byte", n))
-		}
-	}
-	if p.Reps < 1 {
-		errs = append(errs, fmt.Errorf("repetitions %d: must be at least 1", p.Reps))
-	}
-	if p.Duration <= 0 {
-		errs = append(errs, fmt.Errorf("duration %v: must be positive", p.Duration))
-	}
-	if p.Warmup < 0 {
-		errs = append(errs, fmt.Errorf("warmup %v: must not be negative", p.Warmup))
-	}
+	errs = append(errs, p.checkRanges(maxConns)...)
 	for _, dup := range duplicates(p) {
 		errs = append(errs, fmt.Errorf("%s listed twice", dup))
 	}
@@ -150,6 +108,68 @@ func (p *Plan) Validate(maxConns int) error {
 		return fmt.Errorf("plan %s: %w", p.Name, errorList(errs))
 	}
 	return nil
+}
+
+// Bounds of plan values. Anything outside is a typo or a unit mistake, and
+// would only make every cell fail later.
+const (
+	MaxRate        = 10_000_000 // requests/s
+	MaxPipeline    = 1024
+	MaxPayload     = 1 << 20 // bytes, the servers' body limit
+	MaxDuration    = 24 * time.Hour
+	MaxRepetitions = 1000
+)
+
+// checkRanges checks every number of the plan against its bounds; each
+// error names the key.
+func (p *Plan) checkRanges(maxConns int) []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if len(p.Conns) == 0 {
+		add("no connections")
+	}
+	for _, c := range p.Conns {
+		switch {
+		case c < 1:
+			add("connections %d: must be at least 1", c)
+		case maxConns > 0 && c > maxConns:
+			add("connections %d: above the open-file limit allows (%d: one fd per connection plus %d spare, in server and generator each); raise ulimit -n or lower the count", c, maxConns, FDHeadroom)
+		}
+	}
+	if len(p.Pipeline) == 0 {
+		add("no pipeline depths")
+	}
+	for _, d := range p.Pipeline {
+		if d < 1 || d > MaxPipeline {
+			add("pipeline %d: must be 1 to %d", d, MaxPipeline)
+		}
+	}
+	if len(p.Rates) == 0 {
+		add("no rates (use [0] for closed loop)")
+	}
+	for _, r := range p.Rates {
+		if math.IsNaN(r) || r < 0 || r > MaxRate {
+			add("rates %g: must be 0 (closed loop) or a positive number up to %d requests/s", r, MaxRate)
+		}
+	}
+	if p.needsPayload() && len(p.Payloads) == 0 {
+		add("no payloads for echo workloads")
+	}
+	for _, n := range p.Payloads {
+		if n < 1 || n > MaxPayload {
+			add("payloads %d: must be 1 to %d bytes", n, MaxPayload)
+		}
+	}
+	if p.Reps < 1 || p.Reps > MaxRepetitions {
+		add("repetitions %d: must be 1 to %d", p.Reps, MaxRepetitions)
+	}
+	if p.Duration <= 0 || p.Duration > MaxDuration {
+		add("duration %v: must be positive and at most %v", p.Duration, MaxDuration)
+	}
+	if p.Warmup < 0 || p.Warmup > MaxDuration {
+		add("warmup %v: must be 0 to %v", p.Warmup, MaxDuration)
+	}
+	return errs
 }
 
 // errorList joins several errors on one line.

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -32,9 +33,16 @@ func TestValidate(t *testing.T) {
 		{"conns at limit", func(p *Plan) { p.Conns = []int{19744} }, 19744, ""},
 		{"zero conns", func(p *Plan) { p.Conns = []int{0} }, 0, "connections 0"},
 		{"zero pipeline", func(p *Plan) { p.Pipeline = []int{0} }, 0, "pipeline 0"},
-		{"negative rate", func(p *Plan) { p.Rates = []float64{-1} }, 0, "rate -1"},
+		{"negative rate", func(p *Plan) { p.Rates = []float64{-1} }, 0, "rates -1"},
+		{"NaN rate", func(p *Plan) { p.Rates = []float64{math.NaN()} }, 0, "rates NaN"},
+		{"infinite rate", func(p *Plan) { p.Rates = []float64{math.Inf(1)} }, 0, "rates +Inf"},
+		{"absurd rate", func(p *Plan) { p.Rates = []float64{2e7} }, 0, "rates 2e+07"},
+		{"deep pipeline", func(p *Plan) { p.Pipeline = []int{MaxPipeline + 1} }, 0, "pipeline 1025"},
+		{"huge payload", func(p *Plan) { p.Payloads = []int{MaxPayload + 1} }, 0, "payloads 1048577"},
+		{"zero payload", func(p *Plan) { p.Payloads = []int{0} }, 0, "payloads 0"},
+		{"day-long duration", func(p *Plan) { p.Duration = 48 * time.Hour }, 0, "duration 48h0m0s"},
 		{"no rates", func(p *Plan) { p.Rates = nil }, 0, "no rates"},
-		{"echo without payload", func(p *Plan) { p.Payloads = nil }, 0, "no payload sizes"},
+		{"echo without payload", func(p *Plan) { p.Payloads = nil }, 0, "no payloads"},
 		{"plaintext without payload", func(p *Plan) { p.Payloads, p.Workloads = nil, []string{"plaintext"} }, 0, ""},
 		{"zero reps", func(p *Plan) { p.Reps = 0 }, 0, "repetitions 0"},
 		{"zero duration", func(p *Plan) { p.Duration = 0 }, 0, "duration 0s"},
@@ -211,5 +219,20 @@ func TestBuiltinPlans(t *testing.T) {
 	}
 	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: full, quick") {
 		t.Fatalf("LoadPlan(nosuch) = %v", err)
+	}
+}
+
+// TestParsePlanRejectsNonFinite: a plan with rates [.nan] or [.inf] decoded
+// fine and then failed every cell; it must fail once, naming the key.
+func TestParsePlanRejectsNonFinite(t *testing.T) {
+	for _, rate := range []string{".nan", ".inf", "-.inf", "1e12"} {
+		text := "backends: [gnet]\nworkloads: [plaintext]\nconnections: [1]\npipeline: [1]\nrates: [" + rate + "]\nrepetitions: 1\nduration: 1s\n"
+		p, err := ParsePlan([]byte(text), "x")
+		if err == nil {
+			err = p.Validate(0)
+		}
+		if err == nil || !strings.Contains(err.Error(), "rates ") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("rates [%s]: %v, want one line naming rates", rate, err)
+		}
 	}
 }
