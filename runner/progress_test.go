@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/asyncbench/asyncbench/results"
@@ -28,15 +29,23 @@ func (s *syncBuf) String() string {
 	return s.b.String()
 }
 
+// TestBarProgressAdvancesWithinCell runs in a synctest bubble: the sleep
+// advances a fake clock, so the test takes no wall time and does not
+// depend on how busy the machine is.
 func TestBarProgressAdvancesWithinCell(t *testing.T) {
+	synctest.Test(t, testBarProgress)
+}
+
+func testBarProgress(t *testing.T) {
 	var buf syncBuf
 	p := &BarProgress{W: &buf}
 	c := Cell{Backend: "gnet", Workload: Workloads["plaintext"], Conns: 8, Pipeline: 1, Rep: 1}
 	p.Start(2, 4*time.Second)
 	p.CellStart(1, 2, c)
 	time.Sleep(1300 * time.Millisecond)
+	synctest.Wait()
 	during := buf.String()
-	p.CellDone(1, 2, c, results.Row{Status: "ok", RPS: 10, P99Us: 5})
+	p.CellDone(1, 2, c, results.Row{Status: results.StatusOK, RPS: 10, P99Us: 5})
 	p.Finish()
 	// 4 s planned: after ≥ 1 s of the first cell the bar is past 0 %.
 	if !regexp.MustCompile(`\b([1-9]|[1-4][0-9])%`).MatchString(during) {

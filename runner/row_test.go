@@ -116,12 +116,12 @@ func TestRSSPerConnAndPerCPU(t *testing.T) {
 
 func TestCompletedAndLatest(t *testing.T) {
 	rows := []results.Row{
-		{Cell: "a", Rep: 1, Status: "ok"},
-		{Cell: "b", Rep: 1, Status: "failed"},
-		{Cell: "c", Rep: 1, Status: "saturated"},
-		{Cell: "a", Rep: 2, Status: "failed"},
-		{Cell: "b", Rep: 1, Status: "ok", RPS: 7},
-		{Cell: "a", Rep: 2, Status: "failed", Reason: "again"},
+		{Cell: "a", Rep: 1, Status: results.StatusOK},
+		{Cell: "b", Rep: 1, Status: results.StatusFailed},
+		{Cell: "c", Rep: 1, Status: results.StatusSaturated},
+		{Cell: "a", Rep: 2, Status: results.StatusFailed},
+		{Cell: "b", Rep: 1, Status: results.StatusOK, RPS: 7},
+		{Cell: "a", Rep: 2, Status: results.StatusFailed, Reason: "again"},
 	}
 	done := Completed(rows)
 	for id, want := range map[string]bool{"a#1": true, "b#1": true, "c#1": true, "a#2": false} {

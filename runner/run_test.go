@@ -77,7 +77,7 @@ func TestRunThreeCells(t *testing.T) {
 	want := fakechild.Summary(4)
 	for i, b := range []string{"stdlib", "gnet", "fasthttp"} {
 		r := w.rows[i]
-		if r.Backend != b || r.Cell != b+"/http/plaintext/c4/p1/r0/b0" || r.Status != "ok" {
+		if r.Backend != b || r.Cell != b+"/http/plaintext/c4/p1/r0/b0" || r.Status != results.StatusOK {
 			t.Fatalf("row %d: %s %s %s %q", i, r.Backend, r.Cell, r.Status, r.Reason)
 		}
 		if r.Requests != want.Requests || r.RSSPerConnBytes != nil || deref(r.ReqPerServerCPUSecond) != 8000.0 || deref(r.ReqPerGeneratorCPUSecond) != 16000.0 {
@@ -126,10 +126,10 @@ func TestRunFailures(t *testing.T) {
 			if out.Ran != 3 || out.Failed != 1 {
 				t.Fatalf("outcome %+v", out)
 			}
-			if r := w.rows[1]; r.Status != "failed" || r.Reason != tt.want {
+			if r := w.rows[1]; r.Status != results.StatusFailed || r.Reason != tt.want {
 				t.Fatalf("gnet row: %s %q, want failed %q", r.Status, r.Reason, tt.want)
 			}
-			if w.rows[0].Status != "ok" || w.rows[2].Status != "ok" {
+			if w.rows[0].Status != results.StatusOK || w.rows[2].Status != results.StatusOK {
 				t.Fatalf("other rows: %s %s", w.rows[0].Status, w.rows[2].Status)
 			}
 			assertGone(t, pids)
@@ -145,7 +145,7 @@ func TestRunLoadgenMissing(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, &w); err != nil {
 		t.Fatal(err)
 	}
-	if len(w.rows) != 1 || w.rows[0].Status != "failed" || !strings.Contains(w.rows[0].Reason, "nope") {
+	if len(w.rows) != 1 || w.rows[0].Status != results.StatusFailed || !strings.Contains(w.rows[0].Reason, "nope") {
 		t.Fatalf("rows %+v", w.rows)
 	}
 }
@@ -175,15 +175,13 @@ func TestRunInterrupted(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // into the second cell
 		cancel()
 	}()
-	start := time.Now()
+	// The second cell's generator would run a minute: Run returning at all
+	// shows the interrupt stopped it.
 	out, err := Run(ctx, cfg, w)
 	if err != ErrInterrupted {
 		t.Fatalf("err = %v, want ErrInterrupted", err)
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Fatalf("interrupted run took %v", d)
-	}
-	if out.Ran != 1 || len(w.rows) != 1 || w.rows[0].Status != "ok" {
+	if out.Ran != 1 || len(w.rows) != 1 || w.rows[0].Status != results.StatusOK {
 		t.Fatalf("outcome %+v rows %+v", out, w.rows)
 	}
 	assertGone(t, pids)

@@ -76,11 +76,11 @@ func TestStartPins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(avail) == 0 {
-		t.Fatal("no CPUs available")
+	if len(avail) < 2 {
+		// Pinned and unpinned children look the same on one CPU.
+		t.Skipf("pinning is only observable with two CPUs or more; available: %s", avail)
 	}
-	// Pin to the last available CPU, which differs from the full set
-	// whenever more than one CPU is available.
+	// Pin to the last available CPU, which differs from the full set.
 	want := Set{avail[len(avail)-1]}
 	cmd := exec.Command("sleep", "5")
 	if err := Start(cmd, want); err != nil {
