@@ -8,13 +8,19 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"golang.org/x/perf/benchmath"
+
 	"github.com/asyncbench/asyncbench/results"
 )
 
 // Alpha is the significance level of Compare.
 const Alpha = 0.05
 
-// metric is one Row value compared across runs.
+// Confidence is the level of the intervals Compare prints.
+const Confidence = 0.95
+
+// metric is one Row value compared across runs; value is NaN when the row
+// did not measure it.
 type metric struct {
 	name         string
 	higherBetter bool
@@ -25,49 +31,69 @@ type metric struct {
 var compared = []metric{
 	{"rps", true, func(r results.Row) float64 { return r.RPS }},
 	{"p99_us", false, func(r results.Row) float64 { return float64(r.P99Us) }},
+	{"rss_peak_kib", false, func(r results.Row) float64 { return optional(r.RSSPeakKiB) }},
+	{"server_cpu_us_per_req", false, serverCPUPerRequest},
+}
+
+// serverCPUPerRequest is the server's CPU time per request in µs.
+func serverCPUPerRequest(r results.Row) float64 {
+	if r.Requests == 0 {
+		return math.NaN()
+	}
+	return optional(r.ServerCPUSeconds) * 1e6 / float64(r.Requests)
 }
 
 // verdict is the outcome of comparing one metric of one cell.
 type verdict struct {
-	a, b    sample
+	a, b    benchmath.Summary // median with its confidence interval
+	na, nb  int
 	deltaPc float64 // (B-A)/A in percent; NaN when A is 0
 	p       float64 // NaN when not tested
-	label   string  // "~", "better", "worse" or "n too small"
+	label   string  // "~", "better", "worse", "n too small" or "not measured"
 }
 
-// judge compares the samples of one metric. With fewer than two values on
-// either side, or sizes whose smallest possible p-value is not below
-// Alpha, no test is made and the label is "n too small".
+// judge compares the samples of one metric as benchstat does: medians with
+// confidence intervals, and a two-sided Mann–Whitney U-test at Alpha
+// (benchmath.AssumeNothing). When the sample sizes cannot reach
+// significance whatever the values (3+3 cannot), the label is "n too
+// small" rather than "~".
 func judge(m metric, xa, xb []float64) verdict {
-	v := verdict{a: summarize(xa), b: summarize(xb), p: math.NaN(), deltaPc: math.NaN()}
-	if v.a.median != 0 {
-		v.deltaPc = 100 * (v.b.median - v.a.median) / v.a.median
+	v := verdict{na: len(xa), nb: len(xb), p: math.NaN(), deltaPc: math.NaN()}
+	th := benchmath.DefaultThresholds
+	th.CompareAlpha = Alpha
+	sa, sb := benchmath.NewSample(xa, &th), benchmath.NewSample(xb, &th)
+	if len(xa) > 0 {
+		v.a = benchmath.AssumeNothing.Summary(sa, Confidence)
 	}
-	if len(xa) < 2 || len(xb) < 2 || minTwoSidedP(len(xa), len(xb)) >= Alpha {
-		v.label = "n too small"
+	if len(xb) > 0 {
+		v.b = benchmath.AssumeNothing.Summary(sb, Confidence)
+	}
+	if len(xa) == 0 || len(xb) == 0 {
+		v.label = "not measured"
 		return v
 	}
-	v.p = mannWhitneyP(xa, xb)
+	if v.a.Center != 0 {
+		v.deltaPc = 100 * (v.b.Center - v.a.Center) / v.a.Center
+	}
+	c := benchmath.AssumeNothing.Compare(sa, sb)
 	switch {
-	case v.p >= Alpha || v.b.median == v.a.median:
+	case len(xa) < 2 || len(xb) < 2:
+		v.label = "n too small"
+		return v
+	case c.P >= c.Alpha && v.a.Center == v.b.Center:
 		v.label = "~"
-	case (v.b.median > v.a.median) == m.higherBetter:
+	case c.P >= c.Alpha && len(c.Warnings) > 0:
+		v.label = "n too small" // e.g. 3+3: no outcome reaches Alpha
+		return v
+	case c.P >= c.Alpha:
+		v.label = "~"
+	case (v.b.Center > v.a.Center) == m.higherBetter:
 		v.label = "better"
 	default:
 		v.label = "worse"
 	}
+	v.p = c.P
 	return v
-}
-
-// minTwoSidedP is the smallest two-sided p-value the exact Mann–Whitney
-// test can give for samples of sizes n1 and n2 (complete separation):
-// 2 / C(n1+n2, n1). At or above Alpha no difference can be significant.
-func minTwoSidedP(n1, n2 int) float64 {
-	c := 1.0
-	for i := 1; i <= n1; i++ {
-		c = c * float64(n2+i) / float64(i)
-	}
-	return math.Min(1, 2/c)
 }
 
 // cellSamples groups the values of ok rows by cell key, keeping the order
@@ -104,13 +130,11 @@ func values(rows []results.Row, f func(results.Row) float64) []float64 {
 }
 
 // Compare writes, for every cell present in both runs, the median of each
-// metric in run A and run B, the change in percent and a verdict: a
-// two-sided Mann–Whitney U test at Alpha decides between "~" (no
-// significant difference) and "better" or "worse" for B; with fewer than
-// two ok repetitions on a side, or too few for any outcome to reach
-// significance (see minTwoSidedP; 3+3 cannot), the verdict is "n too
-// small". Only rows with status ok are compared. Cells found in one run
-// only are listed after.
+// metric in run A and run B with its 95% confidence interval, the change
+// in percent and a verdict (see judge): "~" (no significant difference),
+// "better" or "worse" for B, "n too small" or "not measured". Only rows
+// with status ok are compared. Cells found in one run only are listed
+// after.
 func Compare(w io.Writer, a, b []results.Row) error {
 	ga, gb := groupByCell(a), groupByCell(b)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -134,7 +158,7 @@ func Compare(w io.Writer, a, b []results.Row) error {
 				name = ""
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, m.name,
-				fmtSample(v.a), fmtSample(v.b), fmtDelta(v.deltaPc), fmtVerdict(v))
+				fmtSummary(v.a, v.na), fmtSummary(v.b, v.nb), fmtDelta(v.deltaPc), fmtVerdict(v))
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -164,11 +188,16 @@ func missingFrom(order []string, in map[string][]results.Row) []string {
 	return out
 }
 
-func fmtSample(s sample) string {
-	if s.n >= 2 {
-		return fmt.Sprintf("%s ±%.0f%%", fmtNum(s.median), s.spreadPct())
+// fmtSummary prints a median with its confidence interval as benchstat
+// does ("1.234k ± 3%"); "–" when nothing was measured.
+func fmtSummary(s benchmath.Summary, n int) string {
+	switch {
+	case n == 0:
+		return "–"
+	case n == 1:
+		return fmtNum(s.Center)
 	}
-	return fmtNum(s.median)
+	return fmtNum(s.Center) + " ±" + strings.TrimPrefix(s.PctRangeString(), "±")
 }
 
 func fmtDelta(pc float64) string {
@@ -179,7 +208,7 @@ func fmtDelta(pc float64) string {
 }
 
 func fmtVerdict(v verdict) string {
-	n := fmt.Sprintf("n=%d+%d", v.a.n, v.b.n)
+	n := fmt.Sprintf("n=%d+%d", v.na, v.nb)
 	if math.IsNaN(v.p) {
 		return fmt.Sprintf("%s (%s)", v.label, n)
 	}
