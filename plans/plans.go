@@ -39,9 +39,3 @@ func Builtin(name string) ([]byte, error) {
 	}
 	return files.ReadFile(name + ".yaml")
 }
-
-// Example returns the annotated example plan.
-func Example() []byte {
-	b, _ := files.ReadFile("example.yaml")
-	return b
-}

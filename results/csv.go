@@ -357,7 +357,7 @@ func readRows(cr *csv.Reader, mapped []*column, warn io.Writer) ([]Row, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read csv line %d %w", line, err)
 		}
-		if col := NonFinite(row); col != "" {
+		if col := nonFinite(row); col != "" {
 			fmt.Fprintf(warn, "warning: csv line %d (%s): %s is not a finite number; row skipped\n", line, row.Cell, col)
 			continue
 		}
@@ -384,9 +384,9 @@ func parseRecord(rec []string, mapped []*column) (Row, error) {
 	return row, nil
 }
 
-// NonFinite names the first column of r holding NaN or ±Inf, or returns
+// nonFinite names the first column of r holding NaN or ±Inf, or returns
 // "". Such a row is no result: readers skip it.
-func NonFinite(r Row) string {
+func nonFinite(r Row) string {
 	v := reflect.ValueOf(r)
 	for _, c := range columns {
 		if c.kind != reflect.Float64 {

@@ -22,16 +22,16 @@ func ReadHlog(path string) (*hdrhistogram.Histogram, error) {
 		return nil, fmt.Errorf("read hlog: %w", err)
 	}
 	defer f.Close()
-	h, err := SumHlog(f)
+	h, err := sumHlog(f)
 	if err != nil {
 		return nil, fmt.Errorf("read hlog %s: %w", path, err)
 	}
 	return h, nil
 }
 
-// SumHlog adds up the interval histograms of an interval log read from r
+// sumHlog adds up the interval histograms of an interval log read from r
 // that carry the first interval's tag.
-func SumHlog(r io.Reader) (*hdrhistogram.Histogram, error) {
+func sumHlog(r io.Reader) (*hdrhistogram.Histogram, error) {
 	lr := hdrhistogram.NewHistogramLogReader(r)
 	var acc *hdrhistogram.Histogram
 	tag := ""

@@ -105,13 +105,13 @@ type MergeMeta struct {
 	Commit  string // of the server measured; "" = unknown
 }
 
-// CheckOneCell returns an error naming the first reason gens are not one
+// checkOneCell returns an error naming the first reason gens are not one
 // cell measured by distinct generators at the same time: they must drive
 // the same target with the same workload, connections per generator,
 // pipeline depth, rate mode (open or closed loop) and payload; no two may
 // be the same generator; and their measured windows (start_time plus
 // duration_s) must all overlap.
-func CheckOneCell(gens []Generator) error {
+func checkOneCell(gens []Generator) error {
 	if len(gens) == 0 {
 		return errors.New("merge: no generators")
 	}
@@ -194,14 +194,14 @@ func overlappingWindows(gens []Generator) error {
 }
 
 // MergeRow adds several generators' results for one cell (see
-// CheckOneCell) into one row: requests, errors, connections, rates and
+// checkOneCell) into one row: requests, errors, connections, rates and
 // generator CPU are summed; latency comes from the exactly merged
 // histograms (never averaged percentiles); rps is the summed requests over
 // the longest window. What generators do not measure — the server's
 // resources, and the uncorrected latency and send lag, whose histograms
 // are not merged — is left empty.
 func MergeRow(gens []Generator, meta MergeMeta) (results.Row, error) {
-	if err := CheckOneCell(gens); err != nil {
+	if err := checkOneCell(gens); err != nil {
 		return results.Row{}, err
 	}
 	if _, err := backends.Lookup(meta.Backend); err != nil {

@@ -1,7 +1,8 @@
 // Package runner runs a benchmark plan: it expands the plan into cells,
 // starts a server and a load generator per cell as child processes pinned to
-// separate CPUs, and appends one results.Row per cell to summary.csv. Main
-// is the whole bench command; cmd/bench only wires signals to it.
+// separate CPUs, and hands one results.Row per cell to a RowWriter. It also
+// merges several generators' results for one cell (MergeRow) and guards a
+// run directory (NewRunDir, LockDir). The bench command line is cmd/bench.
 //
 // Each child leads its own process group and carries Pdeathsig=SIGKILL.
 // Stopping a server sends SIGTERM to its group, then SIGKILL to the group
@@ -11,13 +12,13 @@
 // A cell whose server crashes, never prints its "listening on ADDR" line or
 // whose generator fails gives a row with status failed and the first line
 // of the child's stderr as the reason; the run goes on. A generator that
-// fell behind its schedule gives status saturated; more than MaxErrorShare
-// of requests failing gives failed.
+// fell behind its schedule gives status saturated; any connect error, or
+// more than MaxErrorShare of attempted requests failing, gives failed.
 //
 // On SIGINT or SIGTERM the current cell's generator gets SIGINT, its
 // server is stopped, and the cell is not recorded: its partial numbers are
 // not a result, and `bench run -resume DIR` runs it again. Rows already
-// written stay; report.md is rendered from them and bench exits with 130.
+// written stay, and Run returns ErrInterrupted.
 // Resuming skips every cell repetition recorded as ok or saturated and
 // retries failed ones; the report keeps, per cell repetition, the completed
 // row if there is one (see Latest).

@@ -29,9 +29,9 @@ func (nopProgress) CellStart(int, int, Cell)             {}
 func (nopProgress) CellDone(int, int, Cell, results.Row) {}
 func (nopProgress) Finish()                              {}
 
-// CellLine is the one-line account of a finished cell, e.g.
+// cellLine is the one-line account of a finished cell, e.g.
 // "[3/20] gnet/http/plaintext/c64/p1/r0/b0 rep1: 123456 req/s p99 812µs ok".
-func CellLine(i, n int, c Cell, r results.Row) string {
+func cellLine(i, n int, c Cell, r results.Row) string {
 	s := fmt.Sprintf("[%d/%d] %s rep%d: ", i, n, c.Key(), c.Rep)
 	if r.Status == results.StatusFailed {
 		return s + "failed: " + r.Reason
@@ -58,7 +58,7 @@ func (p LineProgress) CellStart(int, int, Cell) {}
 
 // CellDone implements Progress.
 func (p LineProgress) CellDone(i, n int, c Cell, r results.Row) {
-	fmt.Fprintln(p.W, CellLine(i, n, c, r))
+	fmt.Fprintln(p.W, cellLine(i, n, c, r))
 }
 
 // Finish implements Progress.
@@ -129,7 +129,7 @@ func (p *BarProgress) CellDone(i, n int, c Cell, r results.Row) {
 	p.endTick()
 	p.base += p.perCell
 	_ = p.bar.Clear()
-	fmt.Fprintln(p.W, CellLine(i, n, c, r))
+	fmt.Fprintln(p.W, cellLine(i, n, c, r))
 	_ = p.bar.Set64(int64(p.base / time.Millisecond))
 }
 

@@ -1,6 +1,9 @@
 package runner
 
 import (
+	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -178,5 +181,35 @@ func TestLoadgenArgs(t *testing.T) {
 		if got := strings.Join(loadgenArgs(cfg, tt.c, "127.0.0.1:9", "H", 42), " "); got != tt.want {
 			t.Errorf("args = %s\nwant   %s", got, tt.want)
 		}
+	}
+}
+
+func TestVCSCommit(t *testing.T) {
+	rev := "0123456789abcdef0123456789abcdef01234567"
+	tests := []struct {
+		settings []debug.BuildSetting
+		want     string
+	}{
+		{nil, "unknown"},
+		{[]debug.BuildSetting{{Key: "vcs.revision", Value: rev}, {Key: "vcs.modified", Value: "false"}}, "0123456789ab"},
+		{[]debug.BuildSetting{{Key: "vcs.modified", Value: "true"}, {Key: "vcs.revision", Value: rev}}, "0123456789ab+dirty"},
+		{[]debug.BuildSetting{{Key: "vcs.revision", Value: "abc"}}, "abc"},
+	}
+	for _, tt := range tests {
+		if got := vcsCommit(tt.settings); got != tt.want {
+			t.Errorf("vcsCommit(%v) = %q, want %q", tt.settings, got, tt.want)
+		}
+	}
+}
+
+// TestDetectEnvReadsServerBinary: the Go version comes from the measured
+// binary's build info (here the test binary), not from bench.
+func TestDetectEnvReadsServerBinary(t *testing.T) {
+	e := DetectEnv(os.Args[0])
+	if e.GoVersion != runtime.Version() || e.Commit == "" || e.Kernel == "" {
+		t.Errorf("env = %+v", e)
+	}
+	if e := DetectEnv("/nonexistent"); e.GoVersion != "unknown" || e.Commit != "unknown" {
+		t.Errorf("env of a missing binary = %+v", e)
 	}
 }

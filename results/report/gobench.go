@@ -9,10 +9,10 @@ import (
 	"github.com/asyncbench/asyncbench/results"
 )
 
-// BenchName returns the Go benchmark name of r's cell, built only from its
+// benchName returns the Go benchmark name of r's cell, built only from its
 // configuration so that repetitions and other runs of the same cell share
 // it. The -N suffix is the server's GOMAXPROCS.
-func BenchName(r results.Row) string {
+func benchName(r results.Row) string {
 	procs := r.GOMAXPROCS
 	if procs < 1 {
 		procs = 1
@@ -54,7 +54,7 @@ func WriteGoBench(w io.Writer, rows []results.Row) error {
 			cpu = r.CPUModel
 			fmt.Fprintf(bw, "cpu: %s\n", cpu)
 		}
-		fmt.Fprintf(bw, "%s\t%d\t%s req/s\t%d p50-ns\t%d p99-ns", BenchName(r), r.Requests,
+		fmt.Fprintf(bw, "%s\t%d\t%s req/s\t%d p50-ns\t%d p99-ns", benchName(r), r.Requests,
 			strconv.FormatFloat(r.RPS, 'f', 1, 64), r.P50Us*1000, r.P99Us*1000)
 		if cpuS, ok := results.Value(r.ServerCPUSeconds); ok {
 			fmt.Fprintf(bw, "\t%s server-cpu-ns/req", strconv.FormatFloat(cpuS*1e9/float64(r.Requests), 'f', 1, 64))

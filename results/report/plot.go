@@ -300,14 +300,14 @@ func logTicks(min, max float64) []plot.Tick {
 	return ticks
 }
 
-// PercentileX maps a percentile (99.9 for p99.9) to the spectrum plot's x
+// percentileX maps a percentile (99.9 for p99.9) to the spectrum plot's x
 // coordinate 1/(1−p): 0% → 1, 90% → 10, 99% → 100, 99.9% → 1000.
-func PercentileX(percent float64) float64 {
+func percentileX(percent float64) float64 {
 	return 1 / (1 - percent/100)
 }
 
-// XPercentile is the inverse of PercentileX.
-func XPercentile(x float64) float64 {
+// xPercentile is the inverse of percentileX.
+func xPercentile(x float64) float64 {
 	return 100 * (1 - 1/x)
 }
 
@@ -360,7 +360,7 @@ func spectrumPoints(h *hdrhistogram.Histogram) plotter.XYs {
 		if x > xmax {
 			break
 		}
-		v := h.ValueAtQuantile(XPercentile(x))
+		v := h.ValueAtQuantile(xPercentile(x))
 		xys = append(xys, plotter.XY{X: x, Y: float64(v)})
 	}
 	// The curve ends at the maximum, drawn where the last value sits.

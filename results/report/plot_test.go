@@ -14,11 +14,11 @@ func TestPercentileX(t *testing.T) {
 		{0, 1}, {50, 2}, {90, 10}, {99, 100}, {99.9, 1000}, {99.99, 10000}, {99.999, 100000},
 	}
 	for _, tt := range tests {
-		if got := PercentileX(tt.percent); math.Abs(got-tt.x)/tt.x > 1e-9 {
-			t.Errorf("PercentileX(%g) = %g, want %g", tt.percent, got, tt.x)
+		if got := percentileX(tt.percent); math.Abs(got-tt.x)/tt.x > 1e-9 {
+			t.Errorf("percentileX(%g) = %g, want %g", tt.percent, got, tt.x)
 		}
-		if got := XPercentile(tt.x); math.Abs(got-tt.percent) > 1e-9 {
-			t.Errorf("XPercentile(%g) = %g, want %g", tt.x, got, tt.percent)
+		if got := xPercentile(tt.x); math.Abs(got-tt.percent) > 1e-9 {
+			t.Errorf("xPercentile(%g) = %g, want %g", tt.x, got, tt.percent)
 		}
 	}
 }
