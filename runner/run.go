@@ -192,24 +192,9 @@ func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, interru
 	if err != nil {
 		return failed(row, err.Error()), false
 	}
-	limit := time.NewTimer(cfg.Plan.Warmup + cfg.Plan.Duration + 30*time.Second + time.Duration(c.Conns)*time.Millisecond)
-	defer limit.Stop()
-	reason := ""
-	select {
-	case <-lg.done:
-	case <-srv.done:
-		lg.stop(syscall.SIGINT, cfg.StopGrace)
-		reason = srv.failure("server exited during the run")
-	case <-ctx.Done():
-		lg.stop(syscall.SIGINT, cfg.StopGrace)
+	reason, interrupted := waitLoadgen(ctx, cfg, c, srv, lg)
+	if interrupted {
 		return failed(row, "interrupted"), true
-	case <-limit.C:
-		lg.stop(syscall.SIGKILL, 0)
-		reason = "loadgen did not finish in time"
-	}
-	lg.signal(syscall.SIGKILL) // anything the generator left behind
-	if reason == "" && srv.exited() {
-		reason = srv.failure("server exited during the run")
 	}
 	stopServer()
 	if reason != "" {
@@ -227,6 +212,31 @@ func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, interru
 		row.Hlog = base + ".hlog"
 	}
 	return row, false
+}
+
+// waitLoadgen waits for the generator of cell c to finish. It returns why
+// the cell failed ("" if it did not), or interrupted when ctx ended; in
+// either case the generator has been stopped.
+func waitLoadgen(ctx context.Context, cfg *Config, c Cell, srv, lg *child) (reason string, interrupted bool) {
+	limit := time.NewTimer(cfg.Plan.Warmup + cfg.Plan.Duration + 30*time.Second + time.Duration(c.Conns)*time.Millisecond)
+	defer limit.Stop()
+	select {
+	case <-lg.done:
+	case <-srv.done:
+		lg.stop(syscall.SIGINT, cfg.StopGrace)
+		reason = srv.failure("server exited during the run")
+	case <-ctx.Done():
+		lg.stop(syscall.SIGINT, cfg.StopGrace)
+		return "", true
+	case <-limit.C:
+		lg.stop(syscall.SIGKILL, 0)
+		reason = "loadgen did not finish in time"
+	}
+	lg.signal(syscall.SIGKILL) // anything the generator left behind
+	if reason == "" && srv.exited() {
+		reason = srv.failure("server exited during the run")
+	}
+	return reason, false
 }
 
 // startServer starts the server for c and waits for its listening line.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/results"
+	"github.com/asyncbench/asyncbench/runner"
 	"github.com/asyncbench/asyncbench/runner/fakechild"
 )
 
@@ -251,5 +252,28 @@ func TestHelp(t *testing.T) {
 				t.Fatalf("flags missing from usage:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestRunRefusesLockedDir: two bench run -resume DIR at once both ran every
+// missing cell; the second must stop at once, naming the holder.
+func TestRunRefusesLockedDir(t *testing.T) {
+	dir := t.TempDir()
+	plan := "name: l\nbackends: [stdlib]\nworkloads: [plaintext]\nconnections: [1]\npipeline: [1]\nrates: [0]\nrepetitions: 1\nduration: 1s\n"
+	if err := os.WriteFile(filepath.Join(dir, "plan.yaml"), []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := runner.LockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	var stdout, stderr bytes.Buffer
+	err = run(context.Background(), []string{"run", "-resume", dir, "-server", os.Args[0], "-loadgen", os.Args[0]}, &stdout, &stderr)
+	if cli.Code(err) == cli.ExitOK || !strings.Contains(err.Error(), fmt.Sprintf("held by PID %d", os.Getpid())) {
+		t.Fatalf("err = %v, want a refusal naming PID %d", err, os.Getpid())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "summary.csv")); err == nil {
+		t.Fatal("the second writer created summary.csv")
 	}
 }
