@@ -230,3 +230,25 @@ func TestGroupKeySlug(t *testing.T) {
 		t.Errorf("Slug = %q, want %q", got, want)
 	}
 }
+
+// TestWriteReportNonFinite: a NaN or infinite value must neither reach a
+// verdict nor break the plots; the value is left out like an unmeasured one.
+func TestWriteReportNonFinite(t *testing.T) {
+	dir := t.TempDir()
+	var rows []results.Row
+	for i, rps := range []float64{100, math.NaN(), math.Inf(1), 110} {
+		rows = append(rows, results.Row{Cell: "a", Rep: i + 1, Backend: []string{"gnet", "stdlib"}[i%2], Proto: "http",
+			Workload: "plaintext", Conns: 8, Pipeline: 1, Status: results.StatusOK, RPS: rps, P99Us: 100,
+			RSSPeakKiB: new(int64(1000)), ReqPerServerCPUSecond: new(math.NaN())})
+	}
+	if err := Write(dir, rows); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(md); strings.Contains(s, "NaN") || strings.Contains(s, "Inf") {
+		t.Errorf("report shows a non-finite value:\n%s", s)
+	}
+}
