@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/asyncbench/asyncbench/internal/cli"
 )
@@ -57,7 +58,7 @@ func newFlagSet(name, synopsis, doc string) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "Usage: bench %s %s\n\n%s", name, synopsis, doc)
+		fmt.Fprintf(w, "Usage: %s\n\n%s", strings.TrimSpace("bench "+name+" "+synopsis), doc)
 		n := 0
 		fs.VisitAll(func(*flag.Flag) { n++ })
 		if n > 0 {
