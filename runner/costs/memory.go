@@ -1,0 +1,186 @@
+package costs
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/procfs"
+)
+
+// Designs whose idle tasks are measured.
+const (
+	designGoroutine = "goroutine" // goroutine parked in a read on Go's netpoller
+	designThread    = "thread"    // goroutine locked to its OS thread, blocked in read(2)
+)
+
+// settle is how long a memory child waits after its tasks reported ready,
+// so that each has reached its blocking read.
+const settle = 200 * time.Millisecond
+
+// Sample is what n idle tasks added to one child, in bytes (threads as a
+// count). Kernel figures come from /proc/meminfo and are system-wide: they
+// hold only on a quiet machine, and the slope over several n is what counts.
+type Sample struct {
+	Tasks       int   `json:"tasks"`
+	RSS         int64 `json:"rss_bytes"`          // VmRSS of the child
+	KernelStack int64 `json:"kernel_stack_bytes"` // /proc/meminfo KernelStack
+	PageTables  int64 `json:"page_tables_bytes"`  // /proc/meminfo PageTables
+	Threads     int   `json:"threads"`            // threads of the child
+}
+
+// memSnapshot is the state a Sample is the difference of.
+type memSnapshot struct {
+	rss, kstack, ptables int64
+	threads              int
+}
+
+// readSnapshot reads this process's VmRSS and thread count and the
+// system's kernel stacks and page tables from fs.
+func readSnapshot(fs procfs.FS, pid int) (memSnapshot, error) {
+	p, err := fs.Proc(pid)
+	if err != nil {
+		return memSnapshot{}, err
+	}
+	st, err := p.NewStatus()
+	if err != nil {
+		return memSnapshot{}, fmt.Errorf("read status of %d: %w", pid, err)
+	}
+	stat, err := p.Stat()
+	if err != nil {
+		return memSnapshot{}, fmt.Errorf("read stat of %d: %w", pid, err)
+	}
+	mi, err := fs.Meminfo()
+	if err != nil {
+		return memSnapshot{}, fmt.Errorf("read meminfo: %w", err)
+	}
+	if mi.KernelStackBytes == nil || mi.PageTablesBytes == nil {
+		return memSnapshot{}, fmt.Errorf("meminfo lacks KernelStack or PageTables")
+	}
+	return memSnapshot{
+		rss: int64(st.VmRSS), kstack: int64(*mi.KernelStackBytes), ptables: int64(*mi.PageTablesBytes),
+		threads: stat.NumThreads,
+	}, nil
+}
+
+func (a memSnapshot) sub(b memSnapshot, tasks int) Sample {
+	return Sample{Tasks: tasks, RSS: a.rss - b.rss, KernelStack: a.kstack - b.kstack,
+		PageTables: a.ptables - b.ptables, Threads: a.threads - b.threads}
+}
+
+// measureMemory opens n pipes, then starts n tasks of the design, each
+// blocked reading its own pipe, and returns what the tasks added. The pipes
+// exist before the first snapshot, so their kernel memory is not counted.
+func measureMemory(design string, n int) (*Sample, error) {
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return nil, err
+	}
+	ps, err := newPipes(n, design == designThread)
+	if err != nil {
+		return nil, err
+	}
+	defer closePipes(ps)
+	runtime.GC()
+	debug.FreeOSMemory()
+	before, err := readSnapshot(fs, os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	var ready, done sync.WaitGroup
+	for _, p := range ps {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			if design == designThread {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+			}
+			b := make([]byte, 1)
+			ready.Done()
+			_ = p.read(b)
+		}()
+	}
+	ready.Wait()
+	time.Sleep(settle)
+	after, err := readSnapshot(fs, os.Getpid())
+	for _, p := range ps {
+		_ = p.write([]byte{0})
+	}
+	done.Wait()
+	if err != nil {
+		return nil, err
+	}
+	s := after.sub(before, n)
+	return &s, nil
+}
+
+// memory runs one child per task count (a quarter, a half, three quarters
+// and all of o.Tasks) and fits bytes per task.
+func memory(ctx context.Context, exe, design string, o Options) (Memory, error) {
+	m := Memory{Design: design}
+	for i := 1; i <= 4; i++ {
+		n := o.Tasks * i / 4
+		var s Sample
+		if err := runChild(ctx, exe, job{Kind: "memory-" + design, Ops: n}, nil, &s); err != nil {
+			return m, err
+		}
+		m.Tasks = append(m.Tasks, n)
+		m.Points = append(m.Points, s)
+	}
+	m.User, m.Kernel, m.Total, m.R2 = fitMemory(m.Points)
+	return m, nil
+}
+
+// fitMemory returns the bytes per task of user memory, kernel memory and
+// their total, each as a least-squares slope over the samples, and the R²
+// of the total's fit.
+func fitMemory(ps []Sample) (user, kernel, total, r2 float64) {
+	xs := make([]float64, len(ps))
+	us, ks, ts := make([]float64, len(ps)), make([]float64, len(ps)), make([]float64, len(ps))
+	for i, p := range ps {
+		xs[i] = float64(p.Tasks)
+		us[i] = float64(p.RSS)
+		ks[i] = float64(p.KernelStack + p.PageTables)
+		ts[i] = us[i] + ks[i]
+	}
+	user, _, _ = slope(xs, us)
+	kernel, _, _ = slope(xs, ks)
+	total, _, r2 = slope(xs, ts)
+	return user, kernel, total, r2
+}
+
+// slope fits y = a + b·x by least squares and returns b, a and R². With
+// fewer than two distinct x it returns NaN.
+func slope(xs, ys []float64) (b, a, r2 float64) {
+	n := float64(len(xs))
+	var sx, sy float64
+	for i := range xs {
+		sx += xs[i]
+		sy += ys[i]
+	}
+	mx, my := sx/n, sy/n
+	var sxx, sxy, syy float64
+	for i := range xs {
+		dx, dy := xs[i]-mx, ys[i]-my
+		sxx += dx * dx
+		sxy += dx * dy
+		syy += dy * dy
+	}
+	if sxx == 0 {
+		return math.NaN(), math.NaN(), math.NaN()
+	}
+	b = sxy / sxx
+	a = my - b*mx
+	r2 = 1.0
+	if syy > 0 {
+		r2 = sxy * sxy / (sxx * syy)
+	}
+	return b, a, r2
+}
