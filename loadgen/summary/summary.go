@@ -63,6 +63,23 @@ type Summary struct {
 	StartTime    string     `json:"start_time"`            // start of the measured window, RFC 3339, UTC
 	StopReason   StopReason `json:"stop_reason"`           // why the window ended
 	Engine       Engine     `json:"engine"`                // goroutines or epoll
+
+	// Set only for a run with -mix: the mix as given, the seed of the
+	// draws, and one entry per mix entry in the order written. The top-level
+	// numbers are the totals over all entries.
+	Mix       string          `json:"mix,omitempty"`
+	Seed      uint64          `json:"seed,omitempty"`
+	Endpoints []EndpointStats `json:"endpoints,omitempty"`
+}
+
+// EndpointStats is one entry of a request mix: how often it was drawn and
+// what its requests measured.
+type EndpointStats struct {
+	Path     string      `json:"path"`   // path and query exactly as written in -mix
+	Weight   int         `json:"weight"` // relative weight in the mix
+	Requests uint64      `json:"requests"`
+	Errors   uint64      `json:"errors"`
+	Latency  Percentiles `json:"latency_us"` // corrected in open loop, like the total
 }
 
 // Percentiles of a latency histogram, in microseconds.
