@@ -27,10 +27,12 @@ type column struct {
 // columns lists Row's fields in declaration order, which is the column order.
 var columns = rowColumns()
 
-// rowColumns reads the csv tags of Row once. It panics on a field kind the
-// codec does not handle, which any test of this package would reveal.
-func rowColumns() []column {
-	t := reflect.TypeFor[Row]()
+// rowColumns reads the csv tags of Row once.
+func rowColumns() []column { return tagColumns(reflect.TypeFor[Row]()) }
+
+// tagColumns reads the csv tags of struct type t. It panics on a field kind
+// the codec does not handle, which any test of this package would reveal.
+func tagColumns(t reflect.Type) []column {
 	cols := make([]column, 0, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -45,7 +47,7 @@ func rowColumns() []column {
 		switch c.kind {
 		case reflect.String, reflect.Int, reflect.Int64, reflect.Uint64, reflect.Float64, reflect.Bool:
 		default:
-			panic(fmt.Sprintf("results: Row.%s has unsupported type %s", f.Name, f.Type))
+			panic(fmt.Sprintf("results: %s.%s has unsupported type %s", t.Name(), f.Name, f.Type))
 		}
 		cols = append(cols, c)
 	}

@@ -19,7 +19,7 @@ type Row struct {
 	Rep      int     `csv:"rep"`
 	Backend  string  `csv:"backend"`
 	Proto    string  `csv:"proto"`
-	Workload string  `csv:"workload"` // plaintext, echo-http or echo
+	Workload string  `csv:"workload"` // plaintext, echo-http, echo, delay, cpu or mix
 	Conns    int     `csv:"conns"`
 	Pipeline int     `csv:"pipeline"`
 	Rate     float64 `csv:"rate"` // target req/s, 0 = closed loop
@@ -63,6 +63,10 @@ type Row struct {
 	Plan            string `csv:"plan"`
 	StartTime       string `csv:"start_time"` // RFC 3339, UTC
 	Hlog            string `csv:"hlog"`       // path of the cell's .hlog, relative to the run dir
+
+	HandlerUs *int64  `csv:"handler_us"` // delay and cpu workloads: µs waited or computed per request
+	Mix       string  `csv:"mix"`        // mix workload: the spec given to the generator
+	Seed      *uint64 `csv:"seed"`       // mix workload: seed of the generator's draws
 }
 
 // MinConnsForRSSPerConn is the fewest connections for which

@@ -29,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -58,6 +57,7 @@ type Plan struct {
 	Reps        int           `yaml:"repetitions"`
 	Duration    time.Duration `yaml:"duration"`
 	Warmup      time.Duration `yaml:"warmup"`
+	DialRate    float64       `yaml:"dial_rate,omitempty"` // generator -dial-rate; 0 = its default
 }
 
 // Workload describes how one workload name maps onto a server protocol and
@@ -67,6 +67,11 @@ type Workload struct {
 	Proto      backends.Proto // server -proto
 	Path       string         // HTTP path; empty for raw TCP
 	UsePayload bool           // whether payload sizes apply
+
+	// Set for the parameterised workloads (see ParseWorkload).
+	HandlerUs int    // delay and cpu: µs waited or computed per request
+	Mix       string // mix: the spec the generator gets with -mix
+	Spec      string // the name as the plan writes it, e.g. "delay:1000"
 }
 
 // Workloads are the workloads a plan may name.
@@ -96,11 +101,7 @@ func (p *Plan) Validate(maxConns int) error {
 	if len(p.Workloads) == 0 {
 		errs = append(errs, errors.New("no workloads"))
 	}
-	for _, w := range p.Workloads {
-		if _, ok := Workloads[w]; !ok {
-			errs = append(errs, fmt.Errorf("unknown workload %q (valid: %s)", w, strings.Join(slices.Sorted(maps.Keys(Workloads)), ", ")))
-		}
-	}
+	errs = append(errs, p.checkWorkloads()...)
 	errs = append(errs, p.checkRanges(maxConns)...)
 	for _, dup := range duplicates(p) {
 		errs = append(errs, fmt.Errorf("%s listed twice", dup))
@@ -187,8 +188,8 @@ func (l errorList) Error() string {
 func (l errorList) Unwrap() []error { return l }
 
 func (p *Plan) needsPayload() bool {
-	for _, w := range p.Workloads {
-		if Workloads[w].UsePayload {
+	for _, name := range p.Workloads {
+		if w, _ := ParseWorkload(name); w.UsePayload {
 			return true
 		}
 	}
@@ -303,10 +304,10 @@ type Cell struct {
 }
 
 // Key is the cell's stable identity across runs and repetitions, e.g.
-// "gnet/http/plaintext/c64/p1/r0/b0".
+// "gnet/http/plaintext/c64/p1/r0/b0" or "gnet/http/delay-1000us/c64/p1/r0/b0".
 func (c Cell) Key() string {
 	return fmt.Sprintf("%s/%s/%s/c%d/p%d/r%s/b%d",
-		c.Backend, c.Workload.Proto, c.Workload.Name, c.Conns, c.Pipeline, formatRate(c.Rate), c.Payload)
+		c.Backend, c.Workload.Proto, c.Workload.keyName(), c.Conns, c.Pipeline, formatRate(c.Rate), c.Payload)
 }
 
 // FileName is the base name (without extension) of the cell's files in the
@@ -331,7 +332,10 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 	var pairs []pair
 	for _, b := range p.Backends {
 		for _, name := range p.Workloads {
-			w := Workloads[name]
+			w, err := ParseWorkload(name)
+			if err != nil {
+				continue // Validate reports it
+			}
 			if info, _ := backends.Lookup(b); !info.Serves(w.Proto) {
 				skipped = append(skipped, b+"/"+w.Name)
 				continue

@@ -47,6 +47,9 @@ type Config struct {
 	StartTimeout time.Duration // for the "listening on" line; zero = DefaultStartTimeout
 	StopGrace    time.Duration // SIGTERM → SIGKILL; zero = DefaultStopGrace
 	Progress     Progress      // nil = silent
+	// Endpoints receives the per-endpoint rows of mix cells, before the
+	// cell's row goes to the RowWriter; nil = not kept.
+	Endpoints EndpointWriter
 }
 
 // Validate checks that the config can run.
@@ -117,9 +120,14 @@ func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 			return out, ErrInterrupted
 		}
 		prog.CellStart(i+1, len(todo), c)
-		row, interrupted := runCell(ctx, &cfg, c)
+		row, eps, interrupted := runCell(ctx, &cfg, c)
 		if interrupted {
 			return out, ErrInterrupted
+		}
+		// Endpoints first: a row in summary.csv marks the cell done, so
+		// its endpoint rows must already be on disk.
+		if err := writeEndpoints(cfg.Endpoints, eps); err != nil {
+			return out, fmt.Errorf("run: %w", err)
 		}
 		if err := w.Write(row); err != nil {
 			return out, fmt.Errorf("run: %w", err)
@@ -139,7 +147,7 @@ func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
 	if gmp == 0 {
 		gmp = len(mustAvailable())
 	}
-	return results.Row{
+	r := results.Row{
 		RunID: cfg.RunID, Cell: c.Key(), Rep: c.Rep,
 		Backend: c.Backend, Proto: string(c.Workload.Proto), Workload: c.Workload.Name,
 		Conns: c.Conns, Pipeline: c.Pipeline, Rate: c.Rate, Payload: c.Payload,
@@ -148,6 +156,8 @@ func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
 		Commit: cfg.Env.Commit, Plan: cfg.Plan.Name,
 		StartTime: start.UTC().Format(time.RFC3339),
 	}
+	setWorkloadColumns(&r, c)
+	return r
 }
 
 func mustAvailable() cpuset.Set {
@@ -164,12 +174,23 @@ func failed(r results.Row, reason string) results.Row {
 }
 
 // runCell measures one cell: server up, load generator run, server down.
+// It returns the cell's row and, for a mix, one row per endpoint.
 // interrupted reports that ctx ended before the cell completed.
-func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, interrupted bool) {
+func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, eps []results.EndpointRow, interrupted bool) {
+	row, sum, interrupted := measureCell(ctx, cfg, c)
+	if sum != nil {
+		eps = endpointRows(row, sum)
+	}
+	return row, eps, interrupted
+}
+
+// measureCell runs cell c and returns its row and the generator's summary
+// (nil when there is none).
+func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum *summary.Summary, interrupted bool) {
 	row = baseRow(cfg, c, time.Now())
 	srv, addr, err := startServer(ctx, cfg, c)
 	if err != nil {
-		return failed(row, err.Error()), ctx.Err() != nil
+		return failed(row, err.Error()), nil, ctx.Err() != nil
 	}
 	stopped := false
 	stopServer := func() {
@@ -185,40 +206,43 @@ func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, interru
 	hlogPath := filepath.Join(cfg.Dir, base+".hlog")
 	jf, err := os.Create(jsonPath)
 	if err != nil {
-		return failed(row, fmt.Sprintf("create %s: %v", jsonPath, err)), false
+		return failed(row, fmt.Sprintf("create %s: %v", jsonPath, err)), nil, false
 	}
 	lg, err := startChild(cfg.LoadgenPath, loadgenArgs(cfg, c, addr, hlogPath, srv.Pid()), cfg.GeneratorCPUSet, jf)
 	jf.Close()
 	if err != nil {
-		return failed(row, err.Error()), false
+		return failed(row, err.Error()), nil, false
 	}
 	reason, interrupted := waitLoadgen(ctx, cfg, c, srv, lg)
 	if interrupted {
-		return failed(row, "interrupted"), true
+		return failed(row, "interrupted"), nil, true
 	}
 	stopServer()
 	if reason != "" {
-		return failed(row, reason), false
+		return failed(row, reason), nil, false
 	}
-	if lg.err != nil {
-		return failed(row, lg.failure("loadgen failed")), false
+	sum, err = readSummary(jsonPath)
+	if lg.err != nil && (err != nil || !verdictExit(lg.err)) {
+		return failed(row, lg.failure("loadgen failed")), nil, false
 	}
-	sum, err := readSummary(jsonPath)
 	if err != nil {
-		return failed(row, err.Error()), false
+		return failed(row, err.Error()), nil, false
 	}
 	fillRow(&row, sum)
+	if lg.err != nil {
+		generatorVerdict(&row, lg)
+	}
 	if _, err := os.Stat(hlogPath); err == nil {
 		row.Hlog = base + ".hlog"
 	}
-	return row, false
+	return row, sum, false
 }
 
 // waitLoadgen waits for the generator of cell c to finish. It returns why
 // the cell failed ("" if it did not), or interrupted when ctx ended; in
 // either case the generator has been stopped.
 func waitLoadgen(ctx context.Context, cfg *Config, c Cell, srv, lg *child) (reason string, interrupted bool) {
-	limit := time.NewTimer(cfg.Plan.Warmup + cfg.Plan.Duration + 30*time.Second + time.Duration(c.Conns)*time.Millisecond)
+	limit := time.NewTimer(cfg.Plan.Warmup + cfg.Plan.Duration + 30*time.Second + max(time.Duration(c.Conns)*time.Millisecond, 2*cfg.Plan.dialTime(c.Conns)))
 	defer limit.Stop()
 	select {
 	case <-lg.done:
@@ -309,6 +333,7 @@ func loadgenArgs(cfg *Config, c Cell, addr, hlog string, serverPID int) []string
 	case c.Workload.UsePayload:
 		args = append(args, "-body", strconv.Itoa(c.Payload))
 	}
+	args = append(args, workloadArgs(&cfg.Plan, c)...)
 	args = append(args, "-json", "-hlog", hlog, "-server-pid", strconv.Itoa(serverPID), target(c, addr))
 	return args
 }

@@ -83,7 +83,7 @@ func cmdPlans(_ context.Context, args []string, stdout, _ io.Writer) error {
 			return err
 		}
 		cells, _ := p.Expand()
-		total := time.Duration(len(cells)) * p.CellTime()
+		total := p.PlannedTime()
 		fmt.Fprintf(stdout, "%-8s %4d cells, about %-9v %s\n", name, len(cells), total.Round(time.Minute), p.Description)
 	}
 	return nil

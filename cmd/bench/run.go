@@ -24,7 +24,8 @@ import (
 
 const runDoc = `Run measures every cell of a plan: per cell it starts the server and the
 load generator pinned to separate CPUs, and appends one row to summary.csv
-(plus the cell's .json and .hlog). At the end it writes report.md and plots.
+(plus the cell's .json and .hlog; a mix cell also one row per endpoint in
+endpoints.csv). At the end it writes report.md and plots.
 It prints the run directory on stdout.
 
 Ctrl-C stops the current cell without recording it; continue the run with
@@ -206,6 +207,12 @@ func runPlan(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		runID = prior[0].RunID
 	}
 	cfg.RunID, cfg.Dir, cfg.Skip = runID, dir, runner.Completed(prior)
+	ew, _, err := results.OpenEndpoints(filepath.Join(dir, results.EndpointsFile), runner.KeepEndpoints(cfg.Skip), stderr)
+	if err != nil {
+		return err
+	}
+	defer ew.Close()
+	cfg.Endpoints = ew
 	_, skipped := cfg.Plan.Expand()
 	for _, s := range skipped {
 		fmt.Fprintf(stderr, "skipping %s: protocol not served by the backend\n", s)

@@ -13,6 +13,13 @@
 //	ASYNCBENCH_FAKE_SLOW_AFTER=N loadgen calls after the N-th sleep a minute
 //	ASYNCBENCH_FAKE_STUBBORN=1   the server starts a grandchild that ignores
 //	                             SIGINT and SIGTERM
+//	ASYNCBENCH_FAKE_TIMEOUTS=1   loadgen with a /delay target reports that 90%
+//	                             of its requests timed out and exits with the
+//	                             generator's "failed" status (3), as a blocked
+//	                             event loop makes the real one do
+//
+// The fake loadgen given -mix SPEC reports one endpoint per entry of the
+// spec, with the requests split by weight (see Endpoints).
 package fakechild
 
 import (
@@ -43,6 +50,7 @@ const (
 	EnvSilent    = "ASYNCBENCH_FAKE_SILENT"
 	EnvSlowAfter = "ASYNCBENCH_FAKE_SLOW_AFTER"
 	EnvStubborn  = "ASYNCBENCH_FAKE_STUBBORN"
+	EnvTimeouts  = "ASYNCBENCH_FAKE_TIMEOUTS"
 )
 
 // Main plays a fake child and exits if fake mode is on; otherwise it
@@ -148,6 +156,9 @@ func fakeLoadgen(args []string, prior int) error {
 	fs.Bool("json", false, "")
 	hlog := fs.String("hlog", "", "")
 	pid := fs.Int("server-pid", 0, "")
+	mix := fs.String("mix", "", "")
+	seed := fs.Uint64("seed", 0, "")
+	fs.Float64("dial-rate", 0, "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -164,6 +175,19 @@ func fakeLoadgen(args []string, prior int) error {
 	intr := make(chan os.Signal, 1)
 	signal.Notify(intr, syscall.SIGINT)
 	s := Summary(*conns)
+	s.Target = fs.Arg(0)
+	if *mix != "" {
+		eps, err := Endpoints(*mix, s.Requests)
+		if err != nil {
+			return err
+		}
+		s.Mix, s.Seed, s.Endpoints = *mix, *seed, eps
+	}
+	timeouts := os.Getenv(EnvTimeouts) == "1" && strings.Contains(fs.Arg(0), "/delay")
+	if timeouts {
+		s.Errors = 9 * s.Requests
+		s.ErrorKinds = map[string]uint64{"timeout": s.Errors}
+	}
 	select {
 	case <-time.After(sleep):
 	case <-intr:
@@ -174,7 +198,43 @@ func fakeLoadgen(args []string, prior int) error {
 			return err
 		}
 	}
-	return json.NewEncoder(os.Stdout).Encode(s)
+	if err := json.NewEncoder(os.Stdout).Encode(s); err != nil {
+		return err
+	}
+	if timeouts {
+		fmt.Fprintf(os.Stderr, "loadgen: run failed: %d of %d requests timed out\n", s.Errors, s.Errors+s.Requests)
+		os.Exit(3)
+	}
+	return nil
+}
+
+// Endpoints is the fake per-endpoint result of a mix: the requests split
+// by weight (the last entry takes the remainder), entry i with a p99 of
+// 1000·(i+1) µs.
+func Endpoints(spec string, requests uint64) ([]summary.EndpointStats, error) {
+	var eps []summary.EndpointStats
+	total := 0
+	for _, e := range strings.Split(spec, ",") {
+		i := strings.LastIndexByte(e, ':')
+		w, err := strconv.Atoi(e[i+1:])
+		if i < 0 || err != nil {
+			return nil, fmt.Errorf("fake: bad mix entry %q", e)
+		}
+		eps = append(eps, summary.EndpointStats{Path: e[:i], Weight: w})
+		total += w
+	}
+	left := requests
+	for i := range eps {
+		n := requests * uint64(eps[i].Weight) / uint64(total)
+		if i == len(eps)-1 {
+			n = left
+		}
+		left -= n
+		p99 := int64(1000 * (i + 1))
+		eps[i].Requests = n
+		eps[i].Latency = summary.Percentiles{P50: p99 / 10, P90: p99 / 4, P99: p99, P999: 2 * p99, Max: 3 * p99, Mean: float64(p99) / 8}
+	}
+	return eps, nil
 }
 
 func writeHlog(path string, n uint64) error {
