@@ -35,3 +35,20 @@ func TestWriteGoBench(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestBenchNameWorkloadParams: cells that differ only in the handler time
+// or the mix get different benchmark names.
+func TestBenchNameWorkloadParams(t *testing.T) {
+	a := results.Row{Backend: "gnet", Proto: "http", Workload: "delay", HandlerUs: new(int64(1000)), Conns: 64, Pipeline: 1, GOMAXPROCS: 1}
+	b := a
+	b.HandlerUs = new(int64(50))
+	m1 := results.Row{Backend: "gnet", Proto: "http", Workload: "mix", Mix: "/a:1,/b:2", Conns: 64, Pipeline: 1}
+	m2 := m1
+	m2.Mix = "/a:1,/b:3"
+	if benchName(a) == benchName(b) || benchName(m1) == benchName(m2) {
+		t.Fatalf("names collide: %s %s %s %s", benchName(a), benchName(b), benchName(m1), benchName(m2))
+	}
+	if want := "BenchmarkCell/backend=gnet/proto=http/workload=delay-1000us/conns=64/pipeline=1/rate=0/payload=0-1"; benchName(a) != want {
+		t.Fatalf("name %s, want %s", benchName(a), want)
+	}
+}

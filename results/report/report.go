@@ -26,11 +26,19 @@ type groupKey struct {
 	Pipeline int
 	Rate     float64
 	Payload  int
+	Handler  string // µs per request of delay and cpu workloads; empty for others
+	Mix      string // spec of a mix workload
 }
 
 // Title is the heading of the group.
 func (k groupKey) Title() string {
 	parts := []string{k.Proto + " " + k.Workload}
+	if us, err := strconv.ParseFloat(k.Handler, 64); err == nil {
+		parts[0] += " " + fmtMicros(us)
+	}
+	if k.Mix != "" {
+		parts[0] += " " + k.Mix
+	}
 	if k.Payload > 0 {
 		parts = append(parts, fmt.Sprintf("%d B payload", k.Payload))
 	}
@@ -46,6 +54,12 @@ func (k groupKey) Title() string {
 // Slug is the group's file-name stem for its plots.
 func (k groupKey) Slug() string {
 	s := fmt.Sprintf("%s-%s-p%d", k.Proto, k.Workload, k.Pipeline)
+	if k.Handler != "" {
+		s += "-" + k.Handler + "us"
+	}
+	if k.Mix != "" {
+		s += "-" + mixSlug(k.Mix)
+	}
 	if k.Payload > 0 {
 		s += fmt.Sprintf("-b%d", k.Payload)
 	}
@@ -70,6 +84,8 @@ func compareKeys(a, b groupKey) int {
 		cmp.Compare(a.Pipeline, b.Pipeline),
 		cmp.Compare(a.Rate, b.Rate),
 		cmp.Compare(a.Payload, b.Payload),
+		cmp.Compare(a.Handler, b.Handler),
+		cmp.Compare(a.Mix, b.Mix),
 	)
 }
 
@@ -109,7 +125,7 @@ func (g *group) okSample(backend string, conns int, f func(results.Row) float64)
 func groupRows(rows []results.Row) []*group {
 	byKey := map[groupKey]*group{}
 	for _, r := range rows {
-		k := groupKey{r.Proto, r.Workload, r.Pipeline, r.Rate, r.Payload}
+		k := groupKey{r.Proto, r.Workload, r.Pipeline, r.Rate, r.Payload, handlerKey(r), r.Mix}
 		g, ok := byKey[k]
 		if !ok {
 			g = &group{key: k, cells: map[cellKey]*cellRows{}}
@@ -298,6 +314,9 @@ func Write(dir string, rows []results.Row) error {
 		b.WriteString("\n")
 	}
 	writeFlagged(&b, rows)
+	if err := writeScheduling(&b, dir, rows, styles); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
 
 	for _, g := range groups {
 		fmt.Fprintf(&b, "## %s\n\n", g.key.Title())

@@ -1,0 +1,178 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/asyncbench/asyncbench/results"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite golden files under testdata")
+
+// schedFixture is a small scheduling run: stdlib, gnet and gnet-pool at 64
+// and 1024 connections, plaintext, a 1 ms wait, 50 µs of CPU and a 99:1
+// mix, two repetitions each. gnet with the wait at 1024 connections mostly
+// times out (failed rows that still measured); stdlib's wait cell at 64
+// connections failed once without measuring (server crash).
+func schedFixture() ([]results.Row, []results.EndpointRow) {
+	var rows []results.Row
+	var eps []results.EndpointRow
+	type perf struct{ rps, p99 float64 }
+	// base numbers per backend and workload at 64 connections; 1024
+	// connections get 90% of the throughput and 10× the p99.
+	table := map[string]map[string]perf{
+		"stdlib":    {"plaintext": {40000, 900}, "delay": {36000, 3000}, "cpu": {15000, 9000}, "mix": {30000, 2500}},
+		"gnet":      {"plaintext": {60000, 600}, "delay": {950, 70000}, "cpu": {17000, 5000}, "mix": {9000, 12000}},
+		"gnet-pool": {"plaintext": {55000, 700}, "delay": {30000, 4000}, "cpu": {14000, 8000}, "mix": {25000, 3000}},
+	}
+	mix := "/plaintext:99,/cpu?us=1000:1"
+	for rep := 1; rep <= 2; rep++ {
+		for _, b := range []string{"gnet", "gnet-pool", "stdlib"} {
+			for _, wl := range []string{"plaintext", "delay", "cpu", "mix"} {
+				for _, c := range []int{64, 1024} {
+					pf := table[b][wl]
+					if c == 1024 {
+						pf.rps, pf.p99 = pf.rps*0.9, pf.p99*10
+					}
+					spread := 1 + 0.02*float64(rep-1) // rep 2 is 2% faster
+					r := results.Row{
+						RunID: "sched1", Cell: fmt.Sprintf("%s/http/%s/c%d", b, wl, c), Rep: rep, Backend: b,
+						Proto: "http", Workload: wl, Conns: c, Pipeline: 1, Status: results.StatusOK,
+						DurationS: 3, RPS: pf.rps * spread, Requests: uint64(3 * pf.rps * spread), P99Us: int64(pf.p99),
+						GOMAXPROCS: 1,
+					}
+					switch wl {
+					case "delay":
+						r.HandlerUs = new(int64(1000))
+					case "cpu":
+						r.HandlerUs = new(int64(50))
+					case "mix":
+						r.Mix, r.Seed = mix, new(uint64(rep))
+						cheapP99 := int64(pf.p99 * 0.8)
+						eps = append(eps,
+							results.EndpointRow{RunID: "sched1", Cell: r.Cell, Rep: rep, Backend: b, Workload: wl, Conns: c,
+								Path: "/plaintext", Weight: 99, Requests: r.Requests * 99 / 100, P99Us: cheapP99},
+							results.EndpointRow{RunID: "sched1", Cell: r.Cell, Rep: rep, Backend: b, Workload: wl, Conns: c,
+								Path: "/cpu?us=1000", Weight: 1, Requests: r.Requests / 100, P99Us: int64(pf.p99 * 3)})
+					}
+					if b == "gnet" && wl == "delay" && c == 1024 {
+						r.Status, r.Reason = results.StatusFailed, "more than 1% of requests failed; 24000 errors (timeout=24000)"
+						r.Errors = 8 * r.Requests
+					}
+					if b == "stdlib" && wl == "delay" && c == 64 && rep == 2 {
+						r = results.Row{RunID: "sched1", Cell: r.Cell, Rep: rep, Backend: b, Proto: "http", Workload: wl, Conns: c,
+							Pipeline: 1, HandlerUs: r.HandlerUs, Status: results.StatusFailed, Reason: "server exited during the run"}
+					}
+					rows = append(rows, r)
+				}
+			}
+		}
+	}
+	return rows, eps
+}
+
+// TestSchedulingText checks the section's sentences and table byte for
+// byte against testdata/scheduling.golden.md (go test -update rewrites it).
+func TestSchedulingText(t *testing.T) {
+	rows, eps := schedFixture()
+	var b bytes.Buffer
+	data := schedulingText(&b, rows, eps)
+	if len(data) != 1 {
+		t.Fatalf("%d regimes", len(data))
+	}
+	golden := filepath.Join("testdata", "scheduling.golden.md")
+	if *updateGolden {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test ./results/report -run TestSchedulingText -update creates it)", err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		t.Errorf("section differs from %s:\ngot:\n%s\nwant:\n%s", golden, b.Bytes(), want)
+	}
+	// What the golden file must say, whatever its wording.
+	for _, s := range []string{
+		"At 1,024 connections with a 1 ms wait per request, stdlib served the most",
+		"gnet the least, 38× less: 864 req/s (p99 700 ms; 89% of requests failed; 2 of 2 repetitions failed)",
+		"Handlers on the loop against a pool: gnet 864 req/s (p99 700 ms; 89% of requests failed; 2 of 2 repetitions failed), gnet-pool 27,270 req/s (p99 40 ms).",
+		"The CPU bound is 20,000 req/s (1 server CPU ÷ 50 µs)",
+		"the cheap /plaintext requests' p99 was lowest on stdlib",
+		"| delay 1 ms | 64 |",
+	} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("section lacks %q", s)
+		}
+	}
+}
+
+// TestSchedulingOnlyWithItsWorkloads: a run without delay, cpu or mix
+// rows gets no such section.
+func TestSchedulingOnlyWithItsWorkloads(t *testing.T) {
+	rows, _ := schedFixture()
+	var plain []results.Row
+	for _, r := range rows {
+		if r.Workload == "plaintext" {
+			plain = append(plain, r)
+		}
+	}
+	var b bytes.Buffer
+	if err := writeScheduling(&b, t.TempDir(), plain, newStyles(plain)); err != nil || b.Len() != 0 {
+		t.Fatalf("err %v, section %q", err, b.String())
+	}
+}
+
+// TestWriteScheduling writes a whole report from the fixture: the section
+// is there with its plots, the failed gnet cells are in it with numbers.
+func TestWriteScheduling(t *testing.T) {
+	dir := t.TempDir()
+	if *keepReport != "" {
+		dir = *keepReport
+	}
+	rows, eps := schedFixture()
+	w, _, err := results.OpenEndpoints(filepath.Join(dir, results.EndpointsFile), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(eps); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := Write(dir, rows); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		"## Threads, goroutines or an event loop",
+		"## http delay 1 ms, pipeline 1, closed loop",
+		"## http cpu 50 µs, pipeline 1, closed loop",
+		"| delay 1 ms | 1024 | 864 req/s, p99 700 ms (**89% err, 2/2 failed**) | 27,270 req/s, p99 40 ms |",
+	} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("report lacks %q", s)
+		}
+	}
+	for _, base := range []string{"sched1-wait-c64", "sched1-wait-c1024", "sched1-cpu-c1024", "sched1-mix1-cheap-p99"} {
+		for _, ext := range []string{".png", ".svg"} {
+			if _, err := os.Stat(filepath.Join(dir, "plots", base+ext)); err != nil {
+				t.Error(err)
+			}
+		}
+		if !strings.Contains(string(md), "(plots/"+base+".png)") {
+			t.Errorf("report does not show %s", base)
+		}
+	}
+}
