@@ -4,7 +4,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 IMAGE_TAG ?= latest
 
-.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full report compare \
+.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full costs report compare \
 	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke clean
 
 build:
@@ -35,6 +35,10 @@ bench: build
 
 bench-full: build
 	$(BIN)/bench run -plan full
+
+# costs measures goroutine against OS thread costs (create, switch, memory) on this machine.
+costs: build
+	$(BIN)/bench costs
 
 report: build
 	$(BIN)/bench report results/runs/latest

@@ -12,9 +12,12 @@ import (
 	"syscall"
 
 	"github.com/asyncbench/asyncbench/internal/cli"
+	"github.com/asyncbench/asyncbench/runner/costs"
 )
 
 func main() {
+	// bench costs re-executes this binary to measure in fresh processes.
+	costs.ChildMain()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal, a second one ends bench at once; the

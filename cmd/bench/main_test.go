@@ -16,10 +16,12 @@ import (
 	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner"
+	"github.com/asyncbench/asyncbench/runner/costs"
 	"github.com/asyncbench/asyncbench/runner/fakechild"
 )
 
 func TestMain(m *testing.M) {
+	costs.ChildMain()
 	fakechild.Main()
 	os.Exit(m.Run())
 }
