@@ -87,7 +87,7 @@ func writeGroupPlots(dir string, g *group, styles map[string]style) ([]plotRef, 
 		{"rss", "Server RSS peak", "RSS peak (MiB)", getRSSMiB, false},
 	}
 	for _, v := range vsConns {
-		p, ok, err := connsPlot(g, styles, v.what+" vs connections\n"+title, v.ylabel, v.get, v.logY)
+		p, ok, err := connsPlot(g, styles, v.what+" vs connections\n"+title+"\n"+g.plotCaption(), v.ylabel, v.get, v.logY)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -116,12 +116,20 @@ func writeGroupPlots(dir string, g *group, styles map[string]style) ([]plotRef, 
 			notes = append(notes, fmt.Sprintf("No latency spectrum for %s at %d connections: %v.", b, conns, err))
 			continue
 		}
-		series = append(series, spectrumSeries{b, h})
+		s := spectrumSeries{backend: b, h: h}
+		if len(ok) > 1 {
+			for _, r := range ok {
+				if rh, err := cellHistogram(dir, []results.Row{r}); err == nil {
+					s.rounds = append(s.rounds, rh)
+				}
+			}
+		}
+		series = append(series, s)
 	}
 	if len(series) == 0 {
 		return refs, notes, nil
 	}
-	p, err := spectrumPlot(series, styles, fmt.Sprintf("Latency by percentile at %d connections\n%s", conns, title))
+	p, err := spectrumPlot(series, styles, fmt.Sprintf("Latency by percentile at %d connections\n%s\n%s", conns, title, g.spectrumCaption()))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -154,7 +162,7 @@ func cellHistogram(dir string, rows []results.Row) (*hdrhistogram.Histogram, err
 func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
-	p.Title.TextStyle.Font.Size = vg.Points(13)
+	p.Title.TextStyle.Font.Size = vg.Points(12)
 	p.Title.Padding = vg.Points(8)
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
@@ -172,7 +180,7 @@ func connsPlot(g *group, styles map[string]style, title, ylabel string, get func
 	p := newPlot(title, "connections", ylabel)
 	drawn := false
 	ymin, ymax := math.Inf(1), math.Inf(-1)
-	for _, b := range g.backends {
+	for i, b := range g.backends {
 		var xys plotter.XYs
 		var errs plotter.YErrors
 		for _, c := range g.conns {
@@ -180,7 +188,7 @@ func connsPlot(g *group, styles map[string]style, title, ylabel string, get func
 			if s.n == 0 {
 				continue
 			}
-			xys = append(xys, plotter.XY{X: float64(c), Y: s.median})
+			xys = append(xys, plotter.XY{X: dodgeLog(float64(c), i, len(g.backends)), Y: s.median})
 			errs = append(errs, struct{ Low, High float64 }{s.median - s.min, s.max - s.median})
 			ymin, ymax = math.Min(ymin, s.min), math.Max(ymax, s.max)
 		}
@@ -319,7 +327,11 @@ func percentileTicks(min, max float64) []plot.Tick {
 		base := math.Pow(10, float64(e))
 		ticks = append(ticks, plot.Tick{Value: base, Label: percentLabel(e)})
 		for m := 2; m < 10 && base*float64(m) <= max; m++ {
-			ticks = append(ticks, plot.Tick{Value: base * float64(m)})
+			t := plot.Tick{Value: base * float64(m)}
+			if e == 0 && m == 2 {
+				t.Label = "50%" // x = 1/(1−0.5)
+			}
+			ticks = append(ticks, t)
 		}
 	}
 	return ticks
@@ -338,10 +350,12 @@ func percentLabel(nines int) string {
 	return "99." + string(slices.Repeat([]byte{'9'}, nines-2)) + "%"
 }
 
-// spectrumSeries is one backend's latency histogram.
+// spectrumSeries is one backend's latency histogram, merged over its
+// repetitions, and each repetition's own when there are several.
 type spectrumSeries struct {
 	backend string
 	h       *hdrhistogram.Histogram
+	rounds  []*hdrhistogram.Histogram
 }
 
 // spectrumPoints samples h along the percentile axis, 20 points per
@@ -390,6 +404,24 @@ func spectrumPlot(series []spectrumSeries, styles map[string]style, title string
 		}
 		xmax = math.Max(xmax, xys[len(xys)-1].X)
 		st := styles[s.backend]
+		for _, rh := range s.rounds {
+			rxys := spectrumPoints(rh)
+			if len(rxys) == 0 {
+				continue
+			}
+			for i := range rxys {
+				rxys[i].Y = math.Max(rxys[i].Y, 1)
+				ymin, ymax = math.Min(ymin, rxys[i].Y), math.Max(ymax, rxys[i].Y)
+			}
+			xmax = math.Max(xmax, rxys[len(rxys)-1].X)
+			rl, err := plotter.NewLine(rxys)
+			if err != nil {
+				return nil, fmt.Errorf("plot %s: %w", s.backend, err)
+			}
+			rl.Color = faded(st.color)
+			rl.Width = vg.Points(0.7)
+			p.Add(rl)
+		}
 		line, err := plotter.NewLine(xys)
 		if err != nil {
 			return nil, fmt.Errorf("plot %s: %w", s.backend, err)

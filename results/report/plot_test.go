@@ -3,6 +3,7 @@ package report
 import (
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -28,12 +29,13 @@ func TestPercentileTicks(t *testing.T) {
 	for _, tk := range percentileTicks(1, 100000) {
 		if tk.Label != "" {
 			labels = append(labels, tk.Label)
-			if want := math.Pow(10, float64(len(labels)-1)); tk.Value != want {
-				t.Errorf("label %s at %g, want %g", tk.Label, tk.Value, want)
+			pct, err := strconv.ParseFloat(strings.TrimSuffix(tk.Label, "%"), 64)
+			if err != nil || math.Abs(xPercentile(tk.Value)-pct) > 1e-9 {
+				t.Errorf("label %s at x = %g, which is the %g%% percentile", tk.Label, tk.Value, xPercentile(tk.Value))
 			}
 		}
 	}
-	if got, want := strings.Join(labels, " "), "0% 90% 99% 99.9% 99.99% 99.999%"; got != want {
+	if got, want := strings.Join(labels, " "), "0% 50% 90% 99% 99.9% 99.99% 99.999%"; got != want {
 		t.Errorf("labels %q, want %q", got, want)
 	}
 }
@@ -86,6 +88,21 @@ func TestSpectrumPoints(t *testing.T) {
 		if math.Abs(p.X-10) < 1e-9 && p.Y != 900 {
 			t.Errorf("p90 = %g, want 900", p.Y)
 		}
+	}
+}
+
+// TestDodge: backends at one x are drawn apart, symmetrically, and close
+// enough to stay by their tick.
+func TestDodge(t *testing.T) {
+	xs := []float64{dodgeLog(1024, 0, 3), dodgeLog(1024, 1, 3), dodgeLog(1024, 2, 3)}
+	if !(xs[0] < xs[1] && xs[1] < xs[2]) || math.Abs(xs[1]-1024) > 1e-9 || math.Abs(xs[0]*xs[2]-1024*1024) > 1e-6 {
+		t.Errorf("log dodge %v", xs)
+	}
+	if xs[2]/xs[0] > 1.1 || dodgeLog(64, 0, 1) != 64 {
+		t.Errorf("dodge too wide: %v", xs)
+	}
+	if got := dodgeLinear(1000, 0, 2, 10); got != 995 {
+		t.Errorf("linear dodge %v, want 995", got)
 	}
 }
 

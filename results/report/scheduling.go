@@ -141,7 +141,9 @@ type schedData struct {
 	cpus     []int64  // handler µs of cpu workloads, ascending
 	mixes    []string // mix specs, in order of appearance
 	points   map[schedKey]*schedPoint
-	procs    int // server GOMAXPROCS, 0 when unknown or mixed
+	procs    int    // server GOMAXPROCS, 0 when unknown or mixed
+	prov     string // run ids and commits, for the plots
+	rows     []results.Row
 }
 
 func (d *schedData) at(workload string, handler int64, mix, backend string, conns int) *schedPoint {
@@ -217,6 +219,7 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 		case d.procs != r.GOMAXPROCS:
 			d.procs = 0
 		}
+		d.rows = append(d.rows, r)
 		k := schedKey{r.Workload, h, r.Mix, r.Backend, r.Conns}
 		a, ok := accs[rg][k]
 		if !ok {
@@ -267,6 +270,7 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 		if d.procs < 0 {
 			d.procs = 0
 		}
+		d.prov = provenance(d.rows)
 		out = append(out, d)
 	}
 	return out
@@ -615,7 +619,8 @@ func (d *schedData) writePlots(dir string, idx int, styles map[string]style) ([]
 			continue
 		}
 		for _, c := range d.conns {
-			title := fmt.Sprintf("Throughput vs handler %s at %s connections\n%s; median, bar = min–max of repetitions, failed ones included", kind.name, fmtCount(float64(c)), d.regime)
+			title := fmt.Sprintf("Throughput vs handler %s at %s connections, %s\npoint = median of the repetitions that measured (failed ones included), bar = min–max\n%s",
+				kind.name, fmtCount(float64(c)), d.regime, d.prov)
 			p, ok, err := d.workPlot(styles, title, kind.xlabel, kind.workload, kind.xs, c)
 			if err != nil {
 				return nil, err
@@ -717,10 +722,11 @@ func (d *schedData) workPlot(styles map[string]style, title, xlabel, workload st
 	p := newPlot(title, xlabel, "throughput (req/s)")
 	p.Title.TextStyle.Font.Size = vg.Points(11)
 	xsAll := append([]int64{0}, handlers...)
+	dodgeStep := float64(slices.Max(xsAll)) * dodgeWidth * 2
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	drawn := false
 	var failedXYs plotter.XYs
-	for _, b := range d.backends {
+	for bi, b := range d.backends {
 		var xys plotter.XYs
 		var errs plotter.YErrors
 		for _, x := range xsAll {
@@ -733,7 +739,7 @@ func (d *schedData) workPlot(styles map[string]style, title, xlabel, workload st
 			if pt == nil || pt.measured == 0 || pt.rps.n == 0 || pt.rps.median <= 0 {
 				continue
 			}
-			xys = append(xys, plotter.XY{X: float64(x), Y: pt.rps.median})
+			xys = append(xys, plotter.XY{X: dodgeLinear(float64(x), bi, len(d.backends), dodgeStep), Y: pt.rps.median})
 			if pt.failed > 0 {
 				failedXYs = append(failedXYs, xys[len(xys)-1])
 			}
@@ -769,13 +775,14 @@ func (d *schedData) workPlot(styles map[string]style, title, xlabel, workload st
 // mixPlot draws the cheap requests' p99 under mix against connections,
 // one line per backend.
 func (d *schedData) mixPlot(styles map[string]style, mix string) (*plot.Plot, bool, error) {
-	title := fmt.Sprintf("p99 of the cheap %s requests under the mix %s\n%s; median, bar = min–max of repetitions, failed ones included", cheapEntry(mix), mix, d.regime)
+	title := fmt.Sprintf("p99 of the cheap %s requests under the mix %s, %s\npoint = median of the repetitions that measured (failed ones included), bar = min–max\n%s",
+		cheapEntry(mix), mix, d.regime, d.prov)
 	p := newPlot(title, "connections", "p99 latency (µs)")
 	p.Title.TextStyle.Font.Size = vg.Points(11)
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	drawn := false
 	var failedXYs plotter.XYs
-	for _, b := range d.backends {
+	for bi, b := range d.backends {
 		var xys plotter.XYs
 		var errs plotter.YErrors
 		for _, c := range d.conns {
@@ -784,7 +791,7 @@ func (d *schedData) mixPlot(styles map[string]style, mix string) (*plot.Plot, bo
 				continue
 			}
 			s := pt.cheapP99
-			xys = append(xys, plotter.XY{X: float64(c), Y: math.Max(s.median, 1)})
+			xys = append(xys, plotter.XY{X: dodgeLog(float64(c), bi, len(d.backends)), Y: math.Max(s.median, 1)})
 			if pt.failed > 0 {
 				failedXYs = append(failedXYs, xys[len(xys)-1])
 			}
