@@ -14,8 +14,9 @@ import (
 	"github.com/asyncbench/asyncbench/runner"
 )
 
-const reportDoc = `Report re-renders DIR/report.md and DIR/plots from DIR/summary.csv and
-the cells' .hlog files, and prints the report's path.
+const reportDoc = `Report re-renders DIR/report.md, DIR/report.html and DIR/plots from
+DIR/summary.csv, DIR/endpoints.csv and the cells' .hlog files, and prints the
+report's path.
 `
 
 func cmdReport(_ context.Context, args []string, stdout, stderr io.Writer) error {

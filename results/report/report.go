@@ -287,8 +287,9 @@ func fmtCount(x float64) string {
 	return b.String()
 }
 
-// Write writes dir/report.md and, under dir/plots, a PNG and an SVG
-// of every plot, from rows. The .hlog of each ok row (Row.Hlog, relative to
+// Write writes dir/report.md, the same as one self-contained page in
+// dir/report.html (plots inlined as SVG), and, under dir/plots, a PNG and
+// an SVG of every plot, from rows. The .hlog of each ok row (Row.Hlog, relative to
 // dir) feeds the latency spectra. Failed and saturated rows are listed but
 // neither summarised nor plotted.
 func Write(dir string, rows []results.Row) error {
@@ -333,6 +334,9 @@ func Write(dir string, rows []results.Row) error {
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "report.md"), b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := writeHTML(dir, b.Bytes()); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
