@@ -230,6 +230,7 @@ func MergeRow(gens []Generator, meta MergeMeta) (results.Row, error) {
 		Conns: c.Conns, Pipeline: c.Pipeline, Rate: c.Rate, Payload: c.Payload,
 		Commit: meta.Commit, StartTime: start.UTC().Format(time.RFC3339),
 	}
+	setWorkloadColumns(&r, c)
 	fillRow(&r, &sum)
 	r.UncorrectedP99Us, r.SendLagP99Us = nil, nil
 	return r, nil
@@ -271,6 +272,9 @@ func workloadOf(s summary.Summary) (Workload, error) {
 	u, err := url.Parse(s.Target)
 	if err != nil {
 		return Workload{}, fmt.Errorf("merge: target %q: %w", s.Target, err)
+	}
+	if w, ok, err := handlerWorkload(s, u); ok || err != nil {
+		return w, err
 	}
 	for _, w := range Workloads {
 		if (w.Proto == backends.ProtoEcho) == (s.Workload == summary.WorkloadEcho) && w.Path == u.Path {

@@ -6,12 +6,14 @@ import (
 	"hash/fnv"
 	"maps"
 	"math"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
 // Parameterised workloads. A plan names them with a parameter after a
@@ -217,4 +219,29 @@ func workloadArgs(p *Plan, c Cell) []string {
 		args = append(args, "-dial-rate", formatRate(p.DialRate))
 	}
 	return args
+}
+
+// handlerWorkload recognises, for bench merge, a generator summary of a
+// delay or cpu cell by its target (/delay?us=N, /cpu?us=N). ok is false for
+// other targets. A mix is refused: its per-endpoint statistics come without
+// histograms, so they cannot be merged exactly.
+func handlerWorkload(s summary.Summary, u *url.URL) (w Workload, ok bool, err error) {
+	if s.Mix != "" || len(s.Endpoints) > 0 {
+		return Workload{}, false, fmt.Errorf("merge: %s ran the mix %q; mixes cannot be merged (per-endpoint latencies have no histograms to add)", s.Target, s.Mix)
+	}
+	kind := ""
+	switch u.Path {
+	case backends.DelayPath:
+		kind = WorkloadDelay
+	case backends.CPUPath:
+		kind = WorkloadCPU
+	default:
+		return Workload{}, false, nil
+	}
+	d, valid := backends.ParseMicros([]byte(u.RawQuery))
+	if !valid {
+		return Workload{}, false, fmt.Errorf("merge: target %s: %s needs us=N", s.Target, u.Path)
+	}
+	w, err = ParseWorkload(fmt.Sprintf("%s:%d", kind, d.Microseconds()))
+	return w, err == nil, err
 }

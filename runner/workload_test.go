@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -199,4 +200,26 @@ func TestRunSlowAndMixCells(t *testing.T) {
 		t.Errorf("endpoint rows %+v", eps.rows)
 	}
 	assertGone(t, pids)
+}
+
+// TestMergeHandlerWorkloads: generators that drove /delay?us=N merge into
+// a delay row with its handler time; a mix is refused with the reason.
+func TestMergeHandlerWorkloads(t *testing.T) {
+	d := t.TempDir()
+	target := "http://127.0.0.1:8080/delay?us=1000"
+	a := writeGen(t, filepath.Join(d, "a"), "gen", genSummary(target, t0, 8, 1, 0))
+	b := writeGen(t, filepath.Join(d, "b"), "gen", genSummary(target, t0half, 8, 1, 0))
+	r, err := mergeInputs(t, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Workload != "delay" || r.HandlerUs == nil || *r.HandlerUs != 1000 || r.Cell != "gnet/http/delay-1000us/c16/p1/r0/b0" {
+		t.Errorf("merged delay row: workload %s handler %v cell %s", r.Workload, r.HandlerUs, r.Cell)
+	}
+	mix := genSummary("http://127.0.0.1:8080/plaintext", t0, 8, 1, 0)
+	mix.Mix = "/plaintext:9,/cpu?us=5:1"
+	m := writeGen(t, filepath.Join(d, "m"), "gen", mix)
+	if _, err := mergeInputs(t, m); err == nil || !strings.Contains(err.Error(), "mixes cannot be merged") {
+		t.Errorf("mix merge: %v", err)
+	}
 }
