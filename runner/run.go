@@ -113,7 +113,11 @@ func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 		}
 		todo = append(todo, c)
 	}
-	prog.Start(len(todo), time.Duration(len(todo))*cfg.Plan.CellTime())
+	var planned time.Duration
+	for _, c := range todo {
+		planned += cfg.Plan.CellTime() + cfg.Plan.dialTime(c.Conns)
+	}
+	prog.Start(len(todo), planned)
 	defer prog.Finish()
 	for i, c := range todo {
 		if ctx.Err() != nil {

@@ -223,3 +223,23 @@ func TestMergeHandlerWorkloads(t *testing.T) {
 		t.Errorf("mix merge: %v", err)
 	}
 }
+
+// TestMarshalRoundTripWorkloadParams: plan.yaml of a run keeps the
+// parameterised workloads and the dial rate, so -resume runs the same cells.
+func TestMarshalRoundTripWorkloadParams(t *testing.T) {
+	p := Plan{Name: "rt", Backends: []string{"gnet"}, Conns: []int{64}, Pipeline: []int{1}, Rates: []float64{0}, Reps: 1, Duration: time.Second,
+		Workloads: []string{"delay:1000", "mix:/plaintext:99,/cpu?us=1000:1"}, DialRate: 5000}
+	data, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParsePlan(data, "x")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	a, _ := p.Expand()
+	b, _ := back.Expand()
+	if len(a) != len(b) || back.DialRate != 5000 || a[1].Key() != b[1].Key() || b[1].Workload.Mix != "/plaintext:99,/cpu?us=1000:1" {
+		t.Fatalf("round trip changed the plan:\n%s", data)
+	}
+}
