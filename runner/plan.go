@@ -13,7 +13,9 @@
 // whose generator fails gives a row with status failed and the first line
 // of the child's stderr as the reason; the run goes on. A generator that
 // fell behind its schedule gives status saturated; any connect error, or
-// more than MaxErrorShare of attempted requests failing, gives failed.
+// more than MaxErrorShare of attempted requests failing, gives failed. A
+// generator that exits with its own failed or saturated status has still
+// printed its summary: the row keeps those numbers (see verdictExit).
 //
 // On SIGINT or SIGTERM the current cell's generator gets SIGINT, its
 // server is stopped, and the cell is not recorded: its partial numbers are
