@@ -48,9 +48,9 @@ func EndpointHeader() []string { return endpointTable.header() }
 // EndpointWriter appends rows to endpoints.csv, flushing every Write. It is
 // not safe for concurrent use.
 type EndpointWriter struct {
-	w           *csv.Writer
-	f           *os.File
-	writeHeader bool
+	path string
+	w    *csv.Writer
+	f    *os.File // opened by the first Write, so a run without mixes leaves no file
 }
 
 // OpenEndpoints opens path for appending and returns the rows already in
@@ -92,25 +92,27 @@ func OpenEndpoints(path string, keep func(EndpointRow) bool, warn io.Writer) (*E
 			}
 		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", EndpointsFile, err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("open %s: %w", EndpointsFile, err)
-	}
-	return &EndpointWriter{w: csv.NewWriter(f), f: f, writeHeader: st.Size() == 0}, rows, nil
+	return &EndpointWriter{path: path}, rows, nil
 }
 
 // Write appends rows (the header first if the file is new) and flushes.
 func (w *EndpointWriter) Write(rows []EndpointRow) error {
-	if w.writeHeader {
-		if err := w.w.Write(EndpointHeader()); err != nil {
-			return fmt.Errorf("write %s header: %w", EndpointsFile, err)
+	if w.f == nil {
+		f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", EndpointsFile, err)
 		}
-		w.writeHeader = false
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("open %s: %w", EndpointsFile, err)
+		}
+		w.f, w.w = f, csv.NewWriter(f)
+		if st.Size() == 0 {
+			if err := w.w.Write(EndpointHeader()); err != nil {
+				return fmt.Errorf("write %s header: %w", EndpointsFile, err)
+			}
+		}
 	}
 	for _, r := range rows {
 		if err := w.w.Write(endpointTable.record(r)); err != nil {

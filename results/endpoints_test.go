@@ -102,3 +102,19 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestEndpointsNoFileWithoutRows: a run without mixes leaves no
+// endpoints.csv behind.
+func TestEndpointsNoFileWithoutRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), EndpointsFile)
+	w, _, err := OpenEndpoints(path, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("endpoints.csv exists: %v", err)
+	}
+}

@@ -231,7 +231,9 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 			continue
 		}
 		a.rps = append(a.rps, r.RPS)
-		a.p99 = append(a.p99, float64(r.P99Us))
+		if r.Requests > 0 { // no latency without a completed request
+			a.p99 = append(a.p99, float64(r.P99Us))
+		}
 		a.errs += float64(r.Errors)
 		a.attempts += float64(r.Requests + r.Errors)
 		if e, ok := cheap[repID{r.Cell, r.Rep}]; ok && r.Workload == wlMix && e.Requests > 0 {
@@ -364,6 +366,9 @@ func getCheapSample(p *schedPoint) sample { return p.cheapP99 }
 // describe is "45,000 req/s (p99 2.1 ms)", with the error share and
 // failed repetitions inside the parentheses when there are any.
 func describe(p *schedPoint) string {
+	if p.p99.n == 0 {
+		return fmt.Sprintf("%s req/s (no request completed%s)", fmtCount(p.rps.median), troubles(p))
+	}
 	return fmt.Sprintf("%s req/s (p99 %s%s)", fmtCount(p.rps.median), fmtMicros(p.p99.median), troubles(p))
 }
 
@@ -400,10 +405,16 @@ func (d *schedData) writeWorkSentences(w io.Writer, workload string, us int64, c
 	rk := d.measuredAt(workload, us, "", conns, getRPSSample, true)
 	var b strings.Builder
 	fmt.Fprintf(&b, "- At %s connections %s, ", fmtCount(float64(conns)), what)
-	switch len(rk) {
-	case 0:
+	switch {
+	case len(rk) == 0:
 		b.WriteString("no backend measured anything.")
-	case 1:
+	case rk[0].p.rps.median == 0:
+		var all []string
+		for _, bp := range rk {
+			all = append(all, bp.backend+" "+describe(bp.p))
+		}
+		fmt.Fprintf(&b, "no backend completed requests: %s.", strings.Join(all, ", "))
+	case len(rk) == 1:
 		fmt.Fprintf(&b, "only %s measured: %s.", rk[0].backend, describe(rk[0].p))
 	default:
 		best, worst := rk[0], rk[len(rk)-1]
@@ -444,7 +455,7 @@ func (d *schedData) writeWorkSentences(w io.Writer, workload string, us int64, c
 	if len(costs) > 0 {
 		fmt.Fprintf(&b, " Share of its own plaintext throughput kept: %s.", strings.Join(costs, ", "))
 	}
-	if workload == wlCPU && us > 0 && d.procs > 0 && len(rk) > 0 {
+	if workload == wlCPU && us > 0 && d.procs > 0 && len(rk) > 0 && rk[0].p.rps.median > 0 {
 		ceiling := float64(d.procs) * 1e6 / float64(us)
 		fmt.Fprintf(&b, " The CPU bound is %s req/s (%d server CPU ÷ %s); %s reached %s of it.",
 			fmtCount(ceiling), d.procs, fmtMicros(float64(us)), rk[0].backend, pct(rk[0].p.rps.median/ceiling))

@@ -176,3 +176,20 @@ func TestWriteScheduling(t *testing.T) {
 		}
 	}
 }
+
+// TestSchedulingNothingCompleted: cells where no request completed read
+// as such, with no p99 of 0 and no "served the most".
+func TestSchedulingNothingCompleted(t *testing.T) {
+	var rows []results.Row
+	for _, b := range []string{"gnet", "stdlib"} {
+		rows = append(rows,
+			results.Row{Backend: b, Proto: "http", Workload: "plaintext", Conns: 8, Pipeline: 1, Status: results.StatusOK, DurationS: 1, RPS: 1000, Requests: 1000, P99Us: 500},
+			results.Row{Backend: b, Proto: "http", Workload: "delay", HandlerUs: new(int64(1000)), Conns: 8, Pipeline: 1, Status: results.StatusFailed, DurationS: 1, Errors: 50})
+	}
+	var b bytes.Buffer
+	schedulingText(&b, rows, nil)
+	want := "- At 8 connections with a 1 ms wait per request, no backend completed requests: gnet 0 req/s (no request completed; 100% of requests failed; 1 of 1 repetitions failed), stdlib 0 req/s (no request completed; 100% of requests failed; 1 of 1 repetitions failed)."
+	if !strings.Contains(b.String(), want) || strings.Contains(b.String(), "p99 0 µs") {
+		t.Fatalf("section:\n%s", b.String())
+	}
+}
