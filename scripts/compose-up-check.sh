@@ -48,7 +48,7 @@ if [ -n "${AS_USER:-}" ]; then
 	strict=0
 	timeout 20 docker info >/dev/null 2>&1 && strict=1
 	rc=0
-	su "$AS_USER" -s /bin/bash -c "export PATH='$PATH' STRICT=$strict; cd '$clone' && scripts/compose-up-check.sh" || rc=$?
+	su "$AS_USER" -s /bin/bash -c "unset AS_USER; export PATH='$PATH' STRICT=$strict; cd '$clone' && scripts/compose-up-check.sh" || rc=$?
 	[ "$rc" != 0 ] || [ "${KEEP:-0}" = 1 ] || rm -rf "$clone"
 	exit "$rc"
 fi
