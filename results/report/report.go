@@ -276,8 +276,21 @@ func fmtCount(x float64) string {
 // dir) feeds the latency spectra. Failed and saturated rows are listed but
 // neither summarised nor plotted.
 func Write(dir string, rows []results.Row) error {
+	return WriteWith(dir, rows, Options{})
+}
+
+// WriteWith is Write with options; it also writes dir/verdicts.csv.
+func WriteWith(dir string, rows []results.Row, opts Options) error {
 	if len(rows) == 0 {
 		return errors.New("report: no rows")
+	}
+	rows = byLabel(rows)
+	if opts.Reference == "" {
+		opts.Reference = DefaultReference(rows)
+	}
+	verdicts := Verdicts(rows, opts.Reference)
+	if err := writeVerdictsFile(dir, verdicts); err != nil {
+		return err
 	}
 	plotDir := filepath.Join(dir, "plots")
 	if err := os.MkdirAll(plotDir, 0o755); err != nil {
@@ -290,17 +303,17 @@ func Write(dir string, rows []results.Row) error {
 	writeReportHeader(&b, rows)
 
 	b.WriteString("## At a glance\n\n")
-	for _, g := range groups {
-		fmt.Fprintf(&b, "**%s**\n\n", g.key.Title())
-		for _, v := range g.verdicts() {
-			fmt.Fprintf(&b, "- %s\n", v)
-		}
-		b.WriteString("\n")
-	}
+	writeGlance(&b, verdicts, opts.Reference)
+	writeBottlenecks(&b, rows)
 	writeFlagged(&b, rows)
 
 	for _, g := range groups {
 		fmt.Fprintf(&b, "## %s\n\n", g.key.Title())
+		b.WriteString("Spread over rounds (min–max, unpaired):\n\n")
+		for _, v := range g.verdicts() {
+			fmt.Fprintf(&b, "- %s\n", v)
+		}
+		b.WriteString("\n")
 		writeTables(&b, g)
 		plots, notes, err := writeGroupPlots(dir, g, styles)
 		if err != nil {
@@ -349,13 +362,15 @@ func writeReportHeader(b *bytes.Buffer, rows []results.Row) {
 			date += " – " + last
 		}
 	}
-	var ok, sat, failed int
+	var ok, sat, noisy, failed int
 	for _, r := range rows {
 		switch r.Status {
 		case results.StatusOK:
 			ok++
 		case results.StatusSaturated:
 			sat++
+		case results.StatusNoisy:
+			noisy++
 		default:
 			failed++
 		}
@@ -377,11 +392,15 @@ func writeReportHeader(b *bytes.Buffer, rows []results.Row) {
 	fmt.Fprintf(b, "| server CPUs | %s (GOMAXPROCS %s) |\n",
 		joinOr(distinct(rows, func(r results.Row) string { return r.ServerCPUSet }), "unpinned"), joinOr(procs, "unknown"))
 	fmt.Fprintf(b, "| generator CPUs | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.GeneratorCPUSet }), "unpinned"))
-	fmt.Fprintf(b, "| rows | %d: %d ok, %d saturated, %d failed |\n\n", len(rows), ok, sat, failed)
+	fmt.Fprintf(b, "| rows | %d: %d ok, %d saturated, %d failed |\n", len(rows), ok, sat, failed)
+	if noisy > 0 {
+		fmt.Fprintf(b, "| noisy rows | %d (another process or steal used the pinned CPUs; not a result) |\n", noisy)
+	}
+	b.WriteString("\n")
 	b.WriteString("Numbers are medians over the ok repetitions of a cell; `±x%` is the largest distance from the median " +
 		"to the minimum or maximum. Latency is in microseconds, measured from the intended send time in open-loop runs. " +
 		"A verdict names a backend only when its min–max range does not overlap the runner-up's. " +
-		"Saturated and failed rows are listed below and left out of every number and plot.\n\n")
+		"Saturated, noisy and failed rows are listed below and left out of every number, plot and verdict.\n\n")
 }
 
 func writeFlagged(b *bytes.Buffer, rows []results.Row) {
@@ -394,7 +413,7 @@ func writeFlagged(b *bytes.Buffer, rows []results.Row) {
 	if len(flagged) == 0 {
 		return
 	}
-	b.WriteString("## Saturated and failed rows\n\n")
+	b.WriteString("## Saturated, noisy and failed rows\n\n")
 	b.WriteString("| status | cell | backend | conns | rep | reason |\n|---|---|---|---:|---:|---|\n")
 	for _, r := range flagged {
 		status := r.Status
