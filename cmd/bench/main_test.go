@@ -251,7 +251,7 @@ func TestMainUsage(t *testing.T) {
 // TestHelp: -h on bench and on every command prints complete usage on
 // stdout and exits 0.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"run", "-h"}, {"report", "-h"}, {"compare", "-h"}, {"merge", "-h"}, {"plans", "-h"}} {
+	for _, args := range [][]string{{"-h"}, {"run", "-h"}, {"report", "-h"}, {"compare", "-h"}, {"merge", "-h"}, {"plans", "-h"}, {"publish", "-h"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), args, &stdout, &stderr)
