@@ -4,7 +4,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 IMAGE_TAG ?= latest
 
-.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full report compare \
+.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full calibrate publish report compare \
 	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke clean
 
 build:
@@ -35,6 +35,14 @@ bench: build
 
 bench-full: build
 	$(BIN)/bench run -plan full
+
+# calibrate runs the A-vs-A and A-vs-handicap plan: the instrument check.
+calibrate: build
+	$(BIN)/bench run -plan calibrate -quiet-wait 30s
+
+# publish copies a run into results/published/NAME: make publish RUN=DIR NAME=name
+publish: build
+	$(BIN)/bench publish $(RUN) $(NAME)
 
 report: build
 	$(BIN)/bench report results/runs/latest

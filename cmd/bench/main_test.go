@@ -225,6 +225,7 @@ func TestMainUsage(t *testing.T) {
 		{[]string{"compare", "a"}, 2, "two run directories"},
 		{[]string{"merge"}, 2, "at least one INPUT"},
 		{[]string{"plans", "x"}, 2, "no arguments"},
+		{[]string{"run", "-quiet-wait", "-1s"}, 2, "-quiet-wait must be 0 to"},
 		{[]string{"plans"}, 0, ""},
 	}
 	for _, tt := range tests {
@@ -243,7 +244,7 @@ func TestMainUsage(t *testing.T) {
 	if err := run(context.Background(), []string{"plans"}, &stdout, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(stdout.String(), "full ") || !strings.Contains(stdout.String(), "\nquick      45 cells") {
+	if !strings.HasPrefix(stdout.String(), "calibrate    60 cells") || !strings.Contains(stdout.String(), "\nquick        80 cells") {
 		t.Fatalf("plans output:\n%s", stdout.String())
 	}
 }

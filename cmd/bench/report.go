@@ -95,7 +95,7 @@ func cmdPlans(_ context.Context, args []string, stdout, _ io.Writer) error {
 		}
 		cells, _ := p.Expand()
 		total := time.Duration(len(cells)) * p.CellTime()
-		fmt.Fprintf(stdout, "%-8s %4d cells, about %-9v %s\n", name, len(cells), total.Round(time.Minute), p.Description)
+		fmt.Fprintf(stdout, "%-10s %4d cells, about %-9v %s\n", name, len(cells), total.Round(time.Minute), p.Description)
 	}
 	return nil
 }
