@@ -3,6 +3,7 @@ package runner
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
@@ -42,9 +45,22 @@ func (t cpuTimes) total() uint64 {
 	return t.User + t.Nice + t.System + t.Idle + t.IOWait + t.IRQ + t.SoftIRQ + t.Steal
 }
 
-// tasks is the time the CPU ran tasks (user and kernel mode), the time
-// that /proc/PID/stat charges to processes.
-func (t cpuTimes) tasks() uint64 { return t.User + t.Nice + t.System }
+// busy is the CPU time that processes' utime+stime can account for: tasks
+// in user and kernel mode, and, unless the kernel accounts interrupt time
+// apart from tasks (irqSeparate), interrupt and softirq time too. With
+// tick-based accounting (no CONFIG_IRQ_TIME_ACCOUNTING) a tick that lands
+// in a softirq is counted as softirq in /proc/stat and also added to the
+// interrupted task's stime, so on loopback most of the server's and the
+// generator's packet handling shows up there; leaving it out would hide
+// that much noise. With interrupt time accounting the kernel charges it to
+// no task, so it cannot be told apart and is left out.
+func (t cpuTimes) busy(irqSeparate bool) uint64 {
+	b := t.User + t.Nice + t.System
+	if !irqSeparate {
+		b += t.IRQ + t.SoftIRQ
+	}
+	return b
+}
 
 func (t cpuTimes) sub(o cpuTimes) cpuTimes {
 	return cpuTimes{
@@ -132,6 +148,7 @@ func parsePIDStatTicks(data []byte) (uint64, error) {
 type hostSample struct {
 	At    time.Time
 	CPUs  cpuTimes // summed over the pinned CPUs
+	Busy  uint64   // CPUs.busy as the probe's kernel accounts it
 	Procs uint64   // utime+stime of the server and the generator together
 }
 
@@ -142,6 +159,9 @@ type HostProbe struct {
 	ReadStat func() ([]byte, error)
 	// ReadPIDStat returns the text of /proc/PID/stat.
 	ReadPIDStat func(pid int) ([]byte, error)
+	// IRQSeparate says the kernel accounts interrupt time apart from
+	// tasks (CONFIG_IRQ_TIME_ACCOUNTING); see cpuTimes.busy.
+	IRQSeparate bool
 }
 
 // NewHostProbe returns a probe reading the real /proc.
@@ -151,7 +171,50 @@ func NewHostProbe() *HostProbe {
 		ReadPIDStat: func(pid int) ([]byte, error) {
 			return os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		},
+		IRQSeparate: irqTimeAccounting(),
 	}
+}
+
+// irqTimeAccounting reports whether the running kernel was built with
+// CONFIG_IRQ_TIME_ACCOUNTING, from /proc/config.gz or
+// /boot/config-RELEASE. Unknown counts as no: interrupt time is then
+// counted as busy, which can only make more cells noisy, never fewer.
+func irqTimeAccounting() bool {
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	for _, path := range []string{"/proc/config.gz", "/boot/config-" + unix.ByteSliceToString(u.Release[:])} {
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		var r io.Reader = f
+		if strings.HasSuffix(path, ".gz") {
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				f.Close()
+				continue
+			}
+			r = zr
+		}
+		on, found := kernelConfigHas(r, "CONFIG_IRQ_TIME_ACCOUNTING")
+		f.Close()
+		if found {
+			return on
+		}
+	}
+	return false
+}
+
+// kernelConfigHas reports whether a kernel config text sets key=y, and
+// whether it could tell (a config file was read to its end).
+func kernelConfigHas(r io.Reader, key string) (on, found bool) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if line := sc.Text(); line == key+"=y" {
+			return true, true
+		}
+	}
+	return false, sc.Err() == nil
 }
 
 // sample reads the CPUs in cpus (summed) and the CPU time of pids.
@@ -172,6 +235,7 @@ func (p *HostProbe) sample(now time.Time, cpus []int, pids ...int) (hostSample, 
 		}
 		s.CPUs = s.CPUs.add(t)
 	}
+	s.Busy = s.CPUs.busy(p.IRQSeparate)
 	for _, pid := range pids {
 		data, err := p.ReadPIDStat(pid)
 		if err != nil {
@@ -192,17 +256,16 @@ type hostNoise struct {
 }
 
 // noiseBetween computes steal and other CPU between samples a and b as
-// percent of the pinned CPUs' capacity: other = task time on those CPUs
-// minus the children's own CPU time. Interrupt and softirq time are left
-// out of "other": on loopback they are mostly the benchmark's own packets.
-// ok is false when no time passed.
+// percent of the pinned CPUs' capacity: other = busy time on those CPUs
+// minus the children's own CPU time (never below 0: the two clocks round
+// differently). ok is false when no time passed.
 func noiseBetween(a, b hostSample) (n hostNoise, ok bool) {
 	d := b.CPUs.sub(a.CPUs)
 	total := float64(d.total())
 	if total <= 0 || b.Procs < a.Procs {
 		return hostNoise{}, false
 	}
-	other := float64(d.tasks()) - float64(b.Procs-a.Procs)
+	other := float64(b.Busy-a.Busy) - float64(b.Procs-a.Procs)
 	return hostNoise{
 		StealPct: 100 * float64(d.Steal) / total,
 		OtherPct: 100 * max(other, 0) / total,

@@ -139,12 +139,55 @@ func TestNoise(t *testing.T) {
 	}
 }
 
+// TestNoiseSoftIRQ: with tick accounting, softirq ticks are also in the
+// interrupted task's stime, so they count as busy; with interrupt time
+// accounting they are charged to no task and left out.
+func TestNoiseSoftIRQ(t *testing.T) {
+	for _, irqSeparate := range []bool{false, true} {
+		f := &fakeProc{procs: map[int]uint64{10: 0}}
+		p := f.probe()
+		p.IRQSeparate = irqSeparate
+		a, _ := p.sample(time.Unix(0, 0), []int{0, 1}, 10)
+		for i := range f.cpu { // 60 user + 20 softirq ticks per CPU
+			f.cpu[i].User += 60
+			f.cpu[i].SoftIRQ += 20
+			f.cpu[i].Idle += 20
+		}
+		f.procs[10] += 160 // the children's own time, their softirq included
+		b, _ := p.sample(time.Unix(1, 0), []int{0, 1}, 10)
+		n, ok := noiseBetween(a, b)
+		if !ok || n.OtherPct != 0 {
+			t.Errorf("irqSeparate=%v: %+v", irqSeparate, n)
+		}
+		f.procs[10] -= 40 // now 40 ticks of the busy time were someone else's
+		b, _ = p.sample(time.Unix(1, 0), []int{0, 1}, 10)
+		n, _ = noiseBetween(a, b)
+		want := 20.0 // 40 of 200 ticks
+		if irqSeparate {
+			want = 0 // 120 user ticks − 120 of the children's: softirq is nobody's
+		}
+		if n.OtherPct != want {
+			t.Errorf("irqSeparate=%v: other %v%%, want %v%%", irqSeparate, n.OtherPct, want)
+		}
+	}
+}
+
+func TestKernelConfigHas(t *testing.T) {
+	cfg := "# comment\nCONFIG_A=y\n# CONFIG_IRQ_TIME_ACCOUNTING is not set\nCONFIG_HAVE_IRQ_TIME_ACCOUNTING=y\n"
+	if on, found := kernelConfigHas(strings.NewReader(cfg), "CONFIG_IRQ_TIME_ACCOUNTING"); on || !found {
+		t.Errorf("not set: %v %v", on, found)
+	}
+	if on, found := kernelConfigHas(strings.NewReader(cfg+"CONFIG_IRQ_TIME_ACCOUNTING=y\n"), "CONFIG_IRQ_TIME_ACCOUNTING"); !on || !found {
+		t.Errorf("set: %v %v", on, found)
+	}
+}
+
 func TestJudgeHost(t *testing.T) {
 	t0 := time.Unix(1000, 0).UTC()
 	mk := func(busy, procs uint64) []hostSample {
 		return []hostSample{
 			{At: t0, CPUs: cpuTimes{Idle: 1000}},
-			{At: t0.Add(time.Second), CPUs: cpuTimes{User: busy, Idle: 1000 + 200 - busy}, Procs: procs},
+			{At: t0.Add(time.Second), CPUs: cpuTimes{User: busy, Idle: 1000 + 200 - busy}, Busy: busy, Procs: procs},
 		}
 	}
 	sum := &summary.Summary{StartTime: t0.Format(time.RFC3339Nano), DurationSeconds: 1}
