@@ -51,6 +51,9 @@ func cmdPublish(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("publish", "want RUN_DIR and NAME")
 	}
 	runDir, name := fs.Arg(0), fs.Arg(1)
+	if real, err := filepath.EvalSymlinks(runDir); err == nil {
+		runDir = real // results/runs/latest is a link; walk what it points at
+	}
 	if name == "" || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || name == "README.md" {
 		return usagef("publish", "NAME %q: want a plain directory name", name)
 	}

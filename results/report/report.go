@@ -81,7 +81,7 @@ type cellKey struct {
 
 // cellRows holds the repetitions of one point, split by status.
 type cellRows struct {
-	ok, saturated, failed []results.Row
+	ok, saturated, failed, noisy []results.Row
 }
 
 // group is the rows of one groupKey, indexed by backend and connections.
@@ -132,6 +132,8 @@ func groupRows(rows []results.Row) []*group {
 			c.ok = append(c.ok, r)
 		case results.StatusSaturated:
 			c.saturated = append(c.saturated, r)
+		case results.StatusNoisy:
+			c.noisy = append(c.noisy, r)
 		default:
 			c.failed = append(c.failed, r)
 		}
@@ -435,6 +437,8 @@ func fmtCell(c *cellRows, s sample, format func(float64) string) string {
 		txt = "saturated"
 	case len(c.ok) == 0 && len(c.failed) > 0:
 		txt = "failed"
+	case len(c.ok) == 0 && len(c.noisy) > 0:
+		txt = "noisy"
 	case len(c.ok) == 0, s.n == 0:
 		return "–"
 	case s.n >= 2:
@@ -448,6 +452,9 @@ func fmtCell(c *cellRows, s sample, format func(float64) string) string {
 	}
 	if len(c.ok) > 0 && len(c.failed) > 0 {
 		notes = append(notes, fmt.Sprintf("%d failed", len(c.failed)))
+	}
+	if len(c.ok) > 0 && len(c.noisy) > 0 {
+		notes = append(notes, fmt.Sprintf("%d noisy", len(c.noisy)))
 	}
 	if len(notes) > 0 {
 		txt += " (" + strings.Join(notes, ", ") + ")"

@@ -220,6 +220,7 @@ func TestWriteWithVerdicts(t *testing.T) {
 		"-gen-cpus",
 		"| noisy rows | 1 ",
 		"| **noisy** |",
+		"(1 noisy)",
 		"| b ",
 	} {
 		if !strings.Contains(string(md), want) {
