@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -276,5 +277,40 @@ func TestHostRecorder(t *testing.T) {
 	}
 	if got := sampleInterval(24 * time.Hour); got != 24*time.Hour/4000 {
 		t.Errorf("interval for 24 h: %v", got)
+	}
+}
+
+// TestRunQuietWait: on a host that never goes quiet the cell runs after
+// the wait anyway, and its row says so.
+func TestRunQuietWait(t *testing.T) {
+	p := threeCells()
+	p.Backends = []string{"gnet"}
+	cfg, pids := fakeConfig(t, p)
+	f := &fakeProc{procs: map[int]uint64{}}
+	probe := f.probe()
+	read := probe.ReadStat
+	probe.ReadStat = func() ([]byte, error) {
+		f.advance(50, 0, 0) // half of every CPU busy between any two reads
+		return read()
+	}
+	cfg.Probe = probe
+	cfg.QuietWait = time.Millisecond
+	var w memRows
+	if _, err := Run(context.Background(), cfg, &w); err != nil {
+		t.Fatal(err)
+	}
+	r := w.rows[0]
+	if r.QuietWaitS == nil || *r.QuietWaitS <= 0 || !strings.Contains(r.Reason, "ran after waiting 1ms for quiet") || r.Status != results.StatusOK {
+		t.Fatalf("row: wait %v, %s %q", r.QuietWaitS, r.Status, r.Reason)
+	}
+	assertGone(t, pids)
+
+	cfg.QuietWait = 0
+	w = memRows{}
+	if _, err := Run(context.Background(), cfg, &w); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.rows[0]; r.QuietWaitS != nil || strings.Contains(r.Reason, "quiet") {
+		t.Fatalf("no wait asked: %+v", r)
 	}
 }
