@@ -19,9 +19,16 @@
 // server is stopped, and the cell is not recorded: its partial numbers are
 // not a result, and `bench run -resume DIR` runs it again. Rows already
 // written stay, and Run returns ErrInterrupted.
+//
+// While a generator runs, the pinned CPUs are sampled (hostnoise.go): a
+// cell where anything else used them beyond MaxOtherCPUPct, or steal
+// beyond MaxStealPct, gives status noisy, and every row names its
+// bottleneck (bottleneck.go); a generator-bound closed-loop cell is
+// saturated. Repetitions are rounds, each in its own order (Plan.Seed).
+//
 // Resuming skips every cell repetition recorded as ok or saturated and
-// retries failed ones; the report keeps, per cell repetition, the completed
-// row if there is one (see Latest).
+// retries failed and noisy ones; the report keeps, per cell repetition,
+// the completed row if there is one (see Latest).
 package runner
 
 import (
