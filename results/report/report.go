@@ -306,6 +306,7 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 
 	b.WriteString("## At a glance\n\n")
 	writeGlance(&b, verdicts, opts.Reference)
+	writeCalibration(&b, rows, verdicts, opts.Reference)
 	writeBottlenecks(&b, rows)
 	writeFlagged(&b, rows)
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/asyncbench/asyncbench/results"
 )
@@ -363,4 +364,50 @@ func writeBottlenecks(b *bytes.Buffer, rows []results.Row) {
 			"before reading their throughput as the server's.")
 	}
 	b.WriteString("\n\n")
+}
+
+// writeCalibration judges a calibration run — one with a label containing
+// "handicap" — from its throughput and server-CPU verdicts: every other
+// label on the reference's backend must show no clear difference (the
+// instrument does not invent differences), and the handicapped one must
+// come out lower (it finds a known one). Nothing is written for other
+// runs.
+func writeCalibration(b *bytes.Buffer, rows []results.Row, vs []Verdict, reference string) {
+	backendOf := map[string]string{}
+	handicap := false
+	for _, r := range rows {
+		backendOf[r.LabelOf()] = r.Backend
+		handicap = handicap || strings.Contains(r.LabelOf(), "handicap")
+	}
+	if !handicap {
+		return
+	}
+	b.WriteString("**Calibration** (same server against itself must show no clear difference; the handicap must be found):\n\n")
+	for _, v := range vs {
+		if v.Metric != "rps" && v.Metric != "requests_per_server_cpu_s" {
+			continue
+		}
+		var want string
+		switch {
+		case strings.Contains(v.Label, "handicap"):
+			want = VerdictLower
+		case backendOf[v.Label] == backendOf[reference]:
+			want = VerdictNoDifference
+		default:
+			continue
+		}
+		if v.Rounds == 0 {
+			continue // not measured
+		}
+		mark := "as expected"
+		switch {
+		case v.Verdict == VerdictTooFewRounds:
+			mark = "cannot tell yet"
+		case v.Verdict != want:
+			mark = "NOT as expected: the instrument cannot be trusted here"
+		}
+		fmt.Fprintf(b, "- %s, %d connections, %s vs %s, %s: %s (×%.3f, %d rounds) — %s\n",
+			v.Workload, v.Conns, mdEscape(v.Label), mdEscape(v.Reference), metricWords[v.Metric], v.Verdict, v.Ratio, v.Rounds, mark)
+	}
+	b.WriteString("\n")
 }

@@ -228,3 +228,48 @@ func TestWriteWithVerdicts(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteCalibration(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	var rows []results.Row
+	// stdlib-a (reference) and stdlib-b: the same server; stdlib-handicap
+	// 15% slower; 12 rounds on a drifting host.
+	for rd := 1; rd <= 12; rd++ {
+		host := 50000 * math.Exp(0.25*rng.NormFloat64())
+		for i, label := range []string{"stdlib-a", "stdlib-b", "stdlib-handicap"} {
+			f := []float64{1, 1, 0.85}[i]
+			rows = append(rows, results.Row{Backend: "stdlib", Label: label, Proto: "http", Workload: "plaintext",
+				Conns: 64, Pipeline: 1, Rep: rd, Status: results.StatusOK, RPS: host * f * math.Exp(0.03*rng.NormFloat64())})
+		}
+	}
+	var b bytes.Buffer
+	vs := Verdicts(rows, "stdlib-a")
+	writeCalibration(&b, rows, vs, "stdlib-a")
+	out := b.String()
+	for _, want := range []string{
+		"stdlib-b vs stdlib-a, throughput: no clear difference",
+		"stdlib-handicap vs stdlib-a, throughput: lower",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("calibration lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "NOT as expected") {
+		t.Errorf("a calibration that worked was flagged:\n%s", out)
+	}
+	// A broken instrument: the handicap not found.
+	for i := range vs {
+		vs[i].Verdict = VerdictNoDifference
+	}
+	b.Reset()
+	writeCalibration(&b, rows, vs, "stdlib-a")
+	if !strings.Contains(b.String(), "stdlib-handicap vs stdlib-a, throughput: no clear difference (") || !strings.Contains(b.String(), "NOT as expected") {
+		t.Errorf("missed handicap not flagged:\n%s", b.String())
+	}
+	// Not a calibration run: nothing.
+	b.Reset()
+	writeCalibration(&b, driftRows(rng, 6, 1), nil, "ref")
+	if b.Len() != 0 {
+		t.Errorf("wrote %q for a plain run", b.String())
+	}
+}
