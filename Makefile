@@ -4,7 +4,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 IMAGE_TAG ?= latest
 
-.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full calibrate publish report compare \
+.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full report compare \
 	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke clean
 
 build:
@@ -35,6 +35,8 @@ bench: build
 
 bench-full: build
 	$(BIN)/bench run -plan full
+
+.PHONY: calibrate publish
 
 # calibrate runs the A-vs-A and A-vs-handicap plan: the instrument check.
 calibrate: build
