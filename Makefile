@@ -36,6 +36,16 @@ bench: build
 bench-full: build
 	$(BIN)/bench run -plan full
 
+.PHONY: calibrate publish
+
+# calibrate runs the A-vs-A and A-vs-handicap plan: the instrument check.
+calibrate: build
+	$(BIN)/bench run -plan calibrate -quiet-wait 30s
+
+# publish copies a run into results/published/NAME: make publish RUN=DIR NAME=name
+publish: build
+	$(BIN)/bench publish $(RUN) $(NAME)
+
 report: build
 	$(BIN)/bench report results/runs/latest
 

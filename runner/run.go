@@ -47,6 +47,12 @@ type Config struct {
 	StartTimeout time.Duration // for the "listening on" line; zero = DefaultStartTimeout
 	StopGrace    time.Duration // SIGTERM → SIGKILL; zero = DefaultStopGrace
 	Progress     Progress      // nil = silent
+	// QuietWait is how long to wait before each cell for a quiet second on
+	// the pinned CPUs (see waitQuiet); 0 = do not wait.
+	QuietWait time.Duration
+	// Probe reads /proc/stat and /proc/PID/stat for host noise; nil = the
+	// real /proc.
+	Probe *HostProbe
 }
 
 // Validate checks that the config can run.
@@ -95,6 +101,9 @@ func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 	}
 	if cfg.StopGrace == 0 {
 		cfg.StopGrace = DefaultStopGrace
+	}
+	if cfg.Probe == nil {
+		cfg.Probe = NewHostProbe()
 	}
 	prog := cfg.Progress
 	if prog == nil {
@@ -147,6 +156,7 @@ func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
 		GOMAXPROCS: gmp, ServerCPUSet: cfg.ServerCPUSet.String(), GeneratorCPUSet: cfg.GeneratorCPUSet.String(),
 		Commit: cfg.Env.Commit, Plan: cfg.Plan.Name,
 		StartTime: start.UTC().Format(time.RFC3339),
+		Label:     c.label(), HostCPUs: positive(cfg.Env.HostCPUs),
 	}
 }
 
@@ -166,7 +176,23 @@ func failed(r results.Row, reason string) results.Row {
 // runCell measures one cell: server up, load generator run, server down.
 // interrupted reports that ctx ended before the cell completed.
 func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, interrupted bool) {
+	var waited time.Duration
+	quiet := true
+	if cfg.QuietWait > 0 {
+		waited, quiet = waitQuiet(cfg.Probe, cfg.pinnedCPUs(), cfg.QuietWait, sleepCtx(ctx))
+		if ctx.Err() != nil {
+			return baseRow(cfg, c, time.Now()), true
+		}
+	}
 	row = baseRow(cfg, c, time.Now())
+	defer func() {
+		if cfg.QuietWait > 0 {
+			row.QuietWaitS = new(waited.Seconds())
+			if !quiet {
+				row.Reason = joinReason(row.Reason, fmt.Sprintf("ran after waiting %v for quiet", cfg.QuietWait))
+			}
+		}
+	}()
 	srv, addr, err := startServer(ctx, cfg, c)
 	if err != nil {
 		return failed(row, err.Error()), ctx.Err() != nil
@@ -192,7 +218,9 @@ func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, interru
 	if err != nil {
 		return failed(row, err.Error()), false
 	}
+	rec := startHostRecorder(cfg.Probe, sampleInterval(cfg.Plan.CellTime()), cfg.pinnedCPUs(), srv.Pid(), lg.Pid())
 	reason, interrupted := waitLoadgen(ctx, cfg, c, srv, lg)
+	samples := rec.Stop()
 	if interrupted {
 		return failed(row, "interrupted"), true
 	}
@@ -208,6 +236,7 @@ func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, interru
 		return failed(row, err.Error()), false
 	}
 	fillRow(&row, sum)
+	cfg.judgeHost(&row, sum, samples)
 	if _, err := os.Stat(hlogPath); err == nil {
 		row.Hlog = base + ".hlog"
 	}
@@ -246,6 +275,7 @@ func startServer(ctx context.Context, cfg *Config, c Cell) (*child, string, erro
 		return nil, "", err
 	}
 	args := []string{"-backend", c.Backend, "-proto", string(c.Workload.Proto), "-addr", "127.0.0.1:0"}
+	args = append(args, c.Args...)
 	srv, err := startChild(cfg.ServerPath, args, cfg.ServerCPUSet, pw)
 	pw.Close()
 	if err != nil {

@@ -19,6 +19,7 @@ Usage:
   bench compare [flags] A B            compare two run directories cell by cell
   bench merge [-out FILE] INPUT...     merge several generators' results for one cell into one row
   bench plans                          list the built-in plans
+  bench publish [-force] RUN_DIR NAME  copy a run into results/published/NAME and update the index
 
 Run "bench COMMAND -h" for a command's flags.
 `
@@ -30,6 +31,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"compare": cmdCompare,
 	"merge":   cmdMerge,
 	"plans":   cmdPlans,
+	"publish": cmdPublish,
 }
 
 // run is the bench command: args without the program name. Output meant

@@ -14,8 +14,9 @@ import (
 	"github.com/asyncbench/asyncbench/runner"
 )
 
-const reportDoc = `Report re-renders DIR/report.md and DIR/plots from DIR/summary.csv and
-the cells' .hlog files, and prints the report's path.
+const reportDoc = `Report re-renders DIR/report.md, DIR/plots and DIR/verdicts.csv from
+DIR/summary.csv and the cells' .hlog files (the reference of the verdicts
+from DIR/plan.yaml), and prints the report's path.
 `
 
 func cmdReport(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -31,11 +32,21 @@ func cmdReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := report.Write(dir, rows); err != nil {
+	if err := report.WriteWith(dir, rows, report.Options{Reference: planReference(dir)}); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, filepath.Join(dir, "report.md"))
 	return nil
+}
+
+// planReference is the reference label of the plan in dir/plan.yaml; ""
+// (the report's default) when it cannot be read.
+func planReference(dir string) string {
+	p, err := runner.LoadPlan(filepath.Join(dir, "plan.yaml"))
+	if err != nil {
+		return ""
+	}
+	return p.ReferenceLabel()
 }
 
 // readRows reads DIR/summary.csv, one row per cell repetition (see
@@ -84,7 +95,7 @@ func cmdPlans(_ context.Context, args []string, stdout, _ io.Writer) error {
 		}
 		cells, _ := p.Expand()
 		total := time.Duration(len(cells)) * p.CellTime()
-		fmt.Fprintf(stdout, "%-8s %4d cells, about %-9v %s\n", name, len(cells), total.Round(time.Minute), p.Description)
+		fmt.Fprintf(stdout, "%-10s %4d cells, about %-9v %s\n", name, len(cells), total.Round(time.Minute), p.Description)
 	}
 	return nil
 }
