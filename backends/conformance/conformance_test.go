@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -227,20 +228,43 @@ func testEcho(t *testing.T, addr string) {
 		c.expectEOF()
 	})
 	t.Run("many_conns", func(t *testing.T) {
+		errs := make(chan error, 32)
 		var wg sync.WaitGroup
 		for i := range 32 {
 			wg.Go(func() {
-				c := dial(t, addr)
 				msg := fmt.Sprintf("conn %d says hello", i)
-				c.send(msg)
-				b := make([]byte, len(msg))
-				if _, err := io.ReadFull(c.br, b); err != nil || string(b) != msg {
-					t.Errorf("conn %d: got %q, %v", i, b, err)
-				}
+				errs <- echoOnce(addr, msg)
 			})
 		}
 		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
 	})
+	t.Run("half_close_32MiB", func(t *testing.T) { testEchoHalfClose(t, addr, 32<<20) })
+	t.Run("back_pressure", func(t *testing.T) { testEchoBackPressure(t, addr) })
+}
+
+// echoOnce sends msg on a fresh connection and checks it comes back. It
+// runs on goroutines other than the test's, so it reports by its error.
+func echoOnce(addr, msg string) error {
+	c, err := net.DialTimeout("tcp", addr, ioTimeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	if _, err := io.WriteString(c, msg); err != nil {
+		return err
+	}
+	b := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, b); err != nil || string(b) != msg {
+		return fmt.Errorf("%q: got %q, %v", msg, b, err)
+	}
+	return nil
 }
 
 func randomBytes(n int, seed uint64) []byte {
@@ -311,23 +335,54 @@ func testHTTP(t *testing.T, addr string) {
 	t.Run("split_every_byte", func(t *testing.T) { testSplit(t, addr) })
 	t.Run("one_byte_at_a_time", func(t *testing.T) { testByteAtATime(t, addr) })
 	t.Run("concurrent_conns", func(t *testing.T) {
+		errs := make(chan error, 32)
 		var wg sync.WaitGroup
 		for i := range 32 {
-			wg.Go(func() {
-				c := dial(t, addr)
-				for j := range 10 {
-					body := fmt.Sprintf("conn %d req %d", i, j)
-					c.send(reqEcho(body))
-					r, err := readResponse(c.br)
-					if err != nil || r.normal() != wantEcho(body) {
-						t.Errorf("conn %d req %d: %v %q", i, j, err, r)
-						return
-					}
-				}
-			})
+			wg.Go(func() { errs <- echoRequests(addr, i, 10) })
 		}
 		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
 	})
+	t.Run("half_close_pipelined", func(t *testing.T) {
+		testHTTPHalfClose(t, addr, 20_000, reqPlaintext, backends.PlaintextBody)
+	})
+	t.Run("half_close_pipelined_echo", func(t *testing.T) {
+		body := strings.Repeat("e", 16<<10)
+		testHTTPHalfClose(t, addr, 4096, reqEcho(body), body)
+	})
+	t.Run("back_pressure", func(t *testing.T) { testHTTPBackPressure(t, addr) })
+}
+
+// echoRequests sends n /echo requests one after another on a fresh
+// connection and checks each answer. It runs on goroutines other than the
+// test's, so it reports by its error.
+func echoRequests(addr string, conn, n int) error {
+	c, err := net.DialTimeout("tcp", addr, ioTimeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	br := bufio.NewReader(c)
+	for j := range n {
+		body := fmt.Sprintf("conn %d req %d", conn, j)
+		if _, err := io.WriteString(c, reqEcho(body)); err != nil {
+			return fmt.Errorf("conn %d req %d: %w", conn, j, err)
+		}
+		r, err := readResponse(br)
+		if err != nil {
+			return fmt.Errorf("conn %d req %d: %w", conn, j, err)
+		}
+		if r.normal() != wantEcho(body) {
+			return fmt.Errorf("conn %d req %d: got %q", conn, j, r.normal())
+		}
+	}
+	return nil
 }
 
 // runExchange sends tc.req on a fresh connection and checks the answers.

@@ -1,0 +1,159 @@
+package gnet
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+
+	gn "github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/asyncbench/asyncbench/backends"
+)
+
+// A connection is served on its event loop as long as every write is taken
+// by the socket at once. gnet v2 cannot stop reading a connection (it reads
+// whatever arrives into its inbound buffer) and drops the output it still
+// queues when it closes a connection, on the client's EOF included. So the
+// handlers write to the socket themselves, and a connection whose output
+// the socket does not take at once, or that must close after its last
+// response, leaves the event loop: a duplicate of its socket goes to a
+// goroutine that writes what is owed with blocking writes, reads only when
+// it has written everything (back-pressure, as net/http does) and closes
+// only when nothing is owed. gnet then closes its own descriptor, which
+// leaves the socket open.
+
+// readSize is the read buffer of a connection served off the loop.
+const readSize = 16 << 10
+
+// offLoop tracks the connections served off the event loops so Close can
+// reach them and wait for their goroutines.
+type offLoop struct {
+	mu     sync.Mutex
+	conns  map[*net.TCPConn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// start hands c over to a goroutine running serve on a duplicate of its
+// socket. The caller then returns gn.Close, so gnet closes its descriptor.
+func (o *offLoop) start(c gn.Conn, serve func(*net.TCPConn)) {
+	fd, err := c.Dup()
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "")
+	fc, err := net.FileConn(f) // duplicates fd again
+	f.Close()
+	if err != nil {
+		return
+	}
+	tc := fc.(*net.TCPConn)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		tc.Close()
+		return
+	}
+	if o.conns == nil {
+		o.conns = make(map[*net.TCPConn]struct{})
+	}
+	o.conns[tc] = struct{}{}
+	o.wg.Go(func() {
+		serve(tc)
+		o.mu.Lock()
+		delete(o.conns, tc)
+		o.mu.Unlock()
+	})
+}
+
+// close closes every connection served off the loops and waits for their
+// goroutines.
+func (o *offLoop) close() {
+	o.mu.Lock()
+	o.closed = true
+	for c := range o.conns {
+		c.Close()
+	}
+	o.mu.Unlock()
+	o.wg.Wait()
+}
+
+// writeNow writes p to the non-blocking socket fd until it is all written
+// or the socket is full, and returns how much was written.
+func writeNow(fd int, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, err := unix.Write(fd, p[n:])
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			return n, nil
+		case err != nil:
+			return n, err
+		}
+		n += k
+	}
+	return n, nil
+}
+
+// serveEchoOffLoop writes pending, then echoes until the client's EOF.
+func serveEchoOffLoop(c *net.TCPConn, pending []byte) {
+	defer c.Close()
+	if _, err := c.Write(pending); err != nil {
+		return
+	}
+	buf := make([]byte, readSize)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// serveHTTPOffLoop writes pending, answers the requests in input and then
+// those it reads, one read at a time, until a response closes the
+// connection or the client's EOF. A request still incomplete at EOF is
+// owed nothing.
+func serveHTTPOffLoop(c *net.TCPConn, s *session, pending, input []byte, closeConn bool) {
+	if _, err := c.Write(pending); err != nil {
+		c.Close()
+		return
+	}
+	var out []byte
+	buf := make([]byte, 0, max(readSize, 2*len(input)))
+	buf = append(buf, input...)
+	for !closeConn {
+		if len(buf) > 0 {
+			var date [32]byte
+			var n int
+			n, out, closeConn = s.serve(buf, out[:0], backends.AppendDate(date[:0]))
+			buf = buf[:copy(buf, buf[n:])]
+			if _, err := c.Write(out); err != nil {
+				c.Close()
+				return
+			}
+			if closeConn {
+				break
+			}
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := c.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil && n == 0 {
+			c.Close()
+			return
+		}
+	}
+	backends.LingerClose(c)
+}
