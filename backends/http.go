@@ -25,5 +25,9 @@ const (
 	BadRequestResponse = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request"
 	// HeaderTooLargeResponse answers a request line + headers over
 	// MaxHeaderBytes; the connection closes.
-	HeaderTooLargeResponse = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large"
+	// VersionNotSupportedResponse answers a well-formed request line with
+	// an HTTP major version other than 1 (GET / HTTP/2.0); the connection
+	// closes. These are net/http's bytes.
+	VersionNotSupportedResponse = "HTTP/1.1 505 HTTP Version Not Supported: unsupported protocol version\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n505 HTTP Version Not Supported: unsupported protocol version"
+	HeaderTooLargeResponse      = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large"
 )

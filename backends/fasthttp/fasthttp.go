@@ -84,6 +84,7 @@ var (
 	msgTooLarge   = []byte(http.StatusText(http.StatusRequestEntityTooLarge))
 	rawBadRequest = newRawResponse(http.StatusBadRequest, backends.BadRequestResponse)
 	rawTooLarge   = newRawResponse(http.StatusRequestHeaderFieldsTooLarge, backends.HeaderTooLargeResponse)
+	rawVersion    = newRawResponse(http.StatusHTTPVersionNotSupported, backends.VersionNotSupportedResponse)
 )
 
 // headerReceived runs once the head is read, before the body. A request
@@ -99,7 +100,12 @@ func headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 // handle routes on the path alone; fasthttp adds the Date header.
 func handle(ctx *fasthttp.RequestCtx) {
 	req := &ctx.Request.Header
-	if req.IsHTTP11() && len(req.Host()) == 0 || req.ConnectionClose() && !chunkedOrNone(req.RawHeaders()) {
+	if !bytes.HasPrefix(req.Protocol(), []byte("HTTP/1.")) {
+		writeRaw(ctx, rawVersion)
+		return
+	}
+	if req.IsHTTP11() && len(req.Host()) == 0 || req.ConnectionClose() && !chunkedOrNone(req.RawHeaders()) ||
+		string(req.RequestURI()) == "*" {
 		writeRaw(ctx, rawBadRequest)
 		return
 	}
