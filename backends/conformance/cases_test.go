@@ -115,9 +115,9 @@ func httpCases() []exchangeCase {
 		{name: "headers_64KiB", req: withHeaderBytes(64 << 10), raw: backends.HeaderTooLargeResponse, close: true},
 		{name: "bad_request_line", req: "GARBAGE\r\n\r\n", raw: backends.BadRequestResponse, close: true},
 		{name: "bad_header_line", req: "GET /plaintext HTTP/1.1\r\nHost: test\r\nno colon here\r\n\r\n", raw: backends.BadRequestResponse, close: true},
-		{name: "unknown_transfer_encoding", req: "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip\r\n\r\nabc", raw: backends.BadRequestResponse, close: true},
-		{name: "identity_transfer_encoding", req: "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: identity\r\nContent-Length: 3\r\n\r\nabc", raw: backends.BadRequestResponse, close: true},
-		{name: "transfer_encoding_list", req: "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", raw: backends.BadRequestResponse, close: true},
+		{name: "unknown_transfer_encoding", req: "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip\r\n\r\nabc", raw: backends.NotImplementedResponse, close: true},
+		{name: "identity_transfer_encoding", req: "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: identity\r\nContent-Length: 3\r\n\r\nabc", raw: backends.NotImplementedResponse, close: true},
+		{name: "transfer_encoding_list", req: "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", raw: backends.NotImplementedResponse, close: true},
 		// Edge cases the backends once answered differently; the contract
 		// (backends/README.md, "Edge cases") fixes one answer for each.
 		{name: "content_length_over_63_bits", req: "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 99999999999999999999\r\n\r\n", raw: backends.BadRequestResponse, close: true},

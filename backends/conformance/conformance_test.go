@@ -414,7 +414,7 @@ func runExchange(t *testing.T, addr string, tc exchangeCase) {
 	}
 	if tc.raw != "" {
 		r := c.read()
-		if string(r.raw) != tc.raw {
+		if fixedForm(r) != tc.raw {
 			t.Fatalf("response differs\n got: %q\nwant: %q", r.raw, tc.raw)
 		}
 		return // close-delimited: read to EOF already
@@ -576,6 +576,9 @@ func TestSameResponses(t *testing.T) {
 					t.Fatalf("%s: %v", name, err)
 				}
 				got[name] = r.normal()
+				if isFixed(r) {
+					got[name] = fixedForm(r)
+				}
 				if statusOnly[key] {
 					// net/http words these 400s its own way.
 					got[name] = r.status[:len("HTTP/1.1 400")] + " Connection: " + strings.Join(r.get("Connection"), ",")

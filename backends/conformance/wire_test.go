@@ -229,3 +229,29 @@ func headOnly(want string) string {
 	head, _, _ := strings.Cut(want, "\r\n\r\n")
 	return head + "\r\n\r\n"
 }
+
+// fixedForm is r's bytes as read with any Date and Content-Length lines
+// removed from the head: how the contract compares its fixed, Date-less
+// answers, which fasthttp writes with both lines (backends/http.go).
+func fixedForm(r *response) string {
+	head, body, _ := strings.Cut(string(r.raw), "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "Date: ") && !strings.HasPrefix(l, "Content-Length: ") {
+			kept = append(kept, l)
+		}
+	}
+	return strings.Join(kept, "\r\n") + "\r\n\r\n" + body
+}
+
+// isFixed reports whether r is one of the fixed answers compared by
+// fixedForm: a 400, 431, 501 or 505.
+func isFixed(r *response) bool {
+	for _, code := range []string{"400", "431", "501", "505"} {
+		if strings.HasPrefix(r.status, "HTTP/1.1 "+code+" ") {
+			return true
+		}
+	}
+	return false
+}

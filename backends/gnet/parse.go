@@ -14,6 +14,7 @@ var (
 	errNeedMore       = errors.New("incomplete request")
 	errBadRequest     = errors.New("malformed request")
 	errVersion        = errors.New("HTTP version not supported")
+	errCoding         = errors.New("transfer coding not implemented")
 	errHeaderTooLarge = errors.New("request header too large")
 	errBodyTooLarge   = errors.New("request body too large")
 )
@@ -39,7 +40,8 @@ const tooLong = backends.MaxBodyBytes + 1
 // that ends it; the body, if any, follows. It returns errNeedMore when buf
 // holds no complete head yet, errHeaderTooLarge when the head is or must
 // become longer than backends.MaxHeaderBytes, and errBadRequest for anything
-// malformed, errVersion for an HTTP major version other than 1. Every
+// malformed, errVersion for an HTTP major version other than 1, errCoding
+// for a Transfer-Encoding other than one "chunked". Every
 // complete line is checked as soon as it is present, so a prefix of an
 // input never gives a different error than the whole input. Empty lines
 // before the request line are skipped (RFC 9112 §2.2); lines may end in a
@@ -69,17 +71,16 @@ func parseRequest(buf []byte) (req request, n int, err error) {
 			return req, 0, err
 		}
 	}
-	seenTE := h.seenTE
-	if req.minor >= 1 && !req.hasHost {
-		return req, 0, errBadRequest
-	}
-	if seenTE {
+	if h.seenTE {
 		if !req.chunked {
-			return req, 0, errBadRequest
+			return req, 0, errCoding
 		}
 		// RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; the
 		// connection closes after the answer so nothing can be smuggled.
 		req.contentLength = -1
+	}
+	if req.minor >= 1 && !req.hasHost {
+		return req, 0, errBadRequest
 	}
 	return req, next, nil
 }
@@ -221,7 +222,7 @@ func (h *fields) parse(line []byte, req *request) error {
 		req.contentLength = cl
 	case len(name) == 17 && ascii.EqualFold(name, "transfer-encoding"):
 		if h.seenTE {
-			return errBadRequest // two codings at most can only mean chunked twice
+			return errCoding // two codings at most can only mean chunked twice
 		}
 		h.seenTE = true
 		req.chunked = ascii.EqualFold(value, "chunked")

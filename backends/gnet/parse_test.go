@@ -74,9 +74,9 @@ func TestParseRequest(t *testing.T) {
 		{name: "content-length empty", in: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n", err: errBadRequest},
 		{name: "content-length list", in: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n", err: errBadRequest},
 		{name: "content-length conflict", in: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", err: errBadRequest},
-		{name: "gzip coding", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", err: errBadRequest},
-		{name: "identity coding", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", err: errBadRequest},
-		{name: "two te headers", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", err: errBadRequest},
+		{name: "gzip coding", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", err: errCoding},
+		{name: "identity coding", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", err: errCoding},
+		{name: "two te headers", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", err: errCoding},
 		{name: "bad line is caught before the head ends", in: "GET / HTTP/1.1\r\nbad line\r\nHost: x", err: errBadRequest},
 
 		{name: "headers over 8 KiB", in: "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 8<<10) + "\r\n\r\n", err: errHeaderTooLarge},

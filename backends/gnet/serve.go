@@ -90,6 +90,8 @@ func (s *session) serve(buf, out, date []byte) (n int, _ []byte, closeConn bool)
 			return len(buf), append(out, backends.HeaderTooLargeResponse...), true
 		case errVersion:
 			return len(buf), append(out, backends.VersionNotSupportedResponse...), true
+		case errCoding:
+			return len(buf), append(out, backends.NotImplementedResponse...), true
 		default:
 			return len(buf), append(out, backends.BadRequestResponse...), true
 		}

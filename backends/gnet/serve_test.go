@@ -77,7 +77,7 @@ func TestServe(t *testing.T) {
 			resp("200 OK", "application/octet-stream", "", "close"), true},
 		{"bad request after good", get + "GET / HTTP/1.1\r\n\r\n", okPlain + backends.BadRequestResponse, true},
 		{"bad chunk", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", backends.BadRequestResponse, true},
-		{"unknown coding", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", backends.BadRequestResponse, true},
+		{"unknown coding", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", backends.NotImplementedResponse, true},
 		{"declared body too large", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\n\r\n", tooLarge, true},
 		{"chunked body too large", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n", tooLarge, true},
 		{"header too large", "GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("h", 9000), backends.HeaderTooLargeResponse, true},

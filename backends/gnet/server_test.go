@@ -176,7 +176,7 @@ func TestHTTPRaw(t *testing.T) {
 			resp("200 OK", "application/octet-stream", "hello", "close")},
 		{"smuggling attempt", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n",
 			resp("200 OK", "application/octet-stream", "", "close")},
-		{"unknown coding", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", backends.BadRequestResponse},
+		{"unknown coding", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", backends.NotImplementedResponse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,7 +42,7 @@ func (s *HTTPServer) Listen(addr string) (net.Addr, error) {
 		ErrorLog:                     log.New(io.Discard, "", 0),
 	}
 	s.serve = make(chan error, 1)
-	go func() { s.serve <- s.srv.Serve(teListener{ln}) }()
+	go func() { s.serve <- s.srv.Serve(ln) }()
 	return ln.Addr(), nil
 }
 
