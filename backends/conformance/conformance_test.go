@@ -483,7 +483,10 @@ var splitCases = []struct {
 }
 
 // splitPause gives the server time to read the first part on its own.
-const splitPause = time.Millisecond
+// Nothing is asserted on it: on a loaded machine the server may read both
+// parts at once, which only makes that split a whole request. The gnet
+// parser's splits are checked deterministically in its own package.
+const splitPause = 5 * time.Millisecond
 
 func testSplit(t *testing.T, addr string) {
 	for _, sc := range splitCases {
