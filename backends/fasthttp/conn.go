@@ -36,8 +36,8 @@ func (l *listener) Accept() (net.Conn, error) {
 	return tc, nil
 }
 
-// closeAll closes the listener and every open connection at once, and
-// waits for the lingering ones.
+// closeAll closes the listener and every open or lingering connection at
+// once, and waits for the lingering goroutines to finish.
 func (l *listener) closeAll() error {
 	err := l.Listener.Close()
 	l.mu.Lock()
@@ -79,7 +79,12 @@ func (c *conn) Close() error {
 	if l.closing {
 		return c.TCPConn.Close()
 	}
-	delete(l.conns, c)
-	l.linger.Go(func() { backends.LingerClose(c.TCPConn) })
+	// c stays tracked while it lingers, so closeAll cuts the wait short.
+	l.linger.Go(func() {
+		backends.LingerClose(c.TCPConn)
+		l.mu.Lock()
+		delete(l.conns, c)
+		l.mu.Unlock()
+	})
 	return nil
 }
