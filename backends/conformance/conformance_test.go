@@ -117,9 +117,23 @@ func testCloseWithConns(t *testing.T, name string, proto backends.Proto) {
 			t.Fatalf("echo got %q", got)
 		}
 	}
+	// stalled does not read while the server owes it answers: the server
+	// is blocked writing to it (and gnet serves it off its loops).
+	stalled := dial(t, addr.String())
+	stalled.c.SetWriteDeadline(time.Now().Add(time.Second))
+	unit := []byte(strings.Repeat(paddedGet, 64))
+	if proto == backends.ProtoEcho {
+		unit = make([]byte, 64<<10)
+	}
+	for range 1024 { // up to 16 MiB of GETs, 64 MiB of echo, or one second
+		if _, err := stalled.c.Write(unit); err != nil {
+			break // the server stopped taking bytes
+		}
+	}
+	stalled.c.SetDeadline(time.Now().Add(ioTimeout))
 	time.Sleep(50 * time.Millisecond) // let the server see the partial request
 	closeWithin(t, srv)
-	for i, c := range []*client{idle, partial, used} {
+	for i, c := range []*client{idle, partial, used, stalled} {
 		// Echo returns what the partial request sent; then the end.
 		if _, err := io.Copy(io.Discard, c.br); isTimeout(err) {
 			t.Errorf("conn %d still open after Close", i)
