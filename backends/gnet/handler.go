@@ -28,7 +28,8 @@ func (h *echoHandler) OnTraffic(c gn.Conn) gn.Action {
 	}
 	if n < len(buf) {
 		pending := append([]byte(nil), buf[n:]...)
-		h.off.start(c, func(tc *net.TCPConn) { serveEchoOffLoop(tc, pending) })
+		el := c.EventLoop()
+		h.off.start(c, func(tc *net.TCPConn) bool { return serveEchoOffLoop(tc, el, pending) })
 		return gn.Close
 	}
 	return gn.None
@@ -48,9 +49,12 @@ var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 // maxPooledOut is the largest response buffer returned to outPool.
 const maxPooledOut = 64 << 10
 
-// OnOpen attaches the connection state.
+// OnOpen attaches the connection state; a connection enrolled back from
+// off the loop comes with its session.
 func (*httpHandler) OnOpen(c gn.Conn) ([]byte, gn.Action) {
-	c.SetContext(&session{})
+	if _, ok := c.Context().(*session); !ok {
+		c.SetContext(&session{})
+	}
 	return nil, gn.None
 }
 
@@ -84,7 +88,8 @@ func (h *httpHandler) OnTraffic(c gn.Conn) gn.Action {
 			input = append([]byte(nil), buf[n:]...)
 		}
 		pending := out[w:]
-		h.off.start(c, func(tc *net.TCPConn) { serveHTTPOffLoop(tc, s, pending, input, closeConn) })
+		el := c.EventLoop()
+		h.off.start(c, func(tc *net.TCPConn) bool { return serveHTTPOffLoop(tc, el, s, pending, input, closeConn) })
 		return gn.Close
 	}
 	if n > 0 { // Discard(0) would drop everything

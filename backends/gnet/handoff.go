@@ -1,6 +1,7 @@
 package gnet
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -22,7 +23,11 @@ import (
 // goroutine that writes what is owed with blocking writes, reads only when
 // it has written everything (back-pressure, as net/http does) and closes
 // only when nothing is owed. gnet then closes its own descriptor, which
-// leaves the socket open.
+// leaves the socket open. Once the goroutine owes nothing and holds no
+// unparsed input, it enrolls the socket back into the event loop
+// (EventLoop.Enroll), with the HTTP session as the new gnet connection's
+// context, so a client that fell behind once is not served off the loop
+// for good.
 
 // readSize is the read buffer of a connection served off the loop.
 const readSize = 16 << 10
@@ -38,7 +43,8 @@ type offLoop struct {
 
 // start hands c over to a goroutine running serve on a duplicate of its
 // socket. The caller then returns gn.Close, so gnet closes its descriptor.
-func (o *offLoop) start(c gn.Conn, serve func(*net.TCPConn)) {
+// serve returns true when it handed the socket back to the loop.
+func (o *offLoop) start(c gn.Conn, serve func(*net.TCPConn) bool) {
 	fd, err := c.Dup()
 	if err != nil {
 		return
@@ -61,7 +67,9 @@ func (o *offLoop) start(c gn.Conn, serve func(*net.TCPConn)) {
 	}
 	o.conns[tc] = struct{}{}
 	o.wg.Go(func() {
-		serve(tc)
+		if !serve(tc) {
+			tc.Close()
+		}
 		o.mu.Lock()
 		delete(o.conns, tc)
 		o.mu.Unlock()
@@ -99,34 +107,36 @@ func writeNow(fd int, p []byte) (int, error) {
 	return n, nil
 }
 
-// serveEchoOffLoop writes pending, then echoes until the client's EOF.
-func serveEchoOffLoop(c *net.TCPConn, pending []byte) {
-	defer c.Close()
+// enroll hands tc back to the event loop el, with ctx as the context of
+// the new gnet connection. gnet duplicates the socket and closes tc. It
+// reports false when the engine refuses (it is shutting down).
+func enroll(el gn.EventLoop, tc *net.TCPConn, ctx any) bool {
+	res, err := el.Enroll(gn.NewContext(context.Background(), ctx), tc)
+	if err != nil {
+		return false
+	}
+	r := <-res
+	return r.Err == nil
+}
+
+// serveEchoOffLoop writes pending and hands the connection back to el.
+// It reports whether it did; if not, the caller closes c.
+func serveEchoOffLoop(c *net.TCPConn, el gn.EventLoop, pending []byte) bool {
 	if _, err := c.Write(pending); err != nil {
-		return
+		return false
 	}
-	buf := make([]byte, readSize)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			if _, werr := c.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
+	return enroll(el, c, nil)
 }
 
 // serveHTTPOffLoop writes pending, answers the requests in input and then
 // those it reads, one read at a time, until a response closes the
 // connection or the client's EOF. A request still incomplete at EOF is
-// owed nothing.
-func serveHTTPOffLoop(c *net.TCPConn, s *session, pending, input []byte, closeConn bool) {
+// owed nothing. Once everything read is answered and written, it hands the
+// connection back to el with the session s. It reports whether it did; if
+// not, the connection is closed.
+func serveHTTPOffLoop(c *net.TCPConn, el gn.EventLoop, s *session, pending, input []byte, closeConn bool) bool {
 	if _, err := c.Write(pending); err != nil {
-		c.Close()
-		return
+		return false
 	}
 	var out []byte
 	buf := make([]byte, 0, max(readSize, 2*len(input)))
@@ -138,12 +148,14 @@ func serveHTTPOffLoop(c *net.TCPConn, s *session, pending, input []byte, closeCo
 			n, out, closeConn = s.serve(buf, out[:0], backends.AppendDate(date[:0]))
 			buf = buf[:copy(buf, buf[n:])]
 			if _, err := c.Write(out); err != nil {
-				c.Close()
-				return
+				return false
 			}
 			if closeConn {
 				break
 			}
+		}
+		if len(buf) == 0 && enroll(el, c, s) {
+			return true
 		}
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -151,9 +163,9 @@ func serveHTTPOffLoop(c *net.TCPConn, s *session, pending, input []byte, closeCo
 		n, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err != nil && n == 0 {
-			c.Close()
-			return
+			return false
 		}
 	}
 	backends.LingerClose(c)
+	return true
 }
