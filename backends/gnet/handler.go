@@ -29,7 +29,7 @@ func (h *echoHandler) OnTraffic(c gn.Conn) gn.Action {
 	if n < len(buf) {
 		pending := append([]byte(nil), buf[n:]...)
 		el := c.EventLoop()
-		h.off.start(c, func(tc *net.TCPConn) bool { return serveEchoOffLoop(tc, el, pending) })
+		h.off.start(c, func(tc *net.TCPConn, done <-chan struct{}) bool { return serveEchoOffLoop(tc, done, el, pending) })
 		return gn.Close
 	}
 	return gn.None
@@ -89,7 +89,9 @@ func (h *httpHandler) OnTraffic(c gn.Conn) gn.Action {
 		}
 		pending := out[w:]
 		el := c.EventLoop()
-		h.off.start(c, func(tc *net.TCPConn) bool { return serveHTTPOffLoop(tc, el, s, pending, input, closeConn) })
+		h.off.start(c, func(tc *net.TCPConn, done <-chan struct{}) bool {
+			return serveHTTPOffLoop(tc, done, el, s, pending, input, closeConn)
+		})
 		return gn.Close
 	}
 	if n > 0 { // Discard(0) would drop everything

@@ -38,13 +38,14 @@ type offLoop struct {
 	mu     sync.Mutex
 	conns  map[*net.TCPConn]struct{}
 	closed bool
+	done   chan struct{} // closed by close; ends a wait for an enrolment
 	wg     sync.WaitGroup
 }
 
 // start hands c over to a goroutine running serve on a duplicate of its
 // socket. The caller then returns gn.Close, so gnet closes its descriptor.
 // serve returns true when it handed the socket back to the loop.
-func (o *offLoop) start(c gn.Conn, serve func(*net.TCPConn) bool) {
+func (o *offLoop) start(c gn.Conn, serve func(*net.TCPConn, <-chan struct{}) bool) {
 	fd, err := c.Dup()
 	if err != nil {
 		return
@@ -64,10 +65,12 @@ func (o *offLoop) start(c gn.Conn, serve func(*net.TCPConn) bool) {
 	}
 	if o.conns == nil {
 		o.conns = make(map[*net.TCPConn]struct{})
+		o.done = make(chan struct{})
 	}
+	done := o.done
 	o.conns[tc] = struct{}{}
 	o.wg.Go(func() {
-		if !serve(tc) {
+		if !serve(tc, done) {
 			tc.Close()
 		}
 		o.mu.Lock()
@@ -81,6 +84,9 @@ func (o *offLoop) start(c gn.Conn, serve func(*net.TCPConn) bool) {
 func (o *offLoop) close() {
 	o.mu.Lock()
 	o.closed = true
+	if o.done != nil {
+		close(o.done)
+	}
 	for c := range o.conns {
 		c.Close()
 	}
@@ -109,23 +115,28 @@ func writeNow(fd int, p []byte) (int, error) {
 
 // enroll hands tc back to the event loop el, with ctx as the context of
 // the new gnet connection. gnet duplicates the socket and closes tc. It
-// reports false when the engine refuses (it is shutting down).
-func enroll(el gn.EventLoop, tc *net.TCPConn, ctx any) bool {
+// reports false when the engine refuses or done is closed first (the
+// server is closing: a loop that has stopped never finishes an enrolment).
+func enroll(el gn.EventLoop, tc *net.TCPConn, ctx any, done <-chan struct{}) bool {
 	res, err := el.Enroll(gn.NewContext(context.Background(), ctx), tc)
 	if err != nil {
 		return false
 	}
-	r := <-res
-	return r.Err == nil
+	select {
+	case r := <-res:
+		return r.Err == nil
+	case <-done:
+		return false
+	}
 }
 
 // serveEchoOffLoop writes pending and hands the connection back to el.
 // It reports whether it did; if not, the caller closes c.
-func serveEchoOffLoop(c *net.TCPConn, el gn.EventLoop, pending []byte) bool {
+func serveEchoOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, pending []byte) bool {
 	if _, err := c.Write(pending); err != nil {
 		return false
 	}
-	return enroll(el, c, nil)
+	return enroll(el, c, nil, done)
 }
 
 // serveHTTPOffLoop writes pending, answers the requests in input and then
@@ -134,7 +145,7 @@ func serveEchoOffLoop(c *net.TCPConn, el gn.EventLoop, pending []byte) bool {
 // owed nothing. Once everything read is answered and written, it hands the
 // connection back to el with the session s. It reports whether it did; if
 // not, the connection is closed.
-func serveHTTPOffLoop(c *net.TCPConn, el gn.EventLoop, s *session, pending, input []byte, closeConn bool) bool {
+func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *session, pending, input []byte, closeConn bool) bool {
 	if _, err := c.Write(pending); err != nil {
 		return false
 	}
@@ -154,7 +165,7 @@ func serveHTTPOffLoop(c *net.TCPConn, el gn.EventLoop, s *session, pending, inpu
 				break
 			}
 		}
-		if len(buf) == 0 && enroll(el, c, s) {
+		if len(buf) == 0 && enroll(el, c, s, done) {
 			return true
 		}
 		if len(buf) == cap(buf) {
