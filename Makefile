@@ -5,7 +5,7 @@ FUZZTIME  ?= 10s
 IMAGE_TAG ?= latest
 
 .PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full costs report compare \
-	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke clean
+	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke compose-up-check clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
@@ -40,6 +40,16 @@ bench-full: build
 costs: build
 	$(BIN)/bench costs
 
+.PHONY: calibrate publish
+
+# calibrate runs the A-vs-A and A-vs-handicap plan: the instrument check.
+calibrate: build
+	$(BIN)/bench run -plan calibrate -quiet-wait 30s
+
+# publish copies a run into results/published/NAME: make publish RUN=DIR NAME=name
+publish: build
+	$(BIN)/bench publish $(RUN) $(NAME)
+
 report: build
 	$(BIN)/bench report results/runs/latest
 
@@ -61,18 +71,24 @@ repeatability: build
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./backends/... ./loadgen/...
 
-# images builds static binaries into bin/ and the FROM scratch images.
+# images builds static binaries into bin/ and the FROM scratch images, and
+# writes UID/GID (the owner of results/runs/) into .env for docker compose.
 images:
 	GO=$(GO) IMAGE_TAG=$(IMAGE_TAG) ./scripts/images.sh
 
 # compose-up runs the quick plan in a container; results in results/runs/.
 compose-up: images
-	mkdir -p results/runs
 	IMAGE_TAG=$(IMAGE_TAG) ./scripts/compose.sh up --exit-code-from bench bench
 
 # compose-smoke: images, a tiny containerised plan, a 2-generator merge check.
 compose-smoke:
 	IMAGE_TAG=$(IMAGE_TAG) ./scripts/compose-smoke.sh
+
+# compose-up-check: `make images` then the literal `docker compose up` with a
+# one-cell plan: files in results/runs/ owned by the caller, exit codes.
+# As root, AS_USER=name repeats it as that user in a fresh clone.
+compose-up-check:
+	AS_USER=$(AS_USER) ./scripts/compose-up-check.sh
 
 clean:
 	rm -rf $(BIN)

@@ -59,3 +59,20 @@ const (
 	MaxHeaderBytes = 8 << 10 // request line + headers over this → 431
 	MaxBodyBytes   = 1 << 20 // request body over this → 413
 )
+
+// LingerClose closes c gracefully after its last response: it shuts the
+// write side (the client reads the end of the response), then reads and
+// drops what the client still sends until it closes or LingerTime passes,
+// and closes. Closing with unread input would send a reset that can destroy
+// the response in flight.
+func LingerClose(c *net.TCPConn) error {
+	if c.CloseWrite() == nil && c.SetReadDeadline(time.Now().Add(LingerTime)) == nil {
+		var buf [512]byte
+		for {
+			if _, err := c.Read(buf[:]); err != nil {
+				break
+			}
+		}
+	}
+	return c.Close()
+}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -41,6 +42,28 @@ func TestAppendDateParses(t *testing.T) {
 	if ts.Before(before) || ts.After(after) {
 		t.Fatalf("date %v outside [%v, %v]", ts, before, after)
 	}
+}
+
+// TestAppendDateCachedPerSecond checks, on the bubble's clock, that the
+// value is formatted once per second and follows the clock.
+func TestAppendDateCachedPerSecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cachedDate.Store(nil) // a later second from another test would be kept
+		first := string(AppendDate(nil))
+		stamp := cachedDate.Load()
+		if want := time.Now().UTC().Format(http.TimeFormat); first != want {
+			t.Fatalf("got %q, want %q", first, want)
+		}
+		time.Sleep(999 * time.Millisecond) // the bubble starts on a whole second
+		if got := string(AppendDate(nil)); got != first || cachedDate.Load() != stamp {
+			t.Fatalf("within the second: got %q (stamp replaced: %v), want %q", got, cachedDate.Load() != stamp, first)
+		}
+		time.Sleep(time.Millisecond)
+		got := string(AppendDate(nil))
+		if want := time.Now().UTC().Format(http.TimeFormat); got != want || got == first {
+			t.Fatalf("next second: got %q, want %q", got, want)
+		}
+	})
 }
 
 func TestAppendDateConcurrent(t *testing.T) {

@@ -20,10 +20,20 @@ const (
 
 // Responses written before a request could be parsed carry no Date and are
 // delimited by the connection closing, exactly as net/http writes them.
+// fasthttp always writes a Date line and cannot write a body delimited by
+// the close, so its copies also carry Date and Content-Length lines; those
+// two lines are the only difference allowed.
 const (
 	// BadRequestResponse answers a malformed request; the connection closes.
 	BadRequestResponse = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request"
 	// HeaderTooLargeResponse answers a request line + headers over
 	// MaxHeaderBytes; the connection closes.
+	// VersionNotSupportedResponse answers a well-formed request line with
+	// an HTTP major version other than 1 (GET / HTTP/2.0); the connection
+	// closes. These are net/http's bytes.
+	VersionNotSupportedResponse = "HTTP/1.1 505 HTTP Version Not Supported: unsupported protocol version\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n505 HTTP Version Not Supported: unsupported protocol version"
+	// NotImplementedResponse answers a request whose Transfer-Encoding is
+	// not exactly chunked; the connection closes. These are net/http's bytes.
+	NotImplementedResponse = "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nUnsupported transfer encoding"
 	HeaderTooLargeResponse = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large"
 )

@@ -31,6 +31,7 @@ type composeService struct {
 	Volumes     []string `yaml:"volumes"`
 	Ports       []string `yaml:"ports"`
 	Build       any      `yaml:"build"`
+	PullPolicy  string   `yaml:"pull_policy"`
 }
 
 func readFile(t *testing.T, path string) []byte {
@@ -65,7 +66,7 @@ func TestComposeServices(t *testing.T) {
 		{"bench", "bench", nil, true, []string{"run", "-plan", "-out", "-server-cpus", "-gen-cpus"}},
 		{"server", "server", []string{"server", "distributed"}, true, []string{"-backend", "-proto", "-addr"}},
 		{"loadgen", "loadgen", []string{"distributed"}, true, []string{"-start-at", "-hlog", "-json"}},
-		{"merge", "bench", []string{"merge"}, false, []string{"merge", "-out"}},
+		{"merge", "bench", []string{"merge"}, false, []string{"merge", "-backend", "-out"}},
 	}
 	if len(services) != len(tests) {
 		t.Errorf("docker-compose.yml has %d services, want %d", len(services), len(tests))
@@ -91,8 +92,17 @@ func TestComposeServices(t *testing.T) {
 			if !slices.Contains(s.Volumes, "./results/runs:/results/runs") {
 				t.Errorf("volumes = %q, want ./results/runs:/results/runs", s.Volumes)
 			}
-			if len(s.Ports) > 0 || s.Build != nil {
-				t.Errorf("ports or build set; host networking and prebuilt images use neither")
+			if len(s.Ports) > 0 {
+				t.Errorf("ports set; host networking uses none")
+			}
+			// A missing image is built from bin/ (never pulled): the build
+			// names the Dockerfile target of the service's image.
+			b, _ := s.Build.(map[string]any)
+			if b["context"] != "." || b["dockerfile"] != "docker/Dockerfile" || b["target"] != tt.image {
+				t.Errorf("build = %v, want context ., dockerfile docker/Dockerfile, target %s", s.Build, tt.image)
+			}
+			if s.PullPolicy != "never" {
+				t.Errorf("pull_policy = %q, want never (the images are published nowhere)", s.PullPolicy)
 			}
 			if !slices.Equal(s.Profiles, tt.profiles) {
 				t.Errorf("profiles = %q, want %q", s.Profiles, tt.profiles)

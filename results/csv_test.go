@@ -27,6 +27,8 @@ func sampleRows() []Row {
 			GeneratorCPUSeconds: new(9.9), ReqPerGeneratorCPUSecond: new(124703.7373737374), GoVersion: "go1.26.0", Kernel: "6.8.0-45-generic",
 			CPUModel: "AMD EPYC 7B13, 2 cores", GOMAXPROCS: 1, ServerCPUSet: "0", GeneratorCPUSet: "1",
 			Commit: "abc1234", Plan: "quick", StartTime: "2025-01-01T00:00:00Z", Hlog: "hlog/gnet-c64-rep1.hlog",
+			HostStealPct: new(0.25), HostOtherCPUPct: new(1.5), QuietWaitS: new(1.0), ServerCPUPct: new(97.5),
+			GeneratorCPUPct: new(88.0), Bottleneck: "server", Label: "gnet-a", HostCPUs: new(2),
 		},
 		{
 			RunID: "r1", Cell: "stdlib/http/plaintext/c64/p1/r5000", Rep: 2, Backend: "stdlib", Proto: "http",
@@ -64,7 +66,9 @@ func TestHeader(t *testing.T) {
 	if got, want := len(h), reflect.TypeFor[Row]().NumField(); got != want {
 		t.Fatalf("Header has %d columns, Row has %d fields", got, want)
 	}
-	if h[0] != "run_id" || h[len(h)-1] != "seed" || h[14] != "rps" {
+	// hlog was the last column of the first published schema; later
+	// columns are appended after it.
+	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[len(h)-1] != "seed" {
 		t.Errorf("unexpected order: first %q, rps at 14 is %q, last %q", h[0], h[14], h[len(h)-1])
 	}
 	seen := map[string]bool{}
@@ -106,7 +110,7 @@ func TestCSVRoundTrip(t *testing.T) {
 
 func TestReadCSVToleratesSchemaDrift(t *testing.T) {
 	// A newer file: an unknown column in the middle and one at the end;
-	// an older file: the trailing columns from hlog on missing.
+	// an older file: the trailing columns from host_cpus on missing.
 	in := "run_id,future_a,cell,rps,status,future_b\n" +
 		"r9,x,c1,1.5,ok,y\n" +
 		"r9,x,c2,,failed,y\n"
@@ -132,7 +136,7 @@ func TestReadCSVToleratesSchemaDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRow := sampleRows()[0]
-	wantRow.Hlog = ""
+	wantRow.HostCPUs = nil
 	if len(rows) != 1 || !reflect.DeepEqual(rows[0], wantRow) {
 		t.Errorf("older schema: got %+v, want %+v", rows, wantRow)
 	}

@@ -64,9 +64,28 @@ type Row struct {
 	StartTime       string `csv:"start_time"` // RFC 3339, UTC
 	Hlog            string `csv:"hlog"`       // path of the cell's .hlog, relative to the run dir
 
+	// Host noise, bottleneck and variants (see results/README.md).
+	HostStealPct    *float64 `csv:"host_steal_pct"`     // steal time on the pinned CPUs, % of their capacity
+	HostOtherCPUPct *float64 `csv:"host_other_cpu_pct"` // CPU used there by anything but server and generator, %
+	QuietWaitS      *float64 `csv:"quiet_wait_s"`       // time waited for a quiet host before the cell (-quiet-wait)
+	ServerCPUPct    *float64 `csv:"server_cpu_pct"`     // server CPU ÷ (window × server CPUs), %
+	GeneratorCPUPct *float64 `csv:"generator_cpu_pct"`  // generator CPU ÷ (window × generator CPUs), %
+	Bottleneck      string   `csv:"bottleneck"`         // server, generator, both, neither; empty if not known
+	Label           string   `csv:"label"`              // plan variant label; empty = the backend name
+	HostCPUs        *int     `csv:"host_cpus"`          // online CPUs of the machine
+
 	HandlerUs *int64  `csv:"handler_us"` // delay and cpu workloads: µs waited or computed per request
 	Mix       string  `csv:"mix"`        // mix workload: the spec given to the generator
 	Seed      *uint64 `csv:"seed"`       // mix workload: seed of the generator's draws
+}
+
+// LabelOf is the name a row is grouped and compared by: its variant label,
+// or the backend when the plan named no variants.
+func (r Row) LabelOf() string {
+	if r.Label != "" {
+		return r.Label
+	}
+	return r.Backend
 }
 
 // MinConnsForRSSPerConn is the fewest connections for which

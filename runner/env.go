@@ -17,6 +17,7 @@ type Env struct {
 	Kernel    string
 	CPUModel  string
 	Commit    string
+	HostCPUs  int // online CPUs; 0 = unknown
 }
 
 // DetectEnv reads the environment: the Go version and commit of the
@@ -32,6 +33,7 @@ func DetectEnv(serverPath string) Env {
 	if err := unix.Uname(&u); err == nil {
 		e.Kernel = unix.ByteSliceToString(u.Release[:])
 	}
+	e.HostCPUs = onlineCPUs()
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		if m := parseCPUModel(f); m != "" {
 			e.CPUModel = m

@@ -21,9 +21,16 @@
 // server is stopped, and the cell is not recorded: its partial numbers are
 // not a result, and `bench run -resume DIR` runs it again. Rows already
 // written stay, and Run returns ErrInterrupted.
+//
+// While a generator runs, the pinned CPUs are sampled (hostnoise.go): a
+// cell where anything else used them beyond MaxOtherCPUPct, or steal
+// beyond MaxStealPct, gives status noisy, and every row names its
+// bottleneck (bottleneck.go); a generator-bound closed-loop cell is
+// saturated. Repetitions are rounds, each in its own order (Plan.Seed).
+//
 // Resuming skips every cell repetition recorded as ok or saturated and
-// retries failed ones; the report keeps, per cell repetition, the completed
-// row if there is one (see Latest).
+// retries failed and noisy ones; the report keeps, per cell repetition,
+// the completed row if there is one (see Latest).
 package runner
 
 import (
@@ -60,6 +67,16 @@ type Plan struct {
 	Duration    time.Duration `yaml:"duration"`
 	Warmup      time.Duration `yaml:"warmup"`
 	DialRate    float64       `yaml:"dial_rate,omitempty"` // generator -dial-rate; 0 = its default
+	// Seed orders the cells of every round (see Expand); 0 = plan order.
+	// bench run picks one from the clock when the plan has none and
+	// writes it into the run's plan.yaml, so a resumed run keeps the order.
+	Seed uint64 `yaml:"seed,omitempty"`
+	// Reference is the label every other one is compared with (default:
+	// stdlib if the plan has it, else the first label).
+	Reference string `yaml:"reference,omitempty"`
+	// Variants list backends under labels, with extra server flags; a
+	// backend may appear under several labels. See variants.go.
+	Variants []Variant `yaml:"variants,omitempty"`
 }
 
 // Workload describes how one workload name maps onto a server protocol and
@@ -92,9 +109,10 @@ const FDHeadroom = 256
 // (0 = no limit).
 func (p *Plan) Validate(maxConns int) error {
 	var errs []error
-	if len(p.Backends) == 0 {
+	if len(p.Backends) == 0 && len(p.Variants) == 0 {
 		errs = append(errs, errors.New("no backends"))
 	}
+	errs = append(errs, p.checkVariants()...)
 	for _, b := range p.Backends {
 		if _, err := backends.Lookup(b); err != nil {
 			errs = append(errs, err)
@@ -297,19 +315,30 @@ func (p *Plan) CellTime() time.Duration {
 // Cell is one point of the matrix at one repetition.
 type Cell struct {
 	Backend  string
+	Label    string   // the variant label (the backend name unless the plan has variants)
+	Args     []string // extra server flags of the variant
 	Workload Workload
 	Conns    int
 	Pipeline int
 	Rate     float64
 	Payload  int // 0 when the workload takes none
-	Rep      int // 1-based
+	Rep      int // 1-based: the round
+}
+
+// label is the cell's variant label, the backend when none is set.
+func (c Cell) label() string {
+	if c.Label != "" {
+		return c.Label
+	}
+	return c.Backend
 }
 
 // Key is the cell's stable identity across runs and repetitions, e.g.
-// "gnet/http/plaintext/c64/p1/r0/b0" or "gnet/http/delay-1000us/c64/p1/r0/b0".
+// "gnet/http/plaintext/c64/p1/r0/b0" or "gnet/http/delay-1000us/c64/p1/r0/b0";
+// a variant's label stands in for the backend ("stdlib-handicap/http/…").
 func (c Cell) Key() string {
 	return fmt.Sprintf("%s/%s/%s/c%d/p%d/r%s/b%d",
-		c.Backend, c.Workload.Proto, c.Workload.keyName(), c.Conns, c.Pipeline, formatRate(c.Rate), c.Payload)
+		c.label(), c.Workload.Proto, c.Workload.keyName(), c.Conns, c.Pipeline, formatRate(c.Rate), c.Payload)
 }
 
 // FileName is the base name (without extension) of the cell's files in the
@@ -322,30 +351,33 @@ func formatRate(r float64) string {
 	return strconv.FormatFloat(r, 'f', -1, 64)
 }
 
-// Expand lists the plan's cells: every repetition of every combination, with
-// repetitions interleaved (rep 1 of all cells, then rep 2, …) and a stable
-// order within each. Backend/workload pairs the backend cannot serve are left
-// out and returned once each in skipped, e.g. "fasthttp/echo".
+// Expand lists the plan's cells: every repetition of every combination, in
+// rounds (round 1 of all cells, then round 2, …). Within a round the cells
+// run in an order shuffled by Seed and the round number (plan order when
+// Seed is 0), so neither drift nor position favours a backend. Label/
+// workload pairs the backend cannot serve are left out and returned once
+// each in skipped, e.g. "fasthttp/echo".
 func (p *Plan) Expand() (cells []Cell, skipped []string) {
 	type pair struct {
-		backend string
-		w       Workload
+		v Variant
+		w Workload
 	}
 	var pairs []pair
-	for _, b := range p.Backends {
+	for _, v := range p.AllVariants() {
 		for _, name := range p.Workloads {
 			w, err := ParseWorkload(name)
 			if err != nil {
 				continue // Validate reports it
 			}
-			if info, _ := backends.Lookup(b); !info.Serves(w.Proto) {
-				skipped = append(skipped, b+"/"+w.Name)
+			if info, _ := backends.Lookup(v.Backend); !info.Serves(w.Proto) {
+				skipped = append(skipped, v.Label+"/"+w.Name)
 				continue
 			}
-			pairs = append(pairs, pair{b, w})
+			pairs = append(pairs, pair{v, w})
 		}
 	}
 	for rep := 1; rep <= p.Reps; rep++ {
+		first := len(cells)
 		for _, pr := range pairs {
 			payloads := []int{0}
 			if pr.w.UsePayload {
@@ -356,14 +388,15 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 					for _, r := range p.Rates {
 						for _, b := range payloads {
 							cells = append(cells, Cell{
-								Backend: pr.backend, Workload: pr.w, Conns: c,
-								Pipeline: d, Rate: r, Payload: b, Rep: rep,
+								Backend: pr.v.Backend, Label: pr.v.Label, Args: pr.v.ServerArgs,
+								Workload: pr.w, Conns: c, Pipeline: d, Rate: r, Payload: b, Rep: rep,
 							})
 						}
 					}
 				}
 			}
 		}
+		shuffleRound(cells[first:], p.Seed, rep)
 	}
 	return cells, skipped
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,7 +197,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 
 func TestBuiltinPlans(t *testing.T) {
 	names := plans.Names()
-	if strings.Join(names, ",") != "full,quick" {
+	if strings.Join(names, ",") != "calibrate,full,quick" {
 		t.Fatalf("built-in plans = %v", names)
 	}
 	for _, name := range append(names, "../plans/example.yaml") {
@@ -208,16 +209,32 @@ func TestBuiltinPlans(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	q, _ := LoadPlan("quick")
-	cells, skipped := q.Expand()
-	total := time.Duration(len(cells)) * (q.Duration + q.Warmup + cellOverhead)
-	if total > 4*time.Minute {
-		t.Fatalf("quick plans %d cells, %v: too long", len(cells), total)
+	for _, name := range []string{"quick", "calibrate"} {
+		q, _ := LoadPlan(name)
+		cells, _ := q.Expand()
+		total := time.Duration(len(cells)) * (q.Duration + q.Warmup + cellOverhead)
+		if total > 5*time.Minute {
+			t.Errorf("%s plans %d cells, %v: too long", name, len(cells), total)
+		}
+		if q.Reps < 6 {
+			t.Errorf("%s: %d rounds; verdicts need at least 6", name, q.Reps)
+		}
 	}
-	if strings.Join(skipped, ",") != "fasthttp/echo" {
+	q, _ := LoadPlan("quick")
+	if _, skipped := q.Expand(); strings.Join(skipped, ",") != "fasthttp/echo" {
 		t.Fatalf("quick skipped %v", skipped)
 	}
-	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: full, quick") {
+	if !slices.Equal(q.Backends, []string{"stdlib", "gnet", "fasthttp"}) || !slices.Equal(q.Workloads, []string{"plaintext", "echo"}) {
+		t.Errorf("quick lost a backend/protocol pair: %v × %v", q.Backends, q.Workloads)
+	}
+	c, _ := LoadPlan("calibrate")
+	labels := c.Labels()
+	if c.ReferenceLabel() != labels[0] || len(labels) != 3 || !strings.Contains(labels[2], "handicap") ||
+		c.Variants[0].Backend != c.Variants[1].Backend || c.Variants[0].Backend != c.Variants[2].Backend ||
+		!slices.Contains(c.Variants[2].ServerArgs, "-handicap-cpu-us") {
+		t.Errorf("calibrate: %+v", c)
+	}
+	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: calibrate, full, quick") {
 		t.Fatalf("LoadPlan(nosuch) = %v", err)
 	}
 }

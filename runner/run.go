@@ -50,6 +50,12 @@ type Config struct {
 	// Endpoints receives the per-endpoint rows of mix cells, before the
 	// cell's row goes to the RowWriter; nil = not kept.
 	Endpoints EndpointWriter
+	// QuietWait is how long to wait before each cell for a quiet second on
+	// the pinned CPUs (see waitQuiet); 0 = do not wait.
+	QuietWait time.Duration
+	// Probe reads /proc/stat and /proc/PID/stat for host noise; nil = the
+	// real /proc.
+	Probe *HostProbe
 }
 
 // Validate checks that the config can run.
@@ -98,6 +104,9 @@ func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 	}
 	if cfg.StopGrace == 0 {
 		cfg.StopGrace = DefaultStopGrace
+	}
+	if cfg.Probe == nil {
+		cfg.Probe = NewHostProbe()
 	}
 	prog := cfg.Progress
 	if prog == nil {
@@ -159,6 +168,7 @@ func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
 		GOMAXPROCS: gmp, ServerCPUSet: cfg.ServerCPUSet.String(), GeneratorCPUSet: cfg.GeneratorCPUSet.String(),
 		Commit: cfg.Env.Commit, Plan: cfg.Plan.Name,
 		StartTime: start.UTC().Format(time.RFC3339),
+		Label:     c.label(), HostCPUs: positive(cfg.Env.HostCPUs),
 	}
 	setWorkloadColumns(&r, c)
 	return r
@@ -191,7 +201,23 @@ func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, eps []r
 // measureCell runs cell c and returns its row and the generator's summary
 // (nil when there is none).
 func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum *summary.Summary, interrupted bool) {
+	var waited time.Duration
+	quiet := true
+	if cfg.QuietWait > 0 {
+		waited, quiet = waitQuiet(cfg.Probe, cfg.pinnedCPUs(), cfg.QuietWait, sleepCtx(ctx))
+		if ctx.Err() != nil {
+			return baseRow(cfg, c, time.Now()), nil, true
+		}
+	}
 	row = baseRow(cfg, c, time.Now())
+	defer func() {
+		if cfg.QuietWait > 0 {
+			row.QuietWaitS = new(waited.Seconds())
+			if !quiet {
+				row.Reason = joinReason(row.Reason, fmt.Sprintf("ran after waiting %v for quiet", cfg.QuietWait))
+			}
+		}
+	}()
 	srv, addr, err := startServer(ctx, cfg, c)
 	if err != nil {
 		return failed(row, err.Error()), nil, ctx.Err() != nil
@@ -217,7 +243,9 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 	if err != nil {
 		return failed(row, err.Error()), nil, false
 	}
+	rec := startHostRecorder(cfg.Probe, sampleInterval(cfg.Plan.CellTime()), cfg.pinnedCPUs(), srv.Pid(), lg.Pid())
 	reason, interrupted := waitLoadgen(ctx, cfg, c, srv, lg)
+	samples := rec.Stop()
 	if interrupted {
 		return failed(row, "interrupted"), nil, true
 	}
@@ -236,6 +264,7 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 	if lg.err != nil {
 		generatorVerdict(&row, lg)
 	}
+	cfg.judgeHost(&row, sum, samples)
 	if _, err := os.Stat(hlogPath); err == nil {
 		row.Hlog = base + ".hlog"
 	}
@@ -274,6 +303,7 @@ func startServer(ctx context.Context, cfg *Config, c Cell) (*child, string, erro
 		return nil, "", err
 	}
 	args := []string{"-backend", c.Backend, "-proto", string(c.Workload.Proto), "-addr", "127.0.0.1:0"}
+	args = append(args, c.Args...)
 	srv, err := startChild(cfg.ServerPath, args, cfg.ServerCPUSet, pw)
 	pw.Close()
 	if err != nil {

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -116,9 +117,23 @@ func testCloseWithConns(t *testing.T, name string, proto backends.Proto) {
 			t.Fatalf("echo got %q", got)
 		}
 	}
+	// stalled does not read while the server owes it answers: the server
+	// is blocked writing to it (and gnet serves it off its loops).
+	stalled := dial(t, addr.String())
+	stalled.c.SetWriteDeadline(time.Now().Add(time.Second))
+	unit := []byte(strings.Repeat(paddedGet, 64))
+	if proto == backends.ProtoEcho {
+		unit = make([]byte, 64<<10)
+	}
+	for range 1024 { // up to 16 MiB of GETs, 64 MiB of echo, or one second
+		if _, err := stalled.c.Write(unit); err != nil {
+			break // the server stopped taking bytes
+		}
+	}
+	stalled.c.SetDeadline(time.Now().Add(ioTimeout))
 	time.Sleep(50 * time.Millisecond) // let the server see the partial request
 	closeWithin(t, srv)
-	for i, c := range []*client{idle, partial, used} {
+	for i, c := range []*client{idle, partial, used, stalled} {
 		// Echo returns what the partial request sent; then the end.
 		if _, err := io.Copy(io.Discard, c.br); isTimeout(err) {
 			t.Errorf("conn %d still open after Close", i)
@@ -227,20 +242,43 @@ func testEcho(t *testing.T, addr string) {
 		c.expectEOF()
 	})
 	t.Run("many_conns", func(t *testing.T) {
+		errs := make(chan error, 32)
 		var wg sync.WaitGroup
 		for i := range 32 {
 			wg.Go(func() {
-				c := dial(t, addr)
 				msg := fmt.Sprintf("conn %d says hello", i)
-				c.send(msg)
-				b := make([]byte, len(msg))
-				if _, err := io.ReadFull(c.br, b); err != nil || string(b) != msg {
-					t.Errorf("conn %d: got %q, %v", i, b, err)
-				}
+				errs <- echoOnce(addr, msg)
 			})
 		}
 		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
 	})
+	t.Run("half_close_32MiB", func(t *testing.T) { testEchoHalfClose(t, addr, 32<<20) })
+	t.Run("back_pressure", func(t *testing.T) { testEchoBackPressure(t, addr) })
+}
+
+// echoOnce sends msg on a fresh connection and checks it comes back. It
+// runs on goroutines other than the test's, so it reports by its error.
+func echoOnce(addr, msg string) error {
+	c, err := net.DialTimeout("tcp", addr, ioTimeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	if _, err := io.WriteString(c, msg); err != nil {
+		return err
+	}
+	b := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, b); err != nil || string(b) != msg {
+		return fmt.Errorf("%q: got %q, %v", msg, b, err)
+	}
+	return nil
 }
 
 func randomBytes(n int, seed uint64) []byte {
@@ -298,6 +336,22 @@ func testHTTP(t *testing.T, addr string) {
 		}
 		c.expectOpen()
 	})
+	t.Run("head", func(t *testing.T) {
+		// HEAD: the same status and headers as GET, no body.
+		c := dial(t, addr)
+		c.send("HEAD /plaintext HTTP/1.1\r\nHost: test\r\n\r\n" + reqPlaintext + "HEAD /nope HTTP/1.1\r\nHost: test\r\n\r\n")
+		for i, w := range []struct {
+			head bool
+			want string
+		}{{true, headOnly(wantPlaintext)}, {false, wantPlaintext}, {true, headOnly(wantNotFound)}} {
+			r, err := readResponseTo(c.br, w.head)
+			if err != nil {
+				t.Fatalf("response %d: %v", i, err)
+			}
+			checkResponse(t, r, w.want)
+		}
+		c.expectOpen()
+	})
 	t.Run("date_format", func(t *testing.T) {
 		_, r := exchange(t, addr, reqPlaintext)
 		checkDate(t, r)
@@ -311,23 +365,54 @@ func testHTTP(t *testing.T, addr string) {
 	t.Run("split_every_byte", func(t *testing.T) { testSplit(t, addr) })
 	t.Run("one_byte_at_a_time", func(t *testing.T) { testByteAtATime(t, addr) })
 	t.Run("concurrent_conns", func(t *testing.T) {
+		errs := make(chan error, 32)
 		var wg sync.WaitGroup
 		for i := range 32 {
-			wg.Go(func() {
-				c := dial(t, addr)
-				for j := range 10 {
-					body := fmt.Sprintf("conn %d req %d", i, j)
-					c.send(reqEcho(body))
-					r, err := readResponse(c.br)
-					if err != nil || r.normal() != wantEcho(body) {
-						t.Errorf("conn %d req %d: %v %q", i, j, err, r)
-						return
-					}
-				}
-			})
+			wg.Go(func() { errs <- echoRequests(addr, i, 10) })
 		}
 		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
 	})
+	t.Run("half_close_pipelined", func(t *testing.T) {
+		testHTTPHalfClose(t, addr, 20_000, reqPlaintext, backends.PlaintextBody)
+	})
+	t.Run("half_close_pipelined_echo", func(t *testing.T) {
+		body := strings.Repeat("e", 16<<10)
+		testHTTPHalfClose(t, addr, 4096, reqEcho(body), body)
+	})
+	t.Run("back_pressure", func(t *testing.T) { testHTTPBackPressure(t, addr) })
+}
+
+// echoRequests sends n /echo requests one after another on a fresh
+// connection and checks each answer. It runs on goroutines other than the
+// test's, so it reports by its error.
+func echoRequests(addr string, conn, n int) error {
+	c, err := net.DialTimeout("tcp", addr, ioTimeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	br := bufio.NewReader(c)
+	for j := range n {
+		body := fmt.Sprintf("conn %d req %d", conn, j)
+		if _, err := io.WriteString(c, reqEcho(body)); err != nil {
+			return fmt.Errorf("conn %d req %d: %w", conn, j, err)
+		}
+		r, err := readResponse(br)
+		if err != nil {
+			return fmt.Errorf("conn %d req %d: %w", conn, j, err)
+		}
+		if r.normal() != wantEcho(body) {
+			return fmt.Errorf("conn %d req %d: got %q", conn, j, r.normal())
+		}
+	}
+	return nil
 }
 
 // runExchange sends tc.req on a fresh connection and checks the answers.
@@ -343,7 +428,7 @@ func runExchange(t *testing.T, addr string, tc exchangeCase) {
 	}
 	if tc.raw != "" {
 		r := c.read()
-		if string(r.raw) != tc.raw {
+		if fixedForm(r) != tc.raw {
 			t.Fatalf("response differs\n got: %q\nwant: %q", r.raw, tc.raw)
 		}
 		return // close-delimited: read to EOF already
@@ -412,7 +497,10 @@ var splitCases = []struct {
 }
 
 // splitPause gives the server time to read the first part on its own.
-const splitPause = time.Millisecond
+// Nothing is asserted on it: on a loaded machine the server may read both
+// parts at once, which only makes that split a whole request. The gnet
+// parser's splits are checked deterministically in its own package.
+const splitPause = 5 * time.Millisecond
 
 func testSplit(t *testing.T, addr string) {
 	for _, sc := range splitCases {
@@ -468,15 +556,26 @@ func TestSameResponses(t *testing.T) {
 		t.Skip("fewer than two HTTP backends")
 	}
 	reqs := map[string]string{
-		"plaintext":        reqPlaintext,
-		"echo":             reqEcho("same bytes everywhere"),
-		"not_found":        reqNotFound,
-		"too_large":        "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: " + strconv.Itoa(backends.MaxBodyBytes+1) + "\r\n\r\n",
-		"header_too_large": withHeaderBytes(9 << 10),
-		"connection_close": "GET /plaintext HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
-		"bad_request_line": "GARBAGE\r\n\r\n",
-		"bad_header_line":  "GET /plaintext HTTP/1.1\r\nHost: test\r\nno colon here\r\n\r\n",
+		"head":                        "HEAD /plaintext HTTP/1.1\r\nHost: test\r\n\r\n",
+		"content_length_over_63_bits": "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 99999999999999999999\r\n\r\n",
+		"obs_fold":                    "GET /plaintext HTTP/1.1\r\nHost: test\r\nX-Folded: a\r\n b\r\n\r\n",
+		"http2_request_line":          "GET /plaintext HTTP/2.0\r\nHost: test\r\n\r\n",
+		"http2_preface":               "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		"asterisk_form":               "OPTIONS * HTTP/1.1\r\nHost: test\r\n\r\n",
+		"space_before_colon":          "GET /plaintext HTTP/1.1\r\nHost: test\r\nX-Bad : v\r\n\r\n",
+		"plaintext":                   reqPlaintext,
+		"echo":                        reqEcho("same bytes everywhere"),
+		"not_found":                   reqNotFound,
+		"too_large":                   "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: " + strconv.Itoa(backends.MaxBodyBytes+1) + "\r\n\r\n",
+		"header_too_large":            withHeaderBytes(9 << 10),
+		"connection_close":            "GET /plaintext HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+		"bad_request_line":            "GARBAGE\r\n\r\n",
+		"bad_header_line":             "GET /plaintext HTTP/1.1\r\nHost: test\r\nno colon here\r\n\r\n",
 	}
+	// RFC 9112 §5.1: whitespace before the colon is a 400.
+	reqs["space_before_colon"] = "GET /plaintext HTTP/1.1\r\nHost: test\r\nX-Bad : v\r\n\r\n"
+	reqs["space_before_colon_host"] = "GET /plaintext HTTP/1.1\r\nHost : test\r\n\r\n"
+	statusOnly := map[string]bool{"space_before_colon": true, "space_before_colon_host": true}
 	for _, key := range slices.Sorted(func(yield func(string) bool) {
 		for k := range reqs {
 			if !yield(k) {
@@ -487,8 +586,20 @@ func TestSameResponses(t *testing.T) {
 		t.Run(key, func(t *testing.T) {
 			got := map[string]string{}
 			for _, name := range names {
-				_, r := exchange(t, addrs[name], reqs[key])
+				c := dial(t, addrs[name])
+				c.send(reqs[key])
+				r, err := readResponseTo(c.br, strings.HasPrefix(reqs[key], "HEAD "))
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
 				got[name] = r.normal()
+				if isFixed(r) {
+					got[name] = fixedForm(r)
+				}
+				if statusOnly[key] {
+					// net/http words these 400s its own way.
+					got[name] = r.status[:len("HTTP/1.1 400")] + " Connection: " + strings.Join(r.get("Connection"), ",")
+				}
 			}
 			for _, name := range names[1:] {
 				if got[name] != got[names[0]] {

@@ -58,7 +58,11 @@ func (r *response) normal() string {
 
 // readResponse reads one response strictly: CRLF line ends, a body framed
 // by Content-Length or, without one, by the connection closing.
-func readResponse(br *bufio.Reader) (*response, error) {
+func readResponse(br *bufio.Reader) (*response, error) { return readResponseTo(br, false) }
+
+// readResponseTo reads one response to a HEAD request (head true: no body
+// whatever the headers say) or to any other request.
+func readResponseTo(br *bufio.Reader, head bool) (*response, error) {
 	r := &response{}
 	line, err := readLine(br, r)
 	if err != nil {
@@ -93,6 +97,9 @@ func readResponse(br *bufio.Reader) (*response, error) {
 		case "transfer-encoding":
 			return nil, fmt.Errorf("response has Transfer-Encoding: %s", value)
 		}
+	}
+	if head {
+		return r, nil
 	}
 	if length >= 0 {
 		r.body = make([]byte, length)
@@ -215,4 +222,36 @@ func want(status string, body string, headers ...string) string {
 	lines := append([]string{"Date: <date>"}, headers...)
 	slices.Sort(lines)
 	return status + "\r\n" + strings.Join(lines, "\r\n") + "\r\n\r\n" + body
+}
+
+// headOnly is want (a normal form) without its body: the answer to HEAD.
+func headOnly(want string) string {
+	head, _, _ := strings.Cut(want, "\r\n\r\n")
+	return head + "\r\n\r\n"
+}
+
+// fixedForm is r's bytes as read with any Date and Content-Length lines
+// removed from the head: how the contract compares its fixed, Date-less
+// answers, which fasthttp writes with both lines (backends/http.go).
+func fixedForm(r *response) string {
+	head, body, _ := strings.Cut(string(r.raw), "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "Date: ") && !strings.HasPrefix(l, "Content-Length: ") {
+			kept = append(kept, l)
+		}
+	}
+	return strings.Join(kept, "\r\n") + "\r\n\r\n" + body
+}
+
+// isFixed reports whether r is one of the fixed answers compared by
+// fixedForm: a 400, 431, 501 or 505.
+func isFixed(r *response) bool {
+	for _, code := range []string{"400", "431", "501", "505"} {
+		if strings.HasPrefix(r.status, "HTTP/1.1 "+code+" ") {
+			return true
+		}
+	}
+	return false
 }

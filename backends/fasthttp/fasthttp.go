@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -51,7 +53,10 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 		DisableHeaderNamesNormalizing: true,
 		NoDefaultServerHeader:         true,
 		NoDefaultContentType:          true,
-		Logger:                        discard{},
+		// Errors are then fasthttp's sentinels, which handleError tells
+		// apart, and do not quote the request.
+		SecureErrorLogMessage: true,
+		Logger:                discard{},
 	}
 	s.serve = make(chan error, 1)
 	go func() { s.serve <- s.srv.Serve(s.ln) }()
@@ -76,15 +81,50 @@ func (s *Server) Close() error {
 }
 
 var (
-	strPlain      = []byte(backends.ContentTypePlain)
-	strEcho       = []byte(backends.ContentTypeEcho)
-	strPlaintext  = []byte(backends.PlaintextBody)
-	strNotFound   = []byte(backends.NotFoundBody)
-	strTooLarge   = []byte(backends.TooLargeBody)
-	msgTooLarge   = []byte(http.StatusText(http.StatusRequestEntityTooLarge))
-	rawBadRequest = newRawResponse(http.StatusBadRequest, backends.BadRequestResponse)
-	rawTooLarge   = newRawResponse(http.StatusRequestHeaderFieldsTooLarge, backends.HeaderTooLargeResponse)
+	strPlain     = []byte(backends.ContentTypePlain)
+	strEcho      = []byte(backends.ContentTypeEcho)
+	strPlaintext = []byte(backends.PlaintextBody)
+	strNotFound  = []byte(backends.NotFoundBody)
+	strTooLarge  = []byte(backends.TooLargeBody)
+	msgTooLarge  = []byte(http.StatusText(http.StatusRequestEntityTooLarge))
+
+	fixedBadRequest     = parseFixed(backends.BadRequestResponse)
+	fixedHeaderTooLarge = parseFixed(backends.HeaderTooLargeResponse)
+	fixedVersion        = parseFixed(backends.VersionNotSupportedResponse)
+	fixedNotImplemented = parseFixed(backends.NotImplementedResponse)
 )
+
+// fixed is one of the contract's Date-less answers, split into what
+// fasthttp is told to write.
+type fixed struct {
+	code        int
+	reason      []byte
+	contentType []byte
+	body        []byte
+}
+
+// parseFixed splits a fixed response: "HTTP/1.1 code reason",
+// Content-Type, Connection: close, body.
+func parseFixed(resp string) fixed {
+	status, rest, _ := strings.Cut(resp, "\r\n")
+	head, body, _ := strings.Cut(rest, "\r\n\r\n")
+	codeText, reason, _ := strings.Cut(strings.TrimPrefix(status, "HTTP/1.1 "), " ")
+	code, _ := strconv.Atoi(codeText)
+	ct, _, _ := strings.Cut(strings.TrimPrefix(head, "Content-Type: "), "\r\n")
+	return fixed{code: code, reason: []byte(reason), contentType: []byte(ct), body: []byte(body)}
+}
+
+// write answers with f and closes. fasthttp adds its Date line and frames
+// the body with a Content-Length line, the two differences from net/http's
+// bytes the contract allows.
+func (f *fixed) write(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(f.code)
+	ctx.Response.Header.SetStatusMessage(f.reason)
+	ctx.Response.Header.SetContentTypeBytes(f.contentType)
+	ctx.Response.SetBodyRaw(f.body)
+	ctx.SetConnectionClose()
+}
 
 // headerReceived runs once the head is read, before the body. A request
 // that carries Transfer-Encoding is marked Connection: close, so the answer
@@ -99,8 +139,16 @@ func headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 // handle routes on the path alone; fasthttp adds the Date header.
 func handle(ctx *fasthttp.RequestCtx) {
 	req := &ctx.Request.Header
-	if req.IsHTTP11() && len(req.Host()) == 0 || req.ConnectionClose() && !chunkedOrNone(req.RawHeaders()) {
-		writeRaw(ctx, rawBadRequest)
+	switch {
+	case !bytes.HasPrefix(req.Protocol(), []byte("HTTP/1.")):
+		fixedVersion.write(ctx)
+		return
+	case req.ConnectionClose() && !chunkedOrNone(req.RawHeaders()):
+		// fasthttp takes "identity" silently.
+		fixedNotImplemented.write(ctx)
+		return
+	case req.IsHTTP11() && len(req.Host()) == 0, string(req.RequestURI()) == "*":
+		fixedBadRequest.write(ctx)
 		return
 	}
 	h := &ctx.Response.Header
@@ -123,7 +171,7 @@ func handleError(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	switch {
 	case errors.As(err, &small):
-		writeRaw(ctx, rawTooLarge)
+		fixedHeaderTooLarge.write(ctx)
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		ctx.Response.Reset()
 		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
@@ -131,23 +179,10 @@ func handleError(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Response.Header.SetContentTypeBytes(strPlain)
 		ctx.Response.SetBodyRaw(strTooLarge)
 		ctx.SetConnectionClose()
+	case errors.Is(err, fasthttp.ErrUnsupportedTransferEncoding):
+		fixedNotImplemented.write(ctx)
 	default:
-		writeRaw(ctx, rawBadRequest)
-	}
-}
-
-// writeRaw answers with one of the fixed Date-less responses. fasthttp
-// always adds a Date line, so it writes a head without a body and the
-// connection swaps that head for r's bytes as it closes (see conn).
-func writeRaw(ctx *fasthttp.RequestCtx, r *rawResponse) {
-	ctx.Response.Reset()
-	ctx.SetStatusCode(r.code)
-	ctx.Response.Header.SetStatusMessage(r.reason)
-	ctx.Response.Header.SetContentTypeBytes(r.contentType)
-	ctx.Response.SkipBody = true
-	ctx.SetConnectionClose()
-	if c, ok := ctx.Conn().(*conn); ok {
-		c.arm(r)
+		fixedBadRequest.write(ctx)
 	}
 }
 

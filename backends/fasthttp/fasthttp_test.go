@@ -31,22 +31,13 @@ func TestTransferEncoding(t *testing.T) {
 	}
 }
 
-func TestRawResponseSwap(t *testing.T) {
-	r := newRawResponse(400, backends.BadRequestResponse)
-	if r.code != 400 || string(r.reason) != "Bad Request" || string(r.contentType) != "text/plain; charset=utf-8" {
-		t.Fatalf("parsed %d %q %q", r.code, r.reason, r.contentType)
+func TestParseFixed(t *testing.T) {
+	f := parseFixed(backends.BadRequestResponse)
+	if f.code != 400 || string(f.reason) != "Bad Request" || string(f.contentType) != "text/plain; charset=utf-8" || string(f.body) != "400 Bad Request" {
+		t.Fatalf("parsed %d %q %q %q", f.code, f.reason, f.contentType, f.body)
 	}
-	head := "HTTP/1.1 400 Bad Request\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
-	earlier := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-	tests := []struct{ name, in, want string }{
-		{"alone", head, backends.BadRequestResponse},
-		{"after pipelined answers", earlier + head, earlier + backends.BadRequestResponse},
-		{"unexpected head kept", earlier + "HTTP/1.1 400 Bad Request\r\n\r\n", earlier + "HTTP/1.1 400 Bad Request\r\n\r\n"},
-		{"short", "HTTP/1.1", "HTTP/1.1"},
-	}
-	for _, tt := range tests {
-		if got := string(r.swap([]byte(tt.in))); got != tt.want {
-			t.Errorf("%s: swap = %q, want %q", tt.name, got, tt.want)
-		}
+	f = parseFixed(backends.VersionNotSupportedResponse)
+	if f.code != 505 || string(f.reason) != "HTTP Version Not Supported: unsupported protocol version" {
+		t.Fatalf("parsed %d %q", f.code, f.reason)
 	}
 }

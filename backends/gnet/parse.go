@@ -1,18 +1,20 @@
 package gnet
 
 import (
-	"github.com/asyncbench/asyncbench/internal/ascii"
-
 	"bytes"
 	"errors"
+	"math"
 
 	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/internal/ascii"
 )
 
 // Parse results other than success. They are sentinels compared with ==.
 var (
 	errNeedMore       = errors.New("incomplete request")
 	errBadRequest     = errors.New("malformed request")
+	errVersion        = errors.New("HTTP version not supported")
+	errCoding         = errors.New("transfer coding not implemented")
 	errHeaderTooLarge = errors.New("request header too large")
 	errBodyTooLarge   = errors.New("request body too large")
 )
@@ -21,6 +23,7 @@ var (
 // parsed buffer and are valid only while that buffer is.
 type request struct {
 	path          []byte // request-target path without the query
+	head          bool   // the method is HEAD: the answer has no body
 	minor         byte   // HTTP/1.minor
 	contentLength int64  // -1 when absent or when chunked; MaxBodyBytes+1 stands for anything larger
 	chunked       bool   // Transfer-Encoding: chunked, the only coding a parsed request can carry
@@ -37,18 +40,25 @@ const tooLong = backends.MaxBodyBytes + 1
 // that ends it; the body, if any, follows. It returns errNeedMore when buf
 // holds no complete head yet, errHeaderTooLarge when the head is or must
 // become longer than backends.MaxHeaderBytes, and errBadRequest for anything
-// malformed. Every complete line is checked as soon as it is present, so a
-// prefix of an input never gives a different error than the whole input.
+// malformed, errVersion for an HTTP major version other than 1, errCoding
+// for a Transfer-Encoding other than one "chunked". Every
+// complete line is checked as soon as it is present, so a prefix of an
+// input never gives a different error than the whole input. Empty lines
+// before the request line are skipped (RFC 9112 §2.2); lines may end in a
+// bare LF (§2.2 allows it, as net/http does).
 func parseRequest(buf []byte) (req request, n int, err error) {
 	req.contentLength = -1
-	line, next, err := headLine(buf, 0)
-	if err != nil {
-		return req, 0, err
+	var line []byte
+	next := 0
+	for len(line) == 0 {
+		if line, next, err = headLine(buf, next); err != nil {
+			return req, 0, err
+		}
 	}
 	if err := parseRequestLine(line, &req); err != nil {
 		return req, 0, err
 	}
-	var seenCL, seenTE bool
+	var h fields
 	for {
 		line, next, err = headLine(buf, next)
 		if err != nil {
@@ -57,26 +67,26 @@ func parseRequest(buf []byte) (req request, n int, err error) {
 		if len(line) == 0 {
 			break
 		}
-		if err := parseHeader(line, &req, &seenCL, &seenTE); err != nil {
+		if err := h.parse(line, &req); err != nil {
 			return req, 0, err
 		}
 	}
-	if req.minor >= 1 && !req.hasHost {
-		return req, 0, errBadRequest
-	}
-	if seenTE {
+	if h.seenTE {
 		if !req.chunked {
-			return req, 0, errBadRequest
+			return req, 0, errCoding
 		}
 		// RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; the
 		// connection closes after the answer so nothing can be smuggled.
 		req.contentLength = -1
 	}
+	if req.minor >= 1 && !req.hasHost {
+		return req, 0, errBadRequest
+	}
 	return req, next, nil
 }
 
 // headLine returns the line of the head starting at buf[from:] without its
-// CRLF, and the offset just past it.
+// CRLF or bare LF, and the offset just past it.
 func headLine(buf []byte, from int) (line []byte, next int, err error) {
 	i := bytes.IndexByte(buf[from:], '\n')
 	if i < 0 {
@@ -89,10 +99,11 @@ func headLine(buf []byte, from int) (line []byte, next int, err error) {
 	if next > backends.MaxHeaderBytes {
 		return nil, 0, errHeaderTooLarge
 	}
-	if i == 0 || buf[from+i-1] != '\r' {
-		return nil, 0, errBadRequest // bare LF
+	line = buf[from : from+i]
+	if i > 0 && line[i-1] == '\r' {
+		line = line[:i-1]
 	}
-	return buf[from : from+i-1], next, nil
+	return line, next, nil
 }
 
 // parseRequestLine parses "METHOD SP request-target SP HTTP/1.d". The
@@ -105,6 +116,7 @@ func parseRequestLine(line []byte, req *request) error {
 	if i == 0 || i >= len(line) || line[i] != ' ' {
 		return errBadRequest
 	}
+	req.head = string(line[:i]) == "HEAD"
 	rest := line[i+1:]
 	j := 0
 	for j < len(rest) && rest[j] > ' ' && rest[j] != 0x7f {
@@ -119,17 +131,21 @@ func parseRequestLine(line []byte, req *request) error {
 	}
 	req.path = path
 	v := rest[j+1:]
-	if len(v) != 8 || string(v[:7]) != "HTTP/1." || v[7] < '0' || v[7] > '9' {
+	if len(v) != 8 || string(v[:5]) != "HTTP/" || !isDigit(v[5]) || v[6] != '.' || !isDigit(v[7]) {
 		return errBadRequest
+	}
+	if v[5] != '1' {
+		return errVersion
 	}
 	req.minor = v[7] - '0'
 	return nil
 }
 
-// targetPath returns the path of a request-target: origin-form ("/p?q"),
-// absolute-form ("http://host/p?q") or asterisk-form ("*").
+// targetPath returns the path of a request-target: origin-form ("/p?q")
+// or absolute-form ("http://host/p?q"). The asterisk-form ("*", OPTIONS
+// only, and the HTTP/2 preface's PRI *) is refused, as fasthttp does.
 func targetPath(t []byte) ([]byte, bool) {
-	if t[0] != '/' && !(len(t) == 1 && t[0] == '*') {
+	if t[0] != '/' {
 		k := bytes.Index(t, []byte("://"))
 		if k <= 0 {
 			return nil, false
@@ -153,55 +169,77 @@ func targetPath(t []byte) ([]byte, bool) {
 	return t, true
 }
 
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
 // isSchemeChar reports whether c may appear in a URI scheme.
 func isSchemeChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
 }
 
-// parseHeader parses one "name: value" line and records the headers the
-// server acts on.
-func parseHeader(line []byte, req *request, seenCL, seenTE *bool) error {
+// fields is what the header section has shown so far.
+type fields struct {
+	seenCL, seenTE bool
+	acted          bool // the last field is one the server acts on
+	any            bool // a field line has been seen
+}
+
+// parse parses one field line and records the headers the server acts on.
+// A line starting with a space or tab continues the previous field
+// (obs-fold, RFC 9112 §5.2): it is accepted and ignored, unless it
+// continues a field the server acts on or no field precedes it.
+func (h *fields) parse(line []byte, req *request) error {
+	if line[0] == ' ' || line[0] == '\t' {
+		if !h.any || h.acted {
+			return errBadRequest
+		}
+		for _, c := range line {
+			if !isValueChar[c] {
+				return errBadRequest
+			}
+		}
+		return nil
+	}
 	name, value, err := splitField(line)
 	if err != nil {
 		return err
 	}
+	h.any, h.acted = true, true
 	value = ascii.TrimOWS(value)
-	switch len(name) {
-	case 4:
-		if ascii.EqualFold(name, "host") {
-			if req.hasHost {
-				return errBadRequest
-			}
-			req.hasHost = true
+	switch {
+	case len(name) == 4 && ascii.EqualFold(name, "host"):
+		if req.hasHost {
+			return errBadRequest
 		}
-	case 10:
-		if ascii.EqualFold(name, "connection") {
-			parseConnection(value, req)
+		req.hasHost = true
+	case len(name) == 10 && ascii.EqualFold(name, "connection"):
+		parseConnection(value, req)
+	case len(name) == 14 && ascii.EqualFold(name, "content-length"):
+		cl, ok := parseContentLength(value)
+		if !ok || h.seenCL {
+			return errBadRequest // repeats are refused, equal or not, as fasthttp does
 		}
-	case 14:
-		if ascii.EqualFold(name, "content-length") {
-			cl, ok := parseContentLength(value)
-			if !ok || (*seenCL && cl != req.contentLength) {
-				return errBadRequest
-			}
-			*seenCL = true
-			req.contentLength = cl
+		h.seenCL = true
+		req.contentLength = cl
+	case len(name) == 17 && ascii.EqualFold(name, "transfer-encoding"):
+		if h.seenTE {
+			return errCoding // two codings at most can only mean chunked twice
 		}
-	case 17:
-		if ascii.EqualFold(name, "transfer-encoding") {
-			if *seenTE {
-				return errBadRequest // two codings at most can only mean chunked twice
-			}
-			*seenTE = true
-			req.chunked = ascii.EqualFold(value, "chunked")
-		}
+		h.seenTE = true
+		req.chunked = ascii.EqualFold(value, "chunked")
+	default:
+		h.acted = false
 	}
 	return nil
 }
 
-// parseContentLength parses 1*DIGIT; values over the body limit become tooLong.
+// parseContentLength parses 1*DIGIT; values over the body limit become
+// tooLong. A value that does not fit 63 bits is malformed, as net/http and
+// fasthttp hold.
 func parseContentLength(v []byte) (int64, bool) {
-	n, ok := ascii.ParseDecimal(v, backends.MaxBodyBytes)
+	n, ok := ascii.ParseDecimal(v, math.MaxInt64-1)
+	if n == math.MaxInt64 {
+		return 0, false
+	}
 	if n > backends.MaxBodyBytes {
 		n = tooLong
 	}

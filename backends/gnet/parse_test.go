@@ -21,21 +21,28 @@ func TestParseRequest(t *testing.T) {
 		chunked bool
 		close   bool
 		keep    bool
+		head    bool
 	}{
 		{name: "plaintext", in: "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", n: -1, path: "/plaintext", minor: 1, cl: -1},
 		{name: "query dropped", in: "GET /plaintext?a=b&c HTTP/1.1\r\nHost: x\r\n\r\n", n: -1, path: "/plaintext", minor: 1, cl: -1},
 		{name: "body follows", in: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", n: 51, path: "/echo", minor: 1, cl: 3},
 		{name: "header names any case", in: "POST /echo HTTP/1.1\r\nhOsT: x\r\ncOnTeNt-LeNgTh:   7 \r\nCONNECTION: Close\r\n\r\n", n: -1, path: "/echo", minor: 1, cl: 7, close: true},
 		{name: "connection list", in: "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade ,\tkeep-alive\r\n\r\n", n: -1, path: "/", minor: 1, cl: -1, keep: true},
-		{name: "same content-length twice", in: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n", n: -1, path: "/echo", minor: 1, cl: 2},
+		{name: "same content-length twice", in: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n", err: errBadRequest},
 		{name: "http/1.0 without host", in: "GET /plaintext HTTP/1.0\r\n\r\n", n: -1, path: "/plaintext", minor: 0, cl: -1},
 		{name: "absolute form", in: "GET http://example.com/plaintext?x HTTP/1.1\r\nHost: example.com\r\n\r\n", n: -1, path: "/plaintext", minor: 1, cl: -1},
-		{name: "asterisk form", in: "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", n: -1, path: "*", minor: 1, cl: -1},
+		{name: "asterisk form", in: "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", err: errBadRequest},
 		{name: "empty host value", in: "GET / HTTP/1.1\r\nHost:\r\n\r\n", n: -1, path: "/", minor: 1, cl: -1},
 		{name: "obs-text value", in: "GET / HTTP/1.1\r\nHost: x\r\nX: \xff\xfe\r\n\r\n", n: -1, path: "/", minor: 1, cl: -1},
 		{name: "chunked", in: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n", n: -1, path: "/echo", minor: 1, cl: -1, chunked: true},
 		{name: "chunked wins over content-length", in: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", n: -1, path: "/echo", minor: 1, cl: -1, chunked: true},
-		{name: "huge content-length", in: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", n: -1, path: "/echo", minor: 1, cl: tooLong},
+		{name: "huge content-length", in: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775806\r\n\r\n", n: -1, path: "/echo", minor: 1, cl: tooLong},
+		{name: "content-length over 63 bits", in: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", err: errBadRequest},
+		{name: "bare lf", in: "GET / HTTP/1.1\nHost: x\n\n", n: -1, path: "/", minor: 1, cl: -1},
+		{name: "bare lf in headers", in: "GET / HTTP/1.1\r\nHost: x\n\r\n", n: -1, path: "/", minor: 1, cl: -1},
+		{name: "obs-fold", in: "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", n: -1, path: "/", minor: 1, cl: -1},
+		{name: "leading blank lines", in: "\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", n: -1, path: "/", minor: 1, cl: -1},
+		{name: "head", in: "HEAD /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", n: -1, path: "/plaintext", minor: 1, cl: -1, head: true},
 		{name: "7 KiB of headers", in: "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n", n: -1, path: "/", minor: 1, cl: -1},
 
 		{name: "empty", in: "", err: errNeedMore},
@@ -43,13 +50,13 @@ func TestParseRequest(t *testing.T) {
 		{name: "no blank line yet", in: "GET / HTTP/1.1\r\nHost: x\r\n", err: errNeedMore},
 		{name: "half of final crlf", in: "GET / HTTP/1.1\r\nHost: x\r\n\r", err: errNeedMore},
 
-		{name: "bare lf", in: "GET / HTTP/1.1\nHost: x\n\n", err: errBadRequest},
-		{name: "bare lf in headers", in: "GET / HTTP/1.1\r\nHost: x\n\r\n", err: errBadRequest},
 		{name: "bare cr", in: "GET / HTTP/1.1\r\nHost: x\ry: z\r\n\r\n", err: errBadRequest},
 		{name: "no method", in: " / HTTP/1.1\r\nHost: x\r\n\r\n", err: errBadRequest},
 		{name: "two spaces", in: "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", err: errBadRequest},
 		{name: "missing version", in: "GET /\r\nHost: x\r\n\r\n", err: errBadRequest},
-		{name: "http/2", in: "GET / HTTP/2.0\r\nHost: x\r\n\r\n", err: errBadRequest},
+		{name: "http/2", in: "GET / HTTP/2.0\r\nHost: x\r\n\r\n", err: errVersion},
+		{name: "http/2 preface", in: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", err: errBadRequest},
+		{name: "version without dot", in: "GET / HTTP/1-1\r\nHost: x\r\n\r\n", err: errBadRequest},
 		{name: "lower-case version", in: "GET / http/1.1\r\nHost: x\r\n\r\n", err: errBadRequest},
 		{name: "trailing space", in: "GET / HTTP/1.1 \r\nHost: x\r\n\r\n", err: errBadRequest},
 		{name: "relative target", in: "GET plaintext HTTP/1.1\r\nHost: x\r\n\r\n", err: errBadRequest},
@@ -59,17 +66,17 @@ func TestParseRequest(t *testing.T) {
 		{name: "space before colon", in: "GET / HTTP/1.1\r\nHost : x\r\n\r\n", err: errBadRequest},
 		{name: "no colon", in: "GET / HTTP/1.1\r\nHost x\r\n\r\n", err: errBadRequest},
 		{name: "empty name", in: "GET / HTTP/1.1\r\n: x\r\nHost: x\r\n\r\n", err: errBadRequest},
-		{name: "obs-fold", in: "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", err: errBadRequest},
+		{name: "obs-fold of a field the server acts on", in: "GET / HTTP/1.1\r\nHost: x\r\nConnection: a\r\n close\r\n\r\n", err: errBadRequest},
+		{name: "obs-fold before any field", in: "GET / HTTP/1.1\r\n b\r\nHost: x\r\n\r\n", err: errBadRequest},
 		{name: "nul in value", in: "GET / HTTP/1.1\r\nHost: x\x00\r\n\r\n", err: errBadRequest},
 		{name: "content-length not a number", in: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1a\r\n\r\n", err: errBadRequest},
 		{name: "content-length negative", in: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", err: errBadRequest},
 		{name: "content-length empty", in: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n", err: errBadRequest},
 		{name: "content-length list", in: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n", err: errBadRequest},
 		{name: "content-length conflict", in: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", err: errBadRequest},
-		{name: "gzip coding", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", err: errBadRequest},
-		{name: "identity coding", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", err: errBadRequest},
-		{name: "two te headers", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", err: errBadRequest},
-		{name: "leading blank line", in: "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", err: errBadRequest},
+		{name: "gzip coding", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", err: errCoding},
+		{name: "identity coding", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", err: errCoding},
+		{name: "two te headers", in: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", err: errCoding},
 		{name: "bad line is caught before the head ends", in: "GET / HTTP/1.1\r\nbad line\r\nHost: x", err: errBadRequest},
 
 		{name: "headers over 8 KiB", in: "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 8<<10) + "\r\n\r\n", err: errHeaderTooLarge},
@@ -95,7 +102,7 @@ func TestParseRequest(t *testing.T) {
 				t.Errorf("n = %d, want %d", n, want)
 			}
 			if string(req.path) != tt.path || req.minor != tt.minor || req.contentLength != tt.cl ||
-				req.chunked != tt.chunked || req.connClose != tt.close || req.keepAlive != tt.keep {
+				req.chunked != tt.chunked || req.connClose != tt.close || req.keepAlive != tt.keep || req.head != tt.head {
 				t.Errorf("got path %q minor %d cl %d chunked %v close %v keep %v",
 					req.path, req.minor, req.contentLength, req.chunked, req.connClose, req.keepAlive)
 			}

@@ -36,6 +36,7 @@ const maxKeptBody = 64 << 10
 type session struct {
 	inBody    bool         // a request's body is being received
 	route     route        // its route
+	head      bool         // it is a HEAD request
 	closeConn bool         // close once it is answered
 	keepAlive bool         // it is HTTP/1.0 with Connection: keep-alive
 	chunked   bool         // its body is chunked
@@ -70,7 +71,7 @@ func (s *session) serve(buf, out, date []byte) (n int, _ []byte, closeConn bool)
 			if s.route == routeEcho {
 				body = s.body
 			}
-			out = appendResponse(out, s.route, body, date, s.closeConn, s.keepAlive)
+			out = appendResponse(out, s.route, body, date, s.closeConn, s.keepAlive, s.head)
 			closeConn = s.closeConn
 			s.reset()
 			if closeConn {
@@ -87,6 +88,10 @@ func (s *session) serve(buf, out, date []byte) (n int, _ []byte, closeConn bool)
 			return n, out, false
 		case errHeaderTooLarge:
 			return len(buf), append(out, backends.HeaderTooLargeResponse...), true
+		case errVersion:
+			return len(buf), append(out, backends.VersionNotSupportedResponse...), true
+		case errCoding:
+			return len(buf), append(out, backends.NotImplementedResponse...), true
 		default:
 			return len(buf), append(out, backends.BadRequestResponse...), true
 		}
@@ -97,21 +102,21 @@ func (s *session) serve(buf, out, date []byte) (n int, _ []byte, closeConn bool)
 		switch cl := req.contentLength; {
 		case req.chunked:
 			n += hn
-			s.start(rt, closeAfter, keepAlive)
+			s.start(rt, closeAfter, keepAlive, req.head)
 			s.chunked = true
 			continue
 		case cl > backends.MaxBodyBytes:
 			return len(buf), appendTooLarge(out, date), true
 		case cl <= 0:
 			n += hn
-			out = appendResponse(out, rt, nil, date, closeAfter, keepAlive)
+			out = appendResponse(out, rt, nil, date, closeAfter, keepAlive, req.head)
 		case int64(len(buf)-n-hn) >= cl:
 			end := n + hn + int(cl)
-			out = appendResponse(out, rt, buf[n+hn:end], date, closeAfter, keepAlive)
+			out = appendResponse(out, rt, buf[n+hn:end], date, closeAfter, keepAlive, req.head)
 			n = end
 		default:
 			n += hn
-			s.start(rt, closeAfter, keepAlive)
+			s.start(rt, closeAfter, keepAlive, req.head)
 			s.left = cl
 			continue
 		}
@@ -122,8 +127,8 @@ func (s *session) serve(buf, out, date []byte) (n int, _ []byte, closeConn bool)
 }
 
 // start enters the body phase of a request.
-func (s *session) start(rt route, closeConn, keepAlive bool) {
-	s.inBody, s.route, s.closeConn, s.keepAlive = true, rt, closeConn, keepAlive
+func (s *session) start(rt route, closeConn, keepAlive, head bool) {
+	s.inBody, s.route, s.closeConn, s.keepAlive, s.head = true, rt, closeConn, keepAlive, head
 }
 
 // reset leaves the body phase, keeping a small body buffer for reuse.
@@ -177,8 +182,9 @@ const (
 )
 
 // appendResponse appends the full response for rt. Header order is
-// Content-Type, Content-Length, Date, then Connection when present.
-func appendResponse(out []byte, rt route, body, date []byte, closeConn, keepAlive bool) []byte {
+// Content-Type, Content-Length, Date, then Connection when present. The
+// answer to HEAD has the same headers and no body.
+func appendResponse(out []byte, rt route, body, date []byte, closeConn, keepAlive, head bool) []byte {
 	switch rt {
 	case routePlaintext:
 		out = append(out, headPlaintext...)
@@ -200,6 +206,9 @@ func appendResponse(out []byte, rt route, body, date []byte, closeConn, keepAliv
 		out = append(out, connKeepLine...)
 	}
 	out = append(out, "\r\n"...)
+	if head {
+		return out
+	}
 	return append(out, body...)
 }
 

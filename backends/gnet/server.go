@@ -20,8 +20,8 @@ import (
 
 // Server is a gnet engine serving one protocol.
 type Server struct {
-	proto   backends.Proto
 	handler gn.EventHandler
+	off     offLoop // connections served off the event loops
 
 	mu     sync.Mutex
 	eng    gn.Engine
@@ -33,12 +33,12 @@ var _ backends.Server = (*Server)(nil)
 
 // New returns a gnet server for proto; it serves echo and http.
 func New(proto backends.Proto) (backends.Server, error) {
-	s := &Server{proto: proto}
+	s := &Server{}
 	switch proto {
 	case backends.ProtoEcho:
-		s.handler = &echoHandler{}
+		s.handler = &echoHandler{off: &s.off}
 	case backends.ProtoHTTP:
-		s.handler = &httpHandler{}
+		s.handler = &httpHandler{off: &s.off}
 	default:
 		return nil, fmt.Errorf("gnet: protocol %q: %w", proto, backends.ErrUnsupported)
 	}
@@ -155,6 +155,7 @@ func (s *Server) Close() error {
 	go func() { stopped <- s.eng.Stop(ctx) }()
 	runErr := <-s.done
 	cancel()
+	s.off.close()
 	if err := <-stopped; err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("gnet: stop: %w", err)
 	}

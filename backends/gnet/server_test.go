@@ -168,14 +168,15 @@ func TestHTTPRaw(t *testing.T) {
 		{"not found", "GET /missing?q HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", resp("404 Not Found", "text/plain", "Not Found", "close")},
 		{"echo then close", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd" + "GET /plaintext HTTP/1.0\r\n\r\n",
 			resp("200 OK", "application/octet-stream", "abcd", "") + resp("200 OK", "text/plain", "Hello, World!", "close")},
-		{"bad request", get + "GET / HTTP/9.9\r\nHost: x\r\n\r\n" + get, okPlain + backends.BadRequestResponse},
+		{"bad request", get + "GET / HTTP/1.x\r\nHost: x\r\n\r\n" + get, okPlain + backends.BadRequestResponse},
+		{"version not supported", get + "GET / HTTP/9.9\r\nHost: x\r\n\r\n" + get, okPlain + backends.VersionNotSupportedResponse},
 		{"header too large", "GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("h", 9<<10) + "\r\n\r\n", backends.HeaderTooLargeResponse},
 		{"declared body too large", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", tooLarge},
 		{"chunked", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + get,
 			resp("200 OK", "application/octet-stream", "hello", "close")},
 		{"smuggling attempt", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n",
 			resp("200 OK", "application/octet-stream", "", "close")},
-		{"unknown coding", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", backends.BadRequestResponse},
+		{"unknown coding", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", backends.NotImplementedResponse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -332,5 +333,58 @@ func TestCloseWithOpenConnections(t *testing.T) {
 	}
 	if err := srv.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// offLoopConns is how many connections srv serves off its event loops.
+func offLoopConns(srv *Server) int {
+	srv.off.mu.Lock()
+	defer srv.off.mu.Unlock()
+	return len(srv.off.conns)
+}
+
+// TestOffLoopAndBack checks that a connection whose client stops reading
+// leaves the event loop and, once the client has read everything, comes
+// back to it and is still served.
+func TestOffLoopAndBack(t *testing.T) {
+	bs, _ := New(backends.ProtoHTTP)
+	srv := bs.(*Server)
+	addr, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c := dial(t, addr.String())
+	get := "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
+	batch := []byte(strings.Repeat(get, 1000))
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	sent := 0
+	for range 400 { // up to 15 MB, or until the server stops taking them
+		k, err := c.Write(batch)
+		sent += k
+		if err != nil {
+			break
+		}
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if rest := sent % len(get); rest > 0 {
+		go c.Write([]byte(get[rest:]))
+		sent += len(get) - rest
+	}
+	if offLoopConns(srv) != 1 {
+		t.Fatalf("%d connections off the loop while the client does not read, want 1", offLoopConns(srv))
+	}
+	if got := norm(readN(t, c, sent/len(get)*len(okPlain))); got != strings.Repeat(okPlain, sent/len(get)) {
+		t.Fatal("answers differ")
+	}
+	for i := 0; offLoopConns(srv) != 0; i++ {
+		if i == 500 {
+			t.Fatal("the connection did not come back to the loop within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.Write([]byte(get))
+	if got := norm(readN(t, c, len(okPlain))); got != okPlain {
+		t.Fatalf("after coming back: %q", got)
 	}
 }

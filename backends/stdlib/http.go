@@ -42,7 +42,7 @@ func (s *HTTPServer) Listen(addr string) (net.Addr, error) {
 		ErrorLog:                     log.New(io.Discard, "", 0),
 	}
 	s.serve = make(chan error, 1)
-	go func() { s.serve <- s.srv.Serve(teListener{ln}) }()
+	go func() { s.serve <- s.srv.Serve(ln) }()
 	return ln.Addr(), nil
 }
 
@@ -85,6 +85,20 @@ var (
 type handler struct{}
 
 func (handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.RequestURI == "*":
+		// The asterisk-form (OPTIONS *, and the HTTP/2 preface PRI *
+		// HTTP/2.0, which net/http hands to the handler) is refused, as
+		// fasthttp does. net/http answers other HTTP/2.0 request lines
+		// with backends.VersionNotSupportedResponse itself.
+		writeRaw(w, backends.BadRequestResponse)
+		return
+	case len(r.Header["Content-Length"]) > 1:
+		// net/http accepts repeated equal values; the contract refuses
+		// every repeat, as fasthttp does.
+		writeRaw(w, backends.BadRequestResponse)
+		return
+	}
 	h := w.Header()
 	if len(r.TransferEncoding) > 0 {
 		// Nothing after a Transfer-Encoding body is trusted as a request.
@@ -122,7 +136,7 @@ func serveEcho(w http.ResponseWriter, r *http.Request) {
 		tooLarge(w)
 		return
 	case err != nil:
-		badRequest(w)
+		writeRaw(w, backends.BadRequestResponse)
 		return
 	}
 	h := w.Header()
@@ -164,14 +178,14 @@ func tooLarge(w http.ResponseWriter) {
 	io.WriteString(w, backends.TooLargeBody)
 }
 
-// badRequest answers a body that cannot be decoded (bad chunked framing)
-// with the contract's fixed 400 bytes, written raw as net/http does for a
-// malformed request head, and closes the connection.
-func badRequest(w http.ResponseWriter) {
+// writeRaw answers with one of the contract's fixed, Date-less responses,
+// written raw as net/http does for a malformed request head, and closes
+// the connection.
+func writeRaw(w http.ResponseWriter, resp string) {
 	c, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return
 	}
-	io.WriteString(c, backends.BadRequestResponse)
+	io.WriteString(c, resp)
 	c.Close()
 }

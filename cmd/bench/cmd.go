@@ -20,6 +20,7 @@ Usage:
   bench merge [-out FILE] INPUT...     merge several generators' results for one cell into one row
   bench plans                          list the built-in plans
   bench costs [flags]                  what a goroutine and an OS thread cost here: create, switch, memory
+  bench publish [-force] RUN_DIR NAME  copy a run into results/published/NAME and update the index
 
 Run "bench COMMAND -h" for a command's flags.
 `
@@ -32,6 +33,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"merge":   cmdMerge,
 	"plans":   cmdPlans,
 	"costs":   cmdCosts,
+	"publish": cmdPublish,
 }
 
 // run is the bench command: args without the program name. Output meant

@@ -115,9 +115,15 @@ func TestInterruptAndResume(t *testing.T) {
 	if err := fakechild.WaitGone(pids, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// The plan had no seed: bench picked one and wrote it into plan.yaml.
+	written, err := runner.LoadPlan(filepath.Join(dir, "plan.yaml"))
+	if err != nil || written.Seed == 0 {
+		t.Fatalf("plan.yaml: seed %d, %v", written.Seed, err)
+	}
+	order, _ := written.Expand()
 	rows := csvRows(t, csvPath)
-	if len(rows) != 1 || rows[0].Status != results.StatusOK || rows[0].Cell != "stdlib/http/plaintext/c1/p1/r0/b0" {
-		t.Fatalf("rows after interrupt: %+v", rows)
+	if len(rows) != 1 || rows[0].Status != results.StatusOK || rows[0].Cell != order[0].Key() {
+		t.Fatalf("rows after interrupt: %+v, want first %s", rows, order[0].Key())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "report.md")); err != nil {
 		t.Fatalf("no report after interrupt: %v", err)
@@ -142,6 +148,14 @@ func TestInterruptAndResume(t *testing.T) {
 	}
 	if len(rows) != 4 {
 		t.Fatalf("%d rows after resume, want 4", len(rows))
+	}
+	for i, r := range rows { // the resumed run kept the seed's order
+		if r.Cell != order[i].Key() {
+			t.Fatalf("row %d is %s, want %s (order of seed %d)", i, r.Cell, order[i].Key(), written.Seed)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "verdicts.csv")); err != nil {
+		t.Fatal(err)
 	}
 	if l, _ := os.Readlink(filepath.Join(out, "latest")); l != "r1" {
 		t.Fatalf("latest → %q", l)
@@ -213,6 +227,7 @@ func TestMainUsage(t *testing.T) {
 		{[]string{"compare", "a"}, 2, "two run directories"},
 		{[]string{"merge"}, 2, "at least one INPUT"},
 		{[]string{"plans", "x"}, 2, "no arguments"},
+		{[]string{"run", "-quiet-wait", "-1s"}, 2, "-quiet-wait must be 0 to"},
 		{[]string{"plans"}, 0, ""},
 	}
 	for _, tt := range tests {
@@ -231,7 +246,7 @@ func TestMainUsage(t *testing.T) {
 	if err := run(context.Background(), []string{"plans"}, &stdout, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(stdout.String(), "full ") || !strings.Contains(stdout.String(), "\nquick      45 cells") {
+	if !strings.HasPrefix(stdout.String(), "calibrate    60 cells") || !strings.Contains(stdout.String(), "\nquick        80 cells") {
 		t.Fatalf("plans output:\n%s", stdout.String())
 	}
 }
@@ -239,7 +254,7 @@ func TestMainUsage(t *testing.T) {
 // TestHelp: -h on bench and on every command prints complete usage on
 // stdout and exits 0.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"run", "-h"}, {"report", "-h"}, {"compare", "-h"}, {"merge", "-h"}, {"plans", "-h"}} {
+	for _, args := range [][]string{{"-h"}, {"run", "-h"}, {"report", "-h"}, {"compare", "-h"}, {"merge", "-h"}, {"plans", "-h"}, {"publish", "-h"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), args, &stdout, &stderr)

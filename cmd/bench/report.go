@@ -14,8 +14,9 @@ import (
 	"github.com/asyncbench/asyncbench/runner"
 )
 
-const reportDoc = `Report re-renders DIR/report.md, DIR/report.html and DIR/plots from
-DIR/summary.csv, DIR/endpoints.csv and the cells' .hlog files, and prints the
+const reportDoc = `Report re-renders DIR/report.md, DIR/report.html, DIR/plots and
+DIR/verdicts.csv from DIR/summary.csv, DIR/endpoints.csv and the cells' .hlog
+files (the reference of the verdicts from DIR/plan.yaml), and prints the
 report's path.
 `
 
@@ -32,11 +33,21 @@ func cmdReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := report.Write(dir, rows); err != nil {
+	if err := report.WriteWith(dir, rows, report.Options{Reference: planReference(dir)}); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, filepath.Join(dir, "report.md"))
 	return nil
+}
+
+// planReference is the reference label of the plan in dir/plan.yaml; ""
+// (the report's default) when it cannot be read.
+func planReference(dir string) string {
+	p, err := runner.LoadPlan(filepath.Join(dir, "plan.yaml"))
+	if err != nil {
+		return ""
+	}
+	return p.ReferenceLabel()
 }
 
 // readRows reads DIR/summary.csv, one row per cell repetition (see
@@ -85,7 +96,7 @@ func cmdPlans(_ context.Context, args []string, stdout, _ io.Writer) error {
 		}
 		cells, _ := p.Expand()
 		total := p.PlannedTime()
-		fmt.Fprintf(stdout, "%-8s %4d cells, about %-9v %s\n", name, len(cells), total.Round(time.Minute), p.Description)
+		fmt.Fprintf(stdout, "%-10s %4d cells, about %-9v %s\n", name, len(cells), total.Round(time.Minute), p.Description)
 	}
 	return nil
 }

@@ -25,7 +25,10 @@ import (
 const runDoc = `Run measures every cell of a plan: per cell it starts the server and the
 load generator pinned to separate CPUs, and appends one row to summary.csv
 (plus the cell's .json and .hlog; a mix cell also one row per endpoint in
-endpoints.csv). At the end it writes report.md and plots.
+endpoints.csv). At the end it writes report.md, plots and verdicts.csv.
+Repetitions are rounds: every cell once per round, in an order shuffled per
+round by the plan's seed (picked from the clock and written into plan.yaml
+when the plan has none).
 It prints the run directory on stdout.
 
 Ctrl-C stops the current cell without recording it; continue the run with
@@ -43,6 +46,7 @@ type runFlags struct {
 	serverCPUs, genCPUs    string
 	duration, warmup       time.Duration
 	startTimeout           time.Duration
+	quietWait              time.Duration
 	planSet, durSet, wuSet bool
 }
 
@@ -68,6 +72,7 @@ func parseRunFlags(args []string, stdout io.Writer) (runFlags, error) {
 	fs.DurationVar(&f.duration, "duration", 0, "override the plan's measured window")
 	fs.DurationVar(&f.warmup, "warmup", 0, "override the plan's warm-up")
 	fs.DurationVar(&f.startTimeout, "start-timeout", runner.DefaultStartTimeout, "how long a server may take to print its listening line")
+	fs.DurationVar(&f.quietWait, "quiet-wait", 0, "before each cell, wait up to `D` for a quiet second on the pinned CPUs (0 = do not wait)")
 	if err := parse(fs, args, stdout); err != nil {
 		return f, err
 	}
@@ -100,6 +105,8 @@ func (f *runFlags) check() error {
 		return usagef("run", "-warmup must not be negative")
 	case f.startTimeout <= 0:
 		return usagef("run", "-start-timeout must be positive")
+	case f.quietWait < 0 || f.quietWait > runner.MaxDuration:
+		return usagef("run", "-quiet-wait must be 0 to %v", runner.MaxDuration)
 	}
 	return nil
 }
@@ -120,6 +127,10 @@ func (f *runFlags) loadPlan() (runner.Plan, error) {
 	}
 	if f.wuSet {
 		plan.Warmup = f.warmup
+	}
+	if plan.Seed == 0 && f.resume == "" {
+		// Recorded in plan.yaml, so -resume repeats the order.
+		plan.Seed = runner.NewSeed(time.Now())
 	}
 	return plan, plan.Validate(maxConns())
 }
@@ -151,6 +162,7 @@ func newConfig(ctx context.Context, f *runFlags, stderr io.Writer) (runner.Confi
 		ServerCPUSet: serverCPUs, GeneratorCPUSet: genCPUs,
 		Env:          runner.DetectEnv(serverPath),
 		StartTimeout: f.startTimeout,
+		QuietWait:    f.quietWait,
 		Progress:     newProgress(stderr),
 	}, nil
 }
@@ -224,18 +236,18 @@ func runPlan(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	if cerr := w.Close(); cerr != nil && runErr == nil {
 		runErr = cerr
 	}
-	finishRun(dir, runner.Latest(append(prior, rec.rows...)), out, runErr, stderr)
+	finishRun(dir, cfg.Plan.ReferenceLabel(), runner.Latest(append(prior, rec.rows...)), out, runErr, stderr)
 	fmt.Fprintln(stdout, dir)
 	return runError(runErr, out, dir)
 }
 
 // finishRun writes the report and says how the run ended.
-func finishRun(dir string, rows []results.Row, out runner.Outcome, runErr error, stderr io.Writer) {
+func finishRun(dir, reference string, rows []results.Row, out runner.Outcome, runErr error, stderr io.Writer) {
 	if out.Skipped > 0 {
 		fmt.Fprintf(stderr, "resumed: %d of %d cells were already done\n", out.Skipped, out.Planned)
 	}
 	if len(rows) > 0 {
-		if err := report.Write(dir, rows); err != nil {
+		if err := report.WriteWith(dir, rows, report.Options{Reference: reference}); err != nil {
 			fmt.Fprintln(stderr, "warning:", err)
 		}
 	}

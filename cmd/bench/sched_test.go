@@ -35,20 +35,26 @@ func TestRunMixEndpointsResume(t *testing.T) {
 	if err := run(context.Background(), append([]string{"run", "-plan", planFile, "-out", out, "-run-id", "m1"}, fakes...), &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	rows := csvRows(t, filepath.Join(dir, "summary.csv"))
-	if len(rows) != 3 || rows[0].Status != results.StatusOK {
-		t.Fatalf("rows %+v", rows)
+	// The plan has no seed, so bench shuffles the cells: find rows by workload.
+	byWorkload := map[string]results.Row{}
+	for _, r := range csvRows(t, filepath.Join(dir, "summary.csv")) {
+		byWorkload[r.Workload] = r
 	}
-	for _, r := range rows[1:] {
+	if len(byWorkload) != 3 || byWorkload["plaintext"].Status != results.StatusOK {
+		t.Fatalf("rows %+v", byWorkload)
+	}
+	for _, w := range []string{"delay", "mix"} {
+		r := byWorkload[w]
 		if r.Status != results.StatusFailed || r.RPS == 0 || r.Errors == 0 {
 			t.Fatalf("slow cell %s: status %s rps %v errors %d", r.Cell, r.Status, r.RPS, r.Errors)
 		}
 	}
-	if rows[2].Mix != "/delay?us=1000:1,/plaintext:9" || rows[2].Seed == nil || *rows[2].Seed != 1 {
-		t.Fatalf("mix row %+v", rows[2])
+	mix := byWorkload["mix"]
+	if mix.Mix != "/delay?us=1000:1,/plaintext:9" || mix.Seed == nil || *mix.Seed != 1 {
+		t.Fatalf("mix row %+v", mix)
 	}
 	eps := readEndpoints(t, dir)
-	if len(eps) != 2 || eps[0].Cell != rows[2].Cell || eps[1].Path != "/plaintext" || eps[1].Weight != 9 {
+	if len(eps) != 2 || eps[0].Cell != mix.Cell || eps[1].Path != "/plaintext" || eps[1].Weight != 9 {
 		t.Fatalf("endpoints %+v", eps)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
@@ -67,7 +73,8 @@ func TestRunMixEndpointsResume(t *testing.T) {
 	if len(eps) != 2 || eps[0].Errors != 0 || eps[0].Requests+eps[1].Requests != 2000 {
 		t.Fatalf("endpoints after resume %+v", eps)
 	}
-	if rows := csvRows(t, filepath.Join(dir, "summary.csv")); len(rows) != 5 || rows[4].Status != results.StatusOK {
+	rows := csvRows(t, filepath.Join(dir, "summary.csv"))
+	if len(rows) != 5 || rows[3].Status != results.StatusOK || rows[4].Status != results.StatusOK {
 		t.Fatalf("rows after resume %+v", rows)
 	}
 }

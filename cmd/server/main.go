@@ -19,6 +19,7 @@ import (
 
 	"github.com/asyncbench/asyncbench/backends"
 	"github.com/asyncbench/asyncbench/backends/registry"
+	"github.com/asyncbench/asyncbench/internal/cli"
 )
 
 func main() {
@@ -29,25 +30,14 @@ func main() {
 	os.Exit(exitCode(err, os.Stderr))
 }
 
-// usageError is a bad command line, which exits with status 2.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error {
-	return usageError{fmt.Sprintf(format, args...)}
-}
-
-// exitCode reports err on stderr and maps it to the exit status.
+// exitCode reports err on stderr, unless it is nil or a -h request, and
+// maps it to the exit status (cli.Code: 0 ok, 1 failure, 2 usage).
 func exitCode(err error, stderr io.Writer) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
+	code := cli.Code(err)
+	if code != cli.ExitOK {
+		fmt.Fprintln(stderr, "server:", err)
 	}
-	fmt.Fprintln(stderr, "server:", err)
-	if errors.As(err, new(usageError)) {
-		return 2
-	}
-	return 1
+	return code
 }
 
 // config is the parsed command line.
@@ -70,14 +60,14 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 			fs.Usage()
 			return config{}, err
 		}
-		return config{}, usagef("%v", err)
+		return config{}, cli.Usagef("%v", err)
 	}
 	if fs.NArg() > 0 {
-		return config{}, usagef("unexpected argument %q", fs.Arg(0))
+		return config{}, cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	p, err := backends.ParseProto(*proto)
 	if err != nil {
-		return config{}, usagef("-proto: %v", err)
+		return config{}, cli.Usagef("-proto: %v", err)
 	}
 	return config{Backend: *backend, Proto: p, Addr: *addr}, nil
 }

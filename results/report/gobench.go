@@ -17,13 +17,7 @@ func benchName(r results.Row) string {
 	if procs < 1 {
 		procs = 1
 	}
-	workload := r.Workload
-	if h := handlerKey(r); h != "" {
-		workload += "-" + h + "us"
-	}
-	if r.Mix != "" {
-		workload += "-" + mixSlug(r.Mix)
-	}
+	workload := workloadID(r)
 	return fmt.Sprintf("BenchmarkCell/backend=%s/proto=%s/workload=%s/conns=%d/pipeline=%d/rate=%s/payload=%d-%d",
 		r.Backend, r.Proto, workload, r.Conns, r.Pipeline,
 		strconv.FormatFloat(r.Rate, 'f', -1, 64), r.Payload, procs)

@@ -97,7 +97,7 @@ type cellKey struct {
 
 // cellRows holds the repetitions of one point, split by status.
 type cellRows struct {
-	ok, saturated, failed []results.Row
+	ok, saturated, failed, noisy []results.Row
 }
 
 // group is the rows of one groupKey, indexed by backend and connections.
@@ -148,6 +148,8 @@ func groupRows(rows []results.Row) []*group {
 			c.ok = append(c.ok, r)
 		case results.StatusSaturated:
 			c.saturated = append(c.saturated, r)
+		case results.StatusNoisy:
+			c.noisy = append(c.noisy, r)
 		default:
 			c.failed = append(c.failed, r)
 		}
@@ -293,8 +295,21 @@ func fmtCount(x float64) string {
 // dir) feeds the latency spectra. Failed and saturated rows are listed but
 // neither summarised nor plotted.
 func Write(dir string, rows []results.Row) error {
+	return WriteWith(dir, rows, Options{})
+}
+
+// WriteWith is Write with options; it also writes dir/verdicts.csv.
+func WriteWith(dir string, rows []results.Row, opts Options) error {
 	if len(rows) == 0 {
 		return errors.New("report: no rows")
+	}
+	rows = byLabel(rows)
+	if opts.Reference == "" {
+		opts.Reference = DefaultReference(rows)
+	}
+	verdicts := Verdicts(rows, opts.Reference)
+	if err := writeVerdictsFile(dir, verdicts); err != nil {
+		return err
 	}
 	plotDir := filepath.Join(dir, "plots")
 	if err := os.MkdirAll(plotDir, 0o755); err != nil {
@@ -307,13 +322,9 @@ func Write(dir string, rows []results.Row) error {
 	writeReportHeader(&b, rows)
 
 	b.WriteString("## At a glance\n\n")
-	for _, g := range groups {
-		fmt.Fprintf(&b, "**%s**\n\n", g.key.Title())
-		for _, v := range g.verdicts() {
-			fmt.Fprintf(&b, "- %s\n", v)
-		}
-		b.WriteString("\n")
-	}
+	writeGlance(&b, verdicts, opts.Reference)
+	writeCalibration(&b, rows, verdicts, opts.Reference)
+	writeBottlenecks(&b, rows)
 	writeFlagged(&b, rows)
 	if err := writeScheduling(&b, dir, rows, styles); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -321,6 +332,11 @@ func Write(dir string, rows []results.Row) error {
 
 	for _, g := range groups {
 		fmt.Fprintf(&b, "## %s\n\n", g.key.Title())
+		b.WriteString("Spread over rounds (min–max, unpaired):\n\n")
+		for _, v := range g.verdicts() {
+			fmt.Fprintf(&b, "- %s\n", v)
+		}
+		b.WriteString("\n")
 		writeTables(&b, g)
 		plots, notes, err := writeGroupPlots(dir, g, styles)
 		if err != nil {
@@ -372,13 +388,15 @@ func writeReportHeader(b *bytes.Buffer, rows []results.Row) {
 			date += " – " + last
 		}
 	}
-	var ok, sat, failed int
+	var ok, sat, noisy, failed int
 	for _, r := range rows {
 		switch r.Status {
 		case results.StatusOK:
 			ok++
 		case results.StatusSaturated:
 			sat++
+		case results.StatusNoisy:
+			noisy++
 		default:
 			failed++
 		}
@@ -400,11 +418,15 @@ func writeReportHeader(b *bytes.Buffer, rows []results.Row) {
 	fmt.Fprintf(b, "| server CPUs | %s (GOMAXPROCS %s) |\n",
 		joinOr(distinct(rows, func(r results.Row) string { return r.ServerCPUSet }), "unpinned"), joinOr(procs, "unknown"))
 	fmt.Fprintf(b, "| generator CPUs | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.GeneratorCPUSet }), "unpinned"))
-	fmt.Fprintf(b, "| rows | %d: %d ok, %d saturated, %d failed |\n\n", len(rows), ok, sat, failed)
+	fmt.Fprintf(b, "| rows | %d: %d ok, %d saturated, %d failed |\n", len(rows), ok, sat, failed)
+	if noisy > 0 {
+		fmt.Fprintf(b, "| noisy rows | %d (another process or steal used the pinned CPUs; not a result) |\n", noisy)
+	}
+	b.WriteString("\n")
 	b.WriteString("Numbers are medians over the ok repetitions of a cell; `±x%` is the largest distance from the median " +
 		"to the minimum or maximum. Latency is in microseconds, measured from the intended send time in open-loop runs. " +
 		"A verdict names a backend only when its min–max range does not overlap the runner-up's. " +
-		"Saturated and failed rows are listed below and left out of every number and plot.\n\n")
+		"Saturated, noisy and failed rows are listed below and left out of every number, plot and verdict.\n\n")
 }
 
 func writeFlagged(b *bytes.Buffer, rows []results.Row) {
@@ -417,7 +439,7 @@ func writeFlagged(b *bytes.Buffer, rows []results.Row) {
 	if len(flagged) == 0 {
 		return
 	}
-	b.WriteString("## Saturated and failed rows\n\n")
+	b.WriteString("## Saturated, noisy and failed rows\n\n")
 	b.WriteString("| status | cell | backend | conns | rep | reason |\n|---|---|---|---:|---:|---|\n")
 	for _, r := range flagged {
 		status := r.Status
@@ -439,6 +461,8 @@ func fmtCell(c *cellRows, s sample, format func(float64) string) string {
 		txt = "saturated"
 	case len(c.ok) == 0 && len(c.failed) > 0:
 		txt = "failed"
+	case len(c.ok) == 0 && len(c.noisy) > 0:
+		txt = "noisy"
 	case len(c.ok) == 0, s.n == 0:
 		return "–"
 	case s.n >= 2:
@@ -452,6 +476,9 @@ func fmtCell(c *cellRows, s sample, format func(float64) string) string {
 	}
 	if len(c.ok) > 0 && len(c.failed) > 0 {
 		notes = append(notes, fmt.Sprintf("%d failed", len(c.failed)))
+	}
+	if len(c.ok) > 0 && len(c.noisy) > 0 {
+		notes = append(notes, fmt.Sprintf("%d noisy", len(c.noisy)))
 	}
 	if len(notes) > 0 {
 		txt += " (" + strings.Join(notes, ", ") + ")"

@@ -32,6 +32,8 @@ import (
 // event loop is the finding, so its throughput and error share are shown,
 // marked, instead of being left out. A repetition counts as measured when
 // the generator reported a window (duration_s > 0) or any request.
+// Saturated and noisy repetitions describe the generator or the host, not
+// the server: they are counted and named, never part of a number.
 
 // Workload names of the scheduling section, as in the workload column.
 const (
@@ -62,6 +64,20 @@ func handlerKey(r results.Row) string {
 		return ""
 	}
 	return strconv.FormatInt(*r.HandlerUs, 10)
+}
+
+// workloadID names a row's workload with its parameter, so that cells
+// with different handler times or mixes are never compared as one:
+// "plaintext", "delay-1000us", "mix-mix10ac89ac".
+func workloadID(r results.Row) string {
+	id := r.Workload
+	if h := handlerKey(r); h != "" {
+		id += "-" + h + "us"
+	}
+	if r.Mix != "" {
+		id += "-" + mixSlug(r.Mix)
+	}
+	return id
 }
 
 // mixSlug is a short file-name-safe stand-in for a mix spec.
@@ -111,10 +127,10 @@ type schedKey struct {
 
 // schedPoint is what the repetitions of one point measured.
 type schedPoint struct {
-	reps, measured, failed, saturated int
-	rps, p99                          sample  // over measured repetitions
-	cheapP99                          sample  // mix: p99 of the entry with the largest weight
-	errShare                          float64 // errors ÷ attempts over measured repetitions; NaN without attempts
+	reps, measured, failed, saturated, noisy int
+	rps, p99                                 sample  // over measured repetitions
+	cheapP99                                 sample  // mix: p99 of the entry with the largest weight
+	errShare                                 float64 // errors ÷ attempts over measured repetitions; NaN without attempts
 }
 
 // regime is the part of the configuration every point of one block of the
@@ -227,7 +243,7 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 			accs[rg][k] = a
 		}
 		a.rows = append(a.rows, r)
-		if !measured(r) {
+		if !measured(r) || r.Status == results.StatusSaturated || r.Status == results.StatusNoisy {
 			continue
 		}
 		a.rps = append(a.rps, r.RPS)
@@ -261,6 +277,8 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 					p.failed++
 				case results.StatusSaturated:
 					p.saturated++
+				case results.StatusNoisy:
+					p.noisy++
 				}
 			}
 			d.points[k] = p
@@ -296,7 +314,7 @@ func schedulingText(w io.Writer, rows []results.Row, eps []results.EndpointRow) 
 	fmt.Fprint(w, "The argument: threads cost too much, so event loops win; but a handler that waits or computes "+
 		"blocks an event loop, while a preemptive runtime (goroutines) or the kernel (threads) shrugs it off. "+
 		"Below, each backend's median throughput and p99 over the repetitions that measured something, "+
-		"failed ones included: a cell whose requests time out behind a blocked loop is the finding, not a harness fault, "+
+		"failed ones included (saturated and noisy ones are counted but left out): a cell whose requests time out behind a blocked loop is the finding, not a harness fault, "+
 		"so its numbers are shown with its error share instead of being dropped.\n\n")
 	for _, d := range data {
 		if len(data) > 1 {
@@ -384,7 +402,10 @@ func troubles(p *schedPoint) string {
 		s += fmt.Sprintf("; %d of %d repetitions failed", p.failed, p.reps)
 	}
 	if p.saturated > 0 {
-		s += fmt.Sprintf("; %d of %d saturated", p.saturated, p.reps)
+		s += fmt.Sprintf("; %d of %d saturated, left out", p.saturated, p.reps)
+	}
+	if p.noisy > 0 {
+		s += fmt.Sprintf("; %d of %d noisy, left out", p.noisy, p.reps)
 	}
 	return s
 }
@@ -562,7 +583,16 @@ func tableCell(p *schedPoint, mix bool) string {
 		return "–"
 	}
 	if p.measured == 0 {
-		return fmt.Sprintf("failed (%d of %d)", p.failed, p.reps)
+		var why []string
+		for _, n := range []struct {
+			k    int
+			what string
+		}{{p.failed, "failed"}, {p.saturated, "saturated"}, {p.noisy, "noisy"}} {
+			if n.k > 0 {
+				why = append(why, fmt.Sprintf("%d/%d %s", n.k, p.reps, n.what))
+			}
+		}
+		return "no numbers (" + strings.Join(why, ", ") + ")"
 	}
 	p99 := p.p99
 	if mix {
@@ -583,6 +613,9 @@ func tableCell(p *schedPoint, mix bool) string {
 	}
 	if p.saturated > 0 {
 		notes = append(notes, fmt.Sprintf("%d/%d sat.", p.saturated, p.reps))
+	}
+	if p.noisy > 0 {
+		notes = append(notes, fmt.Sprintf("%d/%d noisy", p.noisy, p.reps))
 	}
 	if len(notes) > 0 {
 		s += " (**" + strings.Join(notes, ", ") + "**)"

@@ -102,6 +102,7 @@ func server(args []string) error {
 	backend := fs.String("backend", "", "")
 	fs.String("proto", "", "")
 	fs.String("addr", "", "")
+	fs.String("handicap-cpu-us", "", "") // passed through from plan variants
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -1,0 +1,182 @@
+package gnet
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync"
+
+	gn "github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/asyncbench/asyncbench/backends"
+)
+
+// A connection is served on its event loop as long as every write is taken
+// by the socket at once. gnet v2 cannot stop reading a connection (it reads
+// whatever arrives into its inbound buffer) and drops the output it still
+// queues when it closes a connection, on the client's EOF included. So the
+// handlers write to the socket themselves, and a connection whose output
+// the socket does not take at once, or that must close after its last
+// response, leaves the event loop: a duplicate of its socket goes to a
+// goroutine that writes what is owed with blocking writes, reads only when
+// it has written everything (back-pressure, as net/http does) and closes
+// only when nothing is owed. gnet then closes its own descriptor, which
+// leaves the socket open. Once the goroutine owes nothing and holds no
+// unparsed input, it enrolls the socket back into the event loop
+// (EventLoop.Enroll), with the HTTP session as the new gnet connection's
+// context, so a client that fell behind once is not served off the loop
+// for good.
+
+// readSize is the read buffer of a connection served off the loop.
+const readSize = 16 << 10
+
+// offLoop tracks the connections served off the event loops so Close can
+// reach them and wait for their goroutines.
+type offLoop struct {
+	mu     sync.Mutex
+	conns  map[*net.TCPConn]struct{}
+	closed bool
+	done   chan struct{} // closed by close; ends a wait for an enrolment
+	wg     sync.WaitGroup
+}
+
+// start hands c over to a goroutine running serve on a duplicate of its
+// socket. The caller then returns gn.Close, so gnet closes its descriptor.
+// serve returns true when it handed the socket back to the loop.
+func (o *offLoop) start(c gn.Conn, serve func(*net.TCPConn, <-chan struct{}) bool) {
+	fd, err := c.Dup()
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "")
+	fc, err := net.FileConn(f) // duplicates fd again
+	f.Close()
+	if err != nil {
+		return
+	}
+	tc := fc.(*net.TCPConn)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		tc.Close()
+		return
+	}
+	if o.conns == nil {
+		o.conns = make(map[*net.TCPConn]struct{})
+		o.done = make(chan struct{})
+	}
+	done := o.done
+	o.conns[tc] = struct{}{}
+	o.wg.Go(func() {
+		if !serve(tc, done) {
+			tc.Close()
+		}
+		o.mu.Lock()
+		delete(o.conns, tc)
+		o.mu.Unlock()
+	})
+}
+
+// close closes every connection served off the loops and waits for their
+// goroutines.
+func (o *offLoop) close() {
+	o.mu.Lock()
+	o.closed = true
+	if o.done != nil {
+		close(o.done)
+	}
+	for c := range o.conns {
+		c.Close()
+	}
+	o.mu.Unlock()
+	o.wg.Wait()
+}
+
+// writeNow writes p to the non-blocking socket fd until it is all written
+// or the socket is full, and returns how much was written.
+func writeNow(fd int, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, err := unix.Write(fd, p[n:])
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			return n, nil
+		case err != nil:
+			return n, err
+		}
+		n += k
+	}
+	return n, nil
+}
+
+// enroll hands tc back to the event loop el, with ctx as the context of
+// the new gnet connection. gnet duplicates the socket and closes tc. It
+// reports false when the engine refuses or done is closed first (the
+// server is closing: a loop that has stopped never finishes an enrolment).
+func enroll(el gn.EventLoop, tc *net.TCPConn, ctx any, done <-chan struct{}) bool {
+	res, err := el.Enroll(gn.NewContext(context.Background(), ctx), tc)
+	if err != nil {
+		return false
+	}
+	select {
+	case r := <-res:
+		return r.Err == nil
+	case <-done:
+		return false
+	}
+}
+
+// serveEchoOffLoop writes pending and hands the connection back to el.
+// It reports whether it did; if not, the caller closes c.
+func serveEchoOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, pending []byte) bool {
+	if _, err := c.Write(pending); err != nil {
+		return false
+	}
+	return enroll(el, c, nil, done)
+}
+
+// serveHTTPOffLoop writes pending, answers the requests in input and then
+// those it reads, one read at a time, until a response closes the
+// connection or the client's EOF. A request still incomplete at EOF is
+// owed nothing. Once everything read is answered and written, it hands the
+// connection back to el with the session s. It reports whether it did; if
+// not, the connection is closed.
+func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *session, pending, input []byte, closeConn bool) bool {
+	if _, err := c.Write(pending); err != nil {
+		return false
+	}
+	var out []byte
+	buf := make([]byte, 0, max(readSize, 2*len(input)))
+	buf = append(buf, input...)
+	for !closeConn {
+		if len(buf) > 0 {
+			var date [32]byte
+			var n int
+			n, out, closeConn = s.serve(buf, out[:0], backends.AppendDate(date[:0]))
+			buf = buf[:copy(buf, buf[n:])]
+			if _, err := c.Write(out); err != nil {
+				return false
+			}
+			if closeConn {
+				break
+			}
+		}
+		if len(buf) == 0 && enroll(el, c, s, done) {
+			return true
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := c.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil && n == 0 {
+			return false
+		}
+	}
+	backends.LingerClose(c)
+	return true
+}

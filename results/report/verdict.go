@@ -1,0 +1,413 @@
+package report
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/asyncbench/asyncbench/results"
+)
+
+// Verdict values: how a label compares with the reference on one metric.
+const (
+	VerdictHigher       = "higher"              // the whole 95% interval of the ratio is above 1
+	VerdictLower        = "lower"               // the whole interval is below 1
+	VerdictNoDifference = "no clear difference" // the interval contains 1
+	VerdictTooFewRounds = "too few rounds"      // fewer than MinRounds paired rounds: no 95% interval exists
+)
+
+// MinRounds is the fewest paired rounds for which a distribution-free 95%
+// interval for the median exists: with n rounds the widest such interval,
+// from the smallest to the largest ratio, covers the median with
+// probability 1 − 2·(1/2)^n, which first reaches 95% at n = 6.
+const MinRounds = 6
+
+// Metrics compared in verdicts.csv, with their getters.
+var verdictMetrics = []struct {
+	name string
+	get  func(results.Row) float64
+}{
+	{"rps", getRPS},
+	{"p99_us", getP99},
+	{"rss_peak_kib", func(r results.Row) float64 { return optional(r.RSSPeakKiB) }},
+	{"requests_per_server_cpu_s", getReqCPU},
+}
+
+// Verdict compares one label with the reference on one metric within one
+// configuration, from the rounds in which both had an ok row: Ratio is the
+// median of the per-round ratios label ÷ reference, [CILow, CIHigh] its
+// 95% sign-test interval. One line of verdicts.csv.
+type Verdict struct {
+	Workload  string
+	Proto     string
+	Conns     int
+	Pipeline  int
+	Rate      float64
+	Payload   int
+	Metric    string
+	Label     string // the backend column of verdicts.csv
+	Reference string
+	Rounds    int
+	Ratio     float64 // NaN when Rounds is 0
+	CILow     float64 // NaN without an interval
+	CIHigh    float64
+	Verdict   string
+}
+
+// VerdictsHeader is the header of verdicts.csv.
+var VerdictsHeader = []string{"workload", "proto", "conns", "pipeline", "rate", "payload_bytes", "metric",
+	"backend", "reference", "rounds", "ratio", "ci_low", "ci_high", "verdict"}
+
+// configKey is what a verdict holds fixed besides the metric.
+type configKey struct {
+	proto, workload          string
+	conns, pipeline, payload int
+	rate                     float64
+}
+
+// DefaultReference picks the reference label when none is given: stdlib
+// if measured, else the first label in sorted order.
+func DefaultReference(rows []results.Row) string {
+	var labels []string
+	for _, r := range rows {
+		if l := r.LabelOf(); !slices.Contains(labels, l) {
+			labels = append(labels, l)
+		}
+	}
+	if slices.Contains(labels, "stdlib") || len(labels) == 0 {
+		return "stdlib"
+	}
+	slices.Sort(labels)
+	return labels[0]
+}
+
+// Verdicts compares every label with reference, configuration by
+// configuration and round by round (Row.Rep is the round). A round counts
+// for a metric only when both rows of the pair are ok and both values are
+// measured, finite and the reference's is positive; rows that are noisy,
+// saturated or failed drop their round's pair.
+func Verdicts(rows []results.Row, reference string) []Verdict {
+	type side struct {
+		label string
+		key   configKey
+	}
+	byRound := map[side]map[int]results.Row{}
+	var labels []string
+	var keys []configKey
+	for _, r := range rows {
+		k := configKey{r.Proto, workloadID(r), r.Conns, r.Pipeline, r.Payload, r.Rate}
+		s := side{r.LabelOf(), k}
+		if byRound[s] == nil {
+			byRound[s] = map[int]results.Row{}
+			if !slices.Contains(labels, s.label) {
+				labels = append(labels, s.label)
+			}
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		if r.Status == results.StatusOK {
+			byRound[s][r.Rep] = r
+		}
+	}
+	slices.Sort(labels)
+	slices.SortFunc(keys, func(a, b configKey) int {
+		return cmp.Or(cmp.Compare(a.proto, b.proto), cmp.Compare(a.workload, b.workload),
+			cmp.Compare(a.pipeline, b.pipeline), cmp.Compare(a.rate, b.rate),
+			cmp.Compare(a.payload, b.payload), cmp.Compare(a.conns, b.conns))
+	})
+	var out []Verdict
+	for _, k := range keys {
+		ref, ok := byRound[side{reference, k}]
+		if !ok {
+			continue
+		}
+		for _, l := range labels {
+			other, ok := byRound[side{l, k}]
+			if l == reference || !ok {
+				continue
+			}
+			rounds := slices.Sorted(maps.Keys(other))
+			for _, m := range verdictMetrics {
+				var ratios []float64
+				for _, rd := range rounds {
+					rr, ok := ref[rd]
+					if !ok {
+						continue
+					}
+					a, b := m.get(other[rd]), m.get(rr)
+					if finite(a) && finite(b) && b > 0 {
+						ratios = append(ratios, a/b)
+					}
+				}
+				v := Verdict{
+					Workload: k.workload, Proto: k.proto, Conns: k.conns, Pipeline: k.pipeline,
+					Rate: k.rate, Payload: k.payload, Metric: m.name, Label: l, Reference: reference,
+				}
+				v.Rounds, v.Ratio, v.CILow, v.CIHigh, v.Verdict = judgeRatios(ratios)
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// judgeRatios returns the median of the per-round ratios, its sign-test
+// interval and the verdict.
+func judgeRatios(ratios []float64) (n int, median, lo, hi float64, verdict string) {
+	n = len(ratios)
+	lo, hi = math.NaN(), math.NaN()
+	if n == 0 {
+		return 0, math.NaN(), lo, hi, VerdictTooFewRounds
+	}
+	median = summarize(ratios).median
+	var ok bool
+	lo, hi, ok = SignTestInterval(ratios, Confidence) // the level Compare uses too
+	switch {
+	case !ok:
+		return n, median, math.NaN(), math.NaN(), VerdictTooFewRounds
+	case lo > 1:
+		verdict = VerdictHigher
+	case hi < 1:
+		verdict = VerdictLower
+	default:
+		verdict = VerdictNoDifference
+	}
+	return n, median, lo, hi, verdict
+}
+
+// SignTestInterval returns the distribution-free confidence interval for
+// the median of xs from its order statistics: [x(k), x(n−k+1)] with the
+// largest k for which 2·P(B ≤ k−1) ≤ 1 − conf, B ~ Binomial(n, 1/2). Its
+// coverage is at least conf for any continuous distribution; it assumes
+// only that the values are independent draws (the rounds). ok is false
+// when n is too small for any such interval. xs is not modified.
+func SignTestInterval(xs []float64, conf float64) (lo, hi float64, ok bool) {
+	n := len(xs)
+	alpha := 1 - conf
+	k := 0
+	cdf := 0.0 // P(B ≤ j−1) as j grows
+	for j := 1; j <= n/2; j++ {
+		cdf += binomHalf(n, j-1)
+		if 2*cdf > alpha+1e-12 {
+			break
+		}
+		k = j
+	}
+	if k == 0 {
+		return math.NaN(), math.NaN(), false
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[k-1], s[n-k], true
+}
+
+// binomHalf is P(B = j) for B ~ Binomial(n, 1/2), computed in logs so that
+// large n does not overflow.
+func binomHalf(n, j int) float64 {
+	lg := func(x int) float64 { v, _ := math.Lgamma(float64(x) + 1); return v }
+	return math.Exp(lg(n) - lg(j) - lg(n-j) - float64(n)*math.Ln2)
+}
+
+// WriteVerdictsCSV writes vs as verdicts.csv: a header, then one line per
+// verdict. An interval that does not exist is an empty field.
+func WriteVerdictsCSV(w io.Writer, vs []Verdict) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(VerdictsHeader); err != nil {
+		return err
+	}
+	num := func(x float64) string {
+		if !finite(x) {
+			return ""
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	for _, v := range vs {
+		rec := []string{v.Workload, v.Proto, strconv.Itoa(v.Conns), strconv.Itoa(v.Pipeline),
+			strconv.FormatFloat(v.Rate, 'f', -1, 64), strconv.Itoa(v.Payload), v.Metric, v.Label, v.Reference,
+			strconv.Itoa(v.Rounds), num(v.Ratio), num(v.CILow), num(v.CIHigh), v.Verdict}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// metricWords says what a ratio above 1 means for each metric, for the
+// report.
+var metricWords = map[string]string{
+	"rps":                       "throughput",
+	"p99_us":                    "p99 latency",
+	"rss_peak_kib":              "peak RSS",
+	"requests_per_server_cpu_s": "requests per server CPU-second",
+}
+
+// writeGlance writes the "At a glance" lines from the verdicts: per
+// configuration, one line per label and metric that differs, and a count
+// of those with no clear difference or too few rounds.
+func writeGlance(b *bytes.Buffer, vs []Verdict, reference string) {
+	if len(vs) == 0 {
+		fmt.Fprintf(b, "No paired comparison with the reference %s: it has no rows, or nothing else was measured.\n\n", reference)
+		return
+	}
+	fmt.Fprintf(b, "Each backend against **%s**, round by round: the median of the per-round ratios with its 95%% "+
+		"distribution-free (sign-test) interval, from the rounds where both rows are ok. "+
+		"Also in `verdicts.csv`.\n\n", mdEscape(reference))
+	type cfg struct {
+		title string
+		conns int
+	}
+	var order []cfg
+	by := map[cfg][]Verdict{}
+	for _, v := range vs {
+		k := cfg{groupKey{Proto: v.Proto, Workload: v.Workload, Pipeline: v.Pipeline, Rate: v.Rate, Payload: v.Payload}.Title(), v.Conns}
+		if _, ok := by[k]; !ok {
+			order = append(order, k)
+		}
+		by[k] = append(by[k], v)
+	}
+	for _, k := range order {
+		fmt.Fprintf(b, "**%s, %d connections**\n\n", k.title, k.conns)
+		var same, few []string
+		for _, v := range by[k] {
+			what := v.Label + " " + metricWords[v.Metric]
+			switch v.Verdict {
+			case VerdictHigher, VerdictLower:
+				fmt.Fprintf(b, "- %s: %s is %s than %s's, ×%.3f (95%% CI %.3f–%.3f, %d rounds)\n",
+					mdEscape(v.Label), metricWords[v.Metric], v.Verdict, mdEscape(v.Reference), v.Ratio, v.CILow, v.CIHigh, v.Rounds)
+			case VerdictNoDifference:
+				same = append(same, fmt.Sprintf("%s (×%.3f, %.3f–%.3f)", what, v.Ratio, v.CILow, v.CIHigh))
+			default:
+				few = append(few, fmt.Sprintf("%s (%d)", what, v.Rounds))
+			}
+		}
+		if len(same) > 0 {
+			fmt.Fprintf(b, "- no clear difference: %s\n", mdEscape(joinOr(same, "")))
+		}
+		if len(few) > 0 {
+			fmt.Fprintf(b, "- too few paired rounds (fewer than %d) to judge: %s\n", MinRounds, mdEscape(joinOr(few, "")))
+		}
+		b.WriteString("\n")
+	}
+}
+
+// Options change what WriteWith writes.
+type Options struct {
+	// Reference is the label the verdicts compare every other with;
+	// empty = DefaultReference.
+	Reference string
+}
+
+// byLabel returns rows with each Backend replaced by its label, so that
+// tables, plots and verdicts group by variant; rows without a label keep
+// their backend.
+func byLabel(rows []results.Row) []results.Row {
+	out := slices.Clone(rows)
+	for i := range out {
+		out[i].Backend = out[i].LabelOf()
+	}
+	return out
+}
+
+// writeVerdictsFile writes dir/verdicts.csv.
+func writeVerdictsFile(dir string, vs []Verdict) error {
+	var b bytes.Buffer
+	if err := WriteVerdictsCSV(&b, vs); err != nil {
+		return fmt.Errorf("report: verdicts: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "verdicts.csv"), b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// writeBottlenecks says how many ok cells were limited by what, and what
+// to do about co-limited ones.
+func writeBottlenecks(b *bytes.Buffer, rows []results.Row) {
+	counts := map[string]int{}
+	genBound, known := 0, 0
+	for _, r := range rows {
+		if r.Status == results.StatusSaturated && r.Bottleneck == "generator" {
+			genBound++
+		}
+		if r.Status != results.StatusOK || r.Bottleneck == "" {
+			continue
+		}
+		counts[r.Bottleneck]++
+		known++
+	}
+	if known == 0 && genBound == 0 {
+		return
+	}
+	fmt.Fprintf(b, "**Bottleneck** (a side counts as CPU-bound at ≥ 90%% of its pinned CPUs): of %d ok rows, "+
+		"%d server-bound, %d co-limited (server and generator both busy), %d latency-bound (neither busy)",
+		known, counts["server"], counts["both"], counts["neither"])
+	if genBound > 0 {
+		fmt.Fprintf(b, "; %d more were generator-bound and are marked saturated", genBound)
+	}
+	b.WriteString(".")
+	if counts["both"] > 0 || genBound > 0 {
+		b.WriteString(" Co-limited and generator-bound cells measure the generator as much as the server: " +
+			"give the generator more CPUs (`bench run -gen-cpus`, e.g. `-gen-cpus 1-3` on a larger machine) " +
+			"before reading their throughput as the server's.")
+	}
+	b.WriteString("\n\n")
+}
+
+// writeCalibration judges a calibration run — one with a label containing
+// "handicap" — from its throughput and server-CPU verdicts: every other
+// label on the reference's backend must show no clear difference (the
+// instrument does not invent differences), and the handicapped one must
+// come out lower (it finds a known one). Nothing is written for other
+// runs.
+func writeCalibration(b *bytes.Buffer, rows []results.Row, vs []Verdict, reference string) {
+	backendOf := map[string]string{}
+	handicap := false
+	for _, r := range rows {
+		backendOf[r.LabelOf()] = r.Backend
+		handicap = handicap || strings.Contains(r.LabelOf(), "handicap")
+	}
+	if !handicap {
+		return
+	}
+	b.WriteString("**Calibration** (same server against itself must show no clear difference; the handicap must be found):\n\n")
+	for _, v := range vs {
+		if v.Metric != "rps" && v.Metric != "requests_per_server_cpu_s" {
+			continue
+		}
+		var want string
+		switch {
+		case strings.Contains(v.Label, "handicap"):
+			want = VerdictLower
+		case backendOf[v.Label] == backendOf[reference]:
+			want = VerdictNoDifference
+		default:
+			continue
+		}
+		if v.Rounds == 0 {
+			continue // not measured
+		}
+		mark := "as expected"
+		switch {
+		case v.Verdict == VerdictTooFewRounds:
+			mark = "cannot tell yet"
+		case v.Verdict != want:
+			mark = "NOT as expected: the instrument cannot be trusted here"
+		}
+		fmt.Fprintf(b, "- %s, %d connections, %s vs %s, %s: %s (×%.3f, %d rounds) — %s\n",
+			v.Workload, v.Conns, mdEscape(v.Label), mdEscape(v.Reference), metricWords[v.Metric], v.Verdict, v.Ratio, v.Rounds, mark)
+	}
+	b.WriteString("\n")
+}

@@ -1,0 +1,59 @@
+package runner
+
+import (
+	"github.com/asyncbench/asyncbench/results"
+)
+
+// BusyCPUPct is the share of its CPUs, in percent, at which a side (server
+// or generator) counts as CPU-bound. Scheduling gaps, wake-ups and the
+// sampling itself keep a fully loaded process a few percent under 100, so
+// the line is drawn at 90 rather than 100.
+const BusyCPUPct = 90.0
+
+// Values of Row.Bottleneck.
+const (
+	BottleneckServer    = "server"    // the server's CPUs were busy, the generator's were not
+	BottleneckGenerator = "generator" // the generator's CPUs were busy, the server's were not
+	BottleneckBoth      = "both"      // both sides were CPU-bound: co-limited
+	BottleneckNeither   = "neither"   // neither side was CPU-bound: latency-bound (waiting, round trips)
+)
+
+// cpuPct is cpuS ÷ (window × cpus) in percent; nil when not measured.
+func cpuPct(cpuS *float64, window float64, cpus int) *float64 {
+	if cpuS == nil || window <= 0 || cpus <= 0 {
+		return nil
+	}
+	return new(100 * *cpuS / (window * float64(cpus)))
+}
+
+// bottleneck names the side that limited the cell from the two CPU
+// shares; "" when either is unknown.
+func bottleneck(server, gen *float64) string {
+	if server == nil || gen == nil {
+		return ""
+	}
+	s, g := *server >= BusyCPUPct, *gen >= BusyCPUPct
+	switch {
+	case s && g:
+		return BottleneckBoth
+	case s:
+		return BottleneckServer
+	case g:
+		return BottleneckGenerator
+	}
+	return BottleneckNeither
+}
+
+// attribute fills the CPU shares and the bottleneck of r, whose server ran
+// on serverCPUs CPUs and generator on genCPUs, and marks an ok closed-loop
+// row whose generator was the bottleneck as saturated: its throughput
+// describes the generator, not the server.
+func attribute(r *results.Row, serverCPUs, genCPUs int) {
+	r.ServerCPUPct = cpuPct(r.ServerCPUSeconds, r.DurationS, serverCPUs)
+	r.GeneratorCPUPct = cpuPct(r.GeneratorCPUSeconds, r.DurationS, genCPUs)
+	r.Bottleneck = bottleneck(r.ServerCPUPct, r.GeneratorCPUPct)
+	if r.Status == results.StatusOK && r.Rate == 0 && r.Bottleneck == BottleneckGenerator {
+		r.Status = results.StatusSaturated
+		r.Reason = joinReason("generator-bound", r.Reason)
+	}
+}

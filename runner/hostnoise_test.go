@@ -1,0 +1,316 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/asyncbench/asyncbench/loadgen/summary"
+	"github.com/asyncbench/asyncbench/results"
+)
+
+const procStatFixture = `cpu  91714 0 36476 177105 1842 0 2768 137 0 0
+cpu0 45384 0 17968 89674 500 0 1390 68 0 0
+cpu1 46329 0 18508 87430 1342 0 1377 69 0 0
+intr 5362912 0 0 0 0 0 0
+ctxt 123
+cpu_fake_after_block 1 2 3
+`
+
+func TestParseProcStat(t *testing.T) {
+	got, err := parseProcStat(strings.NewReader(procStatFixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]cpuTimes{
+		0: {User: 45384, System: 17968, Idle: 89674, IOWait: 500, SoftIRQ: 1390, Steal: 68},
+		1: {User: 46329, System: 18508, Idle: 87430, IOWait: 1342, SoftIRQ: 1377, Steal: 69},
+	}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	// An old kernel without steal, irq and softirq columns.
+	got, err = parseProcStat(strings.NewReader("cpu 1 2 3 4\ncpu3 1 2 3 4 5\n"))
+	if err != nil || got[3] != (cpuTimes{User: 1, Nice: 2, System: 3, Idle: 4, IOWait: 5}) {
+		t.Fatalf("old format: %+v %v", got, err)
+	}
+	for _, bad := range []string{"", "intr 1 2\n", "cpu0 1 x 3 4 5\n", "cpu0 1 2\n"} {
+		if _, err := parseProcStat(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestParsePIDStatTicks(t *testing.T) {
+	// utime 250, stime 50; the name holds a space and a parenthesis.
+	line := "4242 (my (server) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 5 0 100 0 0\n"
+	got, err := parsePIDStatTicks([]byte(line))
+	if err != nil || got != 300 {
+		t.Fatalf("got %d, %v; want 300", got, err)
+	}
+	if _, err := parsePIDStatTicks([]byte("1 (x) Z 1 1 1 0 -1 0 0 0 0 0 250 50\n")); err == nil {
+		t.Error("zombie: no error")
+	}
+	if _, err := parsePIDStatTicks([]byte("1 (x) S 1 2")); err == nil {
+		t.Error("short line: no error")
+	}
+}
+
+// fakeProc is a HostProbe over counters a test moves by hand.
+type fakeProc struct {
+	cpu   [2]cpuTimes
+	procs map[int]uint64
+}
+
+func (f *fakeProc) probe() *HostProbe {
+	return &HostProbe{
+		ReadStat: func() ([]byte, error) {
+			var b strings.Builder
+			b.WriteString("cpu 0 0 0 0 0 0 0 0\n")
+			for i, c := range f.cpu {
+				fmt.Fprintf(&b, "cpu%d %d %d %d %d %d %d %d %d 0 0\n", i, c.User, c.Nice, c.System, c.Idle, c.IOWait, c.IRQ, c.SoftIRQ, c.Steal)
+			}
+			return []byte(b.String()), nil
+		},
+		ReadPIDStat: func(pid int) ([]byte, error) {
+			t, ok := f.procs[pid]
+			if !ok {
+				return nil, fmt.Errorf("pid %d gone", pid)
+			}
+			return fmt.Appendf(nil, "%d (p) S 1 1 1 0 -1 0 0 0 0 0 %d 0 0 0\n", pid, t), nil
+		},
+	}
+}
+
+// advance moves each CPU by 100 ticks (one second): busy of them in tasks,
+// steal of them stolen, the rest idle; procs ticks are charged to the
+// children (pid 10).
+func (f *fakeProc) advance(busy, steal, procs uint64) {
+	for i := range f.cpu {
+		f.cpu[i].User += busy
+		f.cpu[i].Steal += steal
+		f.cpu[i].Idle += 100 - busy - steal
+	}
+	f.procs[10] += procs
+}
+
+func TestNoise(t *testing.T) {
+	f := &fakeProc{procs: map[int]uint64{10: 0}}
+	p := f.probe()
+	t0 := time.Unix(1000, 0)
+	cpus := []int{0, 1}
+	var samples []hostSample
+	take := func(at time.Time) {
+		s, err := p.sample(at, cpus, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samples = append(samples, s)
+	}
+	take(t0)
+	f.advance(100, 0, 200) // warm-up: busy, all of it the children's
+	take(t0.Add(time.Second))
+	f.advance(95, 1, 170) // window second 1: 190 busy ticks, 170 ours → 20 other of 200
+	take(t0.Add(2 * time.Second))
+	f.advance(95, 5, 190) // window second 2: 190 busy, 190 ours; 10 steal
+	take(t0.Add(3 * time.Second))
+	f.advance(0, 0, 0) // after the window
+	take(t0.Add(4 * time.Second))
+
+	n, ok := windowNoise(samples, t0.Add(time.Second), t0.Add(3*time.Second))
+	if !ok {
+		t.Fatal("window not covered")
+	}
+	// other: 20 of 400 ticks = 5%; steal: (2+10) of 400 = 3%.
+	if math.Abs(n.OtherPct-5) > 1e-9 || math.Abs(n.StealPct-3) > 1e-9 {
+		t.Fatalf("noise %+v, want other 5%% steal 3%%", n)
+	}
+	if why := noisyReason(n); !strings.Contains(why, "steal 3.0%") || strings.Contains(why, "other") {
+		t.Fatalf("reason %q", why)
+	}
+	if _, ok := windowNoise(samples, t0.Add(10*time.Second), t0.Add(12*time.Second)); ok {
+		t.Error("a window after the samples was judged")
+	}
+	if _, ok := windowNoise(samples[:2], t0, t0.Add(4*time.Second)); ok {
+		t.Error("a window a quarter covered was judged")
+	}
+}
+
+// TestNoiseSoftIRQ: with tick accounting, softirq ticks are also in the
+// interrupted task's stime, so they count as busy; with interrupt time
+// accounting they are charged to no task and left out.
+func TestNoiseSoftIRQ(t *testing.T) {
+	for _, irqSeparate := range []bool{false, true} {
+		f := &fakeProc{procs: map[int]uint64{10: 0}}
+		p := f.probe()
+		p.IRQSeparate = irqSeparate
+		a, _ := p.sample(time.Unix(0, 0), []int{0, 1}, 10)
+		for i := range f.cpu { // 60 user + 20 softirq ticks per CPU
+			f.cpu[i].User += 60
+			f.cpu[i].SoftIRQ += 20
+			f.cpu[i].Idle += 20
+		}
+		f.procs[10] += 160 // the children's own time, their softirq included
+		b, _ := p.sample(time.Unix(1, 0), []int{0, 1}, 10)
+		n, ok := noiseBetween(a, b)
+		if !ok || n.OtherPct != 0 {
+			t.Errorf("irqSeparate=%v: %+v", irqSeparate, n)
+		}
+		f.procs[10] -= 40 // now 40 ticks of the busy time were someone else's
+		b, _ = p.sample(time.Unix(1, 0), []int{0, 1}, 10)
+		n, _ = noiseBetween(a, b)
+		want := 20.0 // 40 of 200 ticks
+		if irqSeparate {
+			want = 0 // 120 user ticks − 120 of the children's: softirq is nobody's
+		}
+		if n.OtherPct != want {
+			t.Errorf("irqSeparate=%v: other %v%%, want %v%%", irqSeparate, n.OtherPct, want)
+		}
+	}
+}
+
+func TestKernelConfigHas(t *testing.T) {
+	cfg := "# comment\nCONFIG_A=y\n# CONFIG_IRQ_TIME_ACCOUNTING is not set\nCONFIG_HAVE_IRQ_TIME_ACCOUNTING=y\n"
+	if on, found := kernelConfigHas(strings.NewReader(cfg), "CONFIG_IRQ_TIME_ACCOUNTING"); on || !found {
+		t.Errorf("not set: %v %v", on, found)
+	}
+	if on, found := kernelConfigHas(strings.NewReader(cfg+"CONFIG_IRQ_TIME_ACCOUNTING=y\n"), "CONFIG_IRQ_TIME_ACCOUNTING"); !on || !found {
+		t.Errorf("set: %v %v", on, found)
+	}
+}
+
+func TestJudgeHost(t *testing.T) {
+	t0 := time.Unix(1000, 0).UTC()
+	mk := func(busy, procs uint64) []hostSample {
+		return []hostSample{
+			{At: t0, CPUs: cpuTimes{Idle: 1000}},
+			{At: t0.Add(time.Second), CPUs: cpuTimes{User: busy, Idle: 1000 + 200 - busy}, Busy: busy, Procs: procs},
+		}
+	}
+	sum := &summary.Summary{StartTime: t0.Format(time.RFC3339Nano), DurationSeconds: 1}
+	cfg := &Config{ServerCPUSet: []int{0}, GeneratorCPUSet: []int{1}}
+	tests := []struct {
+		name       string
+		srv, gen   float64 // CPU seconds in a 1 s window
+		busy, proc uint64
+		status     results.Status
+		bottleneck string
+		reason     string
+	}{
+		{"quiet co-limited", 0.97, 0.95, 192, 192, results.StatusOK, "both", ""},
+		{"server-bound", 0.99, 0.5, 149, 149, results.StatusOK, "server", ""},
+		{"latency-bound", 0.3, 0.4, 70, 70, results.StatusOK, "neither", ""},
+		{"generator-bound", 0.6, 0.95, 155, 155, results.StatusSaturated, "generator", "generator-bound"},
+		{"noisy", 0.5, 0.5, 130, 100, results.StatusNoisy, "neither", "other processes used 15.0%"},
+		{"noisy beats saturated", 0.6, 0.95, 175, 155, results.StatusNoisy, "generator", "generator-bound"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := results.Row{Status: results.StatusOK, DurationS: 1, ServerCPUSeconds: new(tt.srv), GeneratorCPUSeconds: new(tt.gen)}
+			cfg.judgeHost(&r, sum, mk(tt.busy, tt.proc))
+			if r.Status != tt.status || r.Bottleneck != tt.bottleneck || !strings.Contains(r.Reason, tt.reason) {
+				t.Fatalf("got %s %s %q", r.Status, r.Bottleneck, r.Reason)
+			}
+			if r.HostOtherCPUPct == nil || r.ServerCPUPct == nil || math.Abs(*r.ServerCPUPct-100*tt.srv) > 1e-9 {
+				t.Fatalf("columns: %+v", r)
+			}
+		})
+	}
+	// Without a window start nothing is claimed about noise.
+	r := results.Row{Status: results.StatusOK, DurationS: 1}
+	cfg.judgeHost(&r, &summary.Summary{DurationSeconds: 1}, mk(200, 0))
+	if r.Status != results.StatusOK || r.HostOtherCPUPct != nil || r.Bottleneck != "" {
+		t.Fatalf("no window: %+v", r)
+	}
+}
+
+func TestWaitQuiet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeProc{procs: map[int]uint64{}}
+		busySeconds := 3 // the first three seconds are busy, then quiet
+		sleep := func(d time.Duration) bool {
+			time.Sleep(d)
+			if busySeconds > 0 {
+				f.advance(50, 0, 0)
+				busySeconds--
+			} else {
+				f.advance(2, 0, 0)
+			}
+			return true
+		}
+		waited, quiet := waitQuiet(f.probe(), []int{0, 1}, time.Minute, sleep)
+		if !quiet || waited != 4*time.Second {
+			t.Fatalf("waited %v, quiet %v; want 4s, true", waited, quiet)
+		}
+		busySeconds = 1000
+		waited, quiet = waitQuiet(f.probe(), []int{0, 1}, 5*time.Second, sleep)
+		if quiet || waited != 5*time.Second {
+			t.Fatalf("busy host: waited %v, quiet %v; want 5s, false", waited, quiet)
+		}
+		interrupt := func(time.Duration) bool { return false }
+		if _, quiet := waitQuiet(f.probe(), []int{0, 1}, time.Minute, interrupt); quiet {
+			t.Fatal("interrupted wait reported quiet")
+		}
+	})
+}
+
+func TestHostRecorder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeProc{procs: map[int]uint64{10: 0}}
+		rec := startHostRecorder(f.probe(), 100*time.Millisecond, []int{0}, 10)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		samples := rec.Stop()
+		if len(samples) < 10 || len(samples) > 12 {
+			t.Fatalf("%d samples in 1 s at 10 Hz", len(samples))
+		}
+		if d := samples[len(samples)-1].At.Sub(samples[0].At); d != time.Second {
+			t.Fatalf("samples span %v", d)
+		}
+	})
+	if got := sampleInterval(10 * time.Second); got != 100*time.Millisecond {
+		t.Errorf("interval for 10 s: %v", got)
+	}
+	if got := sampleInterval(24 * time.Hour); got != 24*time.Hour/4000 {
+		t.Errorf("interval for 24 h: %v", got)
+	}
+}
+
+// TestRunQuietWait: on a host that never goes quiet the cell runs after
+// the wait anyway, and its row says so.
+func TestRunQuietWait(t *testing.T) {
+	p := threeCells()
+	p.Backends = []string{"gnet"}
+	cfg, pids := fakeConfig(t, p)
+	f := &fakeProc{procs: map[int]uint64{}}
+	probe := f.probe()
+	read := probe.ReadStat
+	probe.ReadStat = func() ([]byte, error) {
+		f.advance(50, 0, 0) // half of every CPU busy between any two reads
+		return read()
+	}
+	cfg.Probe = probe
+	cfg.QuietWait = time.Millisecond
+	var w memRows
+	if _, err := Run(context.Background(), cfg, &w); err != nil {
+		t.Fatal(err)
+	}
+	r := w.rows[0]
+	if r.QuietWaitS == nil || *r.QuietWaitS <= 0 || !strings.Contains(r.Reason, "ran after waiting 1ms for quiet") || r.Status != results.StatusOK {
+		t.Fatalf("row: wait %v, %s %q", r.QuietWaitS, r.Status, r.Reason)
+	}
+	assertGone(t, pids)
+
+	cfg.QuietWait = 0
+	w = memRows{}
+	if _, err := Run(context.Background(), cfg, &w); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.rows[0]; r.QuietWaitS != nil || strings.Contains(r.Reason, "quiet") {
+		t.Fatalf("no wait asked: %+v", r)
+	}
+}

@@ -1,0 +1,108 @@
+package runner
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/asyncbench/asyncbench/backends"
+)
+
+// Variant is one backend under a label, with extra server flags: the way
+// a plan lists a backend more than once (to calibrate: the same server
+// twice, or with a known handicap). Rows carry the label in their label
+// column; verdicts and the report group by it.
+type Variant struct {
+	Label      string   `yaml:"label"`
+	Backend    string   `yaml:"backend"`
+	ServerArgs []string `yaml:"server_args,omitempty"`
+}
+
+// DefaultReference is the label compared against when a plan names none.
+const DefaultReference = "stdlib"
+
+// AllVariants lists what the plan measures: each of Backends under its own
+// name, then Variants.
+func (p *Plan) AllVariants() []Variant {
+	out := make([]Variant, 0, len(p.Backends)+len(p.Variants))
+	for _, b := range p.Backends {
+		out = append(out, Variant{Label: b, Backend: b})
+	}
+	return append(out, p.Variants...)
+}
+
+// Labels lists the plan's variant labels in plan order.
+func (p *Plan) Labels() []string {
+	var out []string
+	for _, v := range p.AllVariants() {
+		out = append(out, v.Label)
+	}
+	return out
+}
+
+// ReferenceLabel is the label verdicts compare every other with: the
+// plan's reference, else stdlib when measured, else the first label.
+func (p *Plan) ReferenceLabel() string {
+	labels := p.Labels()
+	switch {
+	case p.Reference != "":
+		return p.Reference
+	case slices.Contains(labels, DefaultReference), len(labels) == 0:
+		return DefaultReference
+	}
+	return labels[0]
+}
+
+// checkVariants checks labels (non-empty, unique, usable in file names),
+// the variants' backends and the reference.
+func (p *Plan) checkVariants() []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, b := range p.Backends {
+		seen[b] = true
+	}
+	for i, v := range p.Variants {
+		switch {
+		case v.Label == "":
+			errs = append(errs, fmt.Errorf("variants[%d]: no label", i))
+		case strings.Trim(v.Label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != "" || strings.HasPrefix(v.Label, "."):
+			errs = append(errs, fmt.Errorf("variants[%d]: label %q: use letters, digits, '.', '-' and '_'", i, v.Label))
+		case seen[v.Label]:
+			errs = append(errs, fmt.Errorf("variants[%d]: label %q used twice", i, v.Label))
+		}
+		seen[v.Label] = true
+		if _, err := backends.Lookup(v.Backend); err != nil {
+			errs = append(errs, fmt.Errorf("variants[%d]: %w", i, err))
+		}
+	}
+	if p.Reference != "" && !seen[p.Reference] {
+		errs = append(errs, fmt.Errorf("reference %q: not a backend or variant label of the plan", p.Reference))
+	}
+	return errs
+}
+
+// shuffleRound puts the cells of one round into an order drawn from seed
+// and the round number (Fisher–Yates over PCG, whose output is fixed by
+// its specification, so the same seed gives the same order with every Go
+// release). Seed 0 leaves the plan order.
+func shuffleRound(cells []Cell, seed uint64, round int) {
+	if seed == 0 {
+		return
+	}
+	rng := rand.NewPCG(seed, uint64(round))
+	for i := len(cells) - 1; i > 0; i-- {
+		j := int(rng.Uint64() % uint64(i+1))
+		cells[i], cells[j] = cells[j], cells[i]
+	}
+}
+
+// NewSeed returns a non-zero seed from the clock, for plans without one.
+func NewSeed(now time.Time) uint64 {
+	s := uint64(now.UnixNano())
+	if s == 0 {
+		s = 1
+	}
+	return s
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# compose-up-check.sh checks the first-hour path of the README literally:
+# `make images`, then `docker compose up` (or `docker-compose up` where only
+# the standalone tool exists), with no exported UID/GID.
+#
+#   scripts/compose-up-check.sh                  # as the caller, in this checkout
+#   AS_USER=tester scripts/compose-up-check.sh   # as root: the same in a fresh
+#                                                # clone owned by user tester
+#
+# With PLAN=/plans/ci/compose-up.yaml (one 1 s cell) and OUT set to a new
+# directory under results/runs/, it checks that
+#  1. plain `up` leaves summary.csv and report.md in results/runs/, owned by
+#     the caller (and so does every directory bench created there);
+#  2. `up --exit-code-from bench` (the README's command) exits 0 for that plan
+#     and non-zero for a plan that does not exist;
+# and prints what plain `up` returns for the failing plan (compose decides
+# that: docker-compose 1.29 returns 0).
+#
+# AS_USER (root only) creates the user if missing (useradd -m), adds it to the
+# docker group, clones this repository's HEAD into the user's home, gives
+# the clone to the user and runs this script there as that user. Without a reachable Docker engine or compose it
+# prints a SKIP line and exits 0. Takes a minute or two (image builds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "compose-up-check: $*"; }
+die() {
+	echo "compose-up-check: FAIL: $*" >&2
+	exit 1
+}
+
+if [ -n "${AS_USER:-}" ]; then
+	[ "$(id -u)" = 0 ] || die "AS_USER needs root"
+	id "$AS_USER" >/dev/null 2>&1 || useradd -m "$AS_USER" || die "useradd $AS_USER failed"
+	if getent group docker >/dev/null; then
+		usermod -aG docker "$AS_USER" || die "cannot add $AS_USER to group docker"
+	fi
+	home=$(getent passwd "$AS_USER" | cut -d: -f6)
+	clone=$home/asyncbench-compose-up-check
+	rm -rf "$clone"
+	# A fresh clone of this commit, handed to the user: everything in it is
+	# theirs, as if they had cloned it themselves.
+	git clone -q --no-hardlinks "$PWD" "$clone" || die "git clone into $clone failed"
+	git -C "$clone" checkout -q --detach "$(git rev-parse HEAD)"
+	chown -R "$AS_USER:$(id -g "$AS_USER")" "$clone"
+	say "as user $AS_USER (uid $(id -u "$AS_USER")) in a fresh clone: $clone"
+	# If root reaches the engine, the user must too: no SKIP then.
+	strict=0
+	timeout 20 docker info >/dev/null 2>&1 && strict=1
+	rc=0
+	su "$AS_USER" -s /bin/bash -c "unset AS_USER; export PATH='$PATH' STRICT=$strict; cd '$clone' && scripts/compose-up-check.sh" || rc=$?
+	[ "$rc" != 0 ] || [ "${KEEP:-0}" = 1 ] || rm -rf "$clone"
+	exit "$rc"
+fi
+
+skip() {
+	[ "${STRICT:-0}" != 1 ] || die "$*"
+	say "SKIP: $*"
+	exit 0
+}
+if ! command -v docker >/dev/null 2>&1; then
+	skip "no Docker engine (docker CLI not installed)"
+fi
+if ! err=$(timeout 20 docker info 2>&1 >/dev/null); then
+	skip "no Docker engine ($(printf '%s' "$err" | grep -v '^$' | tail -n 1))"
+fi
+# The command a user types: the plugin if it is there, else the standalone tool.
+if docker compose version >/dev/null 2>&1; then
+	compose=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+	compose=(docker-compose)
+else
+	skip "no Docker Compose (neither 'docker compose' nor 'docker-compose')"
+fi
+say "using '${compose[*]}' ($("${compose[@]}" version --short 2>/dev/null || echo '?')) as uid $(id -u)"
+
+# What a user's shell exports: UID is a bash variable, never exported.
+unset GID
+export -n UID 2>/dev/null || true
+export COMPOSE_PROJECT_NAME=asyncbench-upcheck-$$
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out=results/runs/compose-up-check-$stamp
+log=$(mktemp)
+cleanup() {
+	"${compose[@]}" down --remove-orphans >/dev/null 2>&1 || true
+	rm -f "$log"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+owned_by_caller() {
+	local owner
+	owner=$(stat -c %u "$1")
+	[ "$owner" = "$(id -u)" ] || die "$1 is owned by uid $owner, not by the caller (uid $(id -u))"
+}
+
+say "make images"
+make --no-print-directory images >"$log" 2>&1 || {
+	tail -n 20 "$log" >&2
+	die "make images failed"
+}
+grep '^images: \.env' "$log" || true
+
+# up NAME PLAN OUTDIR [ARGS…] runs `compose up ARGS…` with PLAN and OUT set
+# and sets rc; the output goes to $log and its last lines to stdout.
+up() {
+	local name=$1 plan=$2 dir=$3
+	shift 3
+	say "\$ PLAN=$plan OUT=/$dir ${compose[*]} up $*   # $name"
+	rc=0
+	PLAN=$plan OUT=/$dir timeout 300 "${compose[@]}" up "$@" >"$log" 2>&1 </dev/null || rc=$?
+	sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -v '^\s*$' | tail -n 4 | sed 's/^/    /'
+	say "exit code $rc"
+	"${compose[@]}" down --remove-orphans >/dev/null 2>&1 || true
+}
+
+check_run() {
+	local dir=$1 run
+	[ -L "$dir/latest" ] || die "$dir/latest missing: bench wrote no run directory"
+	run=$dir/$(readlink "$dir/latest")
+	for f in summary.csv report.md; do
+		[ -s "$run/$f" ] || die "$run/$f missing or empty"
+		owned_by_caller "$run/$f"
+	done
+	owned_by_caller "$run"
+	owned_by_caller "$dir"
+	say "ok: $run/summary.csv and report.md, owned by uid $(id -u) ($(stat -c %U "$run/summary.csv"))"
+}
+
+good=/plans/ci/compose-up.yaml
+bad=/plans/ci/no-such-plan.yaml
+
+up "plain up, the literal command" "$good" "$out/plain"
+[ "$rc" = 0 ] || die "plain up exited $rc"
+check_run "$out/plain"
+
+up "the README's command" "$good" "$out/exit-code" --exit-code-from bench
+[ "$rc" = 0 ] || die "up --exit-code-from bench exited $rc for a good plan"
+check_run "$out/exit-code"
+
+up "a failing plan must fail" "$bad" "$out/fail" --exit-code-from bench
+[ "$rc" != 0 ] || die "up --exit-code-from bench exited 0 for a plan that does not exist"
+say "ok: a failing bench run gives exit code $rc"
+
+up "plain up with a failing plan (what compose returns)" "$bad" "$out/fail-plain"
+say "note: plain '${compose[*]} up' returned $rc for a failing bench run"
+
+[ "${KEEP:-0}" = 1 ] || rm -rf "$out"
+say "PASS"
