@@ -4,7 +4,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 IMAGE_TAG ?= latest
 
-.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full costs report compare \
+.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling costs report compare \
 	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke compose-up-check clean
 
 build:
@@ -35,6 +35,11 @@ bench: build
 
 bench-full: build
 	$(BIN)/bench run -plan full
+
+# bench-scheduling: threads, goroutines or an event loop against handlers that
+# wait, compute, and a cheap/expensive mix (about 17 minutes on 2 cores).
+bench-scheduling: build
+	$(BIN)/bench run -plan scheduling
 
 # costs measures goroutine against OS thread costs (create, switch, memory) on this machine.
 costs: build

@@ -197,7 +197,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 
 func TestBuiltinPlans(t *testing.T) {
 	names := plans.Names()
-	if strings.Join(names, ",") != "calibrate,full,quick" {
+	if strings.Join(names, ",") != "calibrate,full,quick,scheduling" {
 		t.Fatalf("built-in plans = %v", names)
 	}
 	for _, name := range append(names, "../plans/example.yaml") {
@@ -206,7 +206,7 @@ func TestBuiltinPlans(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := p.Validate(20000 - FDHeadroom); err != nil {
-			t.Fatalf("%s: %v", name, err)
+			t.Errorf("%s: %v", name, err) // go on: the other plans' checks still run
 		}
 	}
 	for _, name := range []string{"quick", "calibrate"} {
@@ -234,7 +234,7 @@ func TestBuiltinPlans(t *testing.T) {
 		!slices.Contains(c.Variants[2].ServerArgs, "-handicap-cpu-us") {
 		t.Errorf("calibrate: %+v", c)
 	}
-	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: calibrate, full, quick") {
+	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: calibrate, full, quick, scheduling") {
 		t.Fatalf("LoadPlan(nosuch) = %v", err)
 	}
 }
@@ -250,6 +250,35 @@ func TestParsePlanRejectsNonFinite(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), "rates ") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("rates [%s]: %v, want one line naming rates", rate, err)
+		}
+	}
+}
+
+// TestSchedulingPlanBudget checks the arithmetic in scheduling.yaml's
+// comment whatever backends are registered: 180 cells, at most 20 minutes
+// with dialling, and 10,000 connections within the open-file limit.
+func TestSchedulingPlanBudget(t *testing.T) {
+	p, err := LoadPlan("scheduling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := len(p.Backends) * len(p.Workloads) * len(p.Pipeline) * len(p.Rates) * p.Reps
+	var total time.Duration
+	for _, c := range p.Conns {
+		total += time.Duration(cells) * (p.CellTime() + p.dialTime(c))
+		if c+FDHeadroom > 20000 {
+			t.Errorf("%d connections need %d open files", c, c+FDHeadroom)
+		}
+	}
+	if n := cells * len(p.Conns); n != 180 {
+		t.Errorf("%d cells, the comment says 180", n)
+	}
+	if total > 20*time.Minute || total.Round(time.Second) != 1033*time.Second {
+		t.Errorf("planned %v; the comment says 1033 s and the limit is 20 min", total)
+	}
+	for _, w := range p.Workloads {
+		if _, err := ParseWorkload(w); err != nil {
+			t.Error(err)
 		}
 	}
 }

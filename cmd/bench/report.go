@@ -89,6 +89,10 @@ func cmdPlans(_ context.Context, args []string, stdout, _ io.Writer) error {
 	if fs.NArg() > 0 {
 		return usagef("plans", "takes no arguments")
 	}
+	width := 0
+	for _, name := range plans.Names() {
+		width = max(width, len(name))
+	}
 	for _, name := range plans.Names() {
 		p, err := runner.LoadPlan(name)
 		if err != nil {
