@@ -70,6 +70,12 @@ type Summary struct {
 	Mix       string          `json:"mix,omitempty"`
 	Seed      uint64          `json:"seed,omitempty"`
 	Endpoints []EndpointStats `json:"endpoints,omitempty"`
+
+	// Set only for an idle run (-idle) with -server-pid: the server before
+	// any connection was dialled (Base*) and at its peak while every
+	// connection was open and silent, so memory per connection is a
+	// difference over the connections alone.
+	ServerIdle *IdleMemory `json:"server_idle,omitempty"`
 }
 
 // EndpointStats is one entry of a request mix: how often it was drawn and
@@ -110,6 +116,23 @@ type ServerStats struct {
 	ThreadsPeak int     `json:"threads_peak"` // max Threads sampled
 	Samples     int     `json:"samples"`      // number of /proc samples taken
 	Exited      bool    `json:"exited"`       // the server exited during the window
+}
+
+// IdleMemory is what the server held before the generator dialled and
+// while every connection was open and silent. The kernel's socket figures
+// are system-wide (both ends of every loopback connection); see
+// results/README.md for how they are attributed to the server.
+type IdleMemory struct {
+	RSSBaseKiB     int64 `json:"rss_base_kib"`      // VmRSS before dialling
+	RSSKiB         int64 `json:"rss_kib"`           // max VmRSS while idle
+	VmPTEBaseKiB   int64 `json:"vm_pte_base_kib"`   // page tables before dialling
+	VmPTEKiB       int64 `json:"vm_pte_kib"`        // max VmPTE while idle
+	ThreadsBase    int   `json:"threads_base"`      // threads before dialling
+	Threads        int   `json:"threads"`           // max threads while idle
+	SockMemBaseKiB int64 `json:"sock_mem_base_kib"` // /proc/net/sockstat TCP mem (pages → KiB) before dialling
+	SockMemKiB     int64 `json:"sock_mem_kib"`      // the same while idle
+	SlabBaseKiB    int64 `json:"tcp_slab_base_kib"` // /proc/slabinfo TCP and TCPv6 objects before dialling; -1 when unreadable
+	SlabKiB        int64 `json:"tcp_slab_kib"`      // the same while idle
 }
 
 // PercentilesOf summarises a latency histogram recorded in microseconds.
