@@ -77,7 +77,8 @@ type connStats struct {
 	bytesIn    uint64
 	bytesOut   uint64
 	sends      uint64 // open loop: sends whose response was recorded
-	windowFull uint64 // open loop: sends that were due while the window was full
+	due        uint64 // open loop: slots sent in the measured window
+	windowFull uint64 // open loop: slots that came due while the window was full
 	errs       [numErrKinds]uint64
 }
 
@@ -110,13 +111,18 @@ type conn struct {
 
 	pacer    ConstantPacer
 	next     uint64 // open loop: next schedule slot of this connection
-	fullSlot uint64 // open loop: slot+1 last counted as window-full
+	fullUpTo uint64 // open loop: slots below this were counted as window-full
 
 	// Echo verification.
 	seqOut, seqIn uint64
 	pos           int  // bytes of the current message checked
 	bad           bool // current message differed
 	expect        []byte
+
+	// HTTP body being discarded as it arrives (too large to buffer).
+	skip        int     // bytes still to come
+	skipVerdict ErrKind // verdict on the response, decided from its header
+	skipClose   bool    // the response asked to close
 
 	st connStats
 
@@ -250,6 +256,7 @@ func (c *conn) attach(nc net.Conn) bool {
 func (c *conn) reset() {
 	c.rlen, c.head, c.count, c.deadline = 0, 0, 0, 0
 	c.pos, c.bad = 0, false
+	c.skip = 0
 	c.seqOut, c.seqIn = 0, 0
 	c.wpend = nil
 	c.stampExpect()
@@ -339,12 +346,12 @@ func (c *conn) serve() (ErrKind, error) {
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				c.deadline = -1 // passed; set a new one next round
-				if c.count > 0 && s.now()-c.sent[c.head] >= timeout {
-					return ErrTimeout, err
+				if now := s.now(); c.count > 0 && now-c.sent[c.head] >= timeout {
+					return c.expire(now, s.phase.Load()), err
 				}
 				continue
 			}
-			return ErrRead, err
+			return c.closedKind(), err
 		}
 	}
 }
@@ -371,11 +378,19 @@ func (c *conn) take(now int64, ph int32) int {
 		c.next++
 		k++
 	}
-	if c.count == p && int64(c.pacer.Due(c.next)) <= now && c.fullSlot != c.next+1 {
-		c.fullSlot = c.next + 1
-		if ph == phaseMeasure {
-			c.st.windowFull++
+	if c.count == p {
+		// Every slot that has come due behind the full window counts once,
+		// however many times the window is found full.
+		from := max(c.next, c.fullUpTo)
+		if to := c.pacer.DueBy(time.Duration(now)); to > from {
+			c.fullUpTo = to
+			if ph == phaseMeasure {
+				c.st.windowFull += to - from
+			}
 		}
+	}
+	if ph == phaseMeasure {
+		c.st.due += uint64(k)
 	}
 	return k
 }
@@ -411,23 +426,40 @@ func (c *conn) record(now, due, sent int64) {
 		}
 	}
 	c.st.requests++
-	c.lat.RecordValue(usec(now - due)) //nolint:errcheck // usec keeps it in range
+	c.lat.RecordValue(usec(now - due)) // usec keeps it in range: no error
 	if s.open {
-		c.uncorr.RecordValue(usec(now - sent)) //nolint:errcheck
-		c.lag.RecordValue(usec(sent - due))    //nolint:errcheck
+		c.uncorr.RecordValue(usec(now - sent))
+		c.lag.RecordValue(usec(sent - due))
 		c.st.sends++
 	}
 }
 
+// maxBuffered is the most a response may occupy in a connection's read
+// buffer: a header section of up to maxResponseHeader and a chunked body (or
+// a Content-Length body that is checked against -body) of up to MaxBody,
+// with room to spare. Content-Length bodies that are not checked are
+// discarded as they arrive, so their size is limited only by
+// maxResponseBody.
+const maxBuffered = 2*maxResponseHeader + 2*MaxBody
+
 // consumeHTTP handles every complete response in rbuf.
 func (c *conn) consumeHTTP(now int64, ph int32) (ErrKind, error) {
 	s := c.s
-	measure := ph == phaseMeasure
-	if measure && s.hlog {
+	if ph == phaseMeasure && s.hlog {
 		c.hmu.Lock()
 		defer c.hmu.Unlock()
 	}
 	off := 0
+	if c.skip > 0 { // the rest of a body being discarded
+		m := min(c.skip, c.rlen)
+		c.skip -= m
+		off = m
+		if c.skip == 0 {
+			if kind, err := c.complete(now, ph, c.skipVerdict, c.skipClose); err != nil {
+				return kind, err
+			}
+		}
+	}
 	for off < c.rlen {
 		if c.count == 0 {
 			return ErrProtocol, errUnasked
@@ -437,45 +469,115 @@ func (c *conn) consumeHTTP(now int64, ph int32) (ErrKind, error) {
 			return ErrProtocol, err
 		}
 		if n == 0 {
+			if r.BodyOff > 0 && !r.Chunked && off+r.BodyOff+r.BodyLen > len(c.rbuf) &&
+				(s.body == nil || r.BodyLen != len(s.body)) {
+				// A body too large to buffer and not to be compared byte
+				// for byte: judge it now, discard it as it arrives.
+				have := c.rlen - off - r.BodyOff
+				c.skip = r.BodyLen - have
+				c.skipVerdict, c.skipClose = c.judge(r, nil), r.Close
+				c.rlen = 0
+				return 0, nil
+			}
 			break
 		}
-		due, sent := c.pop()
-		ok := true
-		switch {
-		case r.Status < 200 || r.Status > 299:
-			ok = false
-			if s.counts(ph) {
-				c.st.errs[ErrStatus]++
-			}
-		case s.body != nil && (r.BodyLen != len(s.body) ||
-			(!r.Chunked && !bytes.Equal(c.rbuf[off+r.BodyOff:off+n], s.body))):
-			ok = false
-			if s.counts(ph) {
-				c.st.errs[ErrMismatch]++
-			}
-		}
-		if ok && measure {
-			c.record(now, due, sent)
-		}
 		off += n
-		if r.Close {
-			return errKindNone, errClosedByServer
+		switch {
+		case r.Status < 200: // interim (100 Continue, 103 Early Hints): the final response follows
+			continue
+		case r.BodyLen < 0:
+			return ErrProtocol, errUntilClose
+		}
+		if kind, err := c.complete(now, ph, c.judge(r, c.rbuf[off-n+r.BodyOff:off]), r.Close); err != nil {
+			return kind, err
 		}
 	}
 	if off > 0 {
 		c.rlen = copy(c.rbuf, c.rbuf[off:c.rlen])
 	}
 	if c.rlen == len(c.rbuf) { // one response larger than the buffer
-		if len(c.rbuf) >= 2*maxResponseHeader+2*MaxBody {
-			return ErrProtocol, errHeaderSize
+		if len(c.rbuf) >= maxBuffered {
+			return ErrProtocol, errTooLarge
 		}
 		c.rbuf = append(c.rbuf, make([]byte, len(c.rbuf))...)
 	}
 	return 0, nil
 }
 
+// verdictOK is the verdict on a good response.
+const verdictOK ErrKind = -1
+
+// judge returns the verdict on response r with the given body bytes (nil
+// when they were not kept): verdictOK, ErrStatus or ErrMismatch.
+func (c *conn) judge(r Response, body []byte) ErrKind {
+	want := c.s.body
+	switch {
+	case r.Status < 200 || r.Status > 299:
+		return ErrStatus
+	case want != nil && (r.BodyLen != len(want) || (!r.Chunked && !bytes.Equal(body, want))):
+		return ErrMismatch // a chunked body is checked by length only
+	}
+	return verdictOK
+}
+
+// complete ends the oldest outstanding request with verdict: a good one is
+// recorded, a bad one counted. With closing set the server asked to close.
+func (c *conn) complete(now int64, ph int32, verdict ErrKind, closing bool) (ErrKind, error) {
+	due, sent := c.pop()
+	if verdict == verdictOK {
+		if ph == phaseMeasure {
+			c.record(now, due, sent)
+		}
+	} else if c.s.counts(ph) {
+		c.st.errs[verdict]++
+	}
+	if closing {
+		return errKindNone, errClosedByServer
+	}
+	return 0, nil
+}
+
+// expire ends a connection whose oldest outstanding request has waited the
+// full timeout. The request is recorded at the time it waited, so a stalled
+// server shows in the maximum and in the interval log, and the error is
+// returned: timeout, or mismatch when part of an echo message came back
+// (bytes were lost).
+func (c *conn) expire(now int64, ph int32) ErrKind {
+	if c.s.echo && c.pos > 0 {
+		return ErrMismatch
+	}
+	due, sent := c.pop()
+	if c.s.counts(ph) {
+		if c.s.hlog {
+			c.hmu.Lock()
+			defer c.hmu.Unlock()
+		}
+		c.lat.RecordValue(usec(now - due))
+		if c.s.open {
+			c.uncorr.RecordValue(usec(now - sent))
+		}
+	}
+	return ErrTimeout
+}
+
+// closedKind is the error kind of the server closing the connection: a
+// response cut short is a protocol error (an echo message cut short a
+// mismatch); otherwise it is a read error.
+func (c *conn) closedKind() ErrKind {
+	switch {
+	case c.s.echo && c.pos > 0:
+		return ErrMismatch
+	case !c.s.echo && (c.rlen > 0 || c.skip > 0):
+		return ErrProtocol
+	}
+	return ErrRead
+}
+
 var (
 	errUnasked        error = ProtocolError("data arrived with no request outstanding")
+	errUntilClose     error = ProtocolError("response without Content-Length or chunked encoding (body until close) is refused")
+	errTooLarge       error = ProtocolError("chunked or checked response larger than the buffer limit")
+	errEchoExtra            = errors.New("echo: more bytes than were sent")
 	errClosedByServer       = errors.New("server asked to close")
 )
 
@@ -492,7 +594,7 @@ func (c *conn) consumeEcho(now int64, ph int32) (ErrKind, error) {
 	c.rlen = 0
 	for len(data) > 0 {
 		if c.count == 0 {
-			return ErrProtocol, errUnasked
+			return ErrMismatch, errEchoExtra
 		}
 		m := min(size-c.pos, len(data))
 		if !bytes.Equal(data[:m], c.expect[c.pos:c.pos+m]) {

@@ -79,11 +79,10 @@ func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 				err = l.ctl(syscall.EPOLL_CTL_ADD, c, syscall.EPOLLIN)
 			}
 			if err != nil {
-				l.drop(c, errKindNone)
-				c.redialAt = 1
+				l.drop(c, errKindNone) // re-dials at once
 			}
 		} else {
-			c.redialAt = 1
+			l.dial(c, s.now())
 		}
 	}
 	for _, l := range ls {
@@ -287,7 +286,7 @@ func (l *epollLoop) run() {
 			}
 		}
 		if now = s.now(); now >= nextScan {
-			l.housekeep(now)
+			l.housekeep(now, ph)
 			nextScan = now + l.scan
 			_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScan)))
 		}
@@ -302,7 +301,7 @@ func (l *epollLoop) read(c *conn, ph int32) bool {
 		return true
 	}
 	if err != nil || n == 0 {
-		l.drop(c, ErrRead)
+		l.drop(c, c.closedKind())
 		return false
 	}
 	now := l.s.now()
@@ -372,8 +371,9 @@ func (l *epollLoop) flush(c *conn, ph int32) bool {
 	return true
 }
 
-// drop counts kind (unless errKindNone), closes the socket and schedules a
-// re-dial with a bounded backoff.
+// drop counts kind (unless errKindNone), closes the socket and re-dials:
+// at once after an orderly close the server asked for, else after the
+// backoff, at the first housekeeping round past it.
 func (l *epollLoop) drop(c *conn, kind ErrKind) {
 	c.fail(kind)
 	if c.fd >= 0 {
@@ -382,18 +382,23 @@ func (l *epollLoop) drop(c *conn, kind ErrKind) {
 	}
 	c.connecting, c.outArmed = false, false
 	c.wpend = nil
-	c.redialAt = l.s.now() + int64(c.retry(kind))
+	now := l.s.now()
+	if d := c.retry(kind); d > 0 {
+		c.redialAt = now + int64(d)
+		return
+	}
+	l.dial(c, now) // a failed dial drops with ErrConnect, so with a backoff
 }
 
 // housekeep expires timed-out requests and connects, and starts re-dials.
-func (l *epollLoop) housekeep(now int64) {
+func (l *epollLoop) housekeep(now int64, ph int32) {
 	timeout := int64(l.s.cfg.Timeout)
 	for _, c := range l.conns {
 		switch {
 		case c.fd >= 0 && c.connecting && now-c.since >= timeout:
 			l.drop(c, ErrConnect)
 		case c.fd >= 0 && !c.connecting && c.count > 0 && now-c.sent[c.head] >= timeout:
-			l.drop(c, ErrTimeout)
+			l.drop(c, c.expire(now, ph))
 		case c.fd < 0 && c.redialAt != 0 && now >= c.redialAt:
 			c.redialAt = 0
 			l.dial(c, now)

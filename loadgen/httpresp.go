@@ -25,7 +25,7 @@ var (
 	errTransferEnc   error = ProtocolError("unsupported Transfer-Encoding")
 	errChunk         error = ProtocolError("malformed chunk")
 	errHeaderSize    error = ProtocolError("header section too large")
-	errInformational error = ProtocolError("unexpected 1xx response")
+	errSwitching     error = ProtocolError("unexpected 101 Switching Protocols")
 )
 
 // Limits of ParseResponse.
@@ -36,10 +36,19 @@ const (
 
 // ParseResponse parses the HTTP/1.1 response at the start of b. It returns
 // the response and the number of bytes it occupies, or n == 0 with a nil
-// error when b holds only part of it. A response delimited by the connection
-// closing (no length, not chunked) returns BodyLen -1 and n covering the
-// header only. ParseResponse does not allocate.
+// error when b holds only part of it. When only the body is missing, r
+// already carries the status, BodyOff and BodyLen (Content-Length bodies),
+// so a caller can discard a large body as it arrives instead of buffering
+// it. An interim 1xx response (except 101) is returned on its own, with
+// BodyLen 0: the caller skips it and parses the final response after it. A
+// response delimited by the connection closing (no length, not chunked)
+// returns BodyLen -1 and n covering the header only. Bytes that cannot
+// begin a status line fail at once, without waiting for a line end.
+// ParseResponse does not allocate.
 func ParseResponse(b []byte) (r Response, n int, err error) {
+	if !hasStatusPrefix(b) {
+		return r, 0, errStatusLine
+	}
 	// Status line: HTTP/1.x SSS[ reason]\r\n
 	eol := indexCRLF(b, 0)
 	if eol == -2 {
@@ -57,8 +66,8 @@ func ParseResponse(b []byte) (r Response, n int, err error) {
 	if r.Status < 100 {
 		return r, 0, errStatusLine
 	}
-	if r.Status < 200 {
-		return r, 0, errInformational
+	if r.Status == 101 {
+		return r, 0, errSwitching
 	}
 	http10 := line[7] == '0'
 	cl := -1
@@ -110,10 +119,17 @@ func ParseResponse(b []byte) (r Response, n int, err error) {
 			}
 		}
 	}
+	r.BodyOff = pos
+	if r.Status < 200 { // interim response: no body, the final one follows
+		r.Close, r.Chunked = false, false
+		return r, pos, nil
+	}
 	if http10 {
+		if r.Chunked { // RFC 9112 §6.1: faulty framing
+			return r, 0, errTransferEnc
+		}
 		r.Close = true
 	}
-	r.BodyOff = pos
 	switch {
 	case r.Status == 204 || r.Status == 304:
 		r.BodyLen = 0
@@ -199,6 +215,13 @@ func parseChunked(b []byte, r Response, pos int) (Response, int, error) {
 		}
 		pos += size + 2
 	}
+}
+
+// hasStatusPrefix reports whether b could begin with "HTTP/1.".
+func hasStatusPrefix(b []byte) bool {
+	const prefix = "HTTP/1."
+	n := min(len(b), len(prefix))
+	return string(b[:n]) == prefix[:n]
 }
 
 // incompleteHeader is nil while the header section may still complete.

@@ -42,6 +42,27 @@ func (p ConstantPacer) Due(k uint64) time.Duration {
 	return time.Duration(float64(k*every+p.Slot) * 1e9 / p.Rate)
 }
 
+// DueBy returns how many of this pacer's slots are due at elapsed: the
+// first slot not yet due.
+func (p ConstantPacer) DueBy(elapsed time.Duration) uint64 {
+	every := p.Every
+	if every == 0 {
+		every = 1
+	}
+	x := float64(elapsed)*p.Rate/1e9 - float64(p.Slot)
+	if x < 0 {
+		return 0
+	}
+	k := uint64(x) / every
+	for p.Due(k) <= elapsed { // rounding: step to the first slot not due
+		k++
+	}
+	for k > 0 && p.Due(k-1) > elapsed {
+		k--
+	}
+	return k
+}
+
 // Pace implements Pacer.
 func (p ConstantPacer) Pace(elapsed time.Duration, sent uint64) (time.Duration, bool) {
 	if !(p.Rate > 0) {

@@ -271,6 +271,7 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 		st.bytesIn += c.st.bytesIn
 		st.bytesOut += c.st.bytesOut
 		st.sends += c.st.sends
+		st.due += c.st.due
 		st.windowFull += c.st.windowFull
 		for k := range st.errs {
 			st.errs[k] += c.st.errs[k]
@@ -312,11 +313,12 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 			Max: res.Lag.Max(),
 		}
 		sum.WindowFull = st.windowFull
-		sum.Saturated, sum.SaturatedReason = saturation(cfg.Rate, sum.SendLag.P99, st.sends, st.windowFull)
+		sum.Saturated, sum.SaturatedReason = saturation(cfg.Rate, sum.SendLag.P99, st.due, st.windowFull)
 		if sum.Saturated && sum.Errors > 0 {
 			sum.SaturatedReason += fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
 		}
 	}
+	sum.Failed, sum.ErrorPercent, sum.FailedReason = summary.Verdict(sum.Requests, sum.Errors)
 	sum.GeneratorCPUSeconds = cpuSeconds(rsEnd) - cpuSeconds(rsStart)
 	if sampler != nil {
 		sv := summary.ServerStats(srv) // same fields; a field added to one must be added to both
@@ -346,15 +348,18 @@ func checkFileLimit(conns int) error {
 	return nil
 }
 
-// saturation decides whether an open-loop run kept its schedule.
-func saturation(rate float64, lagP99us int64, sends, windowFull uint64) (bool, string) {
+// saturation decides whether an open-loop run kept its schedule, from the
+// p99 send lag, the slots sent in the window and those that came due while
+// their connection's window was full (some of which may never have been
+// sent).
+func saturation(rate float64, lagP99us int64, sent, windowFull uint64) (bool, string) {
 	limit := max(LagFloor, time.Duration(LagIntervals*1e9/rate))
 	lag := time.Duration(lagP99us) * time.Microsecond
 	var reasons []string
 	if lag > limit {
 		reasons = append(reasons, fmt.Sprintf("send lag p99 %v > %v", lag, limit))
 	}
-	if total := sends + windowFull; total > 0 && float64(windowFull)*100 > WindowFullPercent*float64(total) {
+	if total := max(sent, windowFull); total > 0 && float64(windowFull)*100 > WindowFullPercent*float64(total) {
 		reasons = append(reasons, fmt.Sprintf("pipeline window full when %d of %d sends were due (> %g%%)", windowFull, total, WindowFullPercent))
 	}
 	return len(reasons) > 0, strings.Join(reasons, "; ")
