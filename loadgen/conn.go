@@ -179,7 +179,7 @@ func (c *conn) loop(first net.Conn) {
 			return
 		}
 		if c.nc == nil {
-			nc, err := c.s.dial(c.id)
+			nc, err := c.s.dial(c.s.ctx, c.id)
 			if err != nil {
 				c.fail(ErrConnect)
 				if !c.s.sleep(c.retry(ErrConnect)) {
@@ -422,7 +422,7 @@ func (c *conn) record(now, due, sent int64) {
 		if left := s.budget.Add(-1); left < 0 {
 			return
 		} else if left == 0 {
-			s.finish()
+			s.stop(ErrRequestLimit)
 		}
 	}
 	c.st.requests++
