@@ -122,9 +122,14 @@ func TestCollectorLastInterval(t *testing.T) {
 		conns := []*conn{newConn(s, 0)}
 		var log bytes.Buffer
 		col := startCollector(conns, &log, time.Now())
-		conns[0].lat.RecordValue(7)
+		record := func(v int64) {
+			conns[0].hmu.Lock()
+			defer conns[0].hmu.Unlock()
+			conns[0].lat.RecordValue(v)
+		}
+		record(7)
 		time.Sleep(1300 * time.Millisecond)
-		conns[0].lat.RecordValue(9)
+		record(9)
 		col.finish(time.Now())
 		_, ivs, _ := readHlog(t, log.Bytes())
 		checkIntervals(t, ivs)
