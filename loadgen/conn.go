@@ -109,9 +109,9 @@ type conn struct {
 
 	deadline int64 // read deadline in force, ns since start; 0 = none
 
-	pacer    ConstantPacer
-	next     uint64 // open loop: next schedule slot of this connection
-	fullUpTo uint64 // open loop: slots below this were counted as window-full
+	sched    Schedule // open loop: this connection's share of the schedule
+	next     uint64   // open loop: next schedule slot of this connection
+	fullUpTo uint64   // open loop: slots below this were counted as window-full
 
 	// Echo verification.
 	seqOut, seqIn uint64
@@ -150,7 +150,7 @@ func newConn(s *shared, id int) *conn {
 	if s.open {
 		c.uncorr = newPacked()
 		c.lag = newPacked()
-		c.pacer = s.pacers[id]
+		c.sched = s.scheds[id]
 	}
 	c.reqLen = len(s.req)
 	c.wbuf = bytes.Repeat(s.req, p)
@@ -317,7 +317,7 @@ func (c *conn) serve() (ErrKind, error) {
 			want = now + timeout
 		}
 		if s.open && c.count < p {
-			want = min(want, int64(c.pacer.Due(c.next)))
+			want = min(want, int64(c.sched.Due(c.next)))
 		}
 		if c.deadline == 0 || c.deadline > want || c.deadline <= now {
 			if err := c.nc.SetReadDeadline(s.start.Add(time.Duration(want))); err != nil {
@@ -370,7 +370,7 @@ func (c *conn) take(now int64, ph int32) int {
 		return k
 	}
 	for c.count < p {
-		d := int64(c.pacer.Due(c.next))
+		d := int64(c.sched.Due(c.next))
 		if d > now {
 			break
 		}
@@ -382,7 +382,7 @@ func (c *conn) take(now int64, ph int32) int {
 		// Every slot that has come due behind the full window counts once,
 		// however many times the window is found full.
 		from := max(c.next, c.fullUpTo)
-		if to := c.pacer.DueBy(time.Duration(now)); to > from {
+		if to := c.sched.DueBy(time.Duration(now)); to > from {
 			c.fullUpTo = to
 			if ph == phaseMeasure {
 				c.st.windowFull += to - from

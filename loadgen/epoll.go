@@ -41,10 +41,10 @@ type epollLoop struct {
 	// Open loop: the loop walks the global schedule and wakes each
 	// connection whose slot comes due; a connection that cannot send then
 	// catches up when its window frees.
-	tfd    int           // timerfd, -1 in closed loop
-	sched  ConstantPacer // the whole schedule, one slot per request
-	g      uint64        // next global slot to walk
-	index  int           // this loop's number
+	tfd    int      // timerfd, -1 in closed loop
+	sched  Schedule // the whole schedule, one slot per request
+	g      uint64   // next global slot to walk
+	index  int      // this loop's number
 	nloops int
 	tbuf   [8]byte
 }
@@ -175,7 +175,7 @@ func (l *epollLoop) startTimer() error {
 		return err
 	}
 	l.tfd = fd
-	l.sched = ConstantPacer{Rate: l.s.cfg.Rate}
+	l.sched = Schedule{Rate: l.s.cfg.Rate}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: timerID}
 	return syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
 }

@@ -210,7 +210,7 @@ func echoEdit(edit func([]byte) []byte) func(net.Conn) {
 // response that takes 2 s leaves 2000 slots due behind the full window. They
 // used to count as one.
 func TestWindowFullCountsEveryDueSlot(t *testing.T) {
-	s := &shared{cfg: Config{Pipeline: 1, Rate: 1000, Conns: 1}, open: true, pacers: Spread(1000, 1)}
+	s := &shared{cfg: Config{Pipeline: 1, Rate: 1000, Conns: 1}, open: true, scheds: Spread(1000, 1)}
 	s.req = []byte("x")
 	c := newConn(s, 0)
 	if k := c.take(0, phaseMeasure); k != 1 {

@@ -68,9 +68,9 @@ type shared struct {
 	open   bool // open loop (cfg.Rate > 0)
 	echo   bool
 	hlog   bool
-	req    []byte // one request, or the echo message template
-	body   []byte // POST body expected back; nil for GET
-	pacers []ConstantPacer
+	req    []byte     // one request, or the echo message template
+	body   []byte     // POST body expected back; nil for GET
+	scheds []Schedule // open loop: one per connection
 
 	start time.Time    // schedule start: the beginning of the warm-up
 	phase atomic.Int32 // hot-path copy of where the run is; phaseStop once stop was called
@@ -113,7 +113,7 @@ func newShared(cfg Config, hlog bool) (*shared, error) {
 		s.req = httpRequest(t, s.body)
 	}
 	if s.open {
-		s.pacers = Spread(cfg.Rate, cfg.Conns)
+		s.scheds = Spread(cfg.Rate, cfg.Conns)
 	}
 	return s, nil
 }

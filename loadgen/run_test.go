@@ -420,7 +420,7 @@ func TestServerExitEndsRun(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Skip("cannot start sleep:", err)
 	}
-	defer cmd.Wait() //nolint:errcheck
+	defer func() { _ = cmd.Wait() }()
 	addr := httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
 	res := runOK(t, Config{Target: "http://" + addr + "/", Conns: 2, Duration: 10 * time.Second, ServerPID: cmd.Process.Pid})
 	s := res.Summary
