@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"net"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -82,15 +80,14 @@ type connStats struct {
 	errs       [numErrKinds]uint64
 }
 
-// conn drives one connection. Everything but mu's fields is owned by the
-// connection's goroutine; hot-path state needs no locks.
+// conn is the request state of one connection that both engines share:
+// the ring of outstanding requests, buffers, verification, histograms and
+// counters. Each engine wraps it in its own connection type (goConn,
+// epollConn) for the socket. Everything but hmu's fields is owned by the
+// goroutine driving the connection; hot-path state needs no locks.
 type conn struct {
 	s  *shared
 	id int
-
-	mu     sync.Mutex // guards nc replacement and closed against the stopper
-	nc     net.Conn
-	closed bool
 
 	hmu    sync.Mutex           // guards lat while interval logging swaps it
 	lat    *hdr.PackedHistogram // corrected latency, µs
@@ -106,8 +103,6 @@ type conn struct {
 	// since the schedule start.
 	due, sent   []int64
 	head, count int
-
-	deadline int64 // read deadline in force, ns since start; 0 = none
 
 	sched    Schedule // open loop: this connection's share of the schedule
 	next     uint64   // open loop: next schedule slot of this connection
@@ -126,14 +121,6 @@ type conn struct {
 
 	st connStats
 
-	// Event-loop engine state (epoll.go).
-	fd         int    // socket, -1 when not connected
-	connecting bool   // non-blocking connect in progress
-	since      int64  // connect started, ns since start
-	wpend      []byte // unwritten rest of the last write
-	outArmed   bool   // EPOLLOUT interest registered
-	redialAt   int64  // ns since start; 0 = none pending
-
 	backoff time.Duration // last re-dial delay (retry); 0 after a connect
 }
 
@@ -145,7 +132,6 @@ func newConn(s *shared, id int) *conn {
 		lat:  newPacked(),
 		due:  make([]int64, p),
 		sent: make([]int64, p),
-		fd:   -1,
 	}
 	if s.open {
 		c.uncorr = newPacked()
@@ -162,46 +148,6 @@ func newConn(s *shared, id int) *conn {
 	}
 	c.rbuf = make([]byte, size)
 	return c
-}
-
-// errStopped ends serve when the run stops.
-var errStopped = errors.New("stopped")
-
-// loop serves the connection until the run stops, re-dialling after errors
-// with a bounded backoff.
-func (c *conn) loop(first net.Conn) {
-	defer c.s.wg.Done()
-	if first != nil && !c.attach(first) {
-		return
-	}
-	for {
-		if c.s.phase.Load() == phaseStop {
-			return
-		}
-		if c.nc == nil {
-			nc, err := c.s.dial(c.s.ctx, c.id)
-			if err != nil {
-				c.fail(ErrConnect)
-				if !c.s.sleep(c.retry(ErrConnect)) {
-					return
-				}
-				continue
-			}
-			c.backoff = 0
-			if !c.attach(nc) {
-				return
-			}
-		}
-		kind, err := c.serve()
-		if err == errStopped || c.s.phase.Load() == phaseStop {
-			return
-		}
-		c.fail(kind)
-		c.detach()
-		if d := c.retry(kind); d > 0 && !c.s.sleep(d) {
-			return
-		}
-	}
 }
 
 // Re-dial backoff: 10 ms doubling to 1 s, reset by a successful connect.
@@ -238,122 +184,13 @@ func (c *conn) fail(kind ErrKind) {
 	}
 }
 
-// attach installs a fresh connection; false if the run has stopped.
-func (c *conn) attach(nc net.Conn) bool {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		nc.Close()
-		return false
-	}
-	c.nc = nc
-	c.mu.Unlock()
-	c.reset()
-	return true
-}
-
 // reset clears per-connection protocol state for a fresh connection.
 func (c *conn) reset() {
-	c.rlen, c.head, c.count, c.deadline = 0, 0, 0, 0
+	c.rlen, c.head, c.count = 0, 0, 0
 	c.pos, c.bad = 0, false
 	c.skip = 0
 	c.seqOut, c.seqIn = 0, 0
-	c.wpend = nil
 	c.stampExpect()
-}
-
-// detach closes the current connection; outstanding requests are dropped.
-func (c *conn) detach() {
-	c.mu.Lock()
-	if c.nc != nil {
-		c.nc.Close()
-		c.nc = nil
-	}
-	c.mu.Unlock()
-}
-
-// shut closes the connection for good; called by the stopper.
-func (c *conn) shut() {
-	c.mu.Lock()
-	c.closed = true
-	if c.nc != nil {
-		c.nc.Close()
-	}
-	c.mu.Unlock()
-}
-
-// serve runs requests on c.nc until an error; it returns the error's kind.
-func (c *conn) serve() (ErrKind, error) {
-	s := c.s
-	p := s.cfg.Pipeline
-	timeout := int64(s.cfg.Timeout)
-	for {
-		ph := s.phase.Load()
-		if ph == phaseStop {
-			return 0, errStopped
-		}
-		now := s.now()
-		k := c.take(now, ph)
-		if k > 0 {
-			if s.echo {
-				c.stampOut(k)
-			}
-			n, err := c.nc.Write(c.wbuf[:k*c.reqLen])
-			if ph == phaseMeasure {
-				c.st.bytesOut += uint64(n)
-			}
-			if err != nil {
-				return ErrWrite, err
-			}
-		}
-		// Read deadline: the oldest outstanding request's timeout, or the
-		// next send when the window has room. A deadline that passed without
-		// a real timeout is simply moved on, so in closed loop it is set
-		// about once per timeout rather than once per read.
-		var want int64
-		if c.count > 0 {
-			want = c.sent[c.head] + timeout
-		} else {
-			want = now + timeout
-		}
-		if s.open && c.count < p {
-			want = min(want, int64(c.sched.Due(c.next)))
-		}
-		if c.deadline == 0 || c.deadline > want || c.deadline <= now {
-			if err := c.nc.SetReadDeadline(s.start.Add(time.Duration(want))); err != nil {
-				return ErrRead, err
-			}
-			c.deadline = want
-		}
-		n, err := c.nc.Read(c.rbuf[c.rlen:])
-		if n > 0 {
-			now = s.now()
-			if ph = s.phase.Load(); ph == phaseMeasure {
-				c.st.bytesIn += uint64(n)
-			}
-			c.rlen += n
-			var kind ErrKind
-			var perr error
-			if s.echo {
-				kind, perr = c.consumeEcho(now, ph)
-			} else {
-				kind, perr = c.consumeHTTP(now, ph)
-			}
-			if perr != nil {
-				return kind, perr
-			}
-		}
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				c.deadline = -1 // passed; set a new one next round
-				if now := s.now(); c.count > 0 && now-c.sent[c.head] >= timeout {
-					return c.expire(now, s.phase.Load()), err
-				}
-				continue
-			}
-			return c.closedKind(), err
-		}
-	}
 }
 
 // take pushes the requests to send now onto the ring and returns how many:
@@ -504,8 +341,8 @@ func (c *conn) consumeHTTP(now int64, ph int32) (ErrKind, error) {
 	return 0, nil
 }
 
-// verdictOK is the verdict on a good response.
-const verdictOK ErrKind = -1
+// verdictOK is the verdict on a good response (not an error kind).
+const verdictOK ErrKind = -2
 
 // judge returns the verdict on response r with the given body bytes (nil
 // when they were not kept): verdictOK, ErrStatus or ErrMismatch.

@@ -24,13 +24,35 @@ import (
 
 const epollAvailable = true
 
+// sockState is where an epoll connection's socket is.
+type sockState uint8
+
+const (
+	sockClosed     sockState = iota // no socket; a re-dial is due at redialAt
+	sockConnecting                  // non-blocking connect in progress (EPOLLOUT reports it)
+	sockOpen                        // connected: requests flow
+)
+
+// epollConn is a connection of the epoll engine: a raw non-blocking socket
+// in its loop's epoll set over the shared request state.
+type epollConn struct {
+	*conn
+
+	fd       int       // socket, -1 in sockClosed
+	state    sockState //
+	since    int64     // sockConnecting: connect started, ns since start
+	redialAt int64     // sockClosed: re-dial at this time, ns since start
+	wpend    []byte    // unwritten rest of the last write; nil when none
+	outArmed bool      // EPOLLOUT interest registered
+}
+
 // epollLoop is one event loop; all its state is owned by its goroutine.
 type epollLoop struct {
 	s      *shared
 	epfd   int
 	f      *os.File        // epfd, waited on through Go's netpoller
 	rc     syscall.RawConn // of f
-	conns  []*conn
+	conns  []*epollConn
 	events []syscall.EpollEvent
 	sa     syscall.Sockaddr
 	family int
@@ -68,13 +90,14 @@ func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 			return err
 		}
 	}
-	for i, c := range conns {
+	for i, rc := range conns {
 		l := ls[i%loops]
+		c := &epollConn{conn: rc, fd: -1}
 		l.conns = append(l.conns, c)
 		if ncs[i] != nil {
 			fd, err := takeFD(ncs[i])
 			if err == nil {
-				c.fd = fd
+				c.fd, c.state = fd, sockOpen
 				c.reset()
 				err = l.ctl(syscall.EPOLL_CTL_ADD, c, syscall.EPOLLIN)
 			}
@@ -209,7 +232,7 @@ func (l *epollLoop) pace(now int64, ph int32) {
 			return
 		}
 		c := l.conn(id)
-		if c.fd >= 0 && !c.connecting && c.wpend == nil {
+		if c.state == sockOpen && c.wpend == nil {
 			l.send(c, now, ph)
 		}
 		l.g++
@@ -218,9 +241,9 @@ func (l *epollLoop) pace(now int64, ph int32) {
 
 // conn returns the connection with id; loop k owns ids k, k+loops,
 // k+2·loops, … in that order.
-func (l *epollLoop) conn(id uint64) *conn { return l.conns[id/uint64(l.nloops)] }
+func (l *epollLoop) conn(id uint64) *epollConn { return l.conns[id/uint64(l.nloops)] }
 
-func (l *epollLoop) ctl(op int, c *conn, events uint32) error {
+func (l *epollLoop) ctl(op int, c *epollConn, events uint32) error {
 	ev := syscall.EpollEvent{Events: events, Fd: int32(c.id)}
 	return syscall.EpollCtl(l.epfd, op, c.fd, &ev)
 }
@@ -241,7 +264,7 @@ func (l *epollLoop) run() {
 	now := s.now()
 	ph := s.phase.Load()
 	for _, c := range l.conns {
-		if c.fd >= 0 {
+		if c.state == sockOpen {
 			l.send(c, now, ph)
 		}
 	}
@@ -269,10 +292,10 @@ func (l *epollLoop) run() {
 				continue
 			}
 			c := l.conn(uint64(ev.Fd))
-			if c.fd < 0 {
+			switch c.state {
+			case sockClosed:
 				continue
-			}
-			if c.connecting {
+			case sockConnecting:
 				l.connected(c, ph)
 				continue
 			}
@@ -295,7 +318,7 @@ func (l *epollLoop) run() {
 
 // read takes what the socket has, consumes complete responses and sends
 // the next requests. It returns false if the connection was dropped.
-func (l *epollLoop) read(c *conn, ph int32) bool {
+func (l *epollLoop) read(c *epollConn, ph int32) bool {
 	n, err := rawRead(c.fd, c.rbuf[c.rlen:])
 	if err == syscall.EAGAIN || err == syscall.EINTR {
 		return true
@@ -326,7 +349,7 @@ func (l *epollLoop) read(c *conn, ph int32) bool {
 }
 
 // send writes the requests that are due.
-func (l *epollLoop) send(c *conn, now int64, ph int32) bool {
+func (l *epollLoop) send(c *epollConn, now int64, ph int32) bool {
 	k := c.take(now, ph)
 	if k == 0 {
 		return true
@@ -339,7 +362,7 @@ func (l *epollLoop) send(c *conn, now int64, ph int32) bool {
 }
 
 // flush writes c.wpend, waiting for EPOLLOUT if the socket is full.
-func (l *epollLoop) flush(c *conn, ph int32) bool {
+func (l *epollLoop) flush(c *epollConn, ph int32) bool {
 	for len(c.wpend) > 0 {
 		n, err := rawWrite(c.fd, c.wpend)
 		if n > 0 {
@@ -374,13 +397,13 @@ func (l *epollLoop) flush(c *conn, ph int32) bool {
 // drop counts kind (unless errKindNone), closes the socket and re-dials:
 // at once after an orderly close the server asked for, else after the
 // backoff, at the first housekeeping round past it.
-func (l *epollLoop) drop(c *conn, kind ErrKind) {
+func (l *epollLoop) drop(c *epollConn, kind ErrKind) {
 	c.fail(kind)
 	if c.fd >= 0 {
 		syscall.Close(c.fd)
-		c.fd = -1
 	}
-	c.connecting, c.outArmed = false, false
+	c.fd, c.state = -1, sockClosed
+	c.outArmed = false
 	c.wpend = nil
 	now := l.s.now()
 	if d := c.retry(kind); d > 0 {
@@ -395,19 +418,18 @@ func (l *epollLoop) housekeep(now int64, ph int32) {
 	timeout := int64(l.s.cfg.Timeout)
 	for _, c := range l.conns {
 		switch {
-		case c.fd >= 0 && c.connecting && now-c.since >= timeout:
+		case c.state == sockConnecting && now-c.since >= timeout:
 			l.drop(c, ErrConnect)
-		case c.fd >= 0 && !c.connecting && c.count > 0 && now-c.sent[c.head] >= timeout:
+		case c.state == sockOpen && c.count > 0 && now-c.sent[c.head] >= timeout:
 			l.drop(c, c.expire(now, ph))
-		case c.fd < 0 && c.redialAt != 0 && now >= c.redialAt:
-			c.redialAt = 0
+		case c.state == sockClosed && now >= c.redialAt:
 			l.dial(c, now)
 		}
 	}
 }
 
 // dial starts a non-blocking connect; EPOLLOUT reports its outcome.
-func (l *epollLoop) dial(c *conn, now int64) {
+func (l *epollLoop) dial(c *epollConn, now int64) {
 	fd, err := syscall.Socket(l.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		l.drop(c, ErrConnect)
@@ -428,20 +450,21 @@ func (l *epollLoop) dial(c *conn, now int64) {
 		return
 	}
 	c.reset()
-	c.connecting, c.since = true, now
+	c.wpend = nil
+	c.state, c.since = sockConnecting, now
 	if err := l.ctl(syscall.EPOLL_CTL_ADD, c, syscall.EPOLLOUT); err != nil {
 		l.drop(c, ErrConnect)
 	}
 }
 
 // connected finishes a non-blocking connect.
-func (l *epollLoop) connected(c *conn, ph int32) {
+func (l *epollLoop) connected(c *epollConn, ph int32) {
 	errno, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
 	if err != nil || errno != 0 {
 		l.drop(c, ErrConnect)
 		return
 	}
-	c.connecting = false
+	c.state = sockOpen
 	c.backoff = 0
 	if err := l.ctl(syscall.EPOLL_CTL_MOD, c, syscall.EPOLLIN); err != nil {
 		l.drop(c, ErrConnect)

@@ -187,7 +187,8 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 	} else {
 		s.phase.Store(phaseWarmup)
 	}
-	if err := startEngine(s, conns, ncs); err != nil {
+	shut, err := startEngine(s, conns, ncs)
+	if err != nil {
 		closeAll(ncs)
 		w.close()
 		return nil, err
@@ -195,9 +196,7 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 	w.wait(runCtx)
 	s.phase.Store(phaseStop)
 	w.close()
-	for _, c := range conns {
-		c.shut()
-	}
+	shut()
 	s.wg.Wait()
 	res := w.result(stopReason(context.Cause(runCtx)))
 	if w.col != nil && w.col.err != nil {
@@ -230,16 +229,16 @@ func watchExit(ctx context.Context, exited <-chan struct{}, stop context.CancelC
 	}()
 }
 
-// startEngine starts the connections' goroutines or event loops.
-func startEngine(s *shared, conns []*conn, ncs []net.Conn) error {
+// startEngine starts the connections' goroutines or event loops over the
+// dialled ncs and returns the function that wakes them once the run has
+// stopped (they then return and s.wg is done).
+func startEngine(s *shared, conns []*conn, ncs []net.Conn) (shut func(), err error) {
 	if s.engine == summary.EngineEpoll {
-		return startEpoll(s, conns, ncs, min(runtime.GOMAXPROCS(0), s.cfg.Conns))
+		// The loops see the stop within one housekeeping period.
+		err := startEpoll(s, conns, ncs, min(runtime.GOMAXPROCS(0), s.cfg.Conns))
+		return func() {}, err
 	}
-	for i, c := range conns {
-		s.wg.Add(1)
-		go c.loop(ncs[i])
-	}
-	return nil
+	return startGoroutines(s, conns, ncs), nil
 }
 
 func closeAll(ncs []net.Conn) {
