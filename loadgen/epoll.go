@@ -28,7 +28,7 @@ const epollAvailable = true
 type sockState uint8
 
 const (
-	sockClosed     sockState = iota // no socket; a re-dial is due at redialAt
+	sockClosed     sockState = iota // no socket; a re-dial is due at redialAtNs
 	sockConnecting                  // non-blocking connect in progress (EPOLLOUT reports it)
 	sockOpen                        // connected: requests flow
 )
@@ -38,12 +38,12 @@ const (
 type epollConn struct {
 	*conn
 
-	fd       int       // socket, -1 in sockClosed
-	state    sockState //
-	since    int64     // sockConnecting: connect started, ns since start
-	redialAt int64     // sockClosed: re-dial at this time, ns since start
-	wpend    []byte    // unwritten rest of the last write; nil when none
-	outArmed bool      // EPOLLOUT interest registered
+	fd             int       // socket, -1 in sockClosed
+	state          sockState //
+	connectStartNs int64     // sockConnecting: connect started, ns since start
+	redialAtNs     int64     // sockClosed: re-dial at this time, ns since start
+	wpend          []byte    // unwritten rest of the last write; nil when none
+	outArmed       bool      // EPOLLOUT interest registered
 }
 
 // epollLoop is one event loop; all its state is owned by its goroutine.
@@ -56,19 +56,19 @@ type epollLoop struct {
 	events []syscall.EpollEvent
 	sa     syscall.Sockaddr
 	family int
-	scan   int64                 // housekeeping period, ns
+	scanNs int64                 // housekeeping period, ns
 	poll   func(fd uintptr) bool // made once: a closure per wait would allocate
 	n      int                   // events found by poll
 
 	// Open loop: the loop walks the global schedule and wakes each
 	// connection whose slot comes due; a connection that cannot send then
 	// catches up when its window frees.
-	tfd    int      // timerfd, -1 in closed loop
-	sched  Schedule // the whole schedule, one slot per request
-	g      uint64   // next global slot to walk
-	index  int      // this loop's number
-	nloops int
-	tbuf   [8]byte
+	tfd      int      // timerfd, -1 in closed loop
+	sched    Schedule // the whole schedule, one slot per request
+	nextSlot uint64   // next slot of the global schedule to walk
+	index    int      // this loop's number
+	nloops   int
+	timerBuf [8]byte // expirations read from the timerfd
 }
 
 // timerID marks the timerfd in epoll events; connection ids are ≥ 0.
@@ -80,10 +80,10 @@ func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 	if err != nil {
 		return err
 	}
-	scan := min(int64(50*time.Millisecond), max(int64(time.Millisecond), int64(s.cfg.Timeout/4)))
+	scanNs := min(int64(50*time.Millisecond), max(int64(time.Millisecond), int64(s.cfg.Timeout/4)))
 	ls := make([]*epollLoop, loops)
 	for i := range ls {
-		if ls[i], err = newEpollLoop(s, i, loops, ra, scan); err != nil {
+		if ls[i], err = newEpollLoop(s, i, loops, ra, scanNs); err != nil {
 			for _, l := range ls[:i] {
 				l.close()
 			}
@@ -117,7 +117,7 @@ func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 
 // newEpollLoop returns loop index of loops with its epoll set (and, in open
 // loop, its timerfd) ready; on error it leaves nothing open.
-func newEpollLoop(s *shared, index, loops int, ra *net.TCPAddr, scan int64) (*epollLoop, error) {
+func newEpollLoop(s *shared, index, loops int, ra *net.TCPAddr, scanNs int64) (*epollLoop, error) {
 	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll: %w", err)
@@ -129,7 +129,7 @@ func newEpollLoop(s *shared, index, loops int, ra *net.TCPAddr, scan int64) (*ep
 		syscall.Close(fd)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	l := &epollLoop{s: s, epfd: fd, events: make([]syscall.EpollEvent, 256), scan: scan, tfd: -1, index: index, nloops: loops}
+	l := &epollLoop{s: s, epfd: fd, events: make([]syscall.EpollEvent, 256), scanNs: scanNs, tfd: -1, index: index, nloops: loops}
 	l.sa, l.family = sockaddr(ra.IP, ra.Port) // one each: Connect writes into it
 	l.poll = func(fd uintptr) bool {
 		var e error
@@ -220,10 +220,10 @@ func (l *epollLoop) pace(now int64, ph int32) {
 	conns := uint64(l.s.cfg.Conns)
 	loops := uint64(l.nloops)
 	for {
-		due := int64(l.sched.Due(l.g))
-		id := l.g % conns
+		due := int64(l.sched.Due(l.nextSlot))
+		id := l.nextSlot % conns
 		if id%loops != uint64(l.index) {
-			l.g++
+			l.nextSlot++
 			continue
 		}
 		if due > now {
@@ -235,7 +235,7 @@ func (l *epollLoop) pace(now int64, ph int32) {
 		if c.state == sockOpen && c.wpend == nil {
 			l.send(c, now, ph)
 		}
-		l.g++
+		l.nextSlot++
 	}
 }
 
@@ -251,15 +251,7 @@ func (l *epollLoop) ctl(op int, c *epollConn, events uint32) error {
 func (l *epollLoop) run() {
 	s := l.s
 	defer s.wg.Done()
-	defer func() {
-		for _, c := range l.conns {
-			if c.fd >= 0 {
-				syscall.Close(c.fd)
-				c.fd = -1
-			}
-		}
-		l.close()
-	}()
+	defer l.closeAll()
 	// Prime every connected socket with its first requests.
 	now := s.now()
 	ph := s.phase.Load()
@@ -271,48 +263,60 @@ func (l *epollLoop) run() {
 	if l.tfd >= 0 {
 		l.pace(now, ph)
 	}
-	nextScan := now + l.scan
-	_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScan)))
+	nextScanNs := now + l.scanNs
+	_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScanNs)))
 	for {
 		l.n = 0
 		err := l.rc.Read(l.poll)
-		n := l.n
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return
 		}
-		ph = s.phase.Load()
-		if ph == phaseStop {
+		if ph = s.phase.Load(); ph == phaseStop {
 			return
 		}
-		for i := 0; i < n; i++ {
-			ev := &l.events[i]
-			if ev.Fd == timerID {
-				_, _ = rawRead(l.tfd, l.tbuf[:])
-				l.pace(s.now(), ph)
-				continue
-			}
-			c := l.conn(uint64(ev.Fd))
-			switch c.state {
-			case sockClosed:
-				continue
-			case sockConnecting:
-				l.connected(c, ph)
-				continue
-			}
-			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
-				if !l.read(c, ph) {
-					continue
-				}
-			}
-			if ev.Events&syscall.EPOLLOUT != 0 && c.wpend != nil {
-				l.flush(c, ph)
-			}
+		for i := range l.n {
+			l.handle(&l.events[i], ph)
 		}
-		if now = s.now(); now >= nextScan {
+		if now = s.now(); now >= nextScanNs {
 			l.housekeep(now, ph)
-			nextScan = now + l.scan
-			_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScan)))
+			nextScanNs = now + l.scanNs
+			_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScanNs)))
 		}
+	}
+}
+
+// closeAll closes the loop's sockets and its epoll set when it returns.
+func (l *epollLoop) closeAll() {
+	for _, c := range l.conns {
+		if c.fd >= 0 {
+			syscall.Close(c.fd)
+			c.fd, c.state = -1, sockClosed
+		}
+	}
+	l.close()
+}
+
+// handle acts on one epoll event: the schedule's timer, a finished
+// connect, a readable or writable socket.
+func (l *epollLoop) handle(ev *syscall.EpollEvent, ph int32) {
+	if ev.Fd == timerID {
+		_, _ = rawRead(l.tfd, l.timerBuf[:])
+		l.pace(l.s.now(), ph)
+		return
+	}
+	c := l.conn(uint64(ev.Fd))
+	switch c.state {
+	case sockClosed:
+		return
+	case sockConnecting:
+		l.connected(c, ph)
+		return
+	}
+	if ev.Events&(syscall.EPOLLIN|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 && !l.read(c, ph) {
+		return
+	}
+	if ev.Events&syscall.EPOLLOUT != 0 && c.wpend != nil {
+		l.flush(c, ph)
 	}
 }
 
@@ -407,7 +411,7 @@ func (l *epollLoop) drop(c *epollConn, kind ErrKind) {
 	c.wpend = nil
 	now := l.s.now()
 	if d := c.retry(kind); d > 0 {
-		c.redialAt = now + int64(d)
+		c.redialAtNs = now + int64(d)
 		return
 	}
 	l.dial(c, now) // a failed dial drops with ErrConnect, so with a backoff
@@ -418,11 +422,11 @@ func (l *epollLoop) housekeep(now int64, ph int32) {
 	timeout := int64(l.s.cfg.Timeout)
 	for _, c := range l.conns {
 		switch {
-		case c.state == sockConnecting && now-c.since >= timeout:
+		case c.state == sockConnecting && now-c.connectStartNs >= timeout:
 			l.drop(c, ErrConnect)
 		case c.state == sockOpen && c.count > 0 && now-c.sent[c.head] >= timeout:
 			l.drop(c, c.expire(now, ph))
-		case c.state == sockClosed && now >= c.redialAt:
+		case c.state == sockClosed && now >= c.redialAtNs:
 			l.dial(c, now)
 		}
 	}
@@ -451,7 +455,7 @@ func (l *epollLoop) dial(c *epollConn, now int64) {
 	}
 	c.reset()
 	c.wpend = nil
-	c.state, c.since = sockConnecting, now
+	c.state, c.connectStartNs = sockConnecting, now
 	if err := l.ctl(syscall.EPOLL_CTL_ADD, c, syscall.EPOLLOUT); err != nil {
 		l.drop(c, ErrConnect)
 	}

@@ -119,10 +119,32 @@ func (c *goConn) shut() {
 	c.mu.Unlock()
 }
 
+// armDeadline sets the read deadline: the oldest outstanding request's
+// timeout, or the next send when the window has room. A deadline that
+// passed without a real timeout is simply moved on, so in closed loop it is
+// set about once per timeout rather than once per read.
+func (c *goConn) armDeadline(now int64) error {
+	timeout := int64(c.s.cfg.Timeout)
+	want := now + timeout
+	if c.count > 0 {
+		want = c.sent[c.head] + timeout
+	}
+	if c.s.open && c.count < c.s.cfg.Pipeline {
+		want = min(want, int64(c.sched.Due(c.next)))
+	}
+	if c.deadline != noDeadline && c.deadline <= want && c.deadline > now {
+		return nil
+	}
+	if err := c.nc.SetReadDeadline(c.s.start.Add(time.Duration(want))); err != nil {
+		return err
+	}
+	c.deadline = want
+	return nil
+}
+
 // serve runs requests on c.nc until an error; it returns the error's kind.
 func (c *goConn) serve() (ErrKind, error) {
 	s := c.s
-	p := s.cfg.Pipeline
 	timeout := int64(s.cfg.Timeout)
 	for {
 		ph := s.phase.Load()
@@ -143,24 +165,8 @@ func (c *goConn) serve() (ErrKind, error) {
 				return ErrWrite, err
 			}
 		}
-		// Read deadline: the oldest outstanding request's timeout, or the
-		// next send when the window has room. A deadline that passed without
-		// a real timeout is simply moved on, so in closed loop it is set
-		// about once per timeout rather than once per read.
-		var want int64
-		if c.count > 0 {
-			want = c.sent[c.head] + timeout
-		} else {
-			want = now + timeout
-		}
-		if s.open && c.count < p {
-			want = min(want, int64(c.sched.Due(c.next)))
-		}
-		if c.deadline == noDeadline || c.deadline > want || c.deadline <= now {
-			if err := c.nc.SetReadDeadline(s.start.Add(time.Duration(want))); err != nil {
-				return ErrRead, err
-			}
-			c.deadline = want
+		if err := c.armDeadline(now); err != nil {
+			return ErrRead, err
 		}
 		n, err := c.nc.Read(c.rbuf[c.rlen:])
 		if n > 0 {
