@@ -71,13 +71,13 @@ func usec(ns int64) int64 {
 
 // connStats are one connection's counters, owned by its goroutine.
 type connStats struct {
-	requests   uint64 // good responses in the measured window
-	bytesIn    uint64
-	bytesOut   uint64
-	sends      uint64 // open loop: sends whose response was recorded
-	due        uint64 // open loop: slots sent in the measured window
-	windowFull uint64 // open loop: slots that came due while the window was full
-	errs       [numErrKinds]uint64
+	requests     uint64 // good responses in the measured window
+	bytesRead    uint64 // socket bytes read in the measured window
+	bytesWritten uint64 // socket bytes written in the measured window
+	sends        uint64 // open loop: sends whose response was recorded
+	slotsSent    uint64 // open loop: schedule slots sent in the measured window
+	windowFull   uint64 // open loop: slots that came due while the window was full
+	errs         [numErrKinds]uint64
 }
 
 // conn is the request state of one connection that both engines share:
@@ -94,18 +94,18 @@ type conn struct {
 	uncorr *hdr.PackedHistogram // open loop: from actual send, µs
 	lag    *hdr.PackedHistogram // open loop: actual − intended send, µs
 
-	wbuf   []byte // Pipeline copies of the request or message
-	reqLen int
-	rbuf   []byte
-	rlen   int
+	wbuf     []byte // Pipeline copies of the request or message
+	reqBytes int    // bytes of one request or message
+	rbuf     []byte // received bytes not yet consumed, from rbuf[0]
+	rlen     int    // bytes held in rbuf
 
 	// Ring of outstanding requests: intended and actual send times, ns
 	// since the schedule start.
-	due, sent   []int64
-	head, count int
+	dueNs, sentNs []int64
+	head, count   int
 
 	sched    Schedule // open loop: this connection's share of the schedule
-	next     uint64   // open loop: next schedule slot of this connection
+	nextSlot uint64   // open loop: next schedule slot of this connection
 	fullUpTo uint64   // open loop: slots below this were counted as window-full
 
 	// Echo verification.
@@ -127,18 +127,18 @@ type conn struct {
 func newConn(s *shared, id int) *conn {
 	p := s.cfg.Pipeline
 	c := &conn{
-		s:    s,
-		id:   id,
-		lat:  newPacked(),
-		due:  make([]int64, p),
-		sent: make([]int64, p),
+		s:      s,
+		id:     id,
+		lat:    newPacked(),
+		dueNs:  make([]int64, p),
+		sentNs: make([]int64, p),
 	}
 	if s.open {
 		c.uncorr = newPacked()
 		c.lag = newPacked()
 		c.sched = s.scheds[id]
 	}
-	c.reqLen = len(s.req)
+	c.reqBytes = len(s.req)
 	c.wbuf = bytes.Repeat(s.req, p)
 	size := 16 << 10
 	if s.echo {
@@ -172,7 +172,7 @@ func (c *conn) retry(kind ErrKind) time.Duration {
 // window: during measurement and before a request limit (-n) was reached, so
 // responses still in flight after the last counted request add no errors.
 func (s *shared) counts(ph int32) bool {
-	return ph == phaseMeasure && (s.limit == 0 || s.budget.Load() > 0)
+	return ph == phaseMeasure && (s.requestLimit == 0 || s.requestsLeft.Load() > 0)
 }
 
 // errKindNone marks an orderly reconnect that is not an error.
@@ -207,18 +207,18 @@ func (c *conn) take(now int64, ph int32) int {
 		return k
 	}
 	for c.count < p {
-		d := int64(c.sched.Due(c.next))
+		d := int64(c.sched.Due(c.nextSlot))
 		if d > now {
 			break
 		}
 		c.push(d, now)
-		c.next++
+		c.nextSlot++
 		k++
 	}
 	if c.count == p {
 		// Every slot that has come due behind the full window counts once,
 		// however many times the window is found full.
-		from := max(c.next, c.fullUpTo)
+		from := max(c.nextSlot, c.fullUpTo)
 		if to := c.sched.DueBy(time.Duration(now)); to > from {
 			c.fullUpTo = to
 			if ph == phaseMeasure {
@@ -227,24 +227,24 @@ func (c *conn) take(now int64, ph int32) int {
 		}
 	}
 	if ph == phaseMeasure {
-		c.st.due += uint64(k)
+		c.st.slotsSent += uint64(k)
 	}
 	return k
 }
 
 func (c *conn) push(due, sent int64) {
 	i := c.head + c.count
-	if i >= len(c.due) {
-		i -= len(c.due)
+	if i >= len(c.dueNs) {
+		i -= len(c.dueNs)
 	}
-	c.due[i], c.sent[i] = due, sent
+	c.dueNs[i], c.sentNs[i] = due, sent
 	c.count++
 }
 
 func (c *conn) pop() (due, sent int64) {
-	due, sent = c.due[c.head], c.sent[c.head]
+	due, sent = c.dueNs[c.head], c.sentNs[c.head]
 	c.head++
-	if c.head == len(c.due) {
+	if c.head == len(c.dueNs) {
 		c.head = 0
 	}
 	c.count--
@@ -255,8 +255,8 @@ func (c *conn) pop() (due, sent int64) {
 // been reached; the response that reaches it ends the run.
 func (c *conn) record(now, due, sent int64) {
 	s := c.s
-	if s.limit > 0 {
-		if left := s.budget.Add(-1); left < 0 {
+	if s.requestLimit > 0 {
+		if left := s.requestsLeft.Add(-1); left < 0 {
 			return
 		} else if left == 0 {
 			s.stop(ErrRequestLimit)
@@ -462,11 +462,11 @@ func (c *conn) consumeEcho(now int64, ph int32) (ErrKind, error) {
 // stampOut writes sequence numbers into the next k outgoing messages, so a
 // lost, repeated or reordered message shows up as a mismatch.
 func (c *conn) stampOut(k int) {
-	if c.reqLen < 8 {
+	if c.reqBytes < 8 {
 		return
 	}
 	for i := range k {
-		binary.LittleEndian.PutUint64(c.wbuf[i*c.reqLen:], c.seqOut)
+		binary.LittleEndian.PutUint64(c.wbuf[i*c.reqBytes:], c.seqOut)
 		c.seqOut++
 	}
 }

@@ -333,7 +333,7 @@ func (l *epollLoop) read(c *epollConn, ph int32) bool {
 	}
 	now := l.s.now()
 	if ph == phaseMeasure {
-		c.st.bytesIn += uint64(n)
+		c.st.bytesRead += uint64(n)
 	}
 	c.rlen += n
 	var kind ErrKind
@@ -361,7 +361,7 @@ func (l *epollLoop) send(c *epollConn, now int64, ph int32) bool {
 	if c.s.echo {
 		c.stampOut(k)
 	}
-	c.wpend = c.wbuf[:k*c.reqLen]
+	c.wpend = c.wbuf[:k*c.reqBytes]
 	return l.flush(c, ph)
 }
 
@@ -371,7 +371,7 @@ func (l *epollLoop) flush(c *epollConn, ph int32) bool {
 		n, err := rawWrite(c.fd, c.wpend)
 		if n > 0 {
 			if ph == phaseMeasure {
-				c.st.bytesOut += uint64(n)
+				c.st.bytesWritten += uint64(n)
 			}
 			c.wpend = c.wpend[n:]
 		}
@@ -424,7 +424,7 @@ func (l *epollLoop) housekeep(now int64, ph int32) {
 		switch {
 		case c.state == sockConnecting && now-c.connectStartNs >= timeout:
 			l.drop(c, ErrConnect)
-		case c.state == sockOpen && c.count > 0 && now-c.sent[c.head] >= timeout:
+		case c.state == sockOpen && c.count > 0 && now-c.sentNs[c.head] >= timeout:
 			l.drop(c, c.expire(now, ph))
 		case c.state == sockClosed && now >= c.redialAtNs:
 			l.dial(c, now)

@@ -227,7 +227,7 @@ func TestWindowFullCountsEveryDueSlot(t *testing.T) {
 	if c.st.windowFull != 2000 {
 		t.Fatalf("window_full = %d after catching up, want still 2000", c.st.windowFull)
 	}
-	full, reason := saturation(1000, 0, c.st.due+2000, c.st.windowFull)
+	full, reason := saturation(1000, 0, c.st.slotsSent+2000, c.st.windowFull)
 	if !full {
 		t.Fatalf("not saturated: %s", reason)
 	}

@@ -127,10 +127,10 @@ func (c *goConn) armDeadline(now int64) error {
 	timeout := int64(c.s.cfg.Timeout)
 	want := now + timeout
 	if c.count > 0 {
-		want = c.sent[c.head] + timeout
+		want = c.sentNs[c.head] + timeout
 	}
 	if c.s.open && c.count < c.s.cfg.Pipeline {
-		want = min(want, int64(c.sched.Due(c.next)))
+		want = min(want, int64(c.sched.Due(c.nextSlot)))
 	}
 	if c.deadline != noDeadline && c.deadline <= want && c.deadline > now {
 		return nil
@@ -157,9 +157,9 @@ func (c *goConn) serve() (ErrKind, error) {
 			if s.echo {
 				c.stampOut(k)
 			}
-			n, err := c.nc.Write(c.wbuf[:k*c.reqLen])
+			n, err := c.nc.Write(c.wbuf[:k*c.reqBytes])
 			if ph == phaseMeasure {
-				c.st.bytesOut += uint64(n)
+				c.st.bytesWritten += uint64(n)
 			}
 			if err != nil {
 				return ErrWrite, err
@@ -172,7 +172,7 @@ func (c *goConn) serve() (ErrKind, error) {
 		if n > 0 {
 			now = s.now()
 			if ph = s.phase.Load(); ph == phaseMeasure {
-				c.st.bytesIn += uint64(n)
+				c.st.bytesRead += uint64(n)
 			}
 			c.rlen += n
 			var kind ErrKind
@@ -189,7 +189,7 @@ func (c *goConn) serve() (ErrKind, error) {
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				c.deadline = deadlinePassed
-				if now := s.now(); c.count > 0 && now-c.sent[c.head] >= timeout {
+				if now := s.now(); c.count > 0 && now-c.sentNs[c.head] >= timeout {
 					return c.expire(now, s.phase.Load()), err
 				}
 				continue

@@ -75,8 +75,8 @@ type shared struct {
 	start time.Time    // schedule start: the beginning of the warm-up
 	phase atomic.Int32 // hot-path copy of where the run is; phaseStop once stop was called
 
-	limit  int64        // -n; 0 = none
-	budget atomic.Int64 // requests left to record under limit
+	requestLimit int64        // -n; 0 = none
+	requestsLeft atomic.Int64 // requests left to record under limit
 
 	ctx  context.Context         // the run's context: it ends when the run stops
 	done <-chan struct{}         // ctx.Done()
@@ -95,15 +95,15 @@ func newShared(cfg Config, hlog bool) (*shared, error) {
 	}
 	t, _ := ParseTarget(cfg.Target)
 	s := &shared{
-		cfg:    cfg,
-		target: t,
-		engine: cfg.engine(),
-		open:   cfg.Rate > 0,
-		echo:   t.Workload == summary.WorkloadEcho,
-		hlog:   hlog,
-		limit:  int64(cfg.Requests),
+		cfg:          cfg,
+		target:       t,
+		engine:       cfg.engine(),
+		open:         cfg.Rate > 0,
+		echo:         t.Workload == summary.WorkloadEcho,
+		hlog:         hlog,
+		requestLimit: int64(cfg.Requests),
 	}
-	s.budget.Store(s.limit)
+	s.requestsLeft.Store(s.requestLimit)
 	if s.echo {
 		s.req = pattern(cfg.Payload)
 	} else {

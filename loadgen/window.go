@@ -131,10 +131,10 @@ type measured struct {
 // add adds another connection's counters.
 func (st *connStats) add(o *connStats) {
 	st.requests += o.requests
-	st.bytesIn += o.bytesIn
-	st.bytesOut += o.bytesOut
+	st.bytesRead += o.bytesRead
+	st.bytesWritten += o.bytesWritten
 	st.sends += o.sends
-	st.due += o.due
+	st.slotsSent += o.slotsSent
 	st.windowFull += o.windowFull
 	for k := range st.errs {
 		st.errs[k] += o.errs[k]
@@ -164,7 +164,7 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 		sum.RPS = float64(st.requests) / sum.DurationSeconds
 	}
 	sum.Latency = summary.PercentilesOf(m.latency)
-	sum.BytesRead, sum.BytesWritten = st.bytesIn, st.bytesOut
+	sum.BytesRead, sum.BytesWritten = st.bytesRead, st.bytesWritten
 	sum.StartTime = m.start.UTC().Format(time.RFC3339Nano)
 	sum.StopReason = m.stop
 	if m.uncorrected != nil {
@@ -176,7 +176,7 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 			Max: m.lag.Max(),
 		}
 		sum.WindowFull = st.windowFull
-		sum.Saturated, sum.SaturatedReason = saturation(cfg.Rate, sum.SendLag.P99, st.due, st.windowFull)
+		sum.Saturated, sum.SaturatedReason = saturation(cfg.Rate, sum.SendLag.P99, st.slotsSent, st.windowFull)
 		if sum.Saturated && sum.Errors > 0 {
 			sum.SaturatedReason += fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
 		}

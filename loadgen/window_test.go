@@ -25,8 +25,8 @@ func TestSummarize(t *testing.T) {
 		server:     &procstat.Stats{RSSPeakKiB: 1000, Samples: 40},
 		stop:       summary.StopDuration,
 	}
-	m.counts.requests, m.counts.due, m.counts.windowFull = 100, 100, 0
-	m.counts.bytesIn, m.counts.bytesOut = 1000, 500
+	m.counts.requests, m.counts.slotsSent, m.counts.windowFull = 100, 100, 0
+	m.counts.bytesRead, m.counts.bytesWritten = 1000, 500
 	m.counts.errs[ErrStatus] = 2
 	cfg := Config{Target: "http://127.0.0.1:1/", Conns: 4, Pipeline: 1, Rate: 50, Body: 0, Payload: 64}
 	s := summarize(cfg, summary.WorkloadHTTP, summary.EngineEpoll, m).Summary
