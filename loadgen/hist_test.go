@@ -102,6 +102,7 @@ func TestWriteText(t *testing.T) {
 		Requests: 1000, DurationSeconds: 2, RPS: 500, BytesRead: 2048, Errors: 3, GeneratorCPUSeconds: 0.5,
 		ErrorKinds:  map[string]uint64{"timeout": 2, "status": 1},
 		Uncorrected: &summary.Percentiles{}, Saturated: true, SaturatedReason: "send lag p99 1s > 10ms", StopReason: summary.StopDuration,
+		Failed: true, FailedReason: "3 errors are 0.30% of 1003 attempts",
 	}}
 	var b bytes.Buffer
 	if err := WriteText(&b, r, true); err != nil {
@@ -114,6 +115,7 @@ func TestWriteText(t *testing.T) {
 		"Errors: 3: timeout 2 status 1",
 		"Requests/sec:       500.00",
 		"Saturated: the generator could not keep the schedule: send lag p99 1s > 10ms",
+		"Failed: 3 errors are 0.30% of 1003 attempts",
 		" Value\tPercentile\tTotalCount\t1/(1-Percentile)",
 		"       0.500     0.500000          500         2.00",
 		"#[Mean    =        0.500, StdDeviation   =        0.289]",

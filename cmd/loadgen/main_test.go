@@ -226,3 +226,22 @@ func TestExitStatus(t *testing.T) {
 		t.Fatalf("hung: err = %v, stderr %q, want exit %d and a warning", err, stderr.String(), cli.ExitFailed)
 	}
 }
+
+// TestVerdictExitCodes maps finished runs to exit statuses.
+func TestVerdictExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    summary.Summary
+		want int
+	}{
+		{"ok", summary.Summary{Requests: 10, StopReason: summary.StopDuration}, cli.ExitOK},
+		{"failed", summary.Summary{Failed: true, StopReason: summary.StopDuration}, cli.ExitFailed},
+		{"saturated", summary.Summary{Requests: 10, Saturated: true, StopReason: summary.StopDuration}, cli.ExitSaturated},
+		{"failed and saturated", summary.Summary{Failed: true, Saturated: true, StopReason: summary.StopRequests}, cli.ExitFailed},
+		{"interrupted", summary.Summary{Requests: 10, StopReason: summary.StopInterrupted}, cli.ExitInterrupted},
+	} {
+		if got := cli.Code(verdict(tc.s)); got != tc.want {
+			t.Errorf("%s: exit %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
