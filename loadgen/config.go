@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,8 +74,15 @@ func ParseTarget(s string) (Target, error) {
 	if u.Host == "" || u.Port() == "" {
 		return Target{}, fmt.Errorf("target %q: want SCHEME://HOST:PORT", s)
 	}
-	if _, _, err := net.SplitHostPort(u.Host); err != nil {
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
 		return Target{}, fmt.Errorf("target %q: %w", s, err)
+	}
+	if host == "" {
+		return Target{}, fmt.Errorf("target %q: empty host", s)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return Target{}, fmt.Errorf("target %q: port must be in [1, 65535], got %q", s, port)
 	}
 	t := Target{Addr: u.Host}
 	switch u.Scheme {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"net"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -73,44 +71,42 @@ func usec(ns int64) int64 {
 
 // connStats are one connection's counters, owned by its goroutine.
 type connStats struct {
-	requests   uint64 // good responses in the measured window
-	bytesIn    uint64
-	bytesOut   uint64
-	sends      uint64 // open loop: sends whose response was recorded
-	windowFull uint64 // open loop: sends that were due while the window was full
-	errs       [numErrKinds]uint64
+	requests     uint64 // good responses in the measured window
+	bytesRead    uint64 // socket bytes read in the measured window
+	bytesWritten uint64 // socket bytes written in the measured window
+	sends        uint64 // open loop: sends whose response was recorded
+	slotsSent    uint64 // open loop: schedule slots sent in the measured window
+	windowFull   uint64 // open loop: slots that came due while the window was full
+	errs         [numErrKinds]uint64
 }
 
-// conn drives one connection. Everything but mu's fields is owned by the
-// connection's goroutine; hot-path state needs no locks.
+// conn is the request state of one connection that both engines share:
+// the ring of outstanding requests, buffers, verification, histograms and
+// counters. Each engine wraps it in its own connection type (goConn,
+// epollConn) for the socket. Everything but hmu's fields is owned by the
+// goroutine driving the connection; hot-path state needs no locks.
 type conn struct {
 	s  *shared
 	id int
-
-	mu     sync.Mutex // guards nc replacement and closed against the stopper
-	nc     net.Conn
-	closed bool
 
 	hmu    sync.Mutex           // guards lat while interval logging swaps it
 	lat    *hdr.PackedHistogram // corrected latency, µs
 	uncorr *hdr.PackedHistogram // open loop: from actual send, µs
 	lag    *hdr.PackedHistogram // open loop: actual − intended send, µs
 
-	wbuf   []byte // Pipeline copies of the request or message
-	reqLen int
-	rbuf   []byte
-	rlen   int
+	wbuf     []byte // Pipeline copies of the request or message
+	reqBytes int    // bytes of one request or message
+	rbuf     []byte // received bytes not yet consumed, from rbuf[0]
+	rlen     int    // bytes held in rbuf
 
 	// Ring of outstanding requests: intended and actual send times, ns
 	// since the schedule start.
-	due, sent   []int64
-	head, count int
+	dueNs, sentNs []int64
+	head, count   int
 
-	deadline int64 // read deadline in force, ns since start; 0 = none
-
-	pacer    ConstantPacer
-	next     uint64 // open loop: next schedule slot of this connection
-	fullSlot uint64 // open loop: slot+1 last counted as window-full
+	sched    Schedule // open loop: this connection's share of the schedule
+	nextSlot uint64   // open loop: next schedule slot of this connection
+	fullUpTo uint64   // open loop: slots below this were counted as window-full
 
 	// Echo verification.
 	seqOut, seqIn uint64
@@ -118,15 +114,12 @@ type conn struct {
 	bad           bool // current message differed
 	expect        []byte
 
-	st connStats
+	// HTTP body being discarded as it arrives (too large to buffer).
+	skip        int     // bytes still to come
+	skipVerdict ErrKind // verdict on the response, decided from its header
+	skipClose   bool    // the response asked to close
 
-	// Event-loop engine state (epoll.go).
-	fd         int    // socket, -1 when not connected
-	connecting bool   // non-blocking connect in progress
-	since      int64  // connect started, ns since start
-	wpend      []byte // unwritten rest of the last write
-	outArmed   bool   // EPOLLOUT interest registered
-	redialAt   int64  // ns since start; 0 = none pending
+	st connStats
 
 	backoff time.Duration // last re-dial delay (retry); 0 after a connect
 }
@@ -134,19 +127,18 @@ type conn struct {
 func newConn(s *shared, id int) *conn {
 	p := s.cfg.Pipeline
 	c := &conn{
-		s:    s,
-		id:   id,
-		lat:  newPacked(),
-		due:  make([]int64, p),
-		sent: make([]int64, p),
-		fd:   -1,
+		s:      s,
+		id:     id,
+		lat:    newPacked(),
+		dueNs:  make([]int64, p),
+		sentNs: make([]int64, p),
 	}
 	if s.open {
 		c.uncorr = newPacked()
 		c.lag = newPacked()
-		c.pacer = s.pacers[id]
+		c.sched = s.scheds[id]
 	}
-	c.reqLen = len(s.req)
+	c.reqBytes = len(s.req)
 	c.wbuf = bytes.Repeat(s.req, p)
 	size := 16 << 10
 	if s.echo {
@@ -156,46 +148,6 @@ func newConn(s *shared, id int) *conn {
 	}
 	c.rbuf = make([]byte, size)
 	return c
-}
-
-// errStopped ends serve when the run stops.
-var errStopped = errors.New("stopped")
-
-// loop serves the connection until the run stops, re-dialling after errors
-// with a bounded backoff.
-func (c *conn) loop(first net.Conn) {
-	defer c.s.wg.Done()
-	if first != nil && !c.attach(first) {
-		return
-	}
-	for {
-		if c.s.phase.Load() == phaseStop {
-			return
-		}
-		if c.nc == nil {
-			nc, err := c.s.dial(c.id)
-			if err != nil {
-				c.fail(ErrConnect)
-				if !c.s.sleep(c.retry(ErrConnect)) {
-					return
-				}
-				continue
-			}
-			c.backoff = 0
-			if !c.attach(nc) {
-				return
-			}
-		}
-		kind, err := c.serve()
-		if err == errStopped || c.s.phase.Load() == phaseStop {
-			return
-		}
-		c.fail(kind)
-		c.detach()
-		if d := c.retry(kind); d > 0 && !c.s.sleep(d) {
-			return
-		}
-	}
 }
 
 // Re-dial backoff: 10 ms doubling to 1 s, reset by a successful connect.
@@ -220,7 +172,7 @@ func (c *conn) retry(kind ErrKind) time.Duration {
 // window: during measurement and before a request limit (-n) was reached, so
 // responses still in flight after the last counted request add no errors.
 func (s *shared) counts(ph int32) bool {
-	return ph == phaseMeasure && (s.limit == 0 || s.budget.Load() > 0)
+	return ph == phaseMeasure && (s.requestLimit == 0 || s.requestsLeft.Load() > 0)
 }
 
 // errKindNone marks an orderly reconnect that is not an error.
@@ -232,121 +184,13 @@ func (c *conn) fail(kind ErrKind) {
 	}
 }
 
-// attach installs a fresh connection; false if the run has stopped.
-func (c *conn) attach(nc net.Conn) bool {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		nc.Close()
-		return false
-	}
-	c.nc = nc
-	c.mu.Unlock()
-	c.reset()
-	return true
-}
-
 // reset clears per-connection protocol state for a fresh connection.
 func (c *conn) reset() {
-	c.rlen, c.head, c.count, c.deadline = 0, 0, 0, 0
+	c.rlen, c.head, c.count = 0, 0, 0
 	c.pos, c.bad = 0, false
+	c.skip = 0
 	c.seqOut, c.seqIn = 0, 0
-	c.wpend = nil
 	c.stampExpect()
-}
-
-// detach closes the current connection; outstanding requests are dropped.
-func (c *conn) detach() {
-	c.mu.Lock()
-	if c.nc != nil {
-		c.nc.Close()
-		c.nc = nil
-	}
-	c.mu.Unlock()
-}
-
-// shut closes the connection for good; called by the stopper.
-func (c *conn) shut() {
-	c.mu.Lock()
-	c.closed = true
-	if c.nc != nil {
-		c.nc.Close()
-	}
-	c.mu.Unlock()
-}
-
-// serve runs requests on c.nc until an error; it returns the error's kind.
-func (c *conn) serve() (ErrKind, error) {
-	s := c.s
-	p := s.cfg.Pipeline
-	timeout := int64(s.cfg.Timeout)
-	for {
-		ph := s.phase.Load()
-		if ph == phaseStop {
-			return 0, errStopped
-		}
-		now := s.now()
-		k := c.take(now, ph)
-		if k > 0 {
-			if s.echo {
-				c.stampOut(k)
-			}
-			n, err := c.nc.Write(c.wbuf[:k*c.reqLen])
-			if ph == phaseMeasure {
-				c.st.bytesOut += uint64(n)
-			}
-			if err != nil {
-				return ErrWrite, err
-			}
-		}
-		// Read deadline: the oldest outstanding request's timeout, or the
-		// next send when the window has room. A deadline that passed without
-		// a real timeout is simply moved on, so in closed loop it is set
-		// about once per timeout rather than once per read.
-		var want int64
-		if c.count > 0 {
-			want = c.sent[c.head] + timeout
-		} else {
-			want = now + timeout
-		}
-		if s.open && c.count < p {
-			want = min(want, int64(c.pacer.Due(c.next)))
-		}
-		if c.deadline == 0 || c.deadline > want || c.deadline <= now {
-			if err := c.nc.SetReadDeadline(s.start.Add(time.Duration(want))); err != nil {
-				return ErrRead, err
-			}
-			c.deadline = want
-		}
-		n, err := c.nc.Read(c.rbuf[c.rlen:])
-		if n > 0 {
-			now = s.now()
-			if ph = s.phase.Load(); ph == phaseMeasure {
-				c.st.bytesIn += uint64(n)
-			}
-			c.rlen += n
-			var kind ErrKind
-			var perr error
-			if s.echo {
-				kind, perr = c.consumeEcho(now, ph)
-			} else {
-				kind, perr = c.consumeHTTP(now, ph)
-			}
-			if perr != nil {
-				return kind, perr
-			}
-		}
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				c.deadline = -1 // passed; set a new one next round
-				if c.count > 0 && s.now()-c.sent[c.head] >= timeout {
-					return ErrTimeout, err
-				}
-				continue
-			}
-			return ErrRead, err
-		}
-	}
 }
 
 // take pushes the requests to send now onto the ring and returns how many:
@@ -363,36 +207,44 @@ func (c *conn) take(now int64, ph int32) int {
 		return k
 	}
 	for c.count < p {
-		d := int64(c.pacer.Due(c.next))
+		d := int64(c.sched.Due(c.nextSlot))
 		if d > now {
 			break
 		}
 		c.push(d, now)
-		c.next++
+		c.nextSlot++
 		k++
 	}
-	if c.count == p && int64(c.pacer.Due(c.next)) <= now && c.fullSlot != c.next+1 {
-		c.fullSlot = c.next + 1
-		if ph == phaseMeasure {
-			c.st.windowFull++
+	if c.count == p {
+		// Every slot that has come due behind the full window counts once,
+		// however many times the window is found full.
+		from := max(c.nextSlot, c.fullUpTo)
+		if to := c.sched.DueBy(time.Duration(now)); to > from {
+			c.fullUpTo = to
+			if ph == phaseMeasure {
+				c.st.windowFull += to - from
+			}
 		}
+	}
+	if ph == phaseMeasure {
+		c.st.slotsSent += uint64(k)
 	}
 	return k
 }
 
 func (c *conn) push(due, sent int64) {
 	i := c.head + c.count
-	if i >= len(c.due) {
-		i -= len(c.due)
+	if i >= len(c.dueNs) {
+		i -= len(c.dueNs)
 	}
-	c.due[i], c.sent[i] = due, sent
+	c.dueNs[i], c.sentNs[i] = due, sent
 	c.count++
 }
 
 func (c *conn) pop() (due, sent int64) {
-	due, sent = c.due[c.head], c.sent[c.head]
+	due, sent = c.dueNs[c.head], c.sentNs[c.head]
 	c.head++
-	if c.head == len(c.due) {
+	if c.head == len(c.dueNs) {
 		c.head = 0
 	}
 	c.count--
@@ -403,31 +255,48 @@ func (c *conn) pop() (due, sent int64) {
 // been reached; the response that reaches it ends the run.
 func (c *conn) record(now, due, sent int64) {
 	s := c.s
-	if s.limit > 0 {
-		if left := s.budget.Add(-1); left < 0 {
+	if s.requestLimit > 0 {
+		if left := s.requestsLeft.Add(-1); left < 0 {
 			return
 		} else if left == 0 {
-			s.finish()
+			s.stop(ErrRequestLimit)
 		}
 	}
 	c.st.requests++
-	c.lat.RecordValue(usec(now - due)) //nolint:errcheck // usec keeps it in range
+	c.lat.RecordValue(usec(now - due)) // usec keeps it in range: no error
 	if s.open {
-		c.uncorr.RecordValue(usec(now - sent)) //nolint:errcheck
-		c.lag.RecordValue(usec(sent - due))    //nolint:errcheck
+		c.uncorr.RecordValue(usec(now - sent))
+		c.lag.RecordValue(usec(sent - due))
 		c.st.sends++
 	}
 }
 
+// maxBuffered is the most a response may occupy in a connection's read
+// buffer: a header section of up to maxResponseHeader and a chunked body (or
+// a Content-Length body that is checked against -body) of up to MaxBody,
+// with room to spare. Content-Length bodies that are not checked are
+// discarded as they arrive, so their size is limited only by
+// maxResponseBody.
+const maxBuffered = 2*maxResponseHeader + 2*MaxBody
+
 // consumeHTTP handles every complete response in rbuf.
 func (c *conn) consumeHTTP(now int64, ph int32) (ErrKind, error) {
 	s := c.s
-	measure := ph == phaseMeasure
-	if measure && s.hlog {
+	if ph == phaseMeasure && s.hlog {
 		c.hmu.Lock()
 		defer c.hmu.Unlock()
 	}
 	off := 0
+	if c.skip > 0 { // the rest of a body being discarded
+		m := min(c.skip, c.rlen)
+		c.skip -= m
+		off = m
+		if c.skip == 0 {
+			if kind, err := c.complete(now, ph, c.skipVerdict, c.skipClose); err != nil {
+				return kind, err
+			}
+		}
+	}
 	for off < c.rlen {
 		if c.count == 0 {
 			return ErrProtocol, errUnasked
@@ -437,45 +306,115 @@ func (c *conn) consumeHTTP(now int64, ph int32) (ErrKind, error) {
 			return ErrProtocol, err
 		}
 		if n == 0 {
+			if r.BodyOff > 0 && !r.Chunked && off+r.BodyOff+r.BodyLen > len(c.rbuf) &&
+				(s.body == nil || r.BodyLen != len(s.body)) {
+				// A body too large to buffer and not to be compared byte
+				// for byte: judge it now, discard it as it arrives.
+				have := c.rlen - off - r.BodyOff
+				c.skip = r.BodyLen - have
+				c.skipVerdict, c.skipClose = c.judge(r, nil), r.Close
+				c.rlen = 0
+				return 0, nil
+			}
 			break
 		}
-		due, sent := c.pop()
-		ok := true
-		switch {
-		case r.Status < 200 || r.Status > 299:
-			ok = false
-			if s.counts(ph) {
-				c.st.errs[ErrStatus]++
-			}
-		case s.body != nil && (r.BodyLen != len(s.body) ||
-			(!r.Chunked && !bytes.Equal(c.rbuf[off+r.BodyOff:off+n], s.body))):
-			ok = false
-			if s.counts(ph) {
-				c.st.errs[ErrMismatch]++
-			}
-		}
-		if ok && measure {
-			c.record(now, due, sent)
-		}
 		off += n
-		if r.Close {
-			return errKindNone, errClosedByServer
+		switch {
+		case r.Status < 200: // interim (100 Continue, 103 Early Hints): the final response follows
+			continue
+		case r.BodyLen < 0:
+			return ErrProtocol, errUntilClose
+		}
+		if kind, err := c.complete(now, ph, c.judge(r, c.rbuf[off-n+r.BodyOff:off]), r.Close); err != nil {
+			return kind, err
 		}
 	}
 	if off > 0 {
 		c.rlen = copy(c.rbuf, c.rbuf[off:c.rlen])
 	}
 	if c.rlen == len(c.rbuf) { // one response larger than the buffer
-		if len(c.rbuf) >= 2*maxResponseHeader+2*MaxBody {
-			return ErrProtocol, errHeaderSize
+		if len(c.rbuf) >= maxBuffered {
+			return ErrProtocol, errTooLarge
 		}
 		c.rbuf = append(c.rbuf, make([]byte, len(c.rbuf))...)
 	}
 	return 0, nil
 }
 
+// verdictOK is the verdict on a good response (not an error kind).
+const verdictOK ErrKind = -2
+
+// judge returns the verdict on response r with the given body bytes (nil
+// when they were not kept): verdictOK, ErrStatus or ErrMismatch.
+func (c *conn) judge(r Response, body []byte) ErrKind {
+	want := c.s.body
+	switch {
+	case r.Status < 200 || r.Status > 299:
+		return ErrStatus
+	case want != nil && (r.BodyLen != len(want) || (!r.Chunked && !bytes.Equal(body, want))):
+		return ErrMismatch // a chunked body is checked by length only
+	}
+	return verdictOK
+}
+
+// complete ends the oldest outstanding request with verdict: a good one is
+// recorded, a bad one counted. With closing set the server asked to close.
+func (c *conn) complete(now int64, ph int32, verdict ErrKind, closing bool) (ErrKind, error) {
+	due, sent := c.pop()
+	if verdict == verdictOK {
+		if ph == phaseMeasure {
+			c.record(now, due, sent)
+		}
+	} else if c.s.counts(ph) {
+		c.st.errs[verdict]++
+	}
+	if closing {
+		return errKindNone, errClosedByServer
+	}
+	return 0, nil
+}
+
+// expire ends a connection whose oldest outstanding request has waited the
+// full timeout. The request is recorded at the time it waited, so a stalled
+// server shows in the maximum and in the interval log, and the error is
+// returned: timeout, or mismatch when part of an echo message came back
+// (bytes were lost).
+func (c *conn) expire(now int64, ph int32) ErrKind {
+	if c.s.echo && c.pos > 0 {
+		return ErrMismatch
+	}
+	due, sent := c.pop()
+	if c.s.counts(ph) {
+		if c.s.hlog {
+			c.hmu.Lock()
+			defer c.hmu.Unlock()
+		}
+		c.lat.RecordValue(usec(now - due))
+		if c.s.open {
+			c.uncorr.RecordValue(usec(now - sent))
+		}
+	}
+	return ErrTimeout
+}
+
+// closedKind is the error kind of the server closing the connection: a
+// response cut short is a protocol error (an echo message cut short a
+// mismatch); otherwise it is a read error.
+func (c *conn) closedKind() ErrKind {
+	switch {
+	case c.s.echo && c.pos > 0:
+		return ErrMismatch
+	case !c.s.echo && (c.rlen > 0 || c.skip > 0):
+		return ErrProtocol
+	}
+	return ErrRead
+}
+
 var (
 	errUnasked        error = ProtocolError("data arrived with no request outstanding")
+	errUntilClose     error = ProtocolError("response without Content-Length or chunked encoding (body until close) is refused")
+	errTooLarge       error = ProtocolError("chunked or checked response larger than the buffer limit")
+	errEchoExtra            = errors.New("echo: more bytes than were sent")
 	errClosedByServer       = errors.New("server asked to close")
 )
 
@@ -492,7 +431,7 @@ func (c *conn) consumeEcho(now int64, ph int32) (ErrKind, error) {
 	c.rlen = 0
 	for len(data) > 0 {
 		if c.count == 0 {
-			return ErrProtocol, errUnasked
+			return ErrMismatch, errEchoExtra
 		}
 		m := min(size-c.pos, len(data))
 		if !bytes.Equal(data[:m], c.expect[c.pos:c.pos+m]) {
@@ -523,11 +462,11 @@ func (c *conn) consumeEcho(now int64, ph int32) (ErrKind, error) {
 // stampOut writes sequence numbers into the next k outgoing messages, so a
 // lost, repeated or reordered message shows up as a mismatch.
 func (c *conn) stampOut(k int) {
-	if c.reqLen < 8 {
+	if c.reqBytes < 8 {
 		return
 	}
 	for i := range k {
-		binary.LittleEndian.PutUint64(c.wbuf[i*c.reqLen:], c.seqOut)
+		binary.LittleEndian.PutUint64(c.wbuf[i*c.reqBytes:], c.seqOut)
 		c.seqOut++
 	}
 }

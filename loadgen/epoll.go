@@ -24,29 +24,51 @@ import (
 
 const epollAvailable = true
 
+// sockState is where an epoll connection's socket is.
+type sockState uint8
+
+const (
+	sockClosed     sockState = iota // no socket; a re-dial is due at redialAtNs
+	sockConnecting                  // non-blocking connect in progress (EPOLLOUT reports it)
+	sockOpen                        // connected: requests flow
+)
+
+// epollConn is a connection of the epoll engine: a raw non-blocking socket
+// in its loop's epoll set over the shared request state.
+type epollConn struct {
+	*conn
+
+	fd             int       // socket, -1 in sockClosed
+	state          sockState //
+	connectStartNs int64     // sockConnecting: connect started, ns since start
+	redialAtNs     int64     // sockClosed: re-dial at this time, ns since start
+	wpend          []byte    // unwritten rest of the last write; nil when none
+	outArmed       bool      // EPOLLOUT interest registered
+}
+
 // epollLoop is one event loop; all its state is owned by its goroutine.
 type epollLoop struct {
 	s      *shared
 	epfd   int
 	f      *os.File        // epfd, waited on through Go's netpoller
 	rc     syscall.RawConn // of f
-	conns  []*conn
+	conns  []*epollConn
 	events []syscall.EpollEvent
 	sa     syscall.Sockaddr
 	family int
-	scan   int64                 // housekeeping period, ns
+	scanNs int64                 // housekeeping period, ns
 	poll   func(fd uintptr) bool // made once: a closure per wait would allocate
 	n      int                   // events found by poll
 
 	// Open loop: the loop walks the global schedule and wakes each
 	// connection whose slot comes due; a connection that cannot send then
 	// catches up when its window frees.
-	tfd    int           // timerfd, -1 in closed loop
-	sched  ConstantPacer // the whole schedule, one slot per request
-	g      uint64        // next global slot to walk
-	index  int           // this loop's number
-	nloops int
-	tbuf   [8]byte
+	tfd      int      // timerfd, -1 in closed loop
+	sched    Schedule // the whole schedule, one slot per request
+	nextSlot uint64   // next slot of the global schedule to walk
+	index    int      // this loop's number
+	nloops   int
+	timerBuf [8]byte // expirations read from the timerfd
 }
 
 // timerID marks the timerfd in epoll events; connection ids are ≥ 0.
@@ -58,32 +80,32 @@ func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 	if err != nil {
 		return err
 	}
-	scan := min(int64(50*time.Millisecond), max(int64(time.Millisecond), int64(s.cfg.Timeout/4)))
+	scanNs := min(int64(50*time.Millisecond), max(int64(time.Millisecond), int64(s.cfg.Timeout/4)))
 	ls := make([]*epollLoop, loops)
 	for i := range ls {
-		if ls[i], err = newEpollLoop(s, i, loops, ra, scan); err != nil {
+		if ls[i], err = newEpollLoop(s, i, loops, ra, scanNs); err != nil {
 			for _, l := range ls[:i] {
 				l.close()
 			}
 			return err
 		}
 	}
-	for i, c := range conns {
+	for i, rc := range conns {
 		l := ls[i%loops]
+		c := &epollConn{conn: rc, fd: -1}
 		l.conns = append(l.conns, c)
 		if ncs[i] != nil {
 			fd, err := takeFD(ncs[i])
 			if err == nil {
-				c.fd = fd
+				c.fd, c.state = fd, sockOpen
 				c.reset()
 				err = l.ctl(syscall.EPOLL_CTL_ADD, c, syscall.EPOLLIN)
 			}
 			if err != nil {
-				l.drop(c, errKindNone)
-				c.redialAt = 1
+				l.drop(c, errKindNone) // re-dials at once
 			}
 		} else {
-			c.redialAt = 1
+			l.dial(c, s.now())
 		}
 	}
 	for _, l := range ls {
@@ -95,7 +117,7 @@ func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 
 // newEpollLoop returns loop index of loops with its epoll set (and, in open
 // loop, its timerfd) ready; on error it leaves nothing open.
-func newEpollLoop(s *shared, index, loops int, ra *net.TCPAddr, scan int64) (*epollLoop, error) {
+func newEpollLoop(s *shared, index, loops int, ra *net.TCPAddr, scanNs int64) (*epollLoop, error) {
 	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll: %w", err)
@@ -107,7 +129,7 @@ func newEpollLoop(s *shared, index, loops int, ra *net.TCPAddr, scan int64) (*ep
 		syscall.Close(fd)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	l := &epollLoop{s: s, epfd: fd, events: make([]syscall.EpollEvent, 256), scan: scan, tfd: -1, index: index, nloops: loops}
+	l := &epollLoop{s: s, epfd: fd, events: make([]syscall.EpollEvent, 256), scanNs: scanNs, tfd: -1, index: index, nloops: loops}
 	l.sa, l.family = sockaddr(ra.IP, ra.Port) // one each: Connect writes into it
 	l.poll = func(fd uintptr) bool {
 		var e error
@@ -176,7 +198,7 @@ func (l *epollLoop) startTimer() error {
 		return err
 	}
 	l.tfd = fd
-	l.sched = ConstantPacer{Rate: l.s.cfg.Rate}
+	l.sched = Schedule{Rate: l.s.cfg.Rate}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: timerID}
 	return syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
 }
@@ -198,10 +220,10 @@ func (l *epollLoop) pace(now int64, ph int32) {
 	conns := uint64(l.s.cfg.Conns)
 	loops := uint64(l.nloops)
 	for {
-		due := int64(l.sched.Due(l.g))
-		id := l.g % conns
+		due := int64(l.sched.Due(l.nextSlot))
+		id := l.nextSlot % conns
 		if id%loops != uint64(l.index) {
-			l.g++
+			l.nextSlot++
 			continue
 		}
 		if due > now {
@@ -210,18 +232,18 @@ func (l *epollLoop) pace(now int64, ph int32) {
 			return
 		}
 		c := l.conn(id)
-		if c.fd >= 0 && !c.connecting && c.wpend == nil {
+		if c.state == sockOpen && c.wpend == nil {
 			l.send(c, now, ph)
 		}
-		l.g++
+		l.nextSlot++
 	}
 }
 
 // conn returns the connection with id; loop k owns ids k, k+loops,
 // k+2·loops, … in that order.
-func (l *epollLoop) conn(id uint64) *conn { return l.conns[id/uint64(l.nloops)] }
+func (l *epollLoop) conn(id uint64) *epollConn { return l.conns[id/uint64(l.nloops)] }
 
-func (l *epollLoop) ctl(op int, c *conn, events uint32) error {
+func (l *epollLoop) ctl(op int, c *epollConn, events uint32) error {
 	ev := syscall.EpollEvent{Events: events, Fd: int32(c.id)}
 	return syscall.EpollCtl(l.epfd, op, c.fd, &ev)
 }
@@ -229,85 +251,89 @@ func (l *epollLoop) ctl(op int, c *conn, events uint32) error {
 func (l *epollLoop) run() {
 	s := l.s
 	defer s.wg.Done()
-	defer func() {
-		for _, c := range l.conns {
-			if c.fd >= 0 {
-				syscall.Close(c.fd)
-				c.fd = -1
-			}
-		}
-		l.close()
-	}()
+	defer l.closeAll()
 	// Prime every connected socket with its first requests.
 	now := s.now()
 	ph := s.phase.Load()
 	for _, c := range l.conns {
-		if c.fd >= 0 {
+		if c.state == sockOpen {
 			l.send(c, now, ph)
 		}
 	}
 	if l.tfd >= 0 {
 		l.pace(now, ph)
 	}
-	nextScan := now + l.scan
-	_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScan)))
+	nextScanNs := now + l.scanNs
+	_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScanNs)))
 	for {
 		l.n = 0
 		err := l.rc.Read(l.poll)
-		n := l.n
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return
 		}
-		ph = s.phase.Load()
-		if ph == phaseStop {
+		if ph = s.phase.Load(); ph == phaseStop {
 			return
 		}
-		for i := 0; i < n; i++ {
-			ev := &l.events[i]
-			if ev.Fd == timerID {
-				_, _ = rawRead(l.tfd, l.tbuf[:])
-				l.pace(s.now(), ph)
-				continue
-			}
-			c := l.conn(uint64(ev.Fd))
-			if c.fd < 0 {
-				continue
-			}
-			if c.connecting {
-				l.connected(c, ph)
-				continue
-			}
-			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
-				if !l.read(c, ph) {
-					continue
-				}
-			}
-			if ev.Events&syscall.EPOLLOUT != 0 && c.wpend != nil {
-				l.flush(c, ph)
-			}
+		for i := range l.n {
+			l.handle(&l.events[i], ph)
 		}
-		if now = s.now(); now >= nextScan {
-			l.housekeep(now)
-			nextScan = now + l.scan
-			_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScan)))
+		if now = s.now(); now >= nextScanNs {
+			l.housekeep(now, ph)
+			nextScanNs = now + l.scanNs
+			_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScanNs)))
 		}
+	}
+}
+
+// closeAll closes the loop's sockets and its epoll set when it returns.
+func (l *epollLoop) closeAll() {
+	for _, c := range l.conns {
+		if c.fd >= 0 {
+			syscall.Close(c.fd)
+			c.fd, c.state = -1, sockClosed
+		}
+	}
+	l.close()
+}
+
+// handle acts on one epoll event: the schedule's timer, a finished
+// connect, a readable or writable socket.
+func (l *epollLoop) handle(ev *syscall.EpollEvent, ph int32) {
+	if ev.Fd == timerID {
+		_, _ = rawRead(l.tfd, l.timerBuf[:])
+		l.pace(l.s.now(), ph)
+		return
+	}
+	c := l.conn(uint64(ev.Fd))
+	switch c.state {
+	case sockClosed:
+		return
+	case sockConnecting:
+		l.connected(c, ph)
+		return
+	}
+	if ev.Events&(syscall.EPOLLIN|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 && !l.read(c, ph) {
+		return
+	}
+	if ev.Events&syscall.EPOLLOUT != 0 && c.wpend != nil {
+		l.flush(c, ph)
 	}
 }
 
 // read takes what the socket has, consumes complete responses and sends
 // the next requests. It returns false if the connection was dropped.
-func (l *epollLoop) read(c *conn, ph int32) bool {
+func (l *epollLoop) read(c *epollConn, ph int32) bool {
 	n, err := rawRead(c.fd, c.rbuf[c.rlen:])
 	if err == syscall.EAGAIN || err == syscall.EINTR {
 		return true
 	}
 	if err != nil || n == 0 {
-		l.drop(c, ErrRead)
+		l.drop(c, c.closedKind())
 		return false
 	}
 	now := l.s.now()
 	if ph == phaseMeasure {
-		c.st.bytesIn += uint64(n)
+		c.st.bytesRead += uint64(n)
 	}
 	c.rlen += n
 	var kind ErrKind
@@ -327,7 +353,7 @@ func (l *epollLoop) read(c *conn, ph int32) bool {
 }
 
 // send writes the requests that are due.
-func (l *epollLoop) send(c *conn, now int64, ph int32) bool {
+func (l *epollLoop) send(c *epollConn, now int64, ph int32) bool {
 	k := c.take(now, ph)
 	if k == 0 {
 		return true
@@ -335,17 +361,17 @@ func (l *epollLoop) send(c *conn, now int64, ph int32) bool {
 	if c.s.echo {
 		c.stampOut(k)
 	}
-	c.wpend = c.wbuf[:k*c.reqLen]
+	c.wpend = c.wbuf[:k*c.reqBytes]
 	return l.flush(c, ph)
 }
 
 // flush writes c.wpend, waiting for EPOLLOUT if the socket is full.
-func (l *epollLoop) flush(c *conn, ph int32) bool {
+func (l *epollLoop) flush(c *epollConn, ph int32) bool {
 	for len(c.wpend) > 0 {
 		n, err := rawWrite(c.fd, c.wpend)
 		if n > 0 {
 			if ph == phaseMeasure {
-				c.st.bytesOut += uint64(n)
+				c.st.bytesWritten += uint64(n)
 			}
 			c.wpend = c.wpend[n:]
 		}
@@ -372,37 +398,42 @@ func (l *epollLoop) flush(c *conn, ph int32) bool {
 	return true
 }
 
-// drop counts kind (unless errKindNone), closes the socket and schedules a
-// re-dial with a bounded backoff.
-func (l *epollLoop) drop(c *conn, kind ErrKind) {
+// drop counts kind (unless errKindNone), closes the socket and re-dials:
+// at once after an orderly close the server asked for, else after the
+// backoff, at the first housekeeping round past it.
+func (l *epollLoop) drop(c *epollConn, kind ErrKind) {
 	c.fail(kind)
 	if c.fd >= 0 {
 		syscall.Close(c.fd)
-		c.fd = -1
 	}
-	c.connecting, c.outArmed = false, false
+	c.fd, c.state = -1, sockClosed
+	c.outArmed = false
 	c.wpend = nil
-	c.redialAt = l.s.now() + int64(c.retry(kind))
+	now := l.s.now()
+	if d := c.retry(kind); d > 0 {
+		c.redialAtNs = now + int64(d)
+		return
+	}
+	l.dial(c, now) // a failed dial drops with ErrConnect, so with a backoff
 }
 
 // housekeep expires timed-out requests and connects, and starts re-dials.
-func (l *epollLoop) housekeep(now int64) {
+func (l *epollLoop) housekeep(now int64, ph int32) {
 	timeout := int64(l.s.cfg.Timeout)
 	for _, c := range l.conns {
 		switch {
-		case c.fd >= 0 && c.connecting && now-c.since >= timeout:
+		case c.state == sockConnecting && now-c.connectStartNs >= timeout:
 			l.drop(c, ErrConnect)
-		case c.fd >= 0 && !c.connecting && c.count > 0 && now-c.sent[c.head] >= timeout:
-			l.drop(c, ErrTimeout)
-		case c.fd < 0 && c.redialAt != 0 && now >= c.redialAt:
-			c.redialAt = 0
+		case c.state == sockOpen && c.count > 0 && now-c.sentNs[c.head] >= timeout:
+			l.drop(c, c.expire(now, ph))
+		case c.state == sockClosed && now >= c.redialAtNs:
 			l.dial(c, now)
 		}
 	}
 }
 
 // dial starts a non-blocking connect; EPOLLOUT reports its outcome.
-func (l *epollLoop) dial(c *conn, now int64) {
+func (l *epollLoop) dial(c *epollConn, now int64) {
 	fd, err := syscall.Socket(l.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		l.drop(c, ErrConnect)
@@ -423,20 +454,21 @@ func (l *epollLoop) dial(c *conn, now int64) {
 		return
 	}
 	c.reset()
-	c.connecting, c.since = true, now
+	c.wpend = nil
+	c.state, c.connectStartNs = sockConnecting, now
 	if err := l.ctl(syscall.EPOLL_CTL_ADD, c, syscall.EPOLLOUT); err != nil {
 		l.drop(c, ErrConnect)
 	}
 }
 
 // connected finishes a non-blocking connect.
-func (l *epollLoop) connected(c *conn, ph int32) {
+func (l *epollLoop) connected(c *epollConn, ph int32) {
 	errno, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
 	if err != nil || errno != 0 {
 		l.drop(c, ErrConnect)
 		return
 	}
-	c.connecting = false
+	c.state = sockOpen
 	c.backoff = 0
 	if err := l.ctl(syscall.EPOLL_CTL_MOD, c, syscall.EPOLLIN); err != nil {
 		l.drop(c, ErrConnect)

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"time"
 
@@ -52,8 +53,12 @@ func startCollector(conns []*conn, w io.Writer, start time.Time) *collector {
 	c.lw.SetBaseTime(ms)
 	c.keep(c.lw.OutputLogFormatVersion())
 	c.keep(c.lw.OutputComment("[Latency in microseconds; Interval_Max in seconds]"))
-	c.keep(c.lw.OutputStartTime(ms))
-	c.keep(c.lw.OutputBaseTime(ms))
+	// The writer's own StartTime and BaseTime lines drop the milliseconds;
+	// these keep them, in the format its reader parses.
+	secs := float64(ms) / 1000
+	_, err := fmt.Fprintf(c.w, "#[StartTime: %.3f (seconds since epoch), %s]\n#[BaseTime: %.3f (seconds since epoch)]\n",
+		secs, time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00"), secs)
+	c.keep(err)
 	c.keep(c.lw.OutputLegend())
 	go c.run()
 	return c
@@ -74,13 +79,16 @@ func (c *collector) run() {
 		case <-c.stop:
 			return
 		case now := <-t.C:
-			c.cut(now)
+			c.cut(now, false)
 		}
 	}
 }
 
-// cut closes the interval ending at end and writes it.
-func (c *collector) cut(end time.Time) {
+// cut closes the interval ending at end and writes it. Intervals are
+// timed in whole milliseconds and never shorter than one: an interval that
+// would be empty in time is written only if it holds values (stretched to
+// 1 ms); the last one (final) is left out when it holds none.
+func (c *collector) cut(end time.Time, final bool) {
 	c.iv.Reset()
 	for i, cn := range c.conns {
 		cn.hmu.Lock()
@@ -89,9 +97,15 @@ func (c *collector) cut(end time.Time) {
 		c.spares[i].MergeInto(c.iv)
 		c.spares[i].Reset()
 	}
-	c.iv.SetStartTimeMs(c.last.UnixMilli())
-	c.iv.SetEndTimeMs(end.UnixMilli())
-	c.last = end
+	startMs, endMs := c.last.UnixMilli(), end.UnixMilli()
+	empty := c.iv.TotalCount() == 0
+	if empty && (final || endMs <= startMs) {
+		return
+	}
+	endMs = max(endMs, startMs+1)
+	c.iv.SetStartTimeMs(startMs)
+	c.iv.SetEndTimeMs(endMs)
+	c.last = time.UnixMilli(endMs)
 	c.keep(c.lw.OutputIntervalHistogram(c.iv))
 	c.total.Merge(c.iv)
 }
@@ -101,7 +115,7 @@ func (c *collector) cut(end time.Time) {
 func (c *collector) finish(end time.Time) *hdr.Histogram {
 	close(c.stop)
 	<-c.done
-	c.cut(end)
+	c.cut(end, true)
 	c.keep(c.w.Flush())
 	return c.total
 }

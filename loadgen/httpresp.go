@@ -25,7 +25,7 @@ var (
 	errTransferEnc   error = ProtocolError("unsupported Transfer-Encoding")
 	errChunk         error = ProtocolError("malformed chunk")
 	errHeaderSize    error = ProtocolError("header section too large")
-	errInformational error = ProtocolError("unexpected 1xx response")
+	errSwitching     error = ProtocolError("unexpected 101 Switching Protocols")
 )
 
 // Limits of ParseResponse.
@@ -36,84 +36,36 @@ const (
 
 // ParseResponse parses the HTTP/1.1 response at the start of b. It returns
 // the response and the number of bytes it occupies, or n == 0 with a nil
-// error when b holds only part of it. A response delimited by the connection
-// closing (no length, not chunked) returns BodyLen -1 and n covering the
-// header only. ParseResponse does not allocate.
+// error when b holds only part of it. When only the body is missing, r
+// already carries the status, BodyOff and BodyLen (Content-Length bodies),
+// so a caller can discard a large body as it arrives instead of buffering
+// it. An interim 1xx response (except 101) is returned on its own, with
+// BodyLen 0: the caller skips it and parses the final response after it. A
+// response delimited by the connection closing (no length, not chunked)
+// returns BodyLen -1 and n covering the header only. Bytes that cannot
+// begin a status line fail at once, without waiting for a line end.
+// ParseResponse does not allocate.
 func ParseResponse(b []byte) (r Response, n int, err error) {
-	// Status line: HTTP/1.x SSS[ reason]\r\n
-	eol := indexCRLF(b, 0)
-	if eol == -2 {
-		return r, 0, errStatusLine
+	status, http10, pos, err := parseStatusLine(b)
+	if err != nil || pos == 0 {
+		return r, 0, err
 	}
-	if eol < 0 {
-		return r, 0, incompleteHeader(b)
-	}
-	line := b[:eol]
-	if len(line) < 12 || string(line[:7]) != "HTTP/1." || !isDigit(line[7]) || line[8] != ' ' ||
-		!isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) || (len(line) > 12 && line[12] != ' ') {
-		return r, 0, errStatusLine
-	}
-	r.Status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
-	if r.Status < 100 {
-		return r, 0, errStatusLine
-	}
-	if r.Status < 200 {
-		return r, 0, errInformational
-	}
-	http10 := line[7] == '0'
+	r.Status = status
 	cl := -1
-	pos := eol + 2
-	for {
-		eol = indexCRLF(b, pos)
-		if eol == -2 {
-			return r, 0, errHeaderLine
-		}
-		if eol < 0 {
-			return r, 0, incompleteHeader(b)
-		}
-		if eol == pos { // blank line: end of header section
-			pos += 2
-			break
-		}
-		line = b[pos:eol]
-		pos = eol + 2
-		colon := -1
-		for i, c := range line {
-			if c == ':' {
-				colon = i
-				break
-			}
-			if c <= ' ' || c >= 0x7f { // includes obs-fold (leading space)
-				return r, 0, errHeaderLine
-			}
-		}
-		if colon <= 0 {
-			return r, 0, errHeaderLine
-		}
-		name, value := line[:colon], ascii.TrimOWS(line[colon+1:])
-		switch {
-		case ascii.EqualFold(name, "content-length"):
-			v64, ok := ascii.ParseDecimal(value, maxResponseBody)
-			v := int(v64)
-			if !ok || v > maxResponseBody || (cl >= 0 && v != cl) {
-				return r, 0, errContentLength
-			}
-			cl = v
-		case ascii.EqualFold(name, "transfer-encoding"):
-			if !hasSuffixFold(value, "chunked") {
-				return r, 0, errTransferEnc
-			}
-			r.Chunked = true
-		case ascii.EqualFold(name, "connection"):
-			if hasTokenFold(value, "close") {
-				r.Close = true
-			}
-		}
-	}
-	if http10 {
-		r.Close = true
+	if pos, cl, err = parseHeaders(b, pos, &r); err != nil || pos == 0 {
+		return r, 0, err
 	}
 	r.BodyOff = pos
+	if r.Status < 200 { // interim response: no body, the final one follows
+		r.Close, r.Chunked = false, false
+		return r, pos, nil
+	}
+	if http10 {
+		if r.Chunked { // RFC 9112 §6.1: faulty framing
+			return r, 0, errTransferEnc
+		}
+		r.Close = true
+	}
 	switch {
 	case r.Status == 204 || r.Status == 304:
 		r.BodyLen = 0
@@ -133,6 +85,87 @@ func ParseResponse(b []byte) (r Response, n int, err error) {
 		r.BodyLen = -1
 		r.Close = true
 		return r, pos, nil
+	}
+}
+
+// parseStatusLine parses "HTTP/1.x SSS[ reason]\r\n" at the start of b and
+// returns the offset after it, 0 while it is incomplete.
+func parseStatusLine(b []byte) (status int, http10 bool, pos int, err error) {
+	if !hasStatusPrefix(b) {
+		return 0, false, 0, errStatusLine
+	}
+	eol := indexCRLF(b, 0)
+	if eol == -2 {
+		return 0, false, 0, errStatusLine
+	}
+	if eol < 0 {
+		return 0, false, 0, incompleteHeader(b)
+	}
+	line := b[:eol]
+	if len(line) < 12 || string(line[:7]) != "HTTP/1." || !isDigit(line[7]) || line[8] != ' ' ||
+		!isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) || (len(line) > 12 && line[12] != ' ') {
+		return 0, false, 0, errStatusLine
+	}
+	status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
+	switch {
+	case status < 100:
+		return 0, false, 0, errStatusLine
+	case status == 101:
+		return 0, false, 0, errSwitching
+	}
+	return status, line[7] == '0', eol + 2, nil
+}
+
+// parseHeaders parses the header fields from pos to the blank line into r
+// (Chunked, Close) and returns the offset after the blank line (0 while it
+// has not arrived) and the Content-Length (-1 when absent).
+func parseHeaders(b []byte, pos int, r *Response) (end, cl int, err error) {
+	cl = -1
+	for {
+		eol := indexCRLF(b, pos)
+		if eol == -2 {
+			return 0, cl, errHeaderLine
+		}
+		if eol < 0 {
+			return 0, cl, incompleteHeader(b)
+		}
+		if eol == pos { // blank line: end of header section
+			return pos + 2, cl, nil
+		}
+		line := b[pos:eol]
+		pos = eol + 2
+		colon := -1
+		for i, c := range line {
+			if c == ':' {
+				colon = i
+				break
+			}
+			if c <= ' ' || c >= 0x7f { // includes obs-fold (leading space)
+				return 0, cl, errHeaderLine
+			}
+		}
+		if colon <= 0 {
+			return 0, cl, errHeaderLine
+		}
+		name, value := line[:colon], ascii.TrimOWS(line[colon+1:])
+		switch {
+		case ascii.EqualFold(name, "content-length"):
+			v64, ok := ascii.ParseDecimal(value, maxResponseBody)
+			v := int(v64)
+			if !ok || v > maxResponseBody || (cl >= 0 && v != cl) {
+				return 0, cl, errContentLength
+			}
+			cl = v
+		case ascii.EqualFold(name, "transfer-encoding"):
+			if !hasSuffixFold(value, "chunked") {
+				return 0, cl, errTransferEnc
+			}
+			r.Chunked = true
+		case ascii.EqualFold(name, "connection"):
+			if hasTokenFold(value, "close") {
+				r.Close = true
+			}
+		}
 	}
 }
 
@@ -199,6 +232,13 @@ func parseChunked(b []byte, r Response, pos int) (Response, int, error) {
 		}
 		pos += size + 2
 	}
+}
+
+// hasStatusPrefix reports whether b could begin with "HTTP/1.".
+func hasStatusPrefix(b []byte) bool {
+	const prefix = "HTTP/1."
+	n := min(len(b), len(prefix))
+	return string(b[:n]) == prefix[:n]
 }
 
 // incompleteHeader is nil while the header section may still complete.

@@ -87,6 +87,9 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 	if s.StopReason != summary.StopDuration && s.StopReason != "" {
 		fmt.Fprintf(&b, "Stopped early: %s\n", s.StopReason)
 	}
+	if s.Failed {
+		fmt.Fprintf(&b, "Failed: %s\n", s.FailedReason)
+	}
 	if s.Saturated {
 		fmt.Fprintf(&b, "Saturated: the generator could not keep the schedule: %s\n", s.SaturatedReason)
 	}

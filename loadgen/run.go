@@ -2,11 +2,11 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,13 +23,34 @@ const SampleInterval = 50 * time.Millisecond
 
 // Saturation thresholds of an open-loop run. A run is marked saturated when
 // the p99 send lag exceeds max(LagFloor, LagIntervals × 1/rate), or when more
-// than WindowFullPercent of sends were due while the pipeline window of their
-// connection was full.
+// than WindowFullPercent of the schedule's slots came due while the pipeline
+// window of their connection was full.
 const (
 	LagFloor          = 10 * time.Millisecond
 	LagIntervals      = 10
 	WindowFullPercent = 1.0
 )
+
+// Causes of the end of a run, as context.Cause reports them on the run's
+// context. Any other cause (the caller's context ending) is an interruption.
+var (
+	ErrDurationElapsed = errors.New("measured duration elapsed")
+	ErrRequestLimit    = errors.New("request limit reached")
+	ErrServerExited    = errors.New("server process exited")
+)
+
+// stopReason maps the cause of a run's end to its summary.StopReason.
+func stopReason(cause error) summary.StopReason {
+	switch {
+	case errors.Is(cause, ErrDurationElapsed):
+		return summary.StopDuration
+	case errors.Is(cause, ErrRequestLimit):
+		return summary.StopRequests
+	case errors.Is(cause, ErrServerExited):
+		return summary.StopServerExited
+	}
+	return summary.StopInterrupted
+}
 
 // Result is a finished run: the summary and the merged histograms behind it.
 type Result struct {
@@ -43,28 +64,61 @@ type Result struct {
 type shared struct {
 	cfg    Config
 	target Target
-	open   bool
+	engine summary.Engine
+	open   bool // open loop (cfg.Rate > 0)
 	echo   bool
 	hlog   bool
-	req    []byte // one request, or the echo message template
-	body   []byte // POST body expected back; nil for GET
-	pacers []ConstantPacer
+	req    []byte     // one request, or the echo message template
+	body   []byte     // POST body expected back; nil for GET
+	scheds []Schedule // open loop: one per connection
 
-	start time.Time
-	phase atomic.Int32
+	start time.Time    // schedule start: the beginning of the warm-up
+	phase atomic.Int32 // hot-path copy of where the run is; phaseStop once stop was called
 
-	limit  int64
-	budget atomic.Int64
+	requestLimit int64        // -n; 0 = none
+	requestsLeft atomic.Int64 // requests left to record under limit
 
-	done     chan struct{} // closed when the run stops
-	finished chan struct{} // closed when the request limit is reached
-	finOnce  sync.Once
-	wg       sync.WaitGroup
+	ctx  context.Context         // the run's context: it ends when the run stops
+	done <-chan struct{}         // ctx.Done()
+	stop context.CancelCauseFunc // ends the run with a cause
+	wg   sync.WaitGroup          // connection goroutines or event loops
+}
+
+// newShared validates cfg and builds the state of a run over it.
+func newShared(cfg Config, hlog bool) (*shared, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if err := checkFileLimit(cfg.Conns); err != nil {
+		return nil, err
+	}
+	t, _ := ParseTarget(cfg.Target)
+	s := &shared{
+		cfg:          cfg,
+		target:       t,
+		engine:       cfg.engine(),
+		open:         cfg.Rate > 0,
+		echo:         t.Workload == summary.WorkloadEcho,
+		hlog:         hlog,
+		requestLimit: int64(cfg.Requests),
+	}
+	s.requestsLeft.Store(s.requestLimit)
+	if s.echo {
+		s.req = pattern(cfg.Payload)
+	} else {
+		if cfg.Body > 0 {
+			s.body = pattern(cfg.Body)
+		}
+		s.req = httpRequest(t, s.body)
+	}
+	if s.open {
+		s.scheds = Spread(cfg.Rate, cfg.Conns)
+	}
+	return s, nil
 }
 
 func (s *shared) now() int64 { return int64(time.Since(s.start)) }
-
-func (s *shared) finish() { s.finOnce.Do(func() { close(s.finished) }) }
 
 // sleep waits d; false if the run stopped meanwhile.
 func (s *shared) sleep(d time.Duration) bool { return sleepOn(s.done, d) }
@@ -82,250 +136,192 @@ func sleepOn(done <-chan struct{}, d time.Duration) bool {
 }
 
 // dial connects connection id, from its share of the source addresses.
-func (s *shared) dial(id int) (net.Conn, error) {
+func (s *shared) dial(ctx context.Context, id int) (net.Conn, error) {
 	d := net.Dialer{Timeout: s.cfg.Timeout}
 	if n := len(s.cfg.SourceIPs); n > 0 {
 		d.LocalAddr = &net.TCPAddr{IP: s.cfg.SourceIPs[id%n].AsSlice()}
 	}
-	return d.Dial("tcp", s.target.Addr)
+	return d.DialContext(ctx, "tcp", s.target.Addr)
 }
 
 // Run performs one load run against cfg.Target. Intervals of corrected
 // latency are written to hlog once per second when it is non-nil. A
-// cancelled ctx ends the run early and still returns what was measured.
-// Run fails at once if the target refuses the first connection.
+// cancelled ctx ends the run early, during dialling included, and still
+// returns what was measured (stop reason interrupted). Run fails at once if
+// the target refuses the first connection.
 func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cfg = cfg.withDefaults()
-	if err := checkFileLimit(cfg.Conns); err != nil {
-		return nil, err
-	}
-	t, _ := ParseTarget(cfg.Target)
-	s := &shared{
-		cfg:      cfg,
-		target:   t,
-		open:     cfg.Rate > 0,
-		echo:     t.Workload == summary.WorkloadEcho,
-		hlog:     hlog != nil,
-		limit:    int64(cfg.Requests),
-		done:     make(chan struct{}),
-		finished: make(chan struct{}),
-	}
-	s.budget.Store(s.limit)
-	if s.echo {
-		s.req = pattern(cfg.Payload)
-	} else {
-		if cfg.Body > 0 {
-			s.body = pattern(cfg.Body)
-		}
-		s.req = httpRequest(t, s.body)
-	}
-	if s.open {
-		s.pacers = Spread(cfg.Rate, cfg.Conns)
-	}
-
-	var sampler *procstat.Sampler
-	if cfg.ServerPID > 0 {
-		sampler = procstat.NewSampler(procstat.Reader{PID: cfg.ServerPID}, SampleInterval)
-		if err := sampler.Idle(); err != nil {
-			return nil, fmt.Errorf("server pid: %w", err)
-		}
-	}
-
-	// One connection first, so an unreachable target fails fast.
-	first, err := s.dial(0)
+	s, err := newShared(cfg, hlog != nil)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", t.Addr, err)
+		return nil, err
 	}
-	ncs := make([]net.Conn, cfg.Conns)
-	ncs[0] = first
-	closeAll := func() {
-		for _, nc := range ncs {
-			if nc != nil {
-				nc.Close()
-			}
-		}
+	sampler, err := newSampler(s.cfg.ServerPID)
+	if err != nil {
+		return nil, err
 	}
-	dialStart := time.Now()
-	for i := 1; i < cfg.Conns; i++ {
-		if wait := time.Duration(float64(i)/cfg.DialRate*1e9) - time.Since(dialStart); wait > 0 {
-			if err := sleepCtx(ctx, wait); err != nil {
-				closeAll()
-				return nil, err
-			}
-		} else if ctx.Err() != nil {
-			closeAll()
-			return nil, ctx.Err()
-		}
-		ncs[i], _ = s.dial(i) // a failed dial is retried by the connection
-	}
-	if !cfg.StartAt.IsZero() {
-		if err := sleepCtx(ctx, time.Until(cfg.StartAt)); err != nil {
-			closeAll()
-			return nil, err
-		}
-	}
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	s.ctx, s.done, s.stop = runCtx, runCtx.Done(), stop
 
-	conns := make([]*conn, cfg.Conns)
+	ncs, err := dialAll(runCtx, s)
+	if err == nil {
+		err = sleepCtx(runCtx, time.Until(s.cfg.StartAt))
+	}
+	if err != nil {
+		closeAll(ncs)
+		if ctx.Err() != nil { // interrupted before the run began
+			return emptyResult(s), nil
+		}
+		return nil, err
+	}
+	conns := make([]*conn, s.cfg.Conns)
 	for i := range conns {
 		conns[i] = newConn(s, i)
 	}
-	var exited <-chan struct{}
+	w := &window{s: s, sampler: sampler, conns: conns, hlog: hlog}
 	if sampler != nil {
-		exited = sampler.Exited()
+		watchExit(runCtx, sampler.Exited(), stop)
 	}
-	var (
-		stopReason     summary.StopReason
-		rsStart, rsEnd syscall.Rusage
-		mStart         time.Time
-		col            *collector
-	)
-	// begin opens the measured window.
-	begin := func() {
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &rsStart)
-		mStart = time.Now()
-		if sampler != nil {
-			if err := sampler.Start(); err != nil {
-				stopReason = summary.StopServerExited
-			}
-		}
-		if hlog != nil {
-			col = startCollector(conns, hlog, mStart)
-		}
-		s.phase.Store(phaseMeasure)
-	}
-
 	s.start = time.Now()
-	if cfg.Warmup == 0 {
-		begin()
+	if s.cfg.Warmup == 0 {
+		w.open()
 	} else {
 		s.phase.Store(phaseWarmup)
 	}
-	engine := cfg.engine()
-	if engine == summary.EngineEpoll {
-		if err := startEpoll(s, conns, ncs, min(runtime.GOMAXPROCS(0), cfg.Conns)); err != nil {
-			closeAll()
-			if sampler != nil {
-				sampler.Stop()
-			}
-			if col != nil {
-				col.finish(time.Now())
-			}
-			return nil, err
-		}
-	} else {
-		for i, c := range conns {
-			s.wg.Add(1)
-			go c.loop(ncs[i])
-		}
+	shut, err := startEngine(s, conns, ncs)
+	if err != nil {
+		closeAll(ncs)
+		w.close()
+		return nil, err
 	}
-	if cfg.Warmup > 0 {
-		if r := waitPhase(ctx, cfg.Warmup, s.finished, exited); r != summary.StopDuration {
-			stopReason = r
-		} else {
-			begin()
-		}
-	}
-	if stopReason == "" {
-		stopReason = waitPhase(ctx, cfg.Duration, s.finished, exited)
-	}
+	w.wait(runCtx)
 	s.phase.Store(phaseStop)
-	mEnd := time.Now()
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &rsEnd)
-	if mStart.IsZero() { // stopped during warm-up: nothing was measured
-		mStart, rsStart = mEnd, rsEnd
-	}
-	close(s.done)
-	var srv procstat.Stats
-	if sampler != nil {
-		srv = sampler.Stop()
-		if srv.Exited {
-			stopReason = summary.StopServerExited
-		}
-	}
-	for _, c := range conns {
-		c.shut()
-	}
+	w.close()
+	shut()
 	s.wg.Wait()
-
-	res := &Result{Latency: newHist()}
-	if col != nil {
-		res.Latency = col.finish(mEnd)
-	} else {
-		for _, c := range conns {
-			c.lat.MergeInto(res.Latency)
-		}
-	}
-	var st connStats
-	if s.open {
-		res.Uncorrected, res.Lag = newHist(), newHist()
-	}
-	for _, c := range conns {
-		if s.open {
-			c.uncorr.MergeInto(res.Uncorrected)
-			c.lag.MergeInto(res.Lag)
-		}
-		st.requests += c.st.requests
-		st.bytesIn += c.st.bytesIn
-		st.bytesOut += c.st.bytesOut
-		st.sends += c.st.sends
-		st.windowFull += c.st.windowFull
-		for k := range st.errs {
-			st.errs[k] += c.st.errs[k]
-		}
-	}
-
-	sum := &res.Summary
-	sum.Target = cfg.Target
-	sum.Workload = t.Workload
-	sum.Engine = engine
-	sum.Conns = cfg.Conns
-	sum.Pipeline = cfg.Pipeline
-	sum.Rate = cfg.Rate
-	if s.echo {
-		sum.PayloadBytes = cfg.Payload
-	} else {
-		sum.PayloadBytes = cfg.Body
-	}
-	sum.Requests = st.requests
-	sum.ErrorKinds = make(map[string]uint64, numErrKinds)
-	for k, n := range st.errs {
-		sum.ErrorKinds[ErrKind(k).String()] = n
-		sum.Errors += n
-	}
-	sum.DurationSeconds = mEnd.Sub(mStart).Seconds()
-	if sum.DurationSeconds > 0 {
-		sum.RPS = float64(st.requests) / sum.DurationSeconds
-	}
-	sum.Latency = summary.PercentilesOf(res.Latency)
-	sum.BytesRead, sum.BytesWritten = st.bytesIn, st.bytesOut
-	sum.StartTime = mStart.UTC().Format(time.RFC3339Nano)
-	sum.StopReason = stopReason
-	if s.open {
-		u := summary.PercentilesOf(res.Uncorrected)
-		sum.Uncorrected = &u
-		sum.SendLag = &summary.LagPercentiles{
-			P50: res.Lag.ValueAtQuantile(50),
-			P99: res.Lag.ValueAtQuantile(99),
-			Max: res.Lag.Max(),
-		}
-		sum.WindowFull = st.windowFull
-		sum.Saturated, sum.SaturatedReason = saturation(cfg.Rate, sum.SendLag.P99, st.sends, st.windowFull)
-		if sum.Saturated && sum.Errors > 0 {
-			sum.SaturatedReason += fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
-		}
-	}
-	sum.GeneratorCPUSeconds = cpuSeconds(rsEnd) - cpuSeconds(rsStart)
-	if sampler != nil {
-		sv := summary.ServerStats(srv) // same fields; a field added to one must be added to both
-		sum.Server = &sv
-	}
-	if col != nil && col.err != nil {
-		return res, fmt.Errorf("hlog: %w", col.err)
+	res := w.result(stopReason(context.Cause(runCtx)))
+	if w.col != nil && w.col.err != nil {
+		return res, fmt.Errorf("hlog: %w", w.col.err)
 	}
 	return res, nil
+}
+
+// newSampler returns a sampler of /proc/pid with its idle reading taken,
+// or nil when pid is 0.
+func newSampler(pid int) (*procstat.Sampler, error) {
+	if pid == 0 {
+		return nil, nil
+	}
+	sampler := procstat.NewSampler(procstat.Reader{PID: pid}, SampleInterval)
+	if err := sampler.Idle(); err != nil {
+		return nil, fmt.Errorf("server pid: %w", err)
+	}
+	return sampler, nil
+}
+
+// watchExit stops the run with ErrServerExited when exited closes.
+func watchExit(ctx context.Context, exited <-chan struct{}, stop context.CancelCauseFunc) {
+	go func() {
+		select {
+		case <-exited:
+			stop(ErrServerExited)
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// startEngine starts the connections' goroutines or event loops over the
+// dialled ncs and returns the function that wakes them once the run has
+// stopped (they then return and s.wg is done).
+func startEngine(s *shared, conns []*conn, ncs []net.Conn) (shut func(), err error) {
+	if s.engine == summary.EngineEpoll {
+		// The loops see the stop within one housekeeping period.
+		err := startEpoll(s, conns, ncs, min(runtime.GOMAXPROCS(0), s.cfg.Conns))
+		return func() {}, err
+	}
+	return startGoroutines(s, conns, ncs), nil
+}
+
+func closeAll(ncs []net.Conn) {
+	for _, nc := range ncs {
+		if nc != nil {
+			nc.Close()
+		}
+	}
+}
+
+// maxDialsInFlight bounds the connects waiting at once while dialling.
+const maxDialsInFlight = 256
+
+// dialPhaseLimit is how long dialling may take in all: the time -dial-rate
+// needs plus one timeout. Connections not open by then are left to the
+// engine, which re-dials them like any dropped connection.
+func dialPhaseLimit(cfg Config) time.Duration {
+	return time.Duration(float64(cfg.Conns)/cfg.DialRate*1e9) + cfg.Timeout
+}
+
+// dialAll opens the run's connections concurrently, started at
+// cfg.DialRate per second with at most maxDialsInFlight waiting, within
+// dialPhaseLimit. A failed dial leaves a nil entry, re-dialled later; only a
+// refusal of connection 0 (any error but a timeout) fails the run, so an
+// unreachable target fails fast. It returns ctx's error if ctx ends first.
+func dialAll(ctx context.Context, s *shared) ([]net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, dialPhaseLimit(s.cfg))
+	defer cancel()
+	ncs := make([]net.Conn, s.cfg.Conns)
+	var first error
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxDialsInFlight)
+	start := time.Now()
+	for i := range ncs {
+		wait := time.Duration(float64(i)/s.cfg.DialRate*1e9) - time.Since(start)
+		if sleepCtx(ctx, wait) != nil {
+			break
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var err error
+			ncs[i], err = s.dial(ctx, i)
+			if i == 0 && err != nil && !isTimeout(err) && ctx.Err() == nil {
+				first = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	switch {
+	case first != nil:
+		closeAll(ncs)
+		return nil, fmt.Errorf("connect to %s: %w", s.target.Addr, first)
+	case s.done != nil && isDone(s.done):
+		closeAll(ncs)
+		return nil, context.Canceled
+	}
+	return ncs, nil
+}
+
+func isDone(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// isTimeout reports whether a dial error is a timeout (the target may be
+// slow to accept) rather than a refusal.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // fdSpare is how many descriptors beyond one per connection a run needs
@@ -344,40 +340,6 @@ func checkFileLimit(conns int) error {
 			conns, conns+fdSpare, lim.Cur)
 	}
 	return nil
-}
-
-// saturation decides whether an open-loop run kept its schedule.
-func saturation(rate float64, lagP99us int64, sends, windowFull uint64) (bool, string) {
-	limit := max(LagFloor, time.Duration(LagIntervals*1e9/rate))
-	lag := time.Duration(lagP99us) * time.Microsecond
-	var reasons []string
-	if lag > limit {
-		reasons = append(reasons, fmt.Sprintf("send lag p99 %v > %v", lag, limit))
-	}
-	if total := sends + windowFull; total > 0 && float64(windowFull)*100 > WindowFullPercent*float64(total) {
-		reasons = append(reasons, fmt.Sprintf("pipeline window full when %d of %d sends were due (> %g%%)", windowFull, total, WindowFullPercent))
-	}
-	return len(reasons) > 0, strings.Join(reasons, "; ")
-}
-
-// waitPhase waits d (0 = forever) and returns why it ended.
-func waitPhase(ctx context.Context, d time.Duration, finished, exited <-chan struct{}) summary.StopReason {
-	var tc <-chan time.Time
-	if d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		tc = t.C
-	}
-	select {
-	case <-tc:
-		return summary.StopDuration
-	case <-ctx.Done():
-		return summary.StopInterrupted
-	case <-finished:
-		return summary.StopRequests
-	case <-exited:
-		return summary.StopServerExited
-	}
 }
 
 // sleepCtx waits d; ctx's error if it ends first (or already has).

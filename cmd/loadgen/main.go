@@ -21,31 +21,20 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/loadgen"
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
 	}
+	os.Exit(cli.Code(err))
 }
-
-// usageError marks bad command lines (exit status 2).
-type usageError struct{ error }
-
-// Unwrap lets main tell -h (flag.ErrHelp, exit status 0) from other errors.
-func (e usageError) Unwrap() error { return e.error }
 
 // options are the command line beyond loadgen.Config.
 type options struct {
@@ -57,50 +46,75 @@ type options struct {
 	threads int
 }
 
-func parseArgs(args []string, stderr io.Writer) (options, error) {
-	var o options
+const usageLine = "usage: loadgen [flags] http://HOST:PORT/PATH | tcp://HOST:PORT   (flags may also follow the URL)"
+
+// newFlagSet defines every flag of loadgen into o.
+func newFlagSet(o *options, sources, startAt *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by main
-	usage := func() {
-		fmt.Fprintln(stderr, "usage: loadgen [flags] http://HOST:PORT/PATH | tcp://HOST:PORT")
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-	}
-	var sources, startAt string
 	fs.IntVar(&o.cfg.Conns, "c", 10, "connections")
 	fs.DurationVar(&o.cfg.Duration, "d", 10*time.Second, "measured duration (0 = until -n or Ctrl-C)")
 	fs.Float64Var(&o.cfg.Rate, "R", 0, "open loop: total requests/s (0 = closed loop)")
-	fs.IntVar(&o.cfg.Pipeline, "P", 1, "requests outstanding per connection")
+	fs.IntVar(&o.cfg.Pipeline, "P", 1, "requests outstanding per connection, 1.."+strconv.Itoa(loadgen.MaxPipeline))
 	fs.Uint64Var(&o.cfg.Requests, "n", 0, "stop after this many measured requests (0 = no limit)")
 	fs.IntVar(&o.threads, "t", 0, "GOMAXPROCS of the generator (0 = leave as is)")
-	fs.DurationVar(&o.cfg.Timeout, "timeout", 2*time.Second, "per request and per dial")
+	fs.DurationVar(&o.cfg.Timeout, "timeout", 2*time.Second, "per request and per dial, at least 1ms")
 	fs.DurationVar(&o.cfg.Warmup, "warmup", time.Second, "discarded warm-up before the measured window")
 	fs.IntVar(&o.cfg.Body, "body", 0, "http: POST a body of N bytes and verify the echo (0 = GET)")
-	fs.IntVar(&o.cfg.Payload, "payload", 64, "tcp: echo message size in bytes")
+	fs.IntVar(&o.cfg.Payload, "payload", 64, "tcp: echo message size in bytes, at least 1")
 	fs.Float64Var(&o.cfg.DialRate, "dial-rate", 2000, "new connections per second at start")
-	fs.StringVar(&sources, "source-ips", "", "comma-separated local addresses to spread connections over")
-	fs.StringVar(&startAt, "start-at", "", "wait until this time (RFC 3339 or unix seconds) before warm-up")
+	fs.StringVar(sources, "source-ips", "", "comma-separated local addresses to spread connections over")
+	fs.StringVar(startAt, "start-at", "", "wait until this time (RFC 3339 or unix seconds) before warm-up")
 	fs.IntVar(&o.cfg.ServerPID, "server-pid", 0, "sample this process's /proc entry during the run")
 	fs.BoolVar(&o.latency, "latency", false, "print the latency percentile spectrum")
 	fs.BoolVar(&o.json, "json", false, "print one JSON summary instead of text")
 	fs.StringVar(&o.jsonOut, "json-out", "", "also write the JSON summary to this file (for images without a shell)")
-	fs.Func("engine", "auto, goroutines or epoll (Linux); auto is epoll where available"+" (default auto)", func(s string) error { o.cfg.Engine = summary.Engine(s); return nil })
+	fs.Func("engine", "auto, goroutines or epoll (Linux); auto is epoll where available (default auto)",
+		func(s string) error { o.cfg.Engine = summary.Engine(s); return nil })
 	fs.StringVar(&o.hlog, "hlog", "", "write 1s interval histograms to this HdrHistogram log file")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage()
+	return fs
+}
+
+// parseArgs reads the command line. Flags may come before and after the
+// one target URL, as with wrk. -h prints the usage to stdout.
+func parseArgs(args []string, stdout io.Writer) (options, error) {
+	var o options
+	var sources, startAt string
+	fs := newFlagSet(&o, &sources, &startAt)
+	var targets []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(stdout, usageLine)
+				fs.SetOutput(stdout)
+				fs.PrintDefaults()
+				fmt.Fprintln(stdout, "Exit status: 0 ok, 1 error, 2 bad command line, 3 failed run, 4 saturated run, 130 interrupted.")
+			}
+			return o, &cli.UsageError{Err: err}
 		}
-		return o, usageError{err}
+		if fs.NArg() == 0 {
+			break
+		}
+		targets = append(targets, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != 1 {
-		return o, usageError{errors.New("need exactly one target URL")}
+	if len(targets) != 1 {
+		return o, cli.Usagef("need exactly one target URL, got %d (%s)", len(targets), usageLine)
 	}
-	o.cfg.Target = fs.Arg(0)
+	o.cfg.Target = targets[0]
+	if err := o.finish(sources, startAt); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// finish checks and converts what the flags could not.
+func (o *options) finish(sources, startAt string) error {
 	if sources != "" {
 		for _, s := range strings.Split(sources, ",") {
 			ip, err := netip.ParseAddr(strings.TrimSpace(s))
 			if err != nil {
-				return o, usageError{fmt.Errorf("-source-ips: %w", err)}
+				return cli.Usagef("-source-ips: %w", err)
 			}
 			o.cfg.SourceIPs = append(o.cfg.SourceIPs, ip)
 		}
@@ -108,17 +122,28 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	if startAt != "" {
 		t, err := parseTime(startAt)
 		if err != nil {
-			return o, usageError{fmt.Errorf("-start-at: %w", err)}
+			return cli.Usagef("-start-at: %w", err)
 		}
 		o.cfg.StartAt = t
 	}
-	if o.threads < 0 {
-		return o, usageError{errors.New("-t must not be negative")}
+	// Zero means "default" in loadgen.Config; on the command line it is a
+	// mistake, not a request for the default.
+	switch {
+	case o.threads < 0:
+		return cli.Usagef("-t must not be negative, got %d", o.threads)
+	case o.cfg.Pipeline < 1:
+		return cli.Usagef("-P must be in [1, %d], got %d", loadgen.MaxPipeline, o.cfg.Pipeline)
+	case o.cfg.Timeout < time.Millisecond:
+		return cli.Usagef("-timeout must be at least 1ms, got %v", o.cfg.Timeout)
+	case o.cfg.Payload < 1:
+		return cli.Usagef("-payload must be at least 1 byte, got %d", o.cfg.Payload)
+	case o.cfg.DialRate < 1:
+		return cli.Usagef("-dial-rate must be at least 1/s, got %v", o.cfg.DialRate)
 	}
 	if err := o.cfg.Validate(); err != nil {
-		return o, usageError{err}
+		return &cli.UsageError{Err: err}
 	}
-	return o, nil
+	return nil
 }
 
 // parseTime accepts RFC 3339 or (fractional) seconds since the epoch.
@@ -135,21 +160,32 @@ func parseTime(s string) (time.Time, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseArgs(args, stderr)
+	o, err := parseArgs(args, stdout)
 	if err != nil {
 		return err
 	}
 	if o.threads > 0 {
 		runtime.GOMAXPROCS(o.threads)
 	}
+	// Open the output files first: an unwritable path fails before the run.
 	var hlog io.Writer
 	if o.hlog != "" {
 		f, err := os.Create(o.hlog)
 		if err != nil {
-			return err
+			return fmt.Errorf("-hlog: %w", err)
 		}
 		defer f.Close()
 		hlog = f
+	}
+	var jsonOut *os.File
+	if o.jsonOut != "" {
+		if jsonOut, err = os.Create(o.jsonOut + ".tmp"); err != nil {
+			return fmt.Errorf("-json-out: %w", err)
+		}
+		defer func() {
+			jsonOut.Close()
+			os.Remove(jsonOut.Name()) // gone after the rename; left behind only on failure
+		}()
 	}
 	if !o.json {
 		if err := loadgen.WriteHeader(stdout, o.cfg); err != nil {
@@ -161,31 +197,65 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	res.Summary.HlogPath = o.hlog
-	var werr error
-	if o.jsonOut != "" {
-		werr = writeJSONFile(o.jsonOut, res.Summary)
+	werr := report(o, res, stdout, jsonOut)
+	if s := res.Summary; s.Requests == 0 {
+		fmt.Fprintf(stderr, "loadgen: warning: no request completed (%d errors, %v): check the target URL, that the server speaks %s, and -timeout against -d\n",
+			s.Errors, errorList(s.ErrorKinds), s.Workload)
 	}
-	if o.json {
-		enc := json.NewEncoder(stdout)
-		werr = errors.Join(werr, enc.Encode(res.Summary))
-	} else {
-		werr = errors.Join(werr, loadgen.WriteText(stdout, res, o.latency))
-	}
-	if res.Summary.Requests == 0 && res.Summary.Errors > 0 {
-		fmt.Fprintf(stderr, "loadgen: warning: no request completed, %d errors: check the target URL and that the server speaks %s\n", res.Summary.Errors, res.Summary.Workload)
-	}
-	return errors.Join(err, werr)
+	return errors.Join(err, werr, verdict(res.Summary))
 }
 
-// writeJSONFile writes s as one JSON object to path, replacing it whole.
-func writeJSONFile(path string, s summary.Summary) error {
+// report prints the summary to stdout and, with -json-out, to jsonOut.
+func report(o options, res *loadgen.Result, stdout io.Writer, jsonOut *os.File) error {
+	var err error
+	if jsonOut != nil {
+		err = writeJSONFile(jsonOut, o.jsonOut, res.Summary)
+	}
+	if o.json {
+		return errors.Join(err, json.NewEncoder(stdout).Encode(res.Summary))
+	}
+	return errors.Join(err, loadgen.WriteText(stdout, res, o.latency))
+}
+
+// verdict maps a finished run to its exit status (see loadgen/README.md).
+func verdict(s summary.Summary) error {
+	switch {
+	case s.StopReason == summary.StopInterrupted:
+		return &cli.ExitError{Code: cli.ExitInterrupted, Err: errors.New("interrupted")}
+	case s.Failed:
+		return &cli.ExitError{Code: cli.ExitFailed, Err: fmt.Errorf("run failed: %s", s.FailedReason)}
+	case s.Saturated:
+		return &cli.ExitError{Code: cli.ExitSaturated, Err: fmt.Errorf("run saturated: %s", s.SaturatedReason)}
+	}
+	return nil
+}
+
+// errorList names the error kinds that occurred, for the warning.
+func errorList(kinds map[string]uint64) string {
+	var parts []string
+	for _, k := range []string{"connect", "read", "write", "timeout", "status", "mismatch", "protocol"} {
+		if n := kinds[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// writeJSONFile writes s as one JSON object to f, the temporary file beside
+// path, and renames it over path, so path is replaced whole.
+func writeJSONFile(f *os.File, path string, s summary.Summary) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	if _, err := f.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("-json-out: %w", err)
 	}
-	return os.Rename(tmp, path)
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("-json-out: %w", err)
+	}
+	return os.Rename(f.Name(), path)
 }

@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
@@ -25,23 +27,69 @@ func TestBadFlags(t *testing.T) {
 		{"-start-at", "tomorrow", "http://127.0.0.1:1/"},
 		{"-source-ips", "127.0.0.x", "http://127.0.0.1:1/"},
 		{"-body", "10", "tcp://127.0.0.1:1"},
+		{"http://127.0.0.1:0/"},
+		{"http://127.0.0.1:65536/"},
+		{"http://:8080/"},
+		{"-P", "0", "http://127.0.0.1:1/"},
+		{"-timeout", "0", "http://127.0.0.1:1/"},
+		{"-payload", "0", "tcp://127.0.0.1:1"},
+		{"http://127.0.0.1:1/", "http://127.0.0.1:2/"},
 	} {
 		err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
-		var ue usageError
-		if !errors.As(err, &ue) || strings.Contains(err.Error(), "\n") {
+		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q: err = %v, want a one-line usage error", args, err)
+		}
+	}
+	// The flag named in the message.
+	for flagName, args := range map[string][]string{
+		"-P":       {"-P", "0", "http://127.0.0.1:1/"},
+		"-timeout": {"http://127.0.0.1:1/", "-timeout", "0"},
+	} {
+		if err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), flagName) {
+			t.Errorf("%q: err = %v, want it to name %s", args, err, flagName)
+		}
+	}
+}
+
+// TestFlagsAfterURL: flags may follow the URL, as with wrk.
+func TestFlagsAfterURL(t *testing.T) {
+	for _, args := range [][]string{
+		{"http://127.0.0.1:8080/", "-c", "64", "-d", "10s"},
+		{"-c", "64", "http://127.0.0.1:8080/", "-d", "10s"},
+	} {
+		o, err := parseArgs(args, &bytes.Buffer{})
+		if err != nil || o.cfg.Conns != 64 || o.cfg.Duration != 10*time.Second || o.cfg.Target != "http://127.0.0.1:8080/" {
+			t.Errorf("%q: %+v, %v", args, o.cfg, err)
+		}
+	}
+}
+
+// TestUnwritableOutputsFailFirst: an unwritable -json-out or -hlog fails
+// before anything is dialled (the target here does not exist).
+func TestUnwritableOutputsFailFirst(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "no", "such", "dir", "out")
+	for _, f := range []string{"-json-out", "-hlog"} {
+		start := time.Now()
+		err := run(context.Background(), []string{f, bad, "-d", "30s", "http://127.0.0.1:1/"}, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), f) || strings.Contains(err.Error(), "connect") {
+			t.Errorf("%s: err = %v, want the file named before any dial", f, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s: took %v", f, d)
 		}
 	}
 }
 
 func TestHelpIsNotAnError(t *testing.T) {
-	var stderr bytes.Buffer
-	err := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &stderr)
-	if !errors.Is(err, flag.ErrHelp) {
+	var stdout bytes.Buffer
+	err := run(context.Background(), []string{"-h"}, &stdout, &bytes.Buffer{})
+	if !errors.Is(err, flag.ErrHelp) || cli.Code(err) != cli.ExitOK {
 		t.Errorf("-h: err = %v, want flag.ErrHelp (exit status 0)", err)
 	}
-	if !strings.Contains(stderr.String(), "usage: loadgen") {
-		t.Errorf("-h: stderr = %q, want the usage", stderr.String())
+	for _, want := range []string{"usage: loadgen", "-json-out", "-hlog", "-timeout", "Exit status"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("-h: stdout = %q, want %q in the usage", stdout.String(), want)
+		}
 	}
 }
 
@@ -128,10 +176,72 @@ func TestWarnsWhenNothingCompleted(t *testing.T) {
 	}()
 	var stderr bytes.Buffer
 	args := []string{"-c", "1", "-d", "300ms", "-warmup", "0", "-json", "http://" + ln.Addr().String() + "/"}
-	if err := run(context.Background(), args, &bytes.Buffer{}, &stderr); err != nil {
-		t.Fatal(err)
+	if err := run(context.Background(), args, &bytes.Buffer{}, &stderr); cli.Code(err) != cli.ExitFailed {
+		t.Fatalf("err = %v (exit %d), want exit %d", err, cli.Code(err), cli.ExitFailed)
 	}
 	if !strings.Contains(stderr.String(), "warning: no request completed") {
 		t.Fatalf("stderr %q, want a warning", stderr.String())
+	}
+}
+
+// TestExitStatus: every response a 404 used to exit 0; a hung server with
+// a timeout longer than -d used to print no warning.
+func TestExitStatus(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var hang atomic.Bool
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+					if !hang.Load() {
+						c.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+					}
+				}
+			}()
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/"
+	var stderr bytes.Buffer
+	err = run(context.Background(), []string{"-c", "1", "-d", "300ms", "-warmup", "0", "-json", url}, &bytes.Buffer{}, &stderr)
+	if cli.Code(err) != cli.ExitFailed {
+		t.Fatalf("all 404: err = %v, want exit %d", err, cli.ExitFailed)
+	}
+	hang.Store(true)
+	stderr.Reset()
+	err = run(context.Background(), []string{"-c", "1", "-d", "300ms", "-warmup", "0", "-timeout", "1m", "-json", url}, &bytes.Buffer{}, &stderr)
+	if cli.Code(err) != cli.ExitFailed || !strings.Contains(stderr.String(), "warning: no request completed") {
+		t.Fatalf("hung: err = %v, stderr %q, want exit %d and a warning", err, stderr.String(), cli.ExitFailed)
+	}
+}
+
+// TestVerdictExitCodes maps finished runs to exit statuses.
+func TestVerdictExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    summary.Summary
+		want int
+	}{
+		{"ok", summary.Summary{Requests: 10, StopReason: summary.StopDuration}, cli.ExitOK},
+		{"failed", summary.Summary{Failed: true, StopReason: summary.StopDuration}, cli.ExitFailed},
+		{"saturated", summary.Summary{Requests: 10, Saturated: true, StopReason: summary.StopDuration}, cli.ExitSaturated},
+		{"failed and saturated", summary.Summary{Failed: true, Saturated: true, StopReason: summary.StopRequests}, cli.ExitFailed},
+		{"interrupted", summary.Summary{Requests: 10, StopReason: summary.StopInterrupted}, cli.ExitInterrupted},
+	} {
+		if got := cli.Code(verdict(tc.s)); got != tc.want {
+			t.Errorf("%s: exit %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

@@ -194,9 +194,17 @@ type Stats struct {
 	Exited      bool    // the process exited during sampling
 }
 
+// Source gives one reading of a process; Reader reads it from /proc.
+// Read returns an error wrapping ErrExited once the process is gone.
+type Source interface {
+	Read() (Sample, error)
+}
+
+var _ Source = Reader{}
+
 // Sampler samples a process at a fixed interval between Start and Stop.
 type Sampler struct {
-	r        Reader
+	r        Source
 	interval time.Duration
 
 	idle   int64
@@ -212,7 +220,7 @@ type Sampler struct {
 }
 
 // NewSampler returns a sampler of r taking one sample per interval.
-func NewSampler(r Reader, interval time.Duration) *Sampler {
+func NewSampler(r Source, interval time.Duration) *Sampler {
 	return &Sampler{r: r, interval: interval, exited: make(chan struct{})}
 }
 

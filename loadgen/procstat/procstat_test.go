@@ -93,7 +93,7 @@ func TestSamplerSeesExit(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Skip("cannot start sleep:", err)
 	}
-	defer cmd.Wait() //nolint:errcheck
+	defer func() { _ = cmd.Wait() }()
 	s := NewSampler(Reader{PID: cmd.Process.Pid}, 20*time.Millisecond)
 	if err := s.Idle(); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,11 @@
 // knows the JSON schema and how to summarise a histogram, nothing else.
 package summary
 
-import hdr "github.com/HdrHistogram/hdrhistogram-go"
+import (
+	"fmt"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
 
 // Workload is what a run drives: HTTP requests or raw TCP echo.
 type Workload string
@@ -64,6 +68,10 @@ type Summary struct {
 	StopReason   StopReason `json:"stop_reason"`           // why the window ended
 	Engine       Engine     `json:"engine"`                // goroutines or epoll
 
+	ErrorPercent float64 `json:"error_pct"`               // 100 × errors / (requests + errors); 0 when both are 0
+	Failed       bool    `json:"failed"`                  // no request succeeded, or ErrorPercent > FailErrorPercent
+	FailedReason string  `json:"failed_reason,omitempty"` // why, with the measured values
+
 	// Set only for a run with -mix: the mix as given, the seed of the
 	// draws, and one entry per mix entry in the order written. The top-level
 	// numbers are the totals over all entries.
@@ -76,6 +84,27 @@ type Summary struct {
 	// connection was open and silent, so memory per connection is a
 	// difference over the connections alone.
 	ServerIdle *IdleMemory `json:"server_idle,omitempty"`
+}
+
+// FailErrorPercent is the share of errors, in percent of requests + errors,
+// above which a run is failed: its latencies describe a failing server, not
+// a serving one.
+const FailErrorPercent = 1.0
+
+// Verdict returns whether a run with these counts failed, and why.
+func Verdict(requests, errors uint64) (failed bool, errorPercent float64, reason string) {
+	if total := requests + errors; total > 0 {
+		errorPercent = 100 * float64(errors) / float64(total)
+	}
+	switch {
+	case requests == 0 && errors == 0:
+		return true, 0, "no request completed"
+	case requests == 0:
+		return true, errorPercent, fmt.Sprintf("no request succeeded (%d errors)", errors)
+	case errorPercent > FailErrorPercent:
+		return true, errorPercent, fmt.Sprintf("%d errors are %.2f%% of %d attempts (> %g%%)", errors, errorPercent, requests+errors, FailErrorPercent)
+	}
+	return false, errorPercent, ""
 }
 
 // EndpointStats is one entry of a request mix: how often it was drawn and

@@ -1,0 +1,140 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// logInterval is one interval line of an .hlog file.
+type logInterval struct {
+	start, length float64 // seconds from the base time
+	count         int64
+}
+
+// readHlog parses a log with hdrhistogram-go's reader (for the
+// histograms) and by line (for the timestamps and header).
+func readHlog(t *testing.T, log []byte) (header []string, ivs []logInterval, total *hdr.Histogram) {
+	t.Helper()
+	sc := bufio.NewScanner(bytes.NewReader(log))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || strings.HasPrefix(line, `"`) {
+			header = append(header, line)
+			continue
+		}
+		f := strings.Split(line, ",")
+		start, err1 := strconv.ParseFloat(f[0], 64)
+		length, err2 := strconv.ParseFloat(f[1], 64)
+		if len(f) != 4 || err1 != nil || err2 != nil {
+			t.Fatalf("bad interval line %q", line)
+		}
+		ivs = append(ivs, logInterval{start: start, length: length})
+	}
+	r := hdr.NewHistogramLogReader(bytes.NewReader(log))
+	total = newHist()
+	for i := 0; ; i++ {
+		h, err := r.NextIntervalHistogram()
+		if errors.Is(err, io.EOF) || (err == nil && h == nil) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ivs[i].count = h.TotalCount()
+		total.Merge(h)
+	}
+	return header, ivs, total
+}
+
+// checkIntervals checks that intervals are positive, contiguous and
+// increasing.
+func checkIntervals(t *testing.T, ivs []logInterval) {
+	t.Helper()
+	end := 0.0
+	for i, iv := range ivs {
+		if iv.length <= 0 || iv.start < end-1e-6 {
+			t.Fatalf("interval %d %+v: want positive length, starting at or after %v", i, iv, end)
+		}
+		end = iv.start + iv.length
+	}
+}
+
+// TestCollectorIntervals cuts intervals in a bubble of fake time: 2 s of
+// recording give exactly two 1 s intervals with the values recorded in
+// each, no zero-length or empty one after them, and a start time with its
+// milliseconds.
+func TestCollectorIntervals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(123 * time.Millisecond) // the bubble's clock starts on a whole second
+		s := &shared{cfg: Config{Pipeline: 1}, req: []byte("x"), hlog: true}
+		conns := []*conn{newConn(s, 0), newConn(s, 1)}
+		record := func(c *conn, n int) {
+			c.hmu.Lock()
+			defer c.hmu.Unlock()
+			for range n {
+				c.lat.RecordValue(100)
+			}
+		}
+		var log bytes.Buffer
+		start := time.Now()
+		col := startCollector(conns, &log, start)
+		record(conns[0], 3)
+		time.Sleep(1500 * time.Millisecond)
+		record(conns[1], 2)
+		time.Sleep(500 * time.Millisecond) // the second tick, at 2 s
+		synctest.Wait()
+		total := col.finish(time.Now())
+		if col.err != nil {
+			t.Fatal(col.err)
+		}
+		header, ivs, logTotal := readHlog(t, log.Bytes())
+		if len(ivs) != 2 || ivs[0].count != 3 || ivs[1].count != 2 || ivs[0].length != 1 || ivs[1].length != 1 {
+			t.Fatalf("intervals %+v, want two of 1 s holding 3 and 2", ivs)
+		}
+		checkIntervals(t, ivs)
+		if total.TotalCount() != 5 || !total.Equals(logTotal) {
+			t.Fatalf("total %d, log total %d", total.TotalCount(), logTotal.TotalCount())
+		}
+		want := strconv.FormatFloat(float64(start.UnixMilli())/1000, 'f', 3, 64)
+		if !strings.HasSuffix(want, ".123") || !strings.Contains(strings.Join(header, "\n"), "#[StartTime: "+want) ||
+			!strings.Contains(strings.Join(header, "\n"), "#[BaseTime: "+want) {
+			t.Fatalf("header %q, want StartTime and BaseTime %s", header, want)
+		}
+	})
+}
+
+// TestCollectorLastInterval: a run ending 300 ms after a tick writes a
+// last interval of 0.3 s; values recorded at the very end of a tick go in a
+// 1 ms interval, never a zero-length one.
+func TestCollectorLastInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &shared{cfg: Config{Pipeline: 1}, req: []byte("x"), hlog: true}
+		conns := []*conn{newConn(s, 0)}
+		var log bytes.Buffer
+		col := startCollector(conns, &log, time.Now())
+		record := func(v int64) {
+			conns[0].hmu.Lock()
+			defer conns[0].hmu.Unlock()
+			conns[0].lat.RecordValue(v)
+		}
+		record(7)
+		time.Sleep(1300 * time.Millisecond)
+		record(9)
+		col.finish(time.Now())
+		_, ivs, _ := readHlog(t, log.Bytes())
+		checkIntervals(t, ivs)
+		if len(ivs) != 2 || ivs[1].length < 0.299 || ivs[1].length > 0.301 || ivs[1].count != 1 {
+			t.Fatalf("intervals %+v, want the last of 0.3 s with 1 value", ivs)
+		}
+	})
+}
