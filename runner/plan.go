@@ -91,6 +91,10 @@ type Workload struct {
 	HandlerUs int    // delay and cpu: µs waited or computed per request
 	Mix       string // mix: the spec the generator gets with -mix
 	Spec      string // the name as the plan writes it, e.g. "delay:1000"
+
+	// Idle: connections held open and silent after one request each
+	// (loadgen -idle); the row measures memory per connection (idle.go).
+	Idle bool
 }
 
 // Workloads are the workloads a plan may name.
@@ -98,6 +102,8 @@ var Workloads = map[string]Workload{
 	"plaintext": {Name: "plaintext", Proto: backends.ProtoHTTP, Path: "/plaintext"},
 	"echo-http": {Name: "echo-http", Proto: backends.ProtoHTTP, Path: "/echo", UsePayload: true},
 	"echo":      {Name: "echo", Proto: backends.ProtoEcho, UsePayload: true},
+	"idle":      {Name: "idle", Proto: backends.ProtoHTTP, Path: "/plaintext", Idle: true},
+	"idle-echo": {Name: "idle-echo", Proto: backends.ProtoEcho, UsePayload: true, Idle: true},
 }
 
 // FDHeadroom is the number of file descriptors kept free besides one per
