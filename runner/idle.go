@@ -166,3 +166,16 @@ func idleStatus(s *summary.Summary) (results.Status, string) {
 	}
 	return results.StatusOK, ""
 }
+
+// idleLine is the progress account of an idle cell's numbers, e.g.
+// "user 10240 B + kernel 19200 B per connection ok"; "?" for what was not
+// measured.
+func idleLine(r results.Row) string {
+	num := func(p *int64) string {
+		if p == nil {
+			return "?"
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	return fmt.Sprintf("user %s B + kernel %s B per connection %s", num(r.RSSPerConnBytes), num(r.KernelPerConnBytes), r.Status)
+}

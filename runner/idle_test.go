@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -233,6 +234,10 @@ func TestRunIdleCell(t *testing.T) {
 		t.Errorf("idle columns: rss %d pte %d stack %d socket %v kernel %d (want %d) total %d",
 			num(r.RSSPerConnBytes), num(r.VmPTEKiB), num(r.KernelStackKiB), num(r.SocketKiB),
 			num(r.KernelPerConnBytes), kernel, num(r.TotalPerConnBytes))
+	}
+	line := cellLine(1, 1, Cell{Backend: "stdlib", Workload: Workloads["idle"], Conns: 64, Pipeline: 1, Rep: 1}, r)
+	if want := fmt.Sprintf("[1/1] stdlib/http/idle/c64/p1/r0/b0 rep1: user 10240 B + kernel %d B per connection %s", kernel, r.Status); !strings.HasPrefix(line, want) {
+		t.Errorf("progress line %q, want %q", line, want)
 	}
 	if want := fakechild.IdleSummary(64); want.ServerIdle == nil {
 		t.Fatal("fake idle summary without server_idle")

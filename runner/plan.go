@@ -15,7 +15,9 @@
 // fell behind its schedule gives status saturated; any connect error, or
 // more than MaxErrorShare of attempted requests failing, gives failed. A
 // generator that exits with its own failed or saturated status has still
-// printed its summary: the row keeps those numbers (see verdictExit).
+// printed its summary: the row keeps those numbers (see verdictExit). An
+// idle cell (idle.go) completes no request in its window by design: it is
+// judged by its set-up instead, and fails on any error.
 //
 // On SIGINT or SIGTERM the current cell's generator gets SIGINT, its
 // server is stopped, and the cell is not recorded: its partial numbers are
