@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -46,6 +47,12 @@ func sampleRows() []Row {
 			Workload: "mix", Conns: 64, Pipeline: 1, Status: StatusFailed, Reason: "timeouts",
 			Mix: "/plaintext:99,/cpu?us=1000:1", Seed: new(uint64(3)),
 		},
+		{
+			RunID: "r1", Cell: "threads/http/idle/c1000/p1/r0/b0", Rep: 1, Backend: "threads", Proto: "http",
+			Workload: "idle", Conns: 1000, Pipeline: 1, Status: StatusOK, RSSPerConnBytes: new(int64(10240)),
+			VmPTEKiB: new(int64(2048)), KernelStackKiB: new(int64(16080)), SocketKiB: new(2500.5),
+			KernelPerConnBytes: new(int64(21000)), TotalPerConnBytes: new(int64(31240)),
+		},
 	}
 }
 
@@ -68,7 +75,7 @@ func TestHeader(t *testing.T) {
 	}
 	// hlog was the last column of the first published schema; later
 	// columns are appended after it.
-	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[len(h)-1] != "seed" {
+	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[len(h)-1] != "total_per_conn_bytes" {
 		t.Errorf("unexpected order: first %q, rps at 14 is %q, last %q", h[0], h[14], h[len(h)-1])
 	}
 	seen := map[string]bool{}
@@ -129,8 +136,15 @@ func TestReadCSVToleratesSchemaDrift(t *testing.T) {
 	full := string(writeAll(t, sampleRows()[:1]))
 	lines := strings.SplitN(full, "\n", 3)
 	cut := func(s string) string { return s[:strings.LastIndexByte(s, ',')] }
-	cut4 := func(s string) string { return cut(cut(cut(cut(s)))) }
-	older := cut4(lines[0]) + "\n" + cut4(lines[1]) + "\n"
+	// Cut every column from host_cpus on (the last ones hold no commas).
+	fromHostCPUs := len(Header()) - slices.Index(Header(), "host_cpus")
+	cutOld := func(s string) string {
+		for range fromHostCPUs {
+			s = cut(s)
+		}
+		return s
+	}
+	older := cutOld(lines[0]) + "\n" + cutOld(lines[1]) + "\n"
 	rows, err = ReadCSV(strings.NewReader(older), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ type Row struct {
 	Rep      int     `csv:"rep"`
 	Backend  string  `csv:"backend"`
 	Proto    string  `csv:"proto"`
-	Workload string  `csv:"workload"` // plaintext, echo-http, echo, delay, cpu or mix
+	Workload string  `csv:"workload"` // plaintext, echo-http, echo, delay, cpu, mix, idle or idle-echo
 	Conns    int     `csv:"conns"`
 	Pipeline int     `csv:"pipeline"`
 	Rate     float64 `csv:"rate"` // target req/s, 0 = closed loop
@@ -45,7 +45,7 @@ type Row struct {
 	RSSIdleKiB               *int64   `csv:"rss_idle_kib"`
 	RSSPeakKiB               *int64   `csv:"rss_peak_kib"`
 	RSSMeanKiB               *int64   `csv:"rss_mean_kib"`
-	RSSPerConnBytes          *int64   `csv:"rss_per_conn_bytes"` // (peak-idle)*1024/conns, from MinConnsForRSSPerConn conns
+	RSSPerConnBytes          *int64   `csv:"rss_per_conn_bytes"` // (peak-idle)*1024/conns (idle workloads: (idle-base)*1024/conns), from MinConnsForRSSPerConn conns
 	ServerCPUSeconds         *float64 `csv:"server_cpu_s"`
 	ReqPerServerCPUSecond    *float64 `csv:"requests_per_server_cpu_s"`
 	CtxSwitches              *uint64  `csv:"ctx_switches"`
@@ -77,6 +77,14 @@ type Row struct {
 	HandlerUs *int64  `csv:"handler_us"` // delay and cpu workloads: µs waited or computed per request
 	Mix       string  `csv:"mix"`        // mix workload: the spec given to the generator
 	Seed      *uint64 `csv:"seed"`       // mix workload: seed of the generator's draws
+
+	// Idle workloads: the server's memory with every connection open and
+	// silent, kernel included (see results/README.md for the attribution).
+	VmPTEKiB           *int64   `csv:"vm_pte_kib"`            // server page tables (VmPTE) while idle
+	KernelStackKiB     *int64   `csv:"kernel_stack_kib"`      // server threads while idle × the kernel stack size
+	SocketKiB          *float64 `csv:"socket_kib"`            // half the system-wide rise of TCP socket memory and slab
+	KernelPerConnBytes *int64   `csv:"kernel_per_conn_bytes"` // (ΔVmPTE + Δthreads × stack + socket) ÷ conns
+	TotalPerConnBytes  *int64   `csv:"total_per_conn_bytes"`  // rss_per_conn_bytes + kernel_per_conn_bytes
 }
 
 // LabelOf is the name a row is grouped and compared by: its variant label,

@@ -276,7 +276,13 @@ func workloadOf(s summary.Summary) (Workload, error) {
 	if w, ok, err := handlerWorkload(s, u); ok || err != nil {
 		return w, err
 	}
+	if s.ServerIdle != nil {
+		return Workload{}, fmt.Errorf("merge: %s was an idle run; idle runs measure one server's memory and are not merged", s.Target)
+	}
 	for _, w := range Workloads {
+		if w.Idle {
+			continue // an idle summary carries server_idle, refused above
+		}
 		if (w.Proto == backends.ProtoEcho) == (s.Workload == summary.WorkloadEcho) && w.Path == u.Path {
 			return w, nil
 		}

@@ -15,7 +15,9 @@
 // fell behind its schedule gives status saturated; any connect error, or
 // more than MaxErrorShare of attempted requests failing, gives failed. A
 // generator that exits with its own failed or saturated status has still
-// printed its summary: the row keeps those numbers (see verdictExit).
+// printed its summary: the row keeps those numbers (see verdictExit). An
+// idle cell (idle.go) completes no request in its window by design: it is
+// judged by its set-up instead, and fails on any error.
 //
 // On SIGINT or SIGTERM the current cell's generator gets SIGINT, its
 // server is stopped, and the cell is not recorded: its partial numbers are
@@ -91,6 +93,10 @@ type Workload struct {
 	HandlerUs int    // delay and cpu: µs waited or computed per request
 	Mix       string // mix: the spec the generator gets with -mix
 	Spec      string // the name as the plan writes it, e.g. "delay:1000"
+
+	// Idle: connections held open and silent after one request each
+	// (loadgen -idle); the row measures memory per connection (idle.go).
+	Idle bool
 }
 
 // Workloads are the workloads a plan may name.
@@ -98,6 +104,8 @@ var Workloads = map[string]Workload{
 	"plaintext": {Name: "plaintext", Proto: backends.ProtoHTTP, Path: "/plaintext"},
 	"echo-http": {Name: "echo-http", Proto: backends.ProtoHTTP, Path: "/echo", UsePayload: true},
 	"echo":      {Name: "echo", Proto: backends.ProtoEcho, UsePayload: true},
+	"idle":      {Name: "idle", Proto: backends.ProtoHTTP, Path: "/plaintext", Idle: true},
+	"idle-echo": {Name: "idle-echo", Proto: backends.ProtoEcho, UsePayload: true, Idle: true},
 }
 
 // FDHeadroom is the number of file descriptors kept free besides one per

@@ -197,7 +197,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 
 func TestBuiltinPlans(t *testing.T) {
 	names := plans.Names()
-	if strings.Join(names, ",") != "calibrate,full,quick,scheduling" {
+	if strings.Join(names, ",") != "calibrate,full,idle,quick,scheduling" {
 		t.Fatalf("built-in plans = %v", names)
 	}
 	for _, name := range append(names, "../plans/example.yaml") {
@@ -234,7 +234,7 @@ func TestBuiltinPlans(t *testing.T) {
 		!slices.Contains(c.Variants[2].ServerArgs, "-handicap-cpu-us") {
 		t.Errorf("calibrate: %+v", c)
 	}
-	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: calibrate, full, quick, scheduling") {
+	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: calibrate, full, idle, quick, scheduling") {
 		t.Fatalf("LoadPlan(nosuch) = %v", err)
 	}
 }

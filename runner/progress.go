@@ -36,7 +36,11 @@ func cellLine(i, n int, c Cell, r results.Row) string {
 	if r.Status == results.StatusFailed {
 		return s + "failed: " + r.Reason
 	}
-	s += fmt.Sprintf("%.0f req/s p99 %s %s", r.RPS, time.Duration(r.P99Us)*time.Microsecond, r.Status)
+	if c.Workload.Idle {
+		s += idleLine(r)
+	} else {
+		s += fmt.Sprintf("%.0f req/s p99 %s %s", r.RPS, time.Duration(r.P99Us)*time.Microsecond, r.Status)
+	}
 	if r.Reason != "" {
 		s += " (" + r.Reason + ")"
 	}

@@ -261,6 +261,9 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 		return failed(row, err.Error()), nil, false
 	}
 	fillRow(&row, sum)
+	if c.Workload.Idle {
+		fillIdle(&row, sum, goarchStackKiB)
+	}
 	if lg.err != nil {
 		generatorVerdict(&row, lg)
 	}
@@ -353,6 +356,9 @@ func startServer(ctx context.Context, cfg *Config, c Cell) (*child, string, erro
 
 // loadgenArgs builds the load generator's command line for c.
 func loadgenArgs(cfg *Config, c Cell, addr, hlog string, serverPID int) []string {
+	if c.Workload.Idle {
+		return idleLoadgenArgs(cfg, c, addr, serverPID)
+	}
 	args := []string{
 		"-c", strconv.Itoa(c.Conns),
 		"-P", strconv.Itoa(c.Pipeline),

@@ -180,6 +180,7 @@ func (p *Plan) checkWorkloads() []error {
 		}
 		seen[w.keyName()] = name
 	}
+	errs = append(errs, p.checkIdle()...)
 	if math.IsNaN(p.DialRate) || p.DialRate < 0 || p.DialRate > MaxDialRate || (p.DialRate > 0 && p.DialRate < 1) {
 		errs = append(errs, fmt.Errorf("dial_rate %g: must be 0 (the generator's default, %d/s) or 1 to %d new connections/s", p.DialRate, DefaultDialRate, MaxDialRate))
 	}

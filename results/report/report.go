@@ -307,7 +307,7 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	if opts.Reference == "" {
 		opts.Reference = DefaultReference(rows)
 	}
-	verdicts := Verdicts(rows, opts.Reference)
+	verdicts := Verdicts(withoutIdle(rows), opts.Reference)
 	if err := writeVerdictsFile(dir, verdicts); err != nil {
 		return err
 	}
@@ -315,7 +315,7 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	if err := os.MkdirAll(plotDir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	groups := groupRows(rows)
+	groups := groupRows(withoutIdle(rows))
 	styles := newStyles(rows)
 
 	var b bytes.Buffer
@@ -327,6 +327,9 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	writeBottlenecks(&b, rows)
 	writeFlagged(&b, rows)
 	if err := writeScheduling(&b, dir, rows, styles); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := writeIdle(&b, dir, rows, styles); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 
