@@ -77,6 +77,8 @@ type Row struct {
 	HandlerUs *int64  `csv:"handler_us"` // delay and cpu workloads: µs waited or computed per request
 	Mix       string  `csv:"mix"`        // mix workload: the spec given to the generator
 	Seed      *uint64 `csv:"seed"`       // mix workload: seed of the generator's draws
+
+	RateFraction *float64 `csv:"rate_fraction"` // rate given as a fraction of the round's closed-loop capacity; empty for absolute rates
 }
 
 // LabelOf is the name a row is grouped and compared by: its variant label,
