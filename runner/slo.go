@@ -15,10 +15,14 @@ import (
 // it completed with zero errors, the generator kept its schedule and the
 // host was quiet. Reason says why not, when Pass is false.
 type Step struct {
-	Rate   float64       // offered load, requests/s
-	P99    time.Duration // corrected p99; 0 when not measured
-	Pass   bool          // the run counts (see above); Meets adds the target
-	Reason string
+	Rate float64       // offered load, requests/s
+	P99  time.Duration // corrected p99; 0 when not measured
+	Pass bool          // the run counts (see above); Meets adds the target
+	// Inconclusive marks a run that says nothing about the server (the
+	// host was noisy): the search measures the rate again, at most
+	// Retries times, before taking it as not meeting the target.
+	Inconclusive bool
+	Reason       string
 }
 
 // Meets reports whether the step counts and its p99 is within target.
@@ -63,6 +67,7 @@ type SLOSearch struct {
 	BisectSteps int
 	MaxConfirm  int
 	StepDown    float64 // share by which a failed confirmation lowers the answer; default 0.05
+	Retries     int     // re-measurements of an inconclusive step; 0 = DefaultSLORetries, <0 = none
 }
 
 // Defaults of SLOSearch.
@@ -72,6 +77,7 @@ const (
 	DefaultSLOBisectSteps = 10
 	DefaultSLOMaxConfirm  = 3
 	DefaultSLOStepDown    = 0.05
+	DefaultSLORetries     = 2
 )
 
 // SLOResult is the outcome of a search.
@@ -110,15 +116,21 @@ func (s *SLOSearch) defaults() SLOSearch {
 	if d.StepDown <= 0 || d.StepDown >= 1 {
 		d.StepDown = DefaultSLOStepDown
 	}
+	switch {
+	case d.Retries == 0:
+		d.Retries = DefaultSLORetries
+	case d.Retries < 0:
+		d.Retries = 0
+	}
 	return d
 }
 
 // MaxSteps is the most measurements Run makes: one start, GrowSteps
 // doublings or halvings, BisectSteps bisections and MaxConfirm
-// confirmations.
+// confirmations, each measured up to 1 + Retries times.
 func (s *SLOSearch) MaxSteps() int {
 	d := s.defaults()
-	return 1 + d.GrowSteps + d.BisectSteps + d.MaxConfirm
+	return (1 + d.GrowSteps + d.BisectSteps + d.MaxConfirm) * (1 + d.Retries)
 }
 
 // Validate checks the search parameters.
@@ -144,13 +156,17 @@ func (s *SLOSearch) Run(m Measurer) (SLOResult, error) {
 	d := s.defaults()
 	var res SLOResult
 	measure := func(rate float64) (Step, error) {
-		st, err := m.Measure(rate)
-		if err != nil {
-			return st, err
+		for try := 0; ; try++ {
+			st, err := m.Measure(rate)
+			if err != nil {
+				return st, err
+			}
+			st.Rate = rate
+			res.Steps = append(res.Steps, st)
+			if !st.Inconclusive || try >= d.Retries {
+				return st, nil
+			}
 		}
-		st.Rate = rate
-		res.Steps = append(res.Steps, st)
-		return st, nil
 	}
 	rate := math.Round(d.Start)
 	st, err := measure(rate)
@@ -303,6 +319,7 @@ func StepOf(r results.Row) Step {
 	switch {
 	case r.Status != results.StatusOK:
 		st.Reason = joinReason(string(r.Status), r.Reason)
+		st.Inconclusive = r.Status == results.StatusNoisy
 	case r.Errors > 0:
 		st.Reason = fmt.Sprintf("%d errors", r.Errors)
 	case r.Saturated:

@@ -100,6 +100,41 @@ func TestSLOSearchSimulated(t *testing.T) {
 	}
 }
 
+// TestSLOSearchRetriesInconclusive: a noisy step is measured again, so a
+// host that is noisy one run in three does not move the answer.
+func TestSLOSearchRetriesInconclusive(t *testing.T) {
+	sim := &simServer{base: 200 * time.Microsecond, capacity: 50_000}
+	rng := rand.New(rand.NewPCG(3, 4))
+	noisy := 0
+	m := MeasureFunc(func(rate float64) (Step, error) {
+		if rng.IntN(3) == 0 {
+			noisy++
+			return Step{Inconclusive: true, Reason: "noisy"}, nil
+		}
+		return sim.Measure(rate)
+	})
+	s := SLOSearch{Target: 2 * time.Millisecond, Start: 1000}
+	res, err := s.Run(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := sim.trueRate(s.Target, 1)
+	if !res.Met || res.BracketLow > truth || res.BracketHigh < truth || noisy == 0 {
+		t.Fatalf("bracket [%g, %g], truth %g, %d noisy; %s", res.BracketLow, res.BracketHigh, truth, noisy, res.Note)
+	}
+	if len(res.Steps) > s.MaxSteps() {
+		t.Errorf("%d steps > %d", len(res.Steps), s.MaxSteps())
+	}
+	// Always noisy: every rate is tried 1 + Retries times, then taken as
+	// not meeting the target.
+	always := MeasureFunc(func(float64) (Step, error) { return Step{Inconclusive: true, Reason: "noisy"}, nil })
+	s = SLOSearch{Target: time.Millisecond, Start: 400, MinRate: 100}
+	res, err = s.Run(always)
+	if err != nil || res.Met || len(res.Steps) != 3*(1+DefaultSLORetries) {
+		t.Errorf("always noisy: %v, met %v, %d steps", err, res.Met, len(res.Steps))
+	}
+}
+
 func TestSLOSearchNeverMet(t *testing.T) {
 	sim := &simServer{base: 2 * time.Millisecond, capacity: 50_000}
 	s := SLOSearch{Target: time.Millisecond, Start: 10_000, MinRate: 100}

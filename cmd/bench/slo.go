@@ -25,7 +25,9 @@ a quiet host. Without -start it first measures the closed-loop capacity (one
 cell) and starts at half of it. From there it doubles the rate until the
 target breaks (or halves it until it holds), bisects to within 2%, and runs
 the answer once more; a failed confirmation steps the answer down 5% and is
-reported. Every step is a normal cell: a row in summary.csv, its .json and
+reported. A noisy step (another process on the pinned CPUs) says nothing
+about the server and is measured again, up to twice; -quiet-wait helps on a
+shared machine. Every step is a normal cell: a row in summary.csv, its .json and
 .hlog, in a run directory like bench run's (DIR/latest points at it, same
 lock). At the end it writes slo.csv, prints a table, and plots p99 against
 offered rate with the target and each backend's answer (plots/slo-p99.png
