@@ -29,7 +29,7 @@ const SLOPlotBase = "slo-p99"
 func WriteSLOPlot(dir string, target time.Duration, rows []results.Row, answers []results.SLORow) error {
 	rows = byLabel(rows)
 	styles := newStyles(rows)
-	p := newPlot(fmt.Sprintf("p99 latency against offered rate (target %v)\nopen loop, latency from the intended send", target),
+	p := newPlot(fmt.Sprintf("p99 latency against offered rate (target %v)\nopen loop, latency from the intended send; × = a step that did not count (errors, saturated, noisy, failed)", target),
 		"offered rate (req/s)", "p99 latency (µs)")
 	tgt := float64(target.Microseconds())
 	ymin, ymax := tgt, tgt
