@@ -260,6 +260,7 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 	if start == 0 {
 		row, err := s.cell(c)
 		if err != nil {
+			ans.Reason = "search stopped: " + err.Error()
 			return ans, err
 		}
 		if row.Status == results.StatusFailed || row.RPS <= 0 {
@@ -281,6 +282,9 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 	ans.Steps = len(res.Steps)
 	ans.BracketLow, ans.BracketHigh = positive(res.BracketLow), positive(res.BracketHigh)
 	ans.Reason = res.Note
+	if err != nil {
+		ans.Reason = "search stopped: " + err.Error()
+	}
 	if res.Met {
 		ans.MaxRate = &res.MaxRate
 		ans.P99AtMaxUs = new(res.P99AtMax.Microseconds())
