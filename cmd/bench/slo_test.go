@@ -101,3 +101,22 @@ func TestSLOUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestSLOInterrupted: a search stopped by a signal exits 130 and says so
+// in slo.csv.
+func TestSLOInterrupted(t *testing.T) {
+	t.Setenv(fakechild.EnvFake, "1")
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"slo", "-p99", "1ms", "-backends", "gnet", "-conns", "1", "-start", "1000",
+		"-out", out, "-run-id", "i", "-server", os.Args[0], "-loadgen", os.Args[0]}, &stdout, &stderr)
+	if cli.Code(err) != cli.ExitInterrupted {
+		t.Fatalf("exit %d (%v)", cli.Code(err), err)
+	}
+	recs := readSLO(t, filepath.Join(out, "i", results.SLOFile))
+	if len(recs) != 2 || recs[1][9] != "search stopped: interrupted" {
+		t.Fatalf("slo.csv: %q", recs)
+	}
+}
