@@ -33,7 +33,7 @@ func sampleRows() []Row {
 		},
 		{
 			RunID: "r1", Cell: "stdlib/http/plaintext/c64/p1/r5000", Rep: 2, Backend: "stdlib", Proto: "http",
-			Workload: "plaintext", Conns: 64, Pipeline: 1, Rate: 5000.5, Status: StatusSaturated,
+			Workload: "plaintext", Conns: 64, Pipeline: 1, Rate: 5000.5, RateFraction: new(0.5), Status: StatusSaturated,
 			Reason: "send lag p99 \"12ms\", over budget\nsee log", DurationS: 10, Requests: 49000, RPS: 4900,
 			UncorrectedP99Us: new(int64(800)), SendLagP99Us: new(int64(12000)), Saturated: true, StartTime: "2025-01-01T00:01:00Z",
 		},
@@ -75,7 +75,7 @@ func TestHeader(t *testing.T) {
 	}
 	// hlog was the last column of the first published schema; later
 	// columns are appended after it.
-	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[len(h)-1] != "total_per_conn_bytes" {
+	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[len(h)-1] != "rate_fraction" {
 		t.Errorf("unexpected order: first %q, rps at 14 is %q, last %q", h[0], h[14], h[len(h)-1])
 	}
 	seen := map[string]bool{}

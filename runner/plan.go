@@ -57,18 +57,23 @@ import (
 // Plan is the matrix a run measures. It is read from YAML or JSON (same
 // keys); plans/README.md documents every field.
 type Plan struct {
-	Name        string        `yaml:"name"`
-	Description string        `yaml:"description,omitempty"`
-	Backends    []string      `yaml:"backends"`
-	Workloads   []string      `yaml:"workloads"`
-	Conns       []int         `yaml:"connections"`
-	Pipeline    []int         `yaml:"pipeline"`
-	Rates       []float64     `yaml:"rates"`
-	Payloads    []int         `yaml:"payloads"`
-	Reps        int           `yaml:"repetitions"`
-	Duration    time.Duration `yaml:"duration"`
-	Warmup      time.Duration `yaml:"warmup"`
-	DialRate    float64       `yaml:"dial_rate,omitempty"` // generator -dial-rate; 0 = its default
+	Name        string    `yaml:"name"`
+	Description string    `yaml:"description,omitempty"`
+	Backends    []string  `yaml:"backends"`
+	Workloads   []string  `yaml:"workloads"`
+	Conns       []int     `yaml:"connections"`
+	Pipeline    []int     `yaml:"pipeline"`
+	Rates       []float64 `yaml:"-"` // requests/s; 0 = closed loop
+	// Fractions are rates as fractions of capacity (0.5 = "50%"; see
+	// capacity.go). ParsePlan fills Rates and Fractions from the file's
+	// rates key (RateList); Marshal writes them back there.
+	Fractions []float64     `yaml:"-"`
+	RateList  []RateValue   `yaml:"rates"`
+	Payloads  []int         `yaml:"payloads"`
+	Reps      int           `yaml:"repetitions"`
+	Duration  time.Duration `yaml:"duration"`
+	Warmup    time.Duration `yaml:"warmup"`
+	DialRate  float64       `yaml:"dial_rate,omitempty"` // generator -dial-rate; 0 = its default
 	// Seed orders the cells of every round (see Expand); 0 = plan order.
 	// bench run picks one from the clock when the plan has none and
 	// writes it into the run's plan.yaml, so a resumed run keeps the order.
@@ -174,9 +179,10 @@ func (p *Plan) checkRanges(maxConns int) []error {
 			add("pipeline %d: must be 1 to %d", d, MaxPipeline)
 		}
 	}
-	if len(p.Rates) == 0 {
+	if len(p.Rates)+len(p.Fractions) == 0 {
 		add("no rates (use [0] for closed loop)")
 	}
+	errs = append(errs, p.checkFractions()...)
 	for _, r := range p.Rates {
 		if math.IsNaN(r) || r < 0 || r > MaxRate {
 			add("rates %g: must be 0 (closed loop) or a positive number up to %d requests/s", r, MaxRate)
@@ -268,6 +274,7 @@ func ParsePlan(data []byte, defaultName string) (Plan, error) {
 	if p.Name == "" {
 		p.Name = defaultName
 	}
+	p.splitRates()
 	return p, nil
 }
 
@@ -328,9 +335,10 @@ type Cell struct {
 	Workload Workload
 	Conns    int
 	Pipeline int
-	Rate     float64
-	Payload  int // 0 when the workload takes none
-	Rep      int // 1-based: the round
+	Rate     float64 // requests/s; for a fraction cell set once its capacity is known
+	Fraction float64 // of capacity; 0 = Rate is absolute
+	Payload  int     // 0 when the workload takes none
+	Rep      int     // 1-based: the round
 }
 
 // label is the cell's variant label, the backend when none is set.
@@ -346,7 +354,7 @@ func (c Cell) label() string {
 // a variant's label stands in for the backend ("stdlib-handicap/http/…").
 func (c Cell) Key() string {
 	return fmt.Sprintf("%s/%s/%s/c%d/p%d/r%s/b%d",
-		c.label(), c.Workload.Proto, c.Workload.keyName(), c.Conns, c.Pipeline, formatRate(c.Rate), c.Payload)
+		c.label(), c.Workload.Proto, c.Workload.keyName(), c.Conns, c.Pipeline, c.rateKey(), c.Payload)
 }
 
 // FileName is the base name (without extension) of the cell's files in the
@@ -393,11 +401,11 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 			}
 			for _, c := range p.Conns {
 				for _, d := range p.Pipeline {
-					for _, r := range p.Rates {
+					for _, r := range p.cellRates() {
 						for _, b := range payloads {
 							cells = append(cells, Cell{
 								Backend: pr.v.Backend, Label: pr.v.Label, Args: pr.v.ServerArgs,
-								Workload: pr.w, Conns: c, Pipeline: d, Rate: r, Payload: b, Rep: rep,
+								Workload: pr.w, Conns: c, Pipeline: d, Rate: r.perSec, Fraction: r.fraction, Payload: b, Rep: rep,
 							})
 						}
 					}
@@ -405,6 +413,7 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 			}
 		}
 		shuffleRound(cells[first:], p.Seed, rep)
+		capacityFirst(cells[first:])
 	}
 	return cells, skipped
 }
@@ -412,7 +421,9 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 // Marshal renders the plan as YAML followed by its cell keys as comments,
 // the form kept as plan.yaml in a run directory.
 func (p *Plan) Marshal() ([]byte, error) {
-	data, err := yaml.Marshal(p)
+	out := *p
+	out.RateList = p.joinRates()
+	data, err := yaml.Marshal(&out)
 	if err != nil {
 		return nil, fmt.Errorf("marshal plan: %w", err)
 	}

@@ -56,6 +56,9 @@ type Config struct {
 	// Probe reads /proc/stat and /proc/PID/stat for host noise; nil = the
 	// real /proc.
 	Probe *HostProbe
+	// Prior are the rows already in summary.csv (resume): fraction cells
+	// find their round's capacity there when its cell is skipped.
+	Prior []results.Row
 }
 
 // Validate checks that the config can run.
@@ -128,12 +131,13 @@ func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 	}
 	prog.Start(len(todo), planned)
 	defer prog.Finish()
+	caps := newCapacities(cfg.Prior)
 	for i, c := range todo {
 		if ctx.Err() != nil {
 			return out, ErrInterrupted
 		}
 		prog.CellStart(i+1, len(todo), c)
-		row, eps, interrupted := runCell(ctx, &cfg, c)
+		row, eps, interrupted := cfg.runResolved(ctx, caps, c)
 		if interrupted {
 			return out, ErrInterrupted
 		}
@@ -145,6 +149,7 @@ func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 		if err := w.Write(row); err != nil {
 			return out, fmt.Errorf("run: %w", err)
 		}
+		caps.add(row)
 		out.Ran++
 		if row.Status == results.StatusFailed {
 			out.Failed++
@@ -171,6 +176,7 @@ func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
 		Label:     c.label(), HostCPUs: positive(cfg.Env.HostCPUs),
 	}
 	setWorkloadColumns(&r, c)
+	setRateColumns(&r, c)
 	return r
 }
 

@@ -19,6 +19,7 @@ Usage:
   bench compare [flags] A B            compare two run directories cell by cell
   bench merge [-out FILE] INPUT...     merge several generators' results for one cell into one row
   bench plans                          list the built-in plans
+  bench slo -p99 D [flags]             per backend, the highest open-loop rate whose p99 meets D
   bench costs [flags]                  what a goroutine and an OS thread cost here: create, switch, memory
   bench publish [-force] RUN_DIR NAME  copy a run into results/published/NAME and update the index
 
@@ -34,6 +35,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"plans":   cmdPlans,
 	"costs":   cmdCosts,
 	"publish": cmdPublish,
+	"slo":     cmdSLO,
 }
 
 // run is the bench command: args without the program name. Output meant

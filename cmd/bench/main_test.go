@@ -246,7 +246,7 @@ func TestMainUsage(t *testing.T) {
 	if err := run(context.Background(), []string{"plans"}, &stdout, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(stdout.String(), "calibrate    60 cells") || !strings.Contains(stdout.String(), "\nquick        80 cells") {
+	if !strings.HasPrefix(stdout.String(), "calibrate    60 cells") || !strings.Contains(stdout.String(), "\nquick       120 cells") {
 		t.Fatalf("plans output:\n%s", stdout.String())
 	}
 }
@@ -254,7 +254,7 @@ func TestMainUsage(t *testing.T) {
 // TestHelp: -h on bench and on every command prints complete usage on
 // stdout and exits 0.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"run", "-h"}, {"report", "-h"}, {"compare", "-h"}, {"merge", "-h"}, {"plans", "-h"}, {"publish", "-h"}} {
+	for _, args := range [][]string{{"-h"}, {"run", "-h"}, {"report", "-h"}, {"compare", "-h"}, {"merge", "-h"}, {"plans", "-h"}, {"publish", "-h"}, {"slo", "-h"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), args, &stdout, &stderr)

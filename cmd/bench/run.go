@@ -219,6 +219,7 @@ func runPlan(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		runID = prior[0].RunID
 	}
 	cfg.RunID, cfg.Dir, cfg.Skip = runID, dir, runner.Completed(prior)
+	cfg.Prior = prior
 	ew, _, err := results.OpenEndpoints(filepath.Join(dir, results.EndpointsFile), runner.KeepEndpoints(cfg.Skip), stderr)
 	if err != nil {
 		return err

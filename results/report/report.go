@@ -26,8 +26,9 @@ type groupKey struct {
 	Pipeline int
 	Rate     float64
 	Payload  int
-	Handler  string // µs per request of delay and cpu workloads; empty for others
-	Mix      string // spec of a mix workload
+	Handler  string  // µs per request of delay and cpu workloads; empty for others
+	Mix      string  // spec of a mix workload
+	Fraction float64 // rate as a fraction of capacity (Rate is then 0); see fractionKey
 }
 
 // Title is the heading of the group.
@@ -45,6 +46,8 @@ func (k groupKey) Title() string {
 	parts = append(parts, fmt.Sprintf("pipeline %d", k.Pipeline))
 	if k.Rate > 0 {
 		parts = append(parts, fmt.Sprintf("open loop at %s req/s", strconv.FormatFloat(k.Rate, 'f', -1, 64)))
+	} else if k.Fraction > 0 {
+		parts = append(parts, fmt.Sprintf("open loop at %s%% of closed-loop capacity", trimFloat(100*k.Fraction)))
 	} else {
 		parts = append(parts, "closed loop")
 	}
@@ -65,6 +68,8 @@ func (k groupKey) Slug() string {
 	}
 	if k.Rate > 0 {
 		s += "-r" + strconv.FormatFloat(k.Rate, 'f', -1, 64)
+	} else if k.Fraction > 0 {
+		s += "-f" + strconv.FormatFloat(100*k.Fraction, 'f', -1, 64) + "pct"
 	} else {
 		s += "-closed"
 	}
@@ -86,6 +91,7 @@ func compareKeys(a, b groupKey) int {
 		cmp.Compare(a.Payload, b.Payload),
 		cmp.Compare(a.Handler, b.Handler),
 		cmp.Compare(a.Mix, b.Mix),
+		cmp.Compare(a.Fraction, b.Fraction),
 	)
 }
 
@@ -125,7 +131,8 @@ func (g *group) okSample(backend string, conns int, f func(results.Row) float64)
 func groupRows(rows []results.Row) []*group {
 	byKey := map[groupKey]*group{}
 	for _, r := range rows {
-		k := groupKey{r.Proto, r.Workload, r.Pipeline, r.Rate, r.Payload, handlerKey(r), r.Mix}
+		k := groupKey{r.Proto, r.Workload, r.Pipeline, r.Rate, r.Payload, handlerKey(r), r.Mix, 0}
+		fractionKey(&k, r)
 		g, ok := byKey[k]
 		if !ok {
 			g = &group{key: k, cells: map[cellKey]*cellRows{}}
@@ -323,6 +330,7 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 
 	b.WriteString("## At a glance\n\n")
 	writeGlance(&b, verdicts, opts.Reference)
+	writeLittleNote(&b, rows)
 	writeCalibration(&b, rows, verdicts, opts.Reference)
 	writeBottlenecks(&b, rows)
 	writeFlagged(&b, rows)
@@ -332,9 +340,15 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	if err := writeIdle(&b, dir, rows, styles); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	if err := writeCurves(&b, dir, rows, styles); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
 
 	for _, g := range groups {
 		fmt.Fprintf(&b, "## %s\n\n", g.key.Title())
+		if g.key.Rate == 0 && g.key.Fraction == 0 {
+			fmt.Fprintf(&b, "%s\n\n", LittleNote)
+		}
 		b.WriteString("Spread over rounds (min–max, unpaired):\n\n")
 		for _, v := range g.verdicts() {
 			fmt.Fprintf(&b, "- %s\n", v)

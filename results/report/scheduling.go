@@ -196,7 +196,7 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 		default:
 			continue
 		}
-		if r.Proto != "http" || r.Payload != 0 {
+		if r.Proto != "http" || r.Payload != 0 || r.RateFraction != nil {
 			continue
 		}
 		rg := regime{r.Pipeline, r.Rate}

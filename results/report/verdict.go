@@ -104,6 +104,9 @@ func Verdicts(rows []results.Row, reference string) []Verdict {
 	var labels []string
 	var keys []configKey
 	for _, r := range rows {
+		if r.RateFraction != nil {
+			continue // each backend at its own share of capacity: no equal load to pair
+		}
 		k := configKey{r.Proto, workloadID(r), r.Conns, r.Pipeline, r.Payload, r.Rate}
 		s := side{r.LabelOf(), k}
 		if byRound[s] == nil {

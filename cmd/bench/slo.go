@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/internal/cli"
+	"github.com/asyncbench/asyncbench/results"
+	"github.com/asyncbench/asyncbench/results/report"
+	"github.com/asyncbench/asyncbench/runner"
+)
+
+const sloDoc = `Slo finds, per backend, the highest open-loop rate whose corrected p99
+stays at or below the target with zero errors, the generator on schedule and
+a quiet host. Without -start it first measures the closed-loop capacity (one
+cell) and starts at half of it. From there it doubles the rate until the
+target breaks (or halves it until it holds), bisects to within 2%, and runs
+the answer once more; a failed confirmation steps the answer down 5% and is
+reported. A noisy step (another process on the pinned CPUs) says nothing
+about the server and is measured again, up to twice; -quiet-wait helps on a
+shared machine. Every step is a normal cell: a row in summary.csv, its .json and
+.hlog, in a run directory like bench run's (DIR/latest points at it, same
+lock). At the end it writes slo.csv, prints a table, and plots p99 against
+offered rate with the target and each backend's answer (plots/slo-p99.png
+and .svg). A target never met, even at the lowest rate, leaves max_rate
+empty with the reason. It prints the run directory on stdout.
+
+Exit status: 0 done, 1 could not run, 2 bad command line, 3 no backend met
+the target, 130 interrupted.
+`
+
+// sloFlags are the flags of bench slo.
+type sloFlags struct {
+	run      runFlags
+	target   time.Duration
+	backends string
+	conns    int
+	workload string
+	start    float64
+	maxRate  float64
+	minRate  float64
+}
+
+func parseSLOFlags(args []string, stdout io.Writer) (sloFlags, error) {
+	var f sloFlags
+	fs := newFlagSet("slo", "-p99 D [flags]", sloDoc)
+	fs.DurationVar(&f.target, "p99", 0, "the p99 target, e.g. 1ms (required)")
+	fs.StringVar(&f.backends, "backends", strings.Join(backends.Names(), ","), "comma-separated `LIST` of backends")
+	fs.IntVar(&f.conns, "conns", 64, "connections")
+	fs.StringVar(&f.workload, "workload", "plaintext", "workload `NAME` as in a plan (plaintext, echo, delay:N, …; echo sends 64 B)")
+	fs.Float64Var(&f.start, "start", 0, "first rate in req/s (0 = half the closed-loop capacity, measured first)")
+	fs.Float64Var(&f.minRate, "min-rate", 100, "lowest rate tried while halving, req/s")
+	fs.Float64Var(&f.maxRate, "max-rate", runner.MaxRate, "highest rate tried while doubling, req/s")
+	fs.DurationVar(&f.run.duration, "duration", 3*time.Second, "measured window of every step")
+	fs.DurationVar(&f.run.warmup, "warmup", time.Second, "warm-up of every step")
+	fs.StringVar(&f.run.out, "out", filepath.Join("results", "runs"), "the run goes in `DIR`/<run-id>; DIR/latest links to it")
+	fs.StringVar(&f.run.runID, "run-id", "", "name of the run directory (default: UTC start time)")
+	fs.StringVar(&f.run.server, "server", "", "server binary (default: next to bench)")
+	fs.StringVar(&f.run.loadgen, "loadgen", "", "loadgen binary (default: next to bench)")
+	fs.StringVar(&f.run.serverCPUs, "server-cpus", "", "CPU list for the server (default: first available CPU)")
+	fs.StringVar(&f.run.genCPUs, "gen-cpus", "", "CPU list for the generator (default: second available CPU)")
+	fs.DurationVar(&f.run.startTimeout, "start-timeout", runner.DefaultStartTimeout, "how long a server may take to print its listening line")
+	fs.DurationVar(&f.run.quietWait, "quiet-wait", 0, "before each step, wait up to `D` for a quiet second on the pinned CPUs")
+	if err := parse(fs, args, stdout); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, usagef("slo", "unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case f.target <= 0:
+		return f, usagef("slo", "-p99 is required and must be positive")
+	case f.run.duration <= 0 || f.run.warmup < 0:
+		return f, usagef("slo", "-duration must be positive and -warmup not negative")
+	case f.run.startTimeout <= 0 || f.run.quietWait < 0:
+		return f, usagef("slo", "-start-timeout must be positive and -quiet-wait not negative")
+	case math.IsNaN(f.start) || f.start < 0 || f.start > runner.MaxRate:
+		return f, usagef("slo", "-start must be 0 to %d", runner.MaxRate)
+	case !(f.minRate >= 1) || !(f.maxRate >= f.minRate) || f.maxRate > runner.MaxRate:
+		return f, usagef("slo", "want 1 ≤ -min-rate ≤ -max-rate ≤ %d", runner.MaxRate)
+	case f.start > 0 && (f.start < f.minRate || f.start > f.maxRate):
+		return f, usagef("slo", "-start must lie within -min-rate and -max-rate")
+	case f.run.runID != "" && (strings.ContainsAny(f.run.runID, `/\`) || strings.HasPrefix(f.run.runID, ".") || f.run.runID == "latest"):
+		return f, usagef("slo", "-run-id %q: want a plain directory name", f.run.runID)
+	}
+	return f, nil
+}
+
+// plan is the one-round plan the search's cells belong to; it is written
+// as the run's plan.yaml and names the rows' plan column.
+func (f *sloFlags) plan() (runner.Plan, error) {
+	p := runner.Plan{
+		Name:        "slo",
+		Description: fmt.Sprintf("highest rate with p99 ≤ %v", f.target),
+		Workloads:   []string{f.workload},
+		Conns:       []int{f.conns},
+		Pipeline:    []int{1},
+		Rates:       []float64{0},
+		Payloads:    []int{64},
+		Reps:        1,
+		Duration:    f.run.duration,
+		Warmup:      f.run.warmup,
+	}
+	for _, b := range strings.Split(f.backends, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			p.Backends = append(p.Backends, b)
+		}
+	}
+	if err := p.Validate(maxConns()); err != nil {
+		return p, cli.Usagef("slo: %v (see bench slo -h)", err)
+	}
+	return p, nil
+}
+
+func cmdSLO(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseSLOFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	plan, err := f.plan()
+	if err != nil {
+		return err
+	}
+	cfg, err := newSLOConfig(&f, plan, stderr)
+	if err != nil {
+		return err
+	}
+	dir, runID, unlock, err := openRunDir(&f.run, &cfg.Plan)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	w, _, err := results.OpenCSV(filepath.Join(dir, "summary.csv"), stderr)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	cfg.RunID, cfg.Dir = runID, dir
+	ew, _, err := results.OpenEndpoints(filepath.Join(dir, results.EndpointsFile), nil, stderr)
+	if err != nil {
+		return err
+	}
+	defer ew.Close()
+	cfg.Endpoints = ew
+	fmt.Fprintf(stderr, "slo %s: p99 ≤ %v, %s at %d connections, server on CPUs %s, generator on CPUs %s, results in %s\n",
+		runID, f.target, f.workload, f.conns, cfg.ServerCPUSet, cfg.GeneratorCPUSet, dir)
+
+	cells, skipped := cfg.Plan.Expand()
+	for _, s := range skipped {
+		fmt.Fprintf(stderr, "skipping %s: protocol not served by the backend\n", s)
+	}
+	s := &sloRun{ctx: ctx, cfg: cfg, w: w, stderr: stderr, reps: map[string]int{}}
+	var answers []results.SLORow
+	var runErr error
+	for _, c := range cells {
+		a, err := s.search(&f, c)
+		answers = append(answers, a)
+		if err != nil {
+			runErr = err
+			break
+		}
+	}
+	if err := w.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := finishSLO(dir, f.target, answers, s.rows, stdout); err != nil && runErr == nil {
+		runErr = err
+	}
+	fmt.Fprintln(stdout, dir)
+	switch {
+	case errors.Is(runErr, runner.ErrInterrupted):
+		fmt.Fprintf(stderr, "interrupted; slo.csv holds the backends finished so far\n")
+		return &cli.ExitError{Code: cli.ExitInterrupted, Err: runErr}
+	case runErr != nil:
+		return runErr
+	}
+	for _, a := range answers {
+		if a.MaxRate != nil {
+			return nil
+		}
+	}
+	return &cli.ExitError{Code: cli.ExitFailed, Err: fmt.Errorf("no backend met p99 ≤ %v; reasons in %s", f.target, filepath.Join(dir, results.SLOFile))}
+}
+
+// newSLOConfig resolves binaries and CPUs as bench run does.
+func newSLOConfig(f *sloFlags, plan runner.Plan, stderr io.Writer) (runner.Config, error) {
+	serverCPUs, genCPUs, warn, err := chooseCPUs(f.run.serverCPUs, f.run.genCPUs)
+	if err != nil {
+		return runner.Config{}, err
+	}
+	if warn != "" {
+		fmt.Fprintln(stderr, "warning:", warn)
+	}
+	serverPath, err := findBinary(f.run.server, "server")
+	if err != nil {
+		return runner.Config{}, err
+	}
+	loadgenPath, err := findBinary(f.run.loadgen, "loadgen")
+	if err != nil {
+		return runner.Config{}, err
+	}
+	return runner.Config{
+		Plan:       plan,
+		ServerPath: serverPath, LoadgenPath: loadgenPath,
+		ServerCPUSet: serverCPUs, GeneratorCPUSet: genCPUs,
+		Env:          runner.DetectEnv(serverPath),
+		StartTimeout: f.run.startTimeout,
+		QuietWait:    f.run.quietWait,
+	}, nil
+}
+
+// sloRun measures the steps of the searches, one cell each.
+type sloRun struct {
+	ctx    context.Context
+	cfg    runner.Config
+	w      runner.RowWriter
+	stderr io.Writer
+	reps   map[string]int // runs per cell key: a confirmation is the next repetition
+	rows   []results.Row
+}
+
+// cell runs c (its Rep set to the next repetition of its key) and logs it.
+func (s *sloRun) cell(c runner.Cell) (results.Row, error) {
+	s.reps[c.Key()]++
+	c.Rep = s.reps[c.Key()]
+	row, err := runner.RunCell(s.ctx, s.cfg, c, s.w)
+	if err != nil {
+		return row, err
+	}
+	s.rows = append(s.rows, row)
+	what := "closed loop"
+	if c.Rate > 0 {
+		what = runner.FormatRate(c.Rate) + " req/s"
+	}
+	fmt.Fprintf(s.stderr, "  %s %s: %s, %s req/s, p99 %s µs %s\n", c.Label, what, row.Status,
+		strconv.FormatFloat(math.Round(row.RPS), 'f', -1, 64), strconv.FormatInt(row.P99Us, 10), row.Reason)
+	return row, nil
+}
+
+// search runs one backend's search from its closed-loop cell c.
+func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
+	ans := results.SLORow{
+		Backend: c.Label, Workload: c.Workload.Spec, Conns: c.Conns,
+		TargetP99Us: f.target.Microseconds(),
+	}
+	if ans.Workload == "" {
+		ans.Workload = c.Workload.Name
+	}
+	fmt.Fprintf(s.stderr, "%s:\n", c.Label)
+	start := f.start
+	if start == 0 {
+		row, err := s.cell(c)
+		if err != nil {
+			ans.Reason = "search stopped: " + err.Error()
+			return ans, err
+		}
+		if row.Status == results.StatusFailed || row.RPS <= 0 {
+			ans.Reason = "capacity probe failed: " + row.Reason
+			return ans, nil
+		}
+		start = min(max(math.Round(row.RPS/2), f.minRate), f.maxRate)
+	}
+	search := runner.SLOSearch{Target: f.target, Start: start, MinRate: f.minRate, MaxRate: f.maxRate}
+	res, err := search.Run(runner.MeasureFunc(func(rate float64) (runner.Step, error) {
+		oc := c
+		oc.Rate = rate
+		row, err := s.cell(oc)
+		if err != nil {
+			return runner.Step{}, err
+		}
+		return runner.StepOf(row), nil
+	}))
+	ans.Steps = len(res.Steps)
+	ans.BracketLow, ans.BracketHigh = positive(res.BracketLow), positive(res.BracketHigh)
+	ans.Reason = res.Note
+	if err != nil {
+		ans.Reason = "search stopped: " + err.Error()
+	}
+	if res.Met {
+		ans.MaxRate = &res.MaxRate
+		ans.P99AtMaxUs = new(res.P99AtMax.Microseconds())
+	}
+	return ans, err
+}
+
+func positive(x float64) *float64 {
+	if x <= 0 {
+		return nil
+	}
+	return &x
+}
+
+// finishSLO writes slo.csv and the plot, and prints the table.
+func finishSLO(dir string, target time.Duration, answers []results.SLORow, rows []results.Row, stdout io.Writer) error {
+	if err := results.WriteSLOFile(filepath.Join(dir, results.SLOFile), answers); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "backend\tworkload\tconns\ttarget p99 µs\tmax rate req/s\tp99 there µs\tbracket\tsteps\t\tnote")
+	for _, a := range answers {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s–%s\t%d\t\t%s\n", a.Backend, a.Workload, a.Conns, a.TargetP99Us,
+			fmtOpt(a.MaxRate), fmtOptInt(a.P99AtMaxUs), fmtOpt(a.BracketLow), fmtOpt(a.BracketHigh), a.Steps, a.Reason)
+	}
+	tw.Flush()
+	return report.WriteSLOPlot(dir, target, rows, answers)
+}
+
+func fmtOpt(p *float64) string {
+	if p == nil {
+		return "–"
+	}
+	return strconv.FormatFloat(*p, 'f', -1, 64)
+}
+
+func fmtOptInt(p *int64) string {
+	if p == nil {
+		return "–"
+	}
+	return strconv.FormatInt(*p, 10)
+}

@@ -1,0 +1,111 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asyncbench/asyncbench/results"
+)
+
+// curveRows is a run with closed loop, three absolute open-loop rates and
+// one fraction per backend, two rounds each; gnet's top rate saturated in
+// both rounds, stdlib's in one.
+func curveRows() []results.Row {
+	var rows []results.Row
+	add := func(b string, rate float64, frac *float64, rep int, status results.Status, rps float64, p99 int64) {
+		rows = append(rows, results.Row{
+			RunID: "c", Cell: b + "/x", Rep: rep, Backend: b, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1,
+			Rate: rate, RateFraction: frac, Status: status, RPS: rps, P50Us: p99 / 4, P90Us: p99 / 2, P99Us: p99, P999Us: 2 * p99,
+			StartTime: "2026-01-01T00:00:00Z",
+		})
+	}
+	half := 0.5
+	for rep := 1; rep <= 2; rep++ {
+		for _, b := range []string{"gnet", "stdlib"} {
+			add(b, 0, nil, rep, results.StatusOK, 60_000, 3000)
+			add(b, 10_000, nil, rep, results.StatusOK, 10_000, 200)
+			add(b, 20_000, nil, rep, results.StatusOK, 20_000, 400)
+			add(b, 30_000+float64(rep), &half, rep, results.StatusOK, 30_000, 500)
+		}
+		add("gnet", 80_000, nil, rep, results.StatusSaturated, 61_000, 90_000)
+		st := results.StatusOK
+		if rep == 2 {
+			st = results.StatusSaturated
+		}
+		add("stdlib", 80_000, nil, rep, st, 58_000, 50_000)
+	}
+	return rows
+}
+
+func TestCurves(t *testing.T) {
+	curves := buildCurves(curveRows())
+	if len(curves) != 1 {
+		t.Fatalf("%d curves", len(curves))
+	}
+	c := curves[0]
+	g, s := c.points["gnet"], c.points["stdlib"]
+	if len(g) != 4 || len(s) != 4 {
+		t.Fatalf("points: gnet %d, stdlib %d", len(g), len(s))
+	}
+	// Sorted by rate, the fraction (its rate differs by round) last.
+	if g[0].offered != "10,000 req/s" || g[3].offered != "50% of capacity" || g[3].okRounds != 2 {
+		t.Errorf("gnet points %+v", g)
+	}
+	if !g[2].saturated || g[2].p99 != 90_000 || s[2].saturated || s[2].p99 != 50_000 || s[2].satRounds != 1 {
+		t.Errorf("saturated points: gnet %+v stdlib %+v", g[2], s[2])
+	}
+
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "plots"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(dir, curveRows()); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := string(md)
+	for _, want := range []string{
+		"## Latency against throughput",
+		"### http plaintext, pipeline 1, 64 connections",
+		"| gnet | 80,000 req/s | 61,000 | 22,500 | 90,000 | 180,000 | **saturated** (2) |",
+		"| stdlib | 50% of capacity | 30,000 | 125 | 500 | 1,000 | 2 ok |",
+		"plots/http-plaintext-p1-c64-curve.png",
+		"## http plaintext, pipeline 1, open loop at 50% of closed-loop capacity",
+		"## http plaintext, pipeline 1, closed loop\n\n" + LittleNote,
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Count(report, "Little's law") < 3 {
+		t.Errorf("Little's law said %d times", strings.Count(report, "Little's law"))
+	}
+	for _, ext := range []string{".png", ".svg"} {
+		checkPlotFile(t, filepath.Join(dir, "plots", "http-plaintext-p1-c64-curve"+ext))
+	}
+	// Fraction rows make no verdicts: each backend ran at its own rate.
+	for _, v := range Verdicts(curveRows(), "stdlib") {
+		if v.Rate > 30_000 && v.Rate < 30_003 {
+			t.Errorf("verdict at a resolved fraction rate: %+v", v)
+		}
+	}
+}
+
+func TestSLOPlot(t *testing.T) {
+	dir := t.TempDir()
+	rows := curveRows()
+	rate := 20_000.0
+	answers := []results.SLORow{{Backend: "gnet", MaxRate: &rate}, {Backend: "stdlib"}}
+	if err := WriteSLOPlot(dir, time.Millisecond, rows, answers); err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range []string{".png", ".svg"} {
+		checkPlotFile(t, filepath.Join(dir, "plots", SLOPlotBase+ext))
+	}
+}

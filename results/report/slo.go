@@ -1,0 +1,118 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/asyncbench/asyncbench/results"
+)
+
+// SLOPlotBase is the file stem of bench slo's plot under DIR/plots.
+const SLOPlotBase = "slo-p99"
+
+// WriteSLOPlot draws, into dir/plots/slo-p99.png and .svg, the p99 of every
+// open-loop step in rows against its offered rate, one series per backend
+// (label): steps that counted as filled glyphs joined in rate order, steps
+// that did not (errors, saturated, noisy, failed) as crosses; a horizontal
+// line at the target; and a vertical line at each backend's answer.
+func WriteSLOPlot(dir string, target time.Duration, rows []results.Row, answers []results.SLORow) error {
+	rows = byLabel(rows)
+	styles := newStyles(rows)
+	p := newPlot(fmt.Sprintf("p99 latency against offered rate (target %v)\nopen loop, latency from the intended send; × = a step that did not count (errors, saturated, noisy, failed)", target),
+		"offered rate (req/s)", "p99 latency (µs)")
+	tgt := float64(target.Microseconds())
+	ymin, ymax := tgt, tgt
+	xmin, xmax := math.Inf(1), math.Inf(-1)
+	for _, b := range distinct(rows, func(r results.Row) string { return r.Backend }) {
+		var good, bad plotter.XYs
+		for _, r := range rows {
+			if r.Backend != b || r.Rate <= 0 {
+				continue
+			}
+			y := float64(r.P99Us)
+			if y <= 0 {
+				y = tgt // nothing measured: draw the failure at the target
+			}
+			xy := plotter.XY{X: r.Rate, Y: y}
+			xmin, xmax = math.Min(xmin, r.Rate), math.Max(xmax, r.Rate)
+			ymin, ymax = math.Min(ymin, y), math.Max(ymax, y)
+			if r.Status == results.StatusOK && r.Errors == 0 && !r.Saturated {
+				good = append(good, xy)
+			} else {
+				bad = append(bad, xy)
+			}
+		}
+		st := styles[b]
+		if len(good) > 0 {
+			slices.SortFunc(good, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
+			line, pts, err := plotter.NewLinePoints(good)
+			if err != nil {
+				return fmt.Errorf("slo plot: %w", err)
+			}
+			line.Color, pts.Color, pts.Shape = st.color, st.color, st.glyph
+			p.Add(line, pts)
+			p.Legend.Add(b, line, pts)
+		}
+		if len(bad) > 0 {
+			sc, err := plotter.NewScatter(bad)
+			if err != nil {
+				return fmt.Errorf("slo plot: %w", err)
+			}
+			sc.Color, sc.Shape, sc.Radius = st.color, draw.CrossGlyph{}, vg.Points(4)
+			p.Add(sc)
+			if len(good) == 0 {
+				p.Legend.Add(b, sc)
+			}
+		}
+		for _, a := range answers {
+			if a.Backend == b && a.MaxRate != nil {
+				if err := addVLine(p, *a.MaxRate, st.color); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if math.IsInf(xmin, 1) {
+		return nil // no open-loop step: nothing to draw
+	}
+	hl, err := plotter.NewLine(plotter.XYs{{X: xmin / 1.5, Y: tgt}, {X: xmax * 1.5, Y: tgt}})
+	if err != nil {
+		return fmt.Errorf("slo plot: %w", err)
+	}
+	hl.Color, hl.Dashes = palette[6], []vg.Length{vg.Points(6), vg.Points(3)}
+	p.Add(hl)
+	p.Legend.Add(fmt.Sprintf("target %v", target), hl)
+	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.TickerFunc(logTicks)
+	p.X.Min, p.X.Max = xmin/1.5, xmax*1.5
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.TickerFunc(logTicks)
+	p.Y.Min, p.Y.Max = math.Max(ymin/1.5, 1), ymax*4
+	if err := os.MkdirAll(filepath.Join(dir, "plots"), 0o755); err != nil {
+		return fmt.Errorf("slo plot: %w", err)
+	}
+	return savePlot(p, filepath.Join(dir, "plots", SLOPlotBase))
+}
+
+// addVLine marks x with a thin vertical line across the plot's y range
+// (drawn from 1 µs to 100 s, clipped by the axis limits).
+func addVLine(p *plot.Plot, x float64, c color.Color) error {
+	l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 1}, {X: x, Y: 1e8}})
+	if err != nil {
+		return fmt.Errorf("slo plot: %w", err)
+	}
+	l.Color = c
+	l.Width = vg.Points(1)
+	l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+	p.Add(l)
+	return nil
+}

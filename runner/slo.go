@@ -1,0 +1,331 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/asyncbench/asyncbench/results"
+)
+
+// Step is one measurement of an SLO search: an open-loop run at Rate.
+// Pass is true when the run met every condition but the latency target:
+// it completed with zero errors, the generator kept its schedule and the
+// host was quiet. Reason says why not, when Pass is false.
+type Step struct {
+	Rate float64       // offered load, requests/s
+	P99  time.Duration // corrected p99; 0 when not measured
+	Pass bool          // the run counts (see above); Meets adds the target
+	// Inconclusive marks a run that says nothing about the server (the
+	// host was noisy): the search measures the rate again, at most
+	// Retries times, before taking it as not meeting the target.
+	Inconclusive bool
+	Reason       string
+}
+
+// Meets reports whether the step counts and its p99 is within target.
+func (s Step) Meets(target time.Duration) bool {
+	return s.Pass && s.P99 > 0 && s.P99 <= target
+}
+
+// Measurer runs one open-loop step. Measure returns an error only when
+// the search must stop (interrupted, results not writable); a run that
+// fails is a Step with Pass false. Implementations need not be safe for
+// concurrent use: a search calls Measure from one goroutine.
+type Measurer interface {
+	Measure(rate float64) (Step, error)
+}
+
+// MeasureFunc adapts a function to Measurer.
+type MeasureFunc func(rate float64) (Step, error)
+
+// Measure calls f(rate).
+func (f MeasureFunc) Measure(rate float64) (Step, error) { return f(rate) }
+
+var _ Measurer = MeasureFunc(nil)
+
+// SLOSearch finds the highest open-loop rate whose corrected p99 stays at
+// or below Target. From Start it doubles the rate until the target breaks
+// (or halves it until the target holds, down to MinRate), bisects the
+// bracket [highest rate that met, lowest that did not] until it is within
+// Tolerance of its low end, and runs the answer once more to confirm it.
+// A confirmation that fails steps the answer down by StepDown and confirms
+// again, at most MaxConfirm times. Rates are whole requests per second.
+//
+// The number of steps is bounded: at most GrowSteps doublings or halvings,
+// BisectSteps bisections and MaxConfirm confirmations (see MaxSteps).
+type SLOSearch struct {
+	Target    time.Duration
+	Start     float64 // first rate tried, > 0
+	MinRate   float64 // lowest rate tried while halving; default 1
+	MaxRate   float64 // highest rate tried while doubling; default MaxRate
+	Tolerance float64 // bracket width ÷ low end at which bisection stops; default 0.02
+	// Bounds; zero = the defaults below.
+	GrowSteps   int
+	BisectSteps int
+	MaxConfirm  int
+	StepDown    float64 // share by which a failed confirmation lowers the answer; default 0.05
+	Retries     int     // re-measurements of an inconclusive step; 0 = DefaultSLORetries, <0 = none
+}
+
+// Defaults of SLOSearch.
+const (
+	DefaultSLOTolerance   = 0.02
+	DefaultSLOGrowSteps   = 12 // ×2 twelve times spans 4096×
+	DefaultSLOBisectSteps = 10
+	DefaultSLOMaxConfirm  = 3
+	DefaultSLOStepDown    = 0.05
+	DefaultSLORetries     = 2
+)
+
+// SLOResult is the outcome of a search.
+type SLOResult struct {
+	Met      bool    // some rate met the target and was confirmed
+	MaxRate  float64 // the answer; 0 when !Met
+	P99AtMax time.Duration
+	// BracketLow is the highest rate that met the target (0: none);
+	// BracketHigh the lowest rate above it that did not (0: none, the
+	// search stopped at MaxRate or after GrowSteps doublings).
+	BracketLow, BracketHigh float64
+	Steps                   []Step
+	Note                    string // why the target was not met, or how the answer was confirmed
+}
+
+func (s *SLOSearch) defaults() SLOSearch {
+	d := *s
+	if d.MinRate <= 0 {
+		d.MinRate = 1
+	}
+	if d.MaxRate <= 0 {
+		d.MaxRate = MaxRate
+	}
+	if d.Tolerance <= 0 {
+		d.Tolerance = DefaultSLOTolerance
+	}
+	if d.GrowSteps <= 0 {
+		d.GrowSteps = DefaultSLOGrowSteps
+	}
+	if d.BisectSteps <= 0 {
+		d.BisectSteps = DefaultSLOBisectSteps
+	}
+	if d.MaxConfirm <= 0 {
+		d.MaxConfirm = DefaultSLOMaxConfirm
+	}
+	if d.StepDown <= 0 || d.StepDown >= 1 {
+		d.StepDown = DefaultSLOStepDown
+	}
+	switch {
+	case d.Retries == 0:
+		d.Retries = DefaultSLORetries
+	case d.Retries < 0:
+		d.Retries = 0
+	}
+	return d
+}
+
+// MaxSteps is the most measurements Run makes: one start, GrowSteps
+// doublings or halvings, BisectSteps bisections and MaxConfirm
+// confirmations, each measured up to 1 + Retries times.
+func (s *SLOSearch) MaxSteps() int {
+	d := s.defaults()
+	return (1 + d.GrowSteps + d.BisectSteps + d.MaxConfirm) * (1 + d.Retries)
+}
+
+// Validate checks the search parameters.
+func (s *SLOSearch) Validate() error {
+	d := s.defaults()
+	switch {
+	case s.Target <= 0:
+		return errors.New("slo: the p99 target must be positive")
+	case math.IsNaN(s.Start) || s.Start < d.MinRate || s.Start > d.MaxRate:
+		return fmt.Errorf("slo: start rate %g must be within %g to %g req/s", s.Start, d.MinRate, d.MaxRate)
+	case d.MinRate > d.MaxRate:
+		return fmt.Errorf("slo: minimum rate %g above maximum %g", d.MinRate, d.MaxRate)
+	}
+	return nil
+}
+
+// Run searches with m. It returns the result so far together with the
+// error of a Measure call that stopped it.
+func (s *SLOSearch) Run(m Measurer) (SLOResult, error) {
+	if err := s.Validate(); err != nil {
+		return SLOResult{}, err
+	}
+	d := s.defaults()
+	var res SLOResult
+	measure := func(rate float64) (Step, error) {
+		for try := 0; ; try++ {
+			st, err := m.Measure(rate)
+			if err != nil {
+				return st, err
+			}
+			st.Rate = rate
+			res.Steps = append(res.Steps, st)
+			if !st.Inconclusive || try >= d.Retries {
+				return st, nil
+			}
+		}
+	}
+	rate := math.Round(d.Start)
+	st, err := measure(rate)
+	if err != nil {
+		return res, err
+	}
+	// low met the target, high did not; 0 = not found yet.
+	low, high := 0.0, 0.0
+	var lowP99 time.Duration
+	if st.Meets(d.Target) {
+		low, lowP99 = rate, st.P99
+		for range d.GrowSteps {
+			next := math.Min(math.Round(rate*2), d.MaxRate)
+			if next <= rate {
+				break
+			}
+			rate = next
+			if st, err = measure(rate); err != nil {
+				return res, err
+			}
+			if !st.Meets(d.Target) {
+				high = rate
+				break
+			}
+			low, lowP99 = rate, st.P99
+		}
+	} else {
+		high = rate
+		for range d.GrowSteps {
+			next := math.Max(math.Round(rate/2), d.MinRate)
+			if next >= rate {
+				break
+			}
+			rate = next
+			if st, err = measure(rate); err != nil {
+				return res, err
+			}
+			if st.Meets(d.Target) {
+				low, lowP99 = rate, st.P99
+				break
+			}
+			high = rate
+		}
+	}
+	if low == 0 {
+		res.BracketHigh = high
+		res.Note = fmt.Sprintf("target p99 ≤ %v not met even at %s req/s (%s)", d.Target, fmtRate(high), st.failure(d.Target))
+		return res, nil
+	}
+	for range d.BisectSteps {
+		if high == 0 || (high-low) <= d.Tolerance*low {
+			break
+		}
+		mid := math.Round((low + high) / 2)
+		if mid <= low || mid >= high {
+			break
+		}
+		if st, err = measure(mid); err != nil {
+			return res, err
+		}
+		if st.Meets(d.Target) {
+			low, lowP99 = mid, st.P99
+		} else {
+			high = mid
+		}
+	}
+	res.BracketLow, res.BracketHigh = low, high
+	// Confirm: the answer must meet the target a second time.
+	answer := low
+	var notes []string
+	for i := range d.MaxConfirm {
+		if st, err = measure(answer); err != nil {
+			return res, err
+		}
+		if st.Meets(d.Target) {
+			res.Met, res.MaxRate, res.P99AtMax = true, answer, max(lowP99, st.P99)
+			if i == 0 {
+				res.Note = "confirmed by a second run"
+			} else {
+				res.Note = joinReason(append(notes, fmt.Sprintf("confirmed at %s req/s", fmtRate(answer)))...)
+			}
+			return res, nil
+		}
+		notes = append(notes, fmt.Sprintf("confirmation at %s req/s failed (%s), stepped down %g%%", fmtRate(answer), st.failure(d.Target), 100*d.StepDown))
+		lowP99 = 0
+		answer = math.Round(answer * (1 - d.StepDown))
+		if answer < d.MinRate {
+			break
+		}
+	}
+	res.Note = joinReason(append(notes, "no rate confirmed")...)
+	return res, nil
+}
+
+// failure says why a step did not meet the target.
+func (s Step) failure(target time.Duration) string {
+	switch {
+	case !s.Pass && s.Reason != "":
+		return s.Reason
+	case !s.Pass:
+		return "the run did not count"
+	case s.P99 <= 0:
+		return "no p99 measured"
+	}
+	return fmt.Sprintf("p99 %v > %v", s.P99, target)
+}
+
+func fmtRate(r float64) string { return formatRate(r) }
+
+// FormatRate writes a rate as cell keys do: the shortest exact decimal.
+func FormatRate(r float64) string { return formatRate(r) }
+
+// RunCell measures one cell outside a plan's expansion (bench slo builds
+// its cells step by step) and writes its row to w, a mix's endpoint rows
+// first. cfg must validate as for Run; its Skip is ignored. When ctx ends
+// mid-cell nothing is written and RunCell returns ErrInterrupted.
+func RunCell(ctx context.Context, cfg Config, c Cell, w RowWriter) (results.Row, error) {
+	if err := cfg.Validate(); err != nil {
+		return results.Row{}, fmt.Errorf("run: %w", err)
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = DefaultStopGrace
+	}
+	if cfg.Probe == nil {
+		cfg.Probe = NewHostProbe()
+	}
+	if ctx.Err() != nil {
+		return results.Row{}, ErrInterrupted
+	}
+	row, eps, interrupted := runCell(ctx, &cfg, c)
+	if interrupted {
+		return row, ErrInterrupted
+	}
+	if err := writeEndpoints(cfg.Endpoints, eps); err != nil {
+		return row, fmt.Errorf("run: %w", err)
+	}
+	if err := w.Write(row); err != nil {
+		return row, fmt.Errorf("run: %w", err)
+	}
+	return row, nil
+}
+
+// StepOf judges a measured open-loop row for an SLO search: it counts when
+// its status is ok and it had no errors at all.
+func StepOf(r results.Row) Step {
+	st := Step{Rate: r.Rate, P99: time.Duration(r.P99Us) * time.Microsecond}
+	switch {
+	case r.Status != results.StatusOK:
+		st.Reason = joinReason(string(r.Status), r.Reason)
+		st.Inconclusive = r.Status == results.StatusNoisy
+	case r.Errors > 0:
+		st.Reason = fmt.Sprintf("%d errors", r.Errors)
+	case r.Saturated:
+		st.Reason = "generator fell behind its schedule"
+	default:
+		st.Pass = true
+	}
+	return st
+}

@@ -1,0 +1,213 @@
+package runner
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// simServer is a simulated server whose p99 is a known function of the
+// offered rate: base / (1 − rate/capacity), as a single queue's tail grows,
+// times multiplicative noise drawn from a fixed seed. At or above capacity
+// the generator falls behind and the step does not count.
+type simServer struct {
+	base     time.Duration
+	capacity float64
+	noise    float64 // p99 is multiplied by a factor within [1−noise, 1+noise]
+	rng      *rand.Rand
+	calls    int
+}
+
+func (s *simServer) p99(rate float64) float64 {
+	return float64(s.base) / (1 - rate/s.capacity)
+}
+
+func (s *simServer) Measure(rate float64) (Step, error) {
+	s.calls++
+	if rate >= s.capacity {
+		return Step{Reason: "generator fell behind its schedule"}, nil
+	}
+	f := 1.0
+	if s.noise > 0 {
+		f = 1 + s.noise*(2*s.rng.Float64()-1)
+	}
+	return Step{P99: time.Duration(s.p99(rate) * f), Pass: true}, nil
+}
+
+// trueRate is the rate at which the simulated p99 times factor equals target.
+func (s *simServer) trueRate(target time.Duration, factor float64) float64 {
+	return s.capacity * (1 - factor*float64(s.base)/float64(target))
+}
+
+func TestSLOSearchSimulated(t *testing.T) {
+	tests := []struct {
+		name   string
+		start  float64
+		noise  float64
+		target time.Duration
+	}{
+		{"grow from low", 1000, 0, 2 * time.Millisecond},
+		{"shrink from high", 45_000, 0, 2 * time.Millisecond},
+		{"noisy", 5000, 0.05, 2 * time.Millisecond},
+		{"noisy tight target", 20_000, 0.10, 300 * time.Microsecond},
+		{"target near capacity", 1000, 0.02, 50 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := &simServer{base: 200 * time.Microsecond, capacity: 50_000, noise: tc.noise, rng: rand.New(rand.NewPCG(1, 2))}
+			s := SLOSearch{Target: tc.target, Start: tc.start}
+			res, err := s.Run(sim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Met {
+				t.Fatalf("not met: %s", res.Note)
+			}
+			// With noise the measured p99 is within ±noise of the truth, so
+			// the answer lies between the rates where the true p99 is
+			// target/(1−noise) and target/(1+noise), less the tolerance.
+			lo := sim.trueRate(tc.target, 1+tc.noise) * (1 - DefaultSLOTolerance - DefaultSLOStepDown*float64(DefaultSLOMaxConfirm))
+			hi := sim.trueRate(tc.target, 1-tc.noise) + 1
+			if res.MaxRate < lo || res.MaxRate > hi {
+				t.Errorf("max rate %g outside [%g, %g] (true %g); steps %+v", res.MaxRate, lo, hi, sim.trueRate(tc.target, 1), res.Steps)
+			}
+			if tc.noise == 0 {
+				truth := sim.trueRate(tc.target, 1)
+				if res.BracketLow > truth || (res.BracketHigh != 0 && res.BracketHigh < truth) {
+					t.Errorf("bracket [%g, %g] does not hold the true answer %g", res.BracketLow, res.BracketHigh, truth)
+				}
+				if w := (res.BracketHigh - res.BracketLow) / res.BracketLow; w > DefaultSLOTolerance {
+					t.Errorf("bracket [%g, %g] wider than %g", res.BracketLow, res.BracketHigh, DefaultSLOTolerance)
+				}
+				if res.MaxRate != res.BracketLow {
+					t.Errorf("answer %g, want the bracket's low end %g", res.MaxRate, res.BracketLow)
+				}
+			}
+			if res.MaxRate > res.BracketLow || res.P99AtMax > tc.target {
+				t.Errorf("answer %g (p99 %v) above bracket low %g or target", res.MaxRate, res.P99AtMax, res.BracketLow)
+			}
+			// Doubling from start to the bracket, then bisecting a 2× bracket
+			// to 2% (6 halvings), then confirmations.
+			grow := int(math.Ceil(math.Abs(math.Log2(sim.trueRate(tc.target, 1)/tc.start)))) + 1
+			bound := 1 + grow + 6 + DefaultSLOMaxConfirm
+			if n := len(res.Steps); n > bound || n > s.MaxSteps() || n != sim.calls {
+				t.Errorf("%d steps (%d calls), want at most %d (MaxSteps %d)", n, sim.calls, bound, s.MaxSteps())
+			}
+		})
+	}
+}
+
+// TestSLOSearchRetriesInconclusive: a noisy step is measured again, so a
+// host that is noisy one run in three does not move the answer.
+func TestSLOSearchRetriesInconclusive(t *testing.T) {
+	sim := &simServer{base: 200 * time.Microsecond, capacity: 50_000}
+	rng := rand.New(rand.NewPCG(3, 4))
+	noisy := 0
+	m := MeasureFunc(func(rate float64) (Step, error) {
+		if rng.IntN(3) == 0 {
+			noisy++
+			return Step{Inconclusive: true, Reason: "noisy"}, nil
+		}
+		return sim.Measure(rate)
+	})
+	s := SLOSearch{Target: 2 * time.Millisecond, Start: 1000}
+	res, err := s.Run(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := sim.trueRate(s.Target, 1)
+	if !res.Met || res.BracketLow > truth || res.BracketHigh < truth || noisy == 0 {
+		t.Fatalf("bracket [%g, %g], truth %g, %d noisy; %s", res.BracketLow, res.BracketHigh, truth, noisy, res.Note)
+	}
+	if len(res.Steps) > s.MaxSteps() {
+		t.Errorf("%d steps > %d", len(res.Steps), s.MaxSteps())
+	}
+	// Always noisy: every rate is tried 1 + Retries times, then taken as
+	// not meeting the target.
+	always := MeasureFunc(func(float64) (Step, error) { return Step{Inconclusive: true, Reason: "noisy"}, nil })
+	s = SLOSearch{Target: time.Millisecond, Start: 400, MinRate: 100}
+	res, err = s.Run(always)
+	if err != nil || res.Met || len(res.Steps) != 3*(1+DefaultSLORetries) {
+		t.Errorf("always noisy: %v, met %v, %d steps", err, res.Met, len(res.Steps))
+	}
+}
+
+func TestSLOSearchNeverMet(t *testing.T) {
+	sim := &simServer{base: 2 * time.Millisecond, capacity: 50_000}
+	s := SLOSearch{Target: time.Millisecond, Start: 10_000, MinRate: 100}
+	res, err := s.Run(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Met || res.MaxRate != 0 || res.BracketLow != 0 {
+		t.Fatalf("met: %+v", res)
+	}
+	if res.BracketHigh != 100 || !strings.Contains(res.Note, "not met even at 100 req/s") {
+		t.Errorf("bracket high %g, note %q", res.BracketHigh, res.Note)
+	}
+	// 10000 → 5000 → … → 100 halving: 8 steps.
+	if len(res.Steps) > 1+DefaultSLOGrowSteps || len(res.Steps) != 8 {
+		t.Errorf("%d steps", len(res.Steps))
+	}
+}
+
+func TestSLOSearchMetAtMaxRate(t *testing.T) {
+	sim := &simServer{base: 10 * time.Microsecond, capacity: 1e9}
+	s := SLOSearch{Target: time.Millisecond, Start: 1000, MaxRate: 5000}
+	res, err := s.Run(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Met || res.MaxRate != 5000 || res.BracketHigh != 0 {
+		t.Errorf("%+v", res)
+	}
+}
+
+func TestSLOSearchConfirmationStepsDown(t *testing.T) {
+	// The first run at every rate meets the target; the second run at
+	// the bisection's answer does not, so the search steps down.
+	seen := map[float64]int{}
+	var answer float64
+	m := MeasureFunc(func(rate float64) (Step, error) {
+		seen[rate]++
+		if rate > 10_000 {
+			return Step{P99: 2 * time.Millisecond, Pass: true}, nil
+		}
+		if seen[rate] > 1 && answer == 0 {
+			answer = rate
+			return Step{Pass: false, Reason: "noisy"}, nil
+		}
+		return Step{P99: 500 * time.Microsecond, Pass: true}, nil
+	})
+	s := SLOSearch{Target: time.Millisecond, Start: 1000}
+	res, err := s.Run(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Met || res.MaxRate >= answer || !strings.Contains(res.Note, "stepped down") {
+		t.Errorf("%+v (failed confirmation at %g)", res, answer)
+	}
+}
+
+func TestSLOSearchStops(t *testing.T) {
+	stop := errors.New("interrupted")
+	n := 0
+	m := MeasureFunc(func(rate float64) (Step, error) {
+		n++
+		if n == 3 {
+			return Step{}, stop
+		}
+		return Step{P99: time.Microsecond, Pass: true}, nil
+	})
+	s := SLOSearch{Target: time.Millisecond, Start: 1000}
+	res, err := s.Run(m)
+	if !errors.Is(err, stop) || len(res.Steps) != 2 {
+		t.Errorf("err %v, %d steps", err, len(res.Steps))
+	}
+	if err := (&SLOSearch{Start: 10}).Validate(); err == nil {
+		t.Error("no target accepted")
+	}
+}
