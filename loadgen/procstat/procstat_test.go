@@ -78,12 +78,17 @@ func TestParseStat(t *testing.T) {
 
 // TestReadSelf reads this test process's own /proc entry.
 func TestReadSelf(t *testing.T) {
-	s, err := Reader{PID: os.Getpid()}.Read()
+	r := Reader{PID: os.Getpid()}
+	s, err := r.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.RSSKiB <= 0 || s.HWMKiB < s.RSSKiB || s.Threads < 1 || s.CtxSwitches == 0 {
-		t.Fatalf("implausible sample %+v", s)
+	if s.RSSKiB <= 0 || s.HWMKiB < s.RSSKiB || s.Threads < 1 || s.CtxSwitches != 0 {
+		t.Fatalf("implausible sample %+v (context switches are read on request only)", s)
+	}
+	n, err := r.CtxSwitches()
+	if err != nil || n == 0 {
+		t.Fatalf("CtxSwitches = %d, %v", n, err)
 	}
 }
 
