@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/backends/h1"
 )
 
 // A connection is served on its event loop as long as every write is taken
@@ -145,7 +146,7 @@ func serveEchoOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, pen
 // owed nothing. Once everything read is answered and written, it hands the
 // connection back to el with the session s. It reports whether it did; if
 // not, the connection is closed.
-func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *session, pending, input []byte, closeConn bool) bool {
+func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *h1.Session, pending, input []byte, closeConn bool) bool {
 	if _, err := c.Write(pending); err != nil {
 		return false
 	}
@@ -153,10 +154,9 @@ func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *
 	buf := make([]byte, 0, max(readSize, 2*len(input)))
 	buf = append(buf, input...)
 	for !closeConn {
-		if len(buf) > 0 {
-			var date [32]byte
+		if len(buf) > 0 || s.Owed() {
 			var n int
-			n, out, closeConn = s.serve(buf, out[:0], backends.AppendDate(date[:0]))
+			n, out, closeConn = s.ServeInline(buf, out[:0], h1.Work.Inline)
 			buf = buf[:copy(buf, buf[n:])]
 			if _, err := c.Write(out); err != nil {
 				return false
@@ -165,7 +165,7 @@ func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *
 				break
 			}
 		}
-		if len(buf) == 0 && enroll(el, c, s, done) {
+		if len(buf) == 0 && !s.Owed() && enroll(el, c, s, done) {
 			return true
 		}
 		if len(buf) == cap(buf) {

@@ -1,4 +1,4 @@
-package gnet
+package h1
 
 import (
 	"bufio"
