@@ -251,6 +251,7 @@ func serveEcho(fd int) {
 		if n <= 0 || err != nil {
 			return
 		}
+		backends.PayHandicap()
 		if writeAll(fd, buf[:n]) != nil {
 			return
 		}
