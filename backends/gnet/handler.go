@@ -93,7 +93,7 @@ func (h *httpHandler) OnTraffic(c gn.Conn) gn.Action {
 		pending := out[w:]
 		el := c.EventLoop()
 		h.off.start(c, func(tc *net.TCPConn, done <-chan struct{}) bool {
-			return serveHTTPOffLoop(tc, done, el, s, pending, input, closeConn)
+			return serveHTTPOffLoop(tc, done, el, s, s, pending, input, closeConn)
 		})
 		return gn.Close
 	}

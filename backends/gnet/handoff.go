@@ -140,13 +140,14 @@ func serveEchoOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, pen
 	return enroll(el, c, nil, done)
 }
 
-// serveHTTPOffLoop writes pending, answers the requests in input and then
-// those it reads, one read at a time, until a response closes the
-// connection or the client's EOF. A request still incomplete at EOF is
-// owed nothing. Once everything read is answered and written, it hands the
-// connection back to el with the session s. It reports whether it did; if
-// not, the connection is closed.
-func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *h1.Session, pending, input []byte, closeConn bool) bool {
+// serveHTTPOffLoop writes pending, answers the slow request s owes, if
+// any, and the requests in input and then those it reads, one read at a
+// time, until a response closes the connection or the client's EOF. A
+// request still incomplete at EOF is owed nothing. Slow requests are done
+// on this goroutine. Once everything read is answered and written, it
+// hands the connection back to el with ctx as its context. It reports
+// whether it did; if not, the connection is closed.
+func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *h1.Session, ctx any, pending, input []byte, closeConn bool) bool {
 	if _, err := c.Write(pending); err != nil {
 		return false
 	}
@@ -165,7 +166,7 @@ func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *
 				break
 			}
 		}
-		if len(buf) == 0 && !s.Owed() && enroll(el, c, s, done) {
+		if len(buf) == 0 && !s.Owed() && enroll(el, c, ctx, done) {
 			return true
 		}
 		if len(buf) == cap(buf) {
