@@ -1,0 +1,73 @@
+package threads
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asyncbench/asyncbench/backends"
+)
+
+// sleepingThreads counts this process's threads blocked in nanosleep(2)
+// (wchan hrtimer_nanosleep). The runtime's sysmon thread may be one.
+func sleepingThreads(t *testing.T) int {
+	tasks, err := filepath.Glob("/proc/self/task/*/wchan")
+	if err != nil || len(tasks) == 0 {
+		t.Skip("no /proc/self/task/*/wchan")
+	}
+	n := 0
+	for _, p := range tasks {
+		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), "nanosleep") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDelayBlocksThread checks that /delay blocks the connection's OS
+// thread in a system call rather than parking a goroutine: with n waits in
+// flight, at least n threads sleep in nanosleep(2) (one of them may be the
+// runtime's sysmon, so at least n-1 are the connections').
+func TestDelayBlocksThread(t *testing.T) {
+	srv, err := New(backends.ProtoHTTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	const n = 8
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		io.WriteString(c, "GET /delay?us=3000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+		conns[i] = c
+	}
+	got := 0
+	for deadline := time.Now().Add(2500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got = max(got, sleepingThreads(t)); got >= n {
+			break
+		}
+	}
+	if got < n {
+		t.Fatalf("at most %d threads in nanosleep with %d /delay requests waiting, want at least %d", got, n, n)
+	}
+	for i, c := range conns {
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || line != "HTTP/1.1 200 OK\r\n" {
+			t.Fatalf("conn %d: %q, %v", i, line, err)
+		}
+	}
+}
