@@ -75,3 +75,32 @@ func TestPoolOrder(t *testing.T) {
 		t.Fatalf("closing answer %q", got)
 	}
 }
+
+// TestPoolPipelinedMix pipelines many rounds of a slow request followed by
+// fast ones while the client reads slowly, so answers also leave the loop
+// and come back; every answer must arrive, in order.
+func TestPoolPipelinedMix(t *testing.T) {
+	srv, addr := startPool(t)
+	defer srv.Close()
+	c := dial(t, addr)
+	const rounds, fast = 40, 1000 // about 4.5 MB of answers
+	get := "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
+	round := "GET /delay?us=100 HTTP/1.1\r\nHost: x\r\n\r\n" + strings.Repeat(get, fast) + "GET /cpu?us=50 HTTP/1.1\r\nHost: x\r\n\r\n" +
+		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nend"
+	go func() {
+		for range rounds {
+			if _, err := c.Write([]byte(round)); err != nil {
+				return
+			}
+		}
+	}()
+	want := strings.Repeat(okPlain, fast+2) + resp("200 OK", "application/octet-stream", "end", "")
+	for i := range rounds {
+		if i%10 == 0 {
+			time.Sleep(100 * time.Millisecond) // let the socket fill
+		}
+		if got := norm(readN(t, c, len(want))); got != want {
+			t.Fatalf("round %d differs:\n%q", i, got)
+		}
+	}
+}
