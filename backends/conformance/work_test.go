@@ -92,6 +92,23 @@ func testWork(t *testing.T, addr string) {
 		}
 		c.expectOpen()
 	})
+	t.Run("half_close_after_slow", func(t *testing.T) {
+		// The client shuts its write side while a slow request is in
+		// flight: it is still owed every answer, then the close.
+		c := dial(t, addr)
+		c.send(reqPlaintext + "GET /delay?us=20000 HTTP/1.1\r\nHost: test\r\n\r\n" + reqEcho("after") +
+			"GET /cpu?us=1000 HTTP/1.1\r\nHost: test\r\n\r\n" + reqPlaintext)
+		if err := c.c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range []string{wantPlaintext, wantPlaintext, wantEcho("after"), wantPlaintext, wantPlaintext} {
+			r := c.read()
+			if got := r.normal(); got != w {
+				t.Fatalf("response %d differs\n got: %q\nwant: %q", i, got, w)
+			}
+		}
+		c.expectEOF()
+	})
 	t.Run("slow_split", func(t *testing.T) {
 		// A slow request split across reads, then more requests in the
 		// same write as its end.

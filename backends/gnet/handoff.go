@@ -145,8 +145,8 @@ func serveEchoOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, pen
 // time, until a response closes the connection or the client's EOF. A
 // request still incomplete at EOF is owed nothing. Slow requests are done
 // on this goroutine. Once everything read is answered and written, it
-// hands the connection back to el with ctx as its context. It reports
-// whether it did; if not, the connection is closed.
+// hands the connection back to el with ctx as its context (never when el
+// is nil). It reports whether it did; if not, the connection is closed.
 func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *h1.Session, ctx any, pending, input []byte, closeConn bool) bool {
 	if _, err := c.Write(pending); err != nil {
 		return false
@@ -166,7 +166,7 @@ func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *
 				break
 			}
 		}
-		if len(buf) == 0 && !s.Owed() && enroll(el, c, ctx, done) {
+		if len(buf) == 0 && !s.Owed() && el != nil && enroll(el, c, ctx, done) {
 			return true
 		}
 		if len(buf) == cap(buf) {

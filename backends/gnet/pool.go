@@ -1,7 +1,9 @@
 package gnet
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -40,6 +42,16 @@ type poolConn struct {
 	h1.Session
 	busy    bool // a slow request is on the pool; later input waits in gnet's buffer
 	closing bool // its answer closes the connection
+	// orphan is set when gnet closes the connection (the client's EOF)
+	// while busy: the pool's answer goes there, to the goroutine that took
+	// the socket over.
+	orphan chan<- orphanAnswer
+}
+
+// orphanAnswer is a slow request's answer for a connection gnet has closed.
+type orphanAnswer struct {
+	out       []byte
+	closeConn bool
 }
 
 // poolHandler serves HTTP on the event loop and hands slow requests to a
@@ -141,10 +153,14 @@ func (h *poolHandler) afterServe(c gn.Conn, pc *poolConn, n int, w h1.Work) gn.A
 		out, closeConn := pc.Finish((*outp)[:0], backends.AppendDate(dateBuf[:0]))
 		err := c.AsyncWrite(out, func(c gn.Conn, err error) error {
 			// On the loop, once out is written or queued in gnet.
-			h.putOut(outp, out)
 			if err != nil {
-				return nil // the connection is gone
+				if pc.orphan != nil {
+					pc.orphan <- orphanAnswer{append([]byte(nil), out...), closeConn}
+				}
+				h.putOut(outp, out)
+				return nil // the connection is gone from gnet
 			}
+			h.putOut(outp, out)
 			pc.busy, pc.closing = false, closeConn
 			return c.Wake(nil) // serve the input that waited, or close
 		})
@@ -155,6 +171,35 @@ func (h *poolHandler) afterServe(c gn.Conn, pc *poolConn, n int, w h1.Work) gn.A
 	if err := h.pool.Submit(task); err != nil {
 		go task() // the pool is full (2^18 workers) or released
 	}
+	return gn.None
+}
+
+// OnClose keeps a connection that gnet closes while a slow request is on
+// the pool, which happens when the client shuts its write side after
+// pipelining: the contract owes it that answer and the answers to the
+// complete requests after it. A goroutine takes a duplicate of the socket
+// with the input not yet served, waits for the pool's answer, writes it,
+// serves the rest as the off-loop path does and closes.
+func (h *poolHandler) OnClose(c gn.Conn, err error) gn.Action {
+	pc, _ := c.Context().(*poolConn)
+	if pc == nil || !pc.busy || (err != nil && !errors.Is(err, io.EOF)) {
+		return gn.None
+	}
+	in, _ := c.Peek(-1)
+	input := append([]byte(nil), in...)
+	answer := make(chan orphanAnswer, 1)
+	pc.orphan = answer
+	h.off.start(c, func(tc *net.TCPConn, done <-chan struct{}) bool {
+		var a orphanAnswer
+		select {
+		case a = <-answer:
+		case <-done:
+			return false
+		}
+		// No event loop: the client has ended, so the connection closes
+		// once everything it sent is answered.
+		return serveHTTPOffLoop(tc, done, nil, &pc.Session, pc, a.out, input, a.closeConn)
+	})
 	return gn.None
 }
 
