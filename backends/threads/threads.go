@@ -3,7 +3,9 @@
 // and every accepted socket are blocking file descriptors that Go's
 // netpoller never sees; each connection is served by a goroutine locked to
 // its own OS thread (runtime.LockOSThread) that blocks in read(2) and
-// write(2), so the process holds one thread per open connection.
+// write(2), so the process holds one thread per open connection. HTTP goes
+// through the shared engine in package h1; a /delay request blocks the
+// thread in nanosleep(2) and a /cpu request computes on it.
 //
 // The Go runtime stops at 10,000 threads by default; New raises the limit
 // to MaxThreads. The kernel's own limits apply as well
