@@ -2,6 +2,7 @@ package threads
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,8 +23,9 @@ const httpReadSize = 4 << 10
 // client that does not read stops being read. At the client's EOF every
 // complete request has been answered, as each read is answered before the
 // next. A response that closes the connection is followed by a linger.
-func serveHTTP(fd int) {
+func (srv *Server) serveHTTP(fd int) {
 	var s h1.Session
+	do := srv.threadWork
 	buf := make([]byte, 0, httpReadSize)
 	var out []byte
 	for {
@@ -37,7 +39,7 @@ func serveHTTP(fd int) {
 		buf = buf[:len(buf)+n]
 		var used int
 		var closeConn bool
-		used, out, closeConn = s.ServeInline(buf, out[:0], threadWork)
+		used, out, closeConn = s.ServeInline(buf, out[:0], do)
 		buf = buf[:copy(buf, buf[used:])]
 		if writeAll(fd, out) != nil {
 			return
@@ -56,23 +58,23 @@ func serveHTTP(fd int) {
 // sleeps in nanosleep(2), a system call that blocks the OS thread (a
 // time.Sleep would park the goroutine and leave the thread free), and
 // /cpu computes with backends.BurnCPU on the thread.
-func threadWork(w h1.Work) {
+func (srv *Server) threadWork(w h1.Work) {
 	switch w.Kind {
 	case h1.Delay:
-		sleepThread(w.D)
+		sleepThread(w.D, &srv.stopping)
 	case h1.CPU:
 		backends.BurnCPU(w.D)
 	}
 }
 
 // sleepThread blocks the calling thread in nanosleep(2) for d, resuming
-// after signals (the Go runtime preempts with SIGURG).
-func sleepThread(d time.Duration) {
+// after signals (the Go runtime preempts with SIGURG) unless stop is set.
+func sleepThread(d time.Duration, stop *atomic.Bool) {
 	ts := unix.NsecToTimespec(int64(d))
 	for ts.Sec > 0 || ts.Nsec > 0 {
 		var rem unix.Timespec
 		err := unix.Nanosleep(&ts, &rem)
-		if !errors.Is(err, unix.EINTR) {
+		if !errors.Is(err, unix.EINTR) || stop.Load() {
 			return
 		}
 		ts = rem

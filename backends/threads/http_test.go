@@ -126,3 +126,36 @@ func TestHTTPManyConns(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseInterruptsDelay checks that Close does not wait out a /delay in
+// flight: it interrupts the thread's nanosleep. The hang guard is far
+// below the 10 s wait.
+func TestCloseInterruptsDelay(t *testing.T) {
+	srv, err := New(backends.ProtoHTTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /delay?us=10000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+	for deadline := time.Now().Add(5 * time.Second); sleepingThreads(t) == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond) // until the thread sleeps, at best
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for the 10 s /delay")
+	}
+}

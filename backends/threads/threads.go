@@ -20,6 +20,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -36,21 +38,24 @@ type Server struct {
 
 	mu     sync.Mutex
 	lfd    int
-	conns  map[int]struct{} // open connection descriptors
+	conns  map[int]int // open connection descriptors → their thread's id (0 until it runs)
 	closed bool
-	wg     sync.WaitGroup // accept loop and connection threads
+	// stopping is set by Close: a thread waiting in nanosleep(2) stops
+	// waiting when a signal interrupts it.
+	stopping atomic.Bool
+	wg       sync.WaitGroup // accept loop and connection threads
 }
 
 var _ backends.Server = (*Server)(nil)
 
 // New returns a server for proto.
 func New(proto backends.Proto) (backends.Server, error) {
-	s := &Server{lfd: -1, conns: map[int]struct{}{}}
+	s := &Server{lfd: -1, conns: map[int]int{}}
 	switch proto {
 	case backends.ProtoEcho:
 		s.serve = serveEcho
 	case backends.ProtoHTTP:
-		s.serve = serveHTTP
+		s.serve = s.serveHTTP
 	default:
 		return nil, fmt.Errorf("threads: %s: %w", proto, backends.ErrUnsupported)
 	}
@@ -173,7 +178,7 @@ func (s *Server) track(fd int) bool {
 	if s.closed {
 		return false
 	}
-	s.conns[fd] = struct{}{}
+	s.conns[fd] = 0
 	s.wg.Add(1)
 	return true
 }
@@ -184,6 +189,11 @@ func (s *Server) track(fd int) bool {
 func (s *Server) connThread(fd int) {
 	runtime.LockOSThread()
 	defer s.wg.Done()
+	s.mu.Lock()
+	if _, ok := s.conns[fd]; ok {
+		s.conns[fd] = unix.Gettid()
+	}
+	s.mu.Unlock()
 	s.serve(fd)
 	s.mu.Lock()
 	delete(s.conns, fd)
@@ -192,7 +202,9 @@ func (s *Server) connThread(fd int) {
 }
 
 // Close stops accepting, shuts every open connection down (which wakes its
-// thread from a blocking read or write) and waits for the threads to end.
+// thread from a blocking read or write), interrupts the threads waiting in
+// nanosleep(2) for a /delay and waits for the threads to end. A /cpu
+// computation in progress runs to its end.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -200,6 +212,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.stopping.Store(true)
 	lfd := s.lfd
 	for fd := range s.conns {
 		_ = unix.Shutdown(fd, unix.SHUT_RDWR)
@@ -209,11 +222,41 @@ func (s *Server) Close() error {
 		// shutdown(2) wakes a thread blocked in accept(2) on Linux.
 		_ = unix.Shutdown(lfd, unix.SHUT_RDWR)
 	}
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	// A signal makes nanosleep(2) return EINTR, and a thread that sees
+	// stopping then stops waiting. It is sent again until every thread has
+	// ended, for a thread that had not yet entered nanosleep. SIGURG is the
+	// signal the Go runtime preempts with; it ignores a stray one.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for waiting := true; waiting; {
+		s.interrupt()
+		select {
+		case <-done:
+			waiting = false
+		case <-tick.C:
+		}
+	}
 	if lfd >= 0 {
 		return unix.Close(lfd)
 	}
 	return nil
+}
+
+// interrupt sends SIGURG to every connection thread that has started.
+func (s *Server) interrupt() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pid := unix.Getpid()
+	for _, tid := range s.conns {
+		if tid != 0 {
+			_ = unix.Tgkill(pid, tid, unix.SIGURG)
+		}
+	}
 }
 
 // writeAll writes b to the blocking descriptor fd, looping over short
