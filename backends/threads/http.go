@@ -23,9 +23,10 @@ const httpReadSize = 4 << 10
 // client that does not read stops being read. At the client's EOF every
 // complete request has been answered, as each read is answered before the
 // next. A response that closes the connection is followed by a linger.
-func (srv *Server) serveHTTP(fd int) {
+func (srv *Server) serveHTTP(c *conn) {
+	fd := c.fd
 	var s h1.Session
-	do := srv.threadWork
+	do := func(w h1.Work) { threadWork(w, c, &srv.stopping) }
 	buf := make([]byte, 0, httpReadSize)
 	var out []byte
 	for {
@@ -58,10 +59,13 @@ func (srv *Server) serveHTTP(fd int) {
 // sleeps in nanosleep(2), a system call that blocks the OS thread (a
 // time.Sleep would park the goroutine and leave the thread free), and
 // /cpu computes with backends.BurnCPU on the thread.
-func (srv *Server) threadWork(w h1.Work) {
+// While it sleeps, c is marked so that Close can interrupt it.
+func threadWork(w h1.Work, c *conn, stop *atomic.Bool) {
 	switch w.Kind {
 	case h1.Delay:
-		sleepThread(w.D, &srv.stopping)
+		c.sleeping.Store(true)
+		sleepThread(w.D, stop)
+		c.sleeping.Store(false)
 	case h1.CPU:
 		backends.BurnCPU(w.D)
 	}
@@ -71,10 +75,10 @@ func (srv *Server) threadWork(w h1.Work) {
 // after signals (the Go runtime preempts with SIGURG) unless stop is set.
 func sleepThread(d time.Duration, stop *atomic.Bool) {
 	ts := unix.NsecToTimespec(int64(d))
-	for ts.Sec > 0 || ts.Nsec > 0 {
+	for (ts.Sec > 0 || ts.Nsec > 0) && !stop.Load() {
 		var rem unix.Timespec
 		err := unix.Nanosleep(&ts, &rem)
-		if !errors.Is(err, unix.EINTR) || stop.Load() {
+		if !errors.Is(err, unix.EINTR) {
 			return
 		}
 		ts = rem

@@ -34,11 +34,11 @@ const MaxThreads = 25000
 
 // Server serves one protocol with a thread per connection.
 type Server struct {
-	serve func(fd int) // serves one connection until it ends; runs on a locked thread
+	serve func(c *conn) // serves one connection until it ends; runs on a locked thread
 
 	mu     sync.Mutex
 	lfd    int
-	conns  map[int]int // open connection descriptors → their thread's id (0 until it runs)
+	conns  map[int]*conn // open connections by descriptor
 	closed bool
 	// stopping is set by Close: a thread waiting in nanosleep(2) stops
 	// waiting when a signal interrupts it.
@@ -50,10 +50,10 @@ var _ backends.Server = (*Server)(nil)
 
 // New returns a server for proto.
 func New(proto backends.Proto) (backends.Server, error) {
-	s := &Server{lfd: -1, conns: map[int]int{}}
+	s := &Server{lfd: -1, conns: map[int]*conn{}}
 	switch proto {
 	case backends.ProtoEcho:
-		s.serve = serveEcho
+		s.serve = func(c *conn) { serveEcho(c.fd) }
 	case backends.ProtoHTTP:
 		s.serve = s.serveHTTP
 	default:
@@ -163,22 +163,23 @@ func (s *Server) acceptLoop(lfd int) {
 			return // shut down by Close, or the socket is gone
 		}
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		if !s.track(fd) {
+		c := &conn{fd: fd}
+		if !s.track(c) {
 			unix.Close(fd)
 			return
 		}
-		go s.connThread(fd)
+		go s.connThread(c)
 	}
 }
 
 // track records an open connection; it reports false once Close has begun.
-func (s *Server) track(fd int) bool {
+func (s *Server) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
-	s.conns[fd] = 0
+	s.conns[c.fd] = c
 	s.wg.Add(1)
 	return true
 }
@@ -186,19 +187,15 @@ func (s *Server) track(fd int) bool {
 // connThread serves one connection on a goroutine locked to its own OS
 // thread. The goroutine exits locked, so the runtime ends the thread with
 // the connection instead of keeping it for reuse.
-func (s *Server) connThread(fd int) {
+func (s *Server) connThread(c *conn) {
 	runtime.LockOSThread()
 	defer s.wg.Done()
+	c.tid.Store(int32(unix.Gettid()))
+	s.serve(c)
 	s.mu.Lock()
-	if _, ok := s.conns[fd]; ok {
-		s.conns[fd] = unix.Gettid()
-	}
+	delete(s.conns, c.fd)
 	s.mu.Unlock()
-	s.serve(fd)
-	s.mu.Lock()
-	delete(s.conns, fd)
-	s.mu.Unlock()
-	unix.Close(fd)
+	unix.Close(c.fd)
 }
 
 // Close stops accepting, shuts every open connection down (which wakes its
@@ -247,16 +244,23 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// interrupt sends SIGURG to every connection thread that has started.
+// interrupt sends SIGURG to every connection thread in a /delay.
 func (s *Server) interrupt() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pid := unix.Getpid()
-	for _, tid := range s.conns {
-		if tid != 0 {
-			_ = unix.Tgkill(pid, tid, unix.SIGURG)
+	for _, c := range s.conns {
+		if c.sleeping.Load() {
+			_ = unix.Tgkill(pid, int(c.tid.Load()), unix.SIGURG)
 		}
 	}
+}
+
+// conn is one open connection and its thread.
+type conn struct {
+	fd       int
+	tid      atomic.Int32 // the serving thread's id, once it runs
+	sleeping atomic.Bool  // the thread is in, or about to enter, nanosleep(2)
 }
 
 // writeAll writes b to the blocking descriptor fd, looping over short
