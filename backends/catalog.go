@@ -20,8 +20,10 @@ func (i Info) Serves(p Proto) bool { return slices.Contains(i.Protos, p) }
 // and the conformance suite all read it; a new backend is added here once.
 var Catalog = []Info{
 	{Name: "fasthttp", Design: "fasthttp: goroutines from a worker pool", Protos: []Proto{ProtoHTTP}},
-	{Name: "gnet", Design: "gnet v2: event loops, handlers run on the loop", Protos: []Proto{ProtoEcho, ProtoHTTP}},
+	{Name: "gnet", Design: "gnet v2: event loops, handlers run on the loop; slow requests block it", Protos: []Proto{ProtoEcho, ProtoHTTP}},
+	{Name: "gnet-pool", Design: "gnet v2: event loops; slow requests run on a goroutine pool, answered with AsyncWrite", Protos: []Proto{ProtoEcho, ProtoHTTP}},
 	{Name: "stdlib", Design: "net and net/http: one goroutine per connection", Protos: []Proto{ProtoEcho, ProtoHTTP}},
+	{Name: "threads", Design: "one locked OS thread per connection, blocking system calls", Protos: []Proto{ProtoEcho, ProtoHTTP}},
 }
 
 // Names returns the names of every backend in the catalog, sorted.

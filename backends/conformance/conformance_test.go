@@ -310,9 +310,10 @@ func firstDiff(a, b []byte) int {
 // --- http ---
 
 func testHTTP(t *testing.T, addr string) {
-	for _, tc := range httpCases() {
+	for _, tc := range append(httpCases(), workCases()...) {
 		t.Run(tc.name, func(t *testing.T) { runExchange(t, addr, tc) })
 	}
+	testWork(t, addr)
 	for _, tc := range badRequestCases {
 		t.Run("400_"+tc.name, func(t *testing.T) {
 			c, r := exchange(t, addr, tc.req)
@@ -572,6 +573,13 @@ func TestSameResponses(t *testing.T) {
 		"bad_request_line":            "GARBAGE\r\n\r\n",
 		"bad_header_line":             "GET /plaintext HTTP/1.1\r\nHost: test\r\nno colon here\r\n\r\n",
 	}
+	for name, q := range badWorkQueries {
+		reqs["delay_400_"+name] = "GET /delay" + q + " HTTP/1.1\r\nHost: test\r\n\r\n"
+		reqs["cpu_400_"+name] = "GET /cpu" + q + " HTTP/1.1\r\nHost: test\r\n\r\n"
+	}
+	reqs["delay_zero"] = "GET /delay?us=0 HTTP/1.1\r\nHost: test\r\n\r\n"
+	reqs["cpu_zero"] = "GET /cpu?us=0 HTTP/1.1\r\nHost: test\r\n\r\n"
+	reqs["delay_connection_close"] = "GET /delay?us=1 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
 	// RFC 9112 §5.1: whitespace before the colon is a 400.
 	reqs["space_before_colon"] = "GET /plaintext HTTP/1.1\r\nHost: test\r\nX-Bad : v\r\n\r\n"
 	reqs["space_before_colon_host"] = "GET /plaintext HTTP/1.1\r\nHost : test\r\n\r\n"

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -86,6 +87,7 @@ var (
 	strPlaintext = []byte(backends.PlaintextBody)
 	strNotFound  = []byte(backends.NotFoundBody)
 	strTooLarge  = []byte(backends.TooLargeBody)
+	strBadWork   = []byte(backends.BadWorkBody)
 	msgTooLarge  = []byte(http.StatusText(http.StatusRequestEntityTooLarge))
 
 	fixedBadRequest     = parseFixed(backends.BadRequestResponse)
@@ -136,7 +138,9 @@ func headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	return fasthttp.RequestConfig{}
 }
 
-// handle routes on the path alone; fasthttp adds the Date header.
+// handle routes on the path alone; fasthttp adds the Date header. Every
+// request first pays backends.Handicap; /delay parks the worker goroutine
+// in time.Sleep and /cpu computes on it with backends.BurnCPU.
 func handle(ctx *fasthttp.RequestCtx) {
 	req := &ctx.Request.Header
 	switch {
@@ -151,10 +155,27 @@ func handle(ctx *fasthttp.RequestCtx) {
 		fixedBadRequest.write(ctx)
 		return
 	}
+	backends.PayHandicap()
 	h := &ctx.Response.Header
 	switch string(ctx.Path()) {
 	case "/plaintext":
 		h.SetContentTypeBytes(strPlain)
+		ctx.Response.SetBodyRaw(strPlaintext)
+	case backends.DelayPath, backends.CPUPath:
+		d, ok := backends.ParseMicros(ctx.URI().QueryString())
+		h.SetContentTypeBytes(strPlain)
+		if !ok {
+			ctx.SetStatusCode(fasthttp.StatusBadRequest)
+			ctx.Response.SetBodyRaw(strBadWork)
+			return
+		}
+		if string(ctx.Path()) == backends.DelayPath {
+			if d > 0 {
+				time.Sleep(d)
+			}
+		} else {
+			backends.BurnCPU(d)
+		}
 		ctx.Response.SetBodyRaw(strPlaintext)
 	case "/echo":
 		h.SetContentTypeBytes(strEcho)

@@ -7,6 +7,7 @@ import (
 	gn "github.com/panjf2000/gnet/v2"
 
 	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/backends/h1"
 )
 
 // echoHandler returns every byte it reads.
@@ -22,6 +23,7 @@ func (h *echoHandler) OnTraffic(c gn.Conn) gn.Action {
 	if len(buf) == 0 {
 		return gn.None
 	}
+	backends.PayHandicap()
 	n, err := writeNow(c.Fd(), buf)
 	if err != nil {
 		return gn.Close
@@ -35,9 +37,11 @@ func (h *echoHandler) OnTraffic(c gn.Conn) gn.Action {
 	return gn.None
 }
 
-// httpHandler serves the HTTP contract. Each connection has a *session in
-// its context; the event loop calls OnTraffic with everything buffered so
-// far.
+// httpHandler serves the HTTP contract. Each connection has an
+// *h1.Session in its context; the event loop calls OnTraffic with
+// everything buffered so far. Slow requests (/delay, /cpu) are waited for
+// and computed right there, on the event loop, which meanwhile serves no
+// other connection: the naive use of an event loop.
 type httpHandler struct {
 	gn.BuiltinEventEngine
 	off *offLoop
@@ -52,19 +56,20 @@ const maxPooledOut = 64 << 10
 // OnOpen attaches the connection state; a connection enrolled back from
 // off the loop comes with its session.
 func (*httpHandler) OnOpen(c gn.Conn) ([]byte, gn.Action) {
-	if _, ok := c.Context().(*session); !ok {
-		c.SetContext(&session{})
+	if _, ok := c.Context().(*h1.Session); !ok {
+		c.SetContext(&h1.Session{})
 	}
 	return nil, gn.None
 }
 
-// OnTraffic answers every complete request buffered on c with one write.
+// OnTraffic answers every complete request buffered on c with one write,
+// waiting for or computing a slow request on the loop before answering it.
 // Incomplete input stays in gnet's inbound buffer (or, for a body, in the
 // session) until more arrives. A connection that must close, or whose
 // answers the socket does not take at once, moves off the loop (see
 // offLoop) with what it still owes.
 func (h *httpHandler) OnTraffic(c gn.Conn) gn.Action {
-	s, _ := c.Context().(*session)
+	s, _ := c.Context().(*h1.Session)
 	if s == nil {
 		return gn.Close
 	}
@@ -72,10 +77,8 @@ func (h *httpHandler) OnTraffic(c gn.Conn) gn.Action {
 	if err != nil || len(buf) == 0 {
 		return gn.None
 	}
-	var dateBuf [32]byte
-	date := backends.AppendDate(dateBuf[:0])
 	outp := outPool.Get().(*[]byte)
-	n, out, closeConn := s.serve(buf, (*outp)[:0], date)
+	n, out, closeConn := s.ServeInline(buf, (*outp)[:0], h1.Work.Inline)
 	w, err := writeNow(c.Fd(), out)
 	if err != nil {
 		return gn.Close
@@ -90,7 +93,7 @@ func (h *httpHandler) OnTraffic(c gn.Conn) gn.Action {
 		pending := out[w:]
 		el := c.EventLoop()
 		h.off.start(c, func(tc *net.TCPConn, done <-chan struct{}) bool {
-			return serveHTTPOffLoop(tc, done, el, s, pending, input, closeConn)
+			return serveHTTPOffLoop(tc, done, el, s, s, pending, input, closeConn)
 		})
 		return gn.Close
 	}

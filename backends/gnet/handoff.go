@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/backends/h1"
 )
 
 // A connection is served on its event loop as long as every write is taken
@@ -139,13 +140,14 @@ func serveEchoOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, pen
 	return enroll(el, c, nil, done)
 }
 
-// serveHTTPOffLoop writes pending, answers the requests in input and then
-// those it reads, one read at a time, until a response closes the
-// connection or the client's EOF. A request still incomplete at EOF is
-// owed nothing. Once everything read is answered and written, it hands the
-// connection back to el with the session s. It reports whether it did; if
-// not, the connection is closed.
-func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *session, pending, input []byte, closeConn bool) bool {
+// serveHTTPOffLoop writes pending, answers the slow request s owes, if
+// any, and the requests in input and then those it reads, one read at a
+// time, until a response closes the connection or the client's EOF. A
+// request still incomplete at EOF is owed nothing. Slow requests are done
+// on this goroutine. Once everything read is answered and written, it
+// hands the connection back to el with ctx as its context (never when el
+// is nil). It reports whether it did; if not, the connection is closed.
+func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *h1.Session, ctx any, pending, input []byte, closeConn bool) bool {
 	if _, err := c.Write(pending); err != nil {
 		return false
 	}
@@ -153,10 +155,9 @@ func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *
 	buf := make([]byte, 0, max(readSize, 2*len(input)))
 	buf = append(buf, input...)
 	for !closeConn {
-		if len(buf) > 0 {
-			var date [32]byte
+		if len(buf) > 0 || s.Owed() {
 			var n int
-			n, out, closeConn = s.serve(buf, out[:0], backends.AppendDate(date[:0]))
+			n, out, closeConn = s.ServeInline(buf, out[:0], h1.Work.Inline)
 			buf = buf[:copy(buf, buf[n:])]
 			if _, err := c.Write(out); err != nil {
 				return false
@@ -165,7 +166,7 @@ func serveHTTPOffLoop(c *net.TCPConn, done <-chan struct{}, el gn.EventLoop, s *
 				break
 			}
 		}
-		if len(buf) == 0 && enroll(el, c, s, done) {
+		if len(buf) == 0 && !s.Owed() && el != nil && enroll(el, c, ctx, done) {
 			return true
 		}
 		if len(buf) == cap(buf) {

@@ -22,6 +22,7 @@ import (
 type Server struct {
 	handler gn.EventHandler
 	off     offLoop // connections served off the event loops
+	stop    func()  // run by Close once the loops have stopped, if set
 
 	mu     sync.Mutex
 	eng    gn.Engine
@@ -146,6 +147,9 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	if s.done == nil {
+		if s.stop != nil {
+			s.stop()
+		}
 		return nil
 	}
 	// Engine.Stop polls for completion; the Run goroutine finishing is the
@@ -155,6 +159,9 @@ func (s *Server) Close() error {
 	go func() { stopped <- s.eng.Stop(ctx) }()
 	runErr := <-s.done
 	cancel()
+	if s.stop != nil {
+		s.stop()
+	}
 	s.off.close()
 	if err := <-stopped; err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("gnet: stop: %w", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/asyncbench/asyncbench/backends/fasthttp"
 	"github.com/asyncbench/asyncbench/backends/gnet"
 	"github.com/asyncbench/asyncbench/backends/stdlib"
+	"github.com/asyncbench/asyncbench/backends/threads"
 )
 
 // Constructor returns a backend serving proto, or an error wrapping
@@ -20,9 +21,11 @@ type Constructor func(proto backends.Proto) (backends.Server, error)
 // constructors holds one constructor per catalog entry; TestCatalog checks
 // that the two agree.
 var constructors = map[string]Constructor{
-	"stdlib":   stdlib.New,
-	"gnet":     gnet.New,
-	"fasthttp": fasthttp.New,
+	"stdlib":    stdlib.New,
+	"gnet":      gnet.New,
+	"gnet-pool": gnet.NewPool,
+	"fasthttp":  fasthttp.New,
+	"threads":   threads.New,
 }
 
 // New returns the backend called name serving proto. A protocol the catalog

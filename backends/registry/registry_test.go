@@ -39,9 +39,13 @@ func TestNew(t *testing.T) {
 		{name: "stdlib", proto: backends.ProtoHTTP},
 		{name: "gnet", proto: backends.ProtoEcho},
 		{name: "gnet", proto: backends.ProtoHTTP},
+		{name: "gnet-pool", proto: backends.ProtoEcho},
+		{name: "gnet-pool", proto: backends.ProtoHTTP},
+		{name: "threads", proto: backends.ProtoEcho},
+		{name: "threads", proto: backends.ProtoHTTP},
 		{name: "fasthttp", proto: backends.ProtoHTTP},
 		{name: "fasthttp", proto: backends.ProtoEcho, unsupported: true, errHas: "fasthttp: echo: not supported (fasthttp serves http)"},
-		{name: "nginx", proto: backends.ProtoHTTP, errHas: `unknown backend "nginx" (valid: fasthttp, gnet, stdlib)`},
+		{name: "nginx", proto: backends.ProtoHTTP, errHas: `unknown backend "nginx" (valid: fasthttp, gnet, gnet-pool, stdlib, threads)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"/"+string(tt.proto), func(t *testing.T) {

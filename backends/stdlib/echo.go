@@ -86,6 +86,7 @@ func (s *EchoServer) echo(c net.Conn) {
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
+			backends.PayHandicap()
 			// net.Conn.Write writes all of buf[:n] or fails.
 			if _, werr := c.Write(buf[:n]); werr != nil {
 				return

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/asyncbench/asyncbench/backends"
 )
@@ -79,9 +80,12 @@ var (
 	hdrLenBody = []string{strconv.Itoa(len(backends.PlaintextBody))}
 	hdrLen404  = []string{strconv.Itoa(len(backends.NotFoundBody))}
 	hdrLen413  = []string{strconv.Itoa(len(backends.TooLargeBody))}
+	hdrLen400  = []string{strconv.Itoa(len(backends.BadWorkBody))}
 )
 
-// handler routes on the path alone. net/http adds the Date header.
+// handler routes on the path alone. net/http adds the Date header. Every
+// request first pays backends.Handicap; /delay parks the connection's
+// goroutine in time.Sleep and /cpu computes on it with backends.BurnCPU.
 type handler struct{}
 
 func (handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -99,6 +103,7 @@ func (handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRaw(w, backends.BadRequestResponse)
 		return
 	}
+	backends.PayHandicap()
 	h := w.Header()
 	if len(r.TransferEncoding) > 0 {
 		// Nothing after a Transfer-Encoding body is trusted as a request.
@@ -106,10 +111,24 @@ func (handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case "/plaintext":
-		h["Content-Type"] = hdrPlain
-		h["Content-Length"] = hdrLenBody
-		w.WriteHeader(http.StatusOK)
-		io.WriteString(w, backends.PlaintextBody)
+		plaintext(w)
+	case backends.DelayPath, backends.CPUPath:
+		d, ok := backends.ParseMicros([]byte(r.URL.RawQuery))
+		if !ok {
+			h["Content-Type"] = hdrPlain
+			h["Content-Length"] = hdrLen400
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, backends.BadWorkBody)
+			return
+		}
+		if r.URL.Path == backends.DelayPath {
+			if d > 0 {
+				time.Sleep(d)
+			}
+		} else {
+			backends.BurnCPU(d)
+		}
+		plaintext(w)
 	case "/echo":
 		serveEcho(w, r)
 	default:
@@ -118,6 +137,14 @@ func (handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, backends.NotFoundBody)
 	}
+}
+
+func plaintext(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = hdrPlain
+	h["Content-Length"] = hdrLenBody
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, backends.PlaintextBody)
 }
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}

@@ -3,7 +3,9 @@
 // and every accepted socket are blocking file descriptors that Go's
 // netpoller never sees; each connection is served by a goroutine locked to
 // its own OS thread (runtime.LockOSThread) that blocks in read(2) and
-// write(2), so the process holds one thread per open connection.
+// write(2), so the process holds one thread per open connection. HTTP goes
+// through the shared engine in package h1; a /delay request blocks the
+// thread in nanosleep(2) and a /cpu request computes on it.
 //
 // The Go runtime stops at 10,000 threads by default; New raises the limit
 // to MaxThreads. The kernel's own limits apply as well
@@ -18,6 +20,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -30,25 +34,28 @@ const MaxThreads = 25000
 
 // Server serves one protocol with a thread per connection.
 type Server struct {
-	serve func(fd int) // serves one connection until it ends; runs on a locked thread
+	serve func(c *conn) // serves one connection until it ends; runs on a locked thread
 
 	mu     sync.Mutex
 	lfd    int
-	conns  map[int]struct{} // open connection descriptors
+	conns  map[int]*conn // open connections by descriptor
 	closed bool
-	wg     sync.WaitGroup // accept loop and connection threads
+	// stopping is set by Close: a thread waiting in nanosleep(2) stops
+	// waiting when a signal interrupts it.
+	stopping atomic.Bool
+	wg       sync.WaitGroup // accept loop and connection threads
 }
 
 var _ backends.Server = (*Server)(nil)
 
 // New returns a server for proto.
 func New(proto backends.Proto) (backends.Server, error) {
-	s := &Server{lfd: -1, conns: map[int]struct{}{}}
+	s := &Server{lfd: -1, conns: map[int]*conn{}}
 	switch proto {
 	case backends.ProtoEcho:
-		s.serve = serveEcho
+		s.serve = func(c *conn) { serveEcho(c.fd) }
 	case backends.ProtoHTTP:
-		s.serve = serveHTTP
+		s.serve = s.serveHTTP
 	default:
 		return nil, fmt.Errorf("threads: %s: %w", proto, backends.ErrUnsupported)
 	}
@@ -156,22 +163,23 @@ func (s *Server) acceptLoop(lfd int) {
 			return // shut down by Close, or the socket is gone
 		}
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		if !s.track(fd) {
+		c := &conn{fd: fd}
+		if !s.track(c) {
 			unix.Close(fd)
 			return
 		}
-		go s.connThread(fd)
+		go s.connThread(c)
 	}
 }
 
 // track records an open connection; it reports false once Close has begun.
-func (s *Server) track(fd int) bool {
+func (s *Server) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
-	s.conns[fd] = struct{}{}
+	s.conns[c.fd] = c
 	s.wg.Add(1)
 	return true
 }
@@ -179,18 +187,21 @@ func (s *Server) track(fd int) bool {
 // connThread serves one connection on a goroutine locked to its own OS
 // thread. The goroutine exits locked, so the runtime ends the thread with
 // the connection instead of keeping it for reuse.
-func (s *Server) connThread(fd int) {
+func (s *Server) connThread(c *conn) {
 	runtime.LockOSThread()
 	defer s.wg.Done()
-	s.serve(fd)
+	c.tid.Store(int32(unix.Gettid()))
+	s.serve(c)
 	s.mu.Lock()
-	delete(s.conns, fd)
+	delete(s.conns, c.fd)
 	s.mu.Unlock()
-	unix.Close(fd)
+	unix.Close(c.fd)
 }
 
 // Close stops accepting, shuts every open connection down (which wakes its
-// thread from a blocking read or write) and waits for the threads to end.
+// thread from a blocking read or write), interrupts the threads waiting in
+// nanosleep(2) for a /delay and waits for the threads to end. A /cpu
+// computation in progress runs to its end.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -198,6 +209,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.stopping.Store(true)
 	lfd := s.lfd
 	for fd := range s.conns {
 		_ = unix.Shutdown(fd, unix.SHUT_RDWR)
@@ -207,11 +219,48 @@ func (s *Server) Close() error {
 		// shutdown(2) wakes a thread blocked in accept(2) on Linux.
 		_ = unix.Shutdown(lfd, unix.SHUT_RDWR)
 	}
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	// A signal makes nanosleep(2) return EINTR, and a thread that sees
+	// stopping then stops waiting. It is sent again until every thread has
+	// ended, for a thread that had not yet entered nanosleep. SIGURG is the
+	// signal the Go runtime preempts with; it ignores a stray one.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for waiting := true; waiting; {
+		s.interrupt()
+		select {
+		case <-done:
+			waiting = false
+		case <-tick.C:
+		}
+	}
 	if lfd >= 0 {
 		return unix.Close(lfd)
 	}
 	return nil
+}
+
+// interrupt sends SIGURG to every connection thread in a /delay.
+func (s *Server) interrupt() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pid := unix.Getpid()
+	for _, c := range s.conns {
+		if c.sleeping.Load() {
+			_ = unix.Tgkill(pid, int(c.tid.Load()), unix.SIGURG)
+		}
+	}
+}
+
+// conn is one open connection and its thread.
+type conn struct {
+	fd       int
+	tid      atomic.Int32 // the serving thread's id, once it runs
+	sleeping atomic.Bool  // the thread is in, or about to enter, nanosleep(2)
 }
 
 // writeAll writes b to the blocking descriptor fd, looping over short
@@ -251,6 +300,7 @@ func serveEcho(fd int) {
 		if n <= 0 || err != nil {
 			return
 		}
+		backends.PayHandicap()
 		if writeAll(fd, buf[:n]) != nil {
 			return
 		}

@@ -1,9 +1,14 @@
 // Command server runs one backend on one protocol until SIGINT or SIGTERM:
 //
-//	server -backend stdlib|gnet|fasthttp -proto http|echo -addr HOST:PORT
+//	server -backend fasthttp|gnet|gnet-pool|stdlib|threads -proto http|echo -addr HOST:PORT [-handicap-cpu-us N]
 //
 // It prints "listening on HOST:PORT" once it accepts connections, and
 // nothing per request.
+//
+// -handicap-cpu-us N makes every HTTP request, and every echo read, first
+// burn N microseconds of CPU time (backends.BurnCPU, on the thread serving
+// it), on every backend, so that a calibration plan can compare a backend
+// with a copy of itself carrying a known cost. 0, the default, is none.
 package main
 
 import (
@@ -16,6 +21,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/asyncbench/asyncbench/backends"
 	"github.com/asyncbench/asyncbench/backends/registry"
@@ -42,9 +48,10 @@ func exitCode(err error, stderr io.Writer) int {
 
 // config is the parsed command line.
 type config struct {
-	Backend string
-	Proto   backends.Proto
-	Addr    string
+	Backend  string
+	Proto    backends.Proto
+	Addr     string
+	Handicap time.Duration // CPU burnt per HTTP request or echo read
 }
 
 // parseArgs parses the command line; usage goes to stderr only for -h.
@@ -54,6 +61,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	backend := fs.String("backend", "stdlib", "backend: "+strings.Join(backends.Names(), ", "))
 	proto := fs.String("proto", "http", "protocol: echo, http")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT (port 0 picks one)")
+	handicap := fs.Int("handicap-cpu-us", 0, "burn this many microseconds of CPU per HTTP request and per echo read, before answering (calibration; 0 = none)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -69,7 +77,10 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	if err != nil {
 		return config{}, cli.Usagef("-proto: %v", err)
 	}
-	return config{Backend: *backend, Proto: p, Addr: *addr}, nil
+	if *handicap < 0 || *handicap > backends.MaxWorkMicros {
+		return config{}, cli.Usagef("-handicap-cpu-us %d: want 0 to %d", *handicap, backends.MaxWorkMicros)
+	}
+	return config{Backend: *backend, Proto: p, Addr: *addr, Handicap: time.Duration(*handicap) * time.Microsecond}, nil
 }
 
 // run serves until ctx is done. It writes exactly one line to stdout,
@@ -79,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	backends.SetHandicap(cfg.Handicap)
+	defer backends.SetHandicap(0)
 	srv, err := registry.New(cfg.Backend, cfg.Proto)
 	if err != nil {
 		return err

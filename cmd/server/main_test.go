@@ -9,6 +9,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -74,6 +75,10 @@ func TestRunListensAndStops(t *testing.T) {
 		{"stdlib", "echo", "ping", "ping"},
 		{"fasthttp", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
 		{"gnet", "echo", "pong", "pong"},
+		{"gnet-pool", "http", "GET /delay?us=10 HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"gnet-pool", "echo", "pong", "pong"},
+		{"threads", "http", "GET /cpu?us=10 HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"threads", "echo", "pong", "pong"},
 	} {
 		t.Run(tc.backend+"/"+tc.proto, func(t *testing.T) {
 			addr, cancel := startRun(t, "-backend", tc.backend, "-proto", tc.proto, "-addr", "127.0.0.1:0")
@@ -119,8 +124,9 @@ func TestRunErrors(t *testing.T) {
 		{"bad flag", []string{"-bogus"}, 2, "flag provided but not defined: -bogus", false},
 		{"bad proto", []string{"-proto", "tcp"}, 2, `-proto: unknown protocol "tcp" (valid: echo, http)`, false},
 		{"extra argument", []string{"-addr", "127.0.0.1:0", "more"}, 2, `unexpected argument "more"`, false},
-		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: fasthttp, gnet, stdlib)`, false},
+		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: fasthttp, gnet, gnet-pool, stdlib, threads)`, false},
 		{"unsupported proto", []string{"-backend", "fasthttp", "-proto", "echo", "-addr", "127.0.0.1:0"}, 1, "fasthttp: echo: not supported (fasthttp serves http)", false},
+		{"negative handicap", []string{"-handicap-cpu-us", "-1"}, 2, "-handicap-cpu-us -1: want 0 to 10000000", false},
 		{"busy port", []string{"-addr", busy.Addr().String()}, 1, "address already in use", false},
 		{"help", []string{"-h"}, 0, "", true},
 	}
@@ -164,7 +170,7 @@ func TestBinarySIGTERM(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	for _, backend := range []string{"stdlib", "gnet", "fasthttp"} {
+	for _, backend := range []string{"stdlib", "gnet", "gnet-pool", "fasthttp", "threads"} {
 		t.Run(backend, func(t *testing.T) {
 			cmd := exec.Command(bin, "-backend", backend, "-proto", "http", "-addr", "127.0.0.1:0")
 			stdout, err := cmd.StdoutPipe()
@@ -211,3 +217,64 @@ func TestBinarySIGTERM(t *testing.T) {
 		})
 	}
 }
+
+// processCPU returns the CPU time (user + system) this process has used;
+// run serves in this process.
+func processCPU(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestHandicap checks -handicap-cpu-us on every backend and protocol: n
+// requests (or echo reads, one per round trip) add at least n times the
+// handicap to the server's CPU time. Only that lower bound is checked.
+func TestHandicap(t *testing.T) {
+	const n, us = 20, 2000
+	for _, tc := range []struct{ backend, proto, req, wantPrefix string }{
+		{"stdlib", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"stdlib", "echo", "ping", "ping"},
+		{"fasthttp", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"gnet", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"gnet", "echo", "ping", "ping"},
+		{"gnet-pool", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"gnet-pool", "echo", "ping", "ping"},
+		{"threads", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"threads", "echo", "ping", "ping"},
+	} {
+		t.Run(tc.backend+"/"+tc.proto, func(t *testing.T) {
+			addr, cancel := startRun(t, "-backend", tc.backend, "-proto", tc.proto, "-addr", "127.0.0.1:0", "-handicap-cpu-us", strconv.Itoa(us))
+			defer cancel()
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			br := bufio.NewReader(c)
+			before := processCPU(t)
+			for i := range n {
+				io.WriteString(c, tc.req)
+				got := make([]byte, len(tc.wantPrefix))
+				if _, err := io.ReadFull(br, got); err != nil || string(got) != tc.wantPrefix {
+					t.Fatalf("round %d: %q (%v), want prefix %q", i, got, err, tc.wantPrefix)
+				}
+				if tc.proto == "http" {
+					// Skip the rest of the /plaintext answer.
+					if _, err := br.Discard(len(okPlaintextRest)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if used, want := processCPU(t)-before, time.Duration(n*us)*time.Microsecond; used < want {
+				t.Fatalf("%d round trips used %v of CPU, want at least %v", n, used, want)
+			}
+		})
+	}
+}
+
+// okPlaintextRest is what follows the status line of a /plaintext answer.
+var okPlaintextRest = "Content-Type: text/plain\r\nContent-Length: 13\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\nHello, World!"

@@ -1,4 +1,4 @@
-package gnet
+package h1
 
 import (
 	"bytes"
@@ -23,6 +23,7 @@ var (
 // parsed buffer and are valid only while that buffer is.
 type request struct {
 	path          []byte // request-target path without the query
+	query         []byte // raw query after '?' (not unescaped), nil when there is none
 	head          bool   // the method is HEAD: the answer has no body
 	minor         byte   // HTTP/1.minor
 	contentLength int64  // -1 when absent or when chunked; MaxBodyBytes+1 stands for anything larger
@@ -125,11 +126,11 @@ func parseRequestLine(line []byte, req *request) error {
 	if j == 0 || j >= len(rest) || rest[j] != ' ' {
 		return errBadRequest
 	}
-	path, ok := targetPath(rest[:j])
+	path, query, ok := targetPath(rest[:j])
 	if !ok {
 		return errBadRequest
 	}
-	req.path = path
+	req.path, req.query = path, query
 	v := rest[j+1:]
 	if len(v) != 8 || string(v[:5]) != "HTTP/" || !isDigit(v[5]) || v[6] != '.' || !isDigit(v[7]) {
 		return errBadRequest
@@ -141,33 +142,40 @@ func parseRequestLine(line []byte, req *request) error {
 	return nil
 }
 
-// targetPath returns the path of a request-target: origin-form ("/p?q")
-// or absolute-form ("http://host/p?q"). The asterisk-form ("*", OPTIONS
-// only, and the HTTP/2 preface's PRI *) is refused, as fasthttp does.
-func targetPath(t []byte) ([]byte, bool) {
+// targetPath returns the path and the raw query of a request-target:
+// origin-form ("/p?q") or absolute-form ("http://host/p?q"). The
+// asterisk-form ("*", OPTIONS only, and the HTTP/2 preface's PRI *) is
+// refused, as fasthttp does.
+func targetPath(t []byte) (path, query []byte, ok bool) {
 	if t[0] != '/' {
 		k := bytes.Index(t, []byte("://"))
 		if k <= 0 {
-			return nil, false
+			return nil, nil, false
 		}
 		for _, c := range t[:k] {
 			if !isSchemeChar(c) {
-				return nil, false
+				return nil, nil, false
 			}
 		}
 		rest := t[k+3:]
 		s := bytes.IndexByte(rest, '/')
-		if s < 0 {
-			t = []byte("/")
-		} else {
-			t = rest[s:]
+		q := bytes.IndexByte(rest, '?')
+		switch {
+		case s < 0 && q < 0:
+			return rootPath, nil, true
+		case s < 0 || (q >= 0 && q < s):
+			return rootPath, rest[q+1:], true
 		}
+		t = rest[s:]
 	}
 	if q := bytes.IndexByte(t, '?'); q >= 0 {
-		t = t[:q]
+		return t[:q], t[q+1:], true
 	}
-	return t, true
+	return t, nil, true
 }
+
+// rootPath is the path of an absolute-form target without one.
+var rootPath = []byte("/")
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 

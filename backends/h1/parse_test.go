@@ -1,4 +1,4 @@
-package gnet
+package h1
 
 import (
 	"bytes"
@@ -22,15 +22,18 @@ func TestParseRequest(t *testing.T) {
 		close   bool
 		keep    bool
 		head    bool
+		query   string
 	}{
 		{name: "plaintext", in: "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", n: -1, path: "/plaintext", minor: 1, cl: -1},
-		{name: "query dropped", in: "GET /plaintext?a=b&c HTTP/1.1\r\nHost: x\r\n\r\n", n: -1, path: "/plaintext", minor: 1, cl: -1},
+		{name: "query kept apart", in: "GET /plaintext?a=b&c HTTP/1.1\r\nHost: x\r\n\r\n", n: -1, path: "/plaintext", minor: 1, cl: -1, query: "a=b&c"},
+		{name: "empty query", in: "GET /delay? HTTP/1.1\r\nHost: x\r\n\r\n", n: -1, path: "/delay", minor: 1, cl: -1},
+		{name: "absolute form, query without path", in: "GET http://h?us=1 HTTP/1.1\r\nHost: h\r\n\r\n", n: -1, path: "/", minor: 1, cl: -1, query: "us=1"},
 		{name: "body follows", in: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", n: 51, path: "/echo", minor: 1, cl: 3},
 		{name: "header names any case", in: "POST /echo HTTP/1.1\r\nhOsT: x\r\ncOnTeNt-LeNgTh:   7 \r\nCONNECTION: Close\r\n\r\n", n: -1, path: "/echo", minor: 1, cl: 7, close: true},
 		{name: "connection list", in: "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade ,\tkeep-alive\r\n\r\n", n: -1, path: "/", minor: 1, cl: -1, keep: true},
 		{name: "same content-length twice", in: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n", err: errBadRequest},
 		{name: "http/1.0 without host", in: "GET /plaintext HTTP/1.0\r\n\r\n", n: -1, path: "/plaintext", minor: 0, cl: -1},
-		{name: "absolute form", in: "GET http://example.com/plaintext?x HTTP/1.1\r\nHost: example.com\r\n\r\n", n: -1, path: "/plaintext", minor: 1, cl: -1},
+		{name: "absolute form", in: "GET http://example.com/plaintext?x HTTP/1.1\r\nHost: example.com\r\n\r\n", n: -1, path: "/plaintext", minor: 1, cl: -1, query: "x"},
 		{name: "asterisk form", in: "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", err: errBadRequest},
 		{name: "empty host value", in: "GET / HTTP/1.1\r\nHost:\r\n\r\n", n: -1, path: "/", minor: 1, cl: -1},
 		{name: "obs-text value", in: "GET / HTTP/1.1\r\nHost: x\r\nX: \xff\xfe\r\n\r\n", n: -1, path: "/", minor: 1, cl: -1},
@@ -105,6 +108,9 @@ func TestParseRequest(t *testing.T) {
 				req.chunked != tt.chunked || req.connClose != tt.close || req.keepAlive != tt.keep || req.head != tt.head {
 				t.Errorf("got path %q minor %d cl %d chunked %v close %v keep %v",
 					req.path, req.minor, req.contentLength, req.chunked, req.connClose, req.keepAlive)
+			}
+			if string(req.query) != tt.query {
+				t.Errorf("query %q, want %q", req.query, tt.query)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package gnet
+package h1
 
 import (
 	"bufio"
@@ -118,6 +118,8 @@ func knownDifference(in []byte, hr *http.Request) bool {
 		return true // HTTP/1.0 is outside the contract: net/http ignores its Transfer-Encoding, gnet answers 501
 	case bytes.Contains(head, []byte("\n ")) || bytes.Contains(head, []byte("\n\t")) || len(head) > 0 && (head[0] == ' ' || head[0] == '\t'):
 		return true // obs-fold: gnet refuses it on the fields it acts on
+	case hr != nil && !strings.HasPrefix(hr.RequestURI, "/") && !strings.Contains(hr.RequestURI, "://"):
+		return true // a target neither origin- nor absolute-form ("A:"): net/http takes it as an opaque URI, gnet refuses
 	}
 	return false
 }

@@ -1,10 +1,12 @@
-package gnet
+package h1
 
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/asyncbench/asyncbench/backends"
 )
@@ -25,16 +27,18 @@ var (
 	okPlain  = resp("200 OK", "text/plain", "Hello, World!", "")
 	notFound = resp("404 Not Found", "text/plain", "Not Found", "")
 	tooLarge = resp("413 Request Entity Too Large", "text/plain", "Request Entity Too Large", "close")
+	badWork  = resp("400 Bad Request", "text/plain", backends.BadWorkBody, "")
 )
 
-// drive feeds chunks to a fresh session as gnet would: unconsumed bytes stay
-// buffered and are offered again with the next chunk.
+// drive feeds chunks to a fresh session as a backend would: unconsumed
+// bytes stay buffered and are offered again with the next chunk; slow
+// requests are answered at once, without waiting.
 func drive(chunks ...[]byte) (out []byte, closed bool) {
-	var s session
+	var s Session
 	var pending []byte
 	for _, ch := range chunks {
 		pending = append(pending, ch...)
-		n, o, c := s.serve(pending, out, []byte(testDate))
+		n, o, c := serveNoWait(&s, pending, out)
 		out = o
 		if n > len(pending) || n < 0 {
 			panic(fmt.Sprintf("consumed %d of %d", n, len(pending)))
@@ -45,6 +49,25 @@ func drive(chunks ...[]byte) (out []byte, closed bool) {
 		}
 	}
 	return out, false
+}
+
+// serveNoWait is Session.Serve with every slow request finished at once,
+// with the test date.
+func serveNoWait(s *Session, buf, out []byte) (int, []byte, bool) {
+	n := 0
+	for {
+		k, o, c, w := s.Serve(buf[n:], out, []byte(testDate))
+		n, out = n+k, o
+		if c {
+			return len(buf), out, true
+		}
+		if w.Kind == None {
+			return n, out, false
+		}
+		if out, c = s.Finish(out, []byte(testDate)); c {
+			return len(buf), out, true
+		}
+	}
 }
 
 func TestServe(t *testing.T) {
@@ -81,6 +104,17 @@ func TestServe(t *testing.T) {
 		{"declared body too large", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\n\r\n", tooLarge, true},
 		{"chunked body too large", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n", tooLarge, true},
 		{"header too large", "GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("h", 9000), backends.HeaderTooLargeResponse, true},
+		{"delay", "GET /delay?us=5 HTTP/1.1\r\nHost: x\r\n\r\n" + get, okPlain + okPlain, false},
+		{"cpu", "GET /cpu?x=1&us=0 HTTP/1.1\r\nHost: x\r\n\r\n" + get, okPlain + okPlain, false},
+		{"delay with a body", "POST /delay?us=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" + get, okPlain + okPlain, false},
+		{"delay chunked closes", "POST /delay?us=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n" + get, resp("200 OK", "text/plain", "Hello, World!", "close"), true},
+		{"delay connection close", "GET /delay?us=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + get, resp("200 OK", "text/plain", "Hello, World!", "close"), true},
+		{"head delay", "HEAD /delay?us=1 HTTP/1.1\r\nHost: x\r\n\r\n" + get, okPlain[:len(okPlain)-len(backends.PlaintextBody)] + okPlain, false},
+		{"delay absolute form", "GET http://x?us=1 HTTP/1.1\r\nHost: x\r\n\r\n", notFound, false},
+		{"delay without us", "GET /delay HTTP/1.1\r\nHost: x\r\n\r\n" + get, badWork + okPlain, false},
+		{"cpu with a bad us", "GET /cpu?us=-1 HTTP/1.1\r\nHost: x\r\n\r\n" + get, badWork + okPlain, false},
+		{"delay us too large", "GET /delay?us=10000001 HTTP/1.1\r\nHost: x\r\n\r\n", badWork, false},
+		{"delay us repeated", "GET /delay?us=1&us=1 HTTP/1.1\r\nHost: x\r\n\r\n", badWork, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,16 +218,70 @@ func BenchmarkParsePipelined16(b *testing.B) {
 // BenchmarkServePipelined16 is the work of one read event holding 16
 // pipelined plaintext requests: parse, route, build all 16 responses.
 func BenchmarkServePipelined16(b *testing.B) {
-	var s session
+	var s Session
 	out := make([]byte, 0, 4096)
 	date := backends.AppendDate(nil)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(pipelined16)))
 	for b.Loop() {
-		n, o, closed := s.serve(pipelined16, out[:0], date)
-		if n != len(pipelined16) || closed || len(o) != 16*len(okPlain) {
+		n, o, closed, w := s.Serve(pipelined16, out[:0], date)
+		if n != len(pipelined16) || closed || w.Kind != None || len(o) != 16*len(okPlain) {
 			b.Fatalf("n=%d closed=%v out=%d", n, closed, len(o))
 		}
 		out = o
+	}
+}
+
+// TestServeStopsAtSlowRequest checks the Serve/Finish hand-over: Serve
+// answers what precedes a slow request, consumes that request and returns
+// its Work; Finish answers it; Serve goes on with the rest.
+func TestServeStopsAtSlowRequest(t *testing.T) {
+	get := "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
+	slow := "GET /delay?us=5000 HTTP/1.1\r\nHost: x\r\n\r\n"
+	in := []byte(get + slow + get + "GET /cpu?us=7 HTTP/1.1\r\nHost: x\r\n\r\n")
+	date := []byte(testDate)
+	var s Session
+	n, out, closed, w := s.Serve(in, nil, date)
+	if n != len(get)+len(slow) || closed || w != (Work{Kind: Delay, D: 5 * time.Millisecond}) || string(out) != okPlain || !s.Owed() {
+		t.Fatalf("first Serve: n=%d closed=%v work=%+v owed=%v out=%q", n, closed, w, s.Owed(), out)
+	}
+	if out, closed = s.Finish(out, date); closed || string(out) != okPlain+okPlain || s.Owed() {
+		t.Fatalf("Finish: closed=%v out=%q", closed, out)
+	}
+	k, out, closed, w := s.Serve(in[n:], out, date)
+	if n+k != len(in) || closed || w != (Work{Kind: CPU, D: 7 * time.Microsecond}) || string(out) != okPlain+okPlain+okPlain {
+		t.Fatalf("second Serve: n=%d closed=%v work=%+v out=%q", k, closed, w, out)
+	}
+	out, _ = s.Finish(out, date)
+	if string(out) != strings.Repeat(okPlain, 4) {
+		t.Fatalf("out=%q", out)
+	}
+}
+
+// TestServeInline checks ServeInline does each Work in order and answers
+// every request.
+func TestServeInline(t *testing.T) {
+	in := []byte("GET /cpu?us=3 HTTP/1.1\r\nHost: x\r\n\r\nGET /delay?us=4 HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+	var s Session
+	var done []Work
+	n, out, closed := s.ServeInline(in, nil, func(w Work) { done = append(done, w) })
+	want := []Work{{CPU, 3 * time.Microsecond}, {Delay, 4 * time.Microsecond}}
+	if n != len(in) || closed || !slices.Equal(done, want) || bytes.Count(out, []byte("200 OK")) != 3 {
+		t.Fatalf("n=%d closed=%v done=%v out=%q", n, closed, done, out)
+	}
+}
+
+// TestServeAllocs keeps the pipelined hot path free of allocations.
+func TestServeAllocs(t *testing.T) {
+	var s Session
+	out := make([]byte, 0, 4096)
+	date := backends.AppendDate(nil)
+	slow := []byte("GET /delay?us=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+	if n := testing.AllocsPerRun(100, func() {
+		s.Serve(pipelined16, out[:0], date)
+		s.Serve(slow, out[:0], date)
+		s.Finish(out[:0], date)
+	}); n != 0 {
+		t.Fatalf("Serve allocates %v times per run", n)
 	}
 }
