@@ -85,7 +85,7 @@ type Row struct {
 	SocketKiB          *float64 `csv:"socket_kib"`            // half the system-wide rise of TCP socket memory and slab
 	KernelPerConnBytes *int64   `csv:"kernel_per_conn_bytes"` // (ΔVmPTE + Δthreads × stack + socket) ÷ conns
 	TotalPerConnBytes  *int64   `csv:"total_per_conn_bytes"`  // rss_per_conn_bytes + kernel_per_conn_bytes
-	RateFraction *float64 `csv:"rate_fraction"` // rate given as a fraction of the round's closed-loop capacity; empty for absolute rates
+	RateFraction       *float64 `csv:"rate_fraction"`         // rate given as a fraction of the round's closed-loop capacity; empty for absolute rates
 }
 
 // LabelOf is the name a row is grouped and compared by: its variant label,
