@@ -170,33 +170,12 @@ func (d *schedData) at(workload string, handler int64, mix, backend string, conn
 // cpu and mix rows without payload) by regime, keeping only regimes that
 // hold a delay, cpu or mix row. eps are the endpoint rows of the run.
 func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData {
-	type repID struct {
-		cell string
-		rep  int
-	}
-	cheap := map[repID]results.EndpointRow{}
-	for _, e := range eps {
-		id := repID{e.Cell, e.Rep}
-		if c, ok := cheap[id]; !ok || e.Weight > c.Weight {
-			cheap[id] = e
-		}
-	}
+	cheap := heaviestEndpoints(eps)
 	byRegime := map[regime]*schedData{}
 	var order []regime
-	type acc struct {
-		rows               []results.Row
-		errs, attempts     float64
-		rps, p99, cheapP99 []float64
-	}
-	accs := map[regime]map[schedKey]*acc{}
+	accs := map[regime]map[schedKey]*schedAcc{}
 	for _, r := range rows {
-		switch r.Workload {
-		case wlDelay, wlCPU, wlMix:
-		case wlPlaintext:
-		default:
-			continue
-		}
-		if r.Proto != "http" || r.Payload != 0 || r.RateFraction != nil {
+		if !inScheduling(r) {
 			continue
 		}
 		rg := regime{r.Pipeline, r.Rate}
@@ -204,57 +183,17 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 		if !ok {
 			d = &schedData{regime: rg, points: map[schedKey]*schedPoint{}, procs: -1}
 			byRegime[rg] = d
-			accs[rg] = map[schedKey]*acc{}
+			accs[rg] = map[schedKey]*schedAcc{}
 			order = append(order, rg)
 		}
-		h := handlerOf(r)
-		switch r.Workload {
-		case wlDelay:
-			if !slices.Contains(d.delays, h) {
-				d.delays = append(d.delays, h)
-			}
-		case wlCPU:
-			if !slices.Contains(d.cpus, h) {
-				d.cpus = append(d.cpus, h)
-			}
-		case wlMix:
-			if !slices.Contains(d.mixes, r.Mix) {
-				d.mixes = append(d.mixes, r.Mix)
-			}
-		}
-		if !slices.Contains(d.backends, r.Backend) {
-			d.backends = append(d.backends, r.Backend)
-		}
-		if !slices.Contains(d.conns, r.Conns) {
-			d.conns = append(d.conns, r.Conns)
-		}
-		switch {
-		case r.GOMAXPROCS == 0: // not recorded
-		case d.procs == -1:
-			d.procs = r.GOMAXPROCS
-		case d.procs != r.GOMAXPROCS:
-			d.procs = 0
-		}
-		d.rows = append(d.rows, r)
-		k := schedKey{r.Workload, h, r.Mix, r.Backend, r.Conns}
+		d.addRow(r)
+		k := schedKey{r.Workload, handlerOf(r), r.Mix, r.Backend, r.Conns}
 		a, ok := accs[rg][k]
 		if !ok {
-			a = &acc{}
+			a = &schedAcc{}
 			accs[rg][k] = a
 		}
-		a.rows = append(a.rows, r)
-		if !measured(r) || r.Status == results.StatusSaturated || r.Status == results.StatusNoisy {
-			continue
-		}
-		a.rps = append(a.rps, r.RPS)
-		if r.Requests > 0 { // no latency without a completed request
-			a.p99 = append(a.p99, float64(r.P99Us))
-		}
-		a.errs += float64(r.Errors)
-		a.attempts += float64(r.Requests + r.Errors)
-		if e, ok := cheap[repID{r.Cell, r.Rep}]; ok && r.Workload == wlMix && e.Requests > 0 {
-			a.cheapP99 = append(a.cheapP99, float64(e.P99Us))
-		}
+		a.add(r, cheap)
 	}
 	var out []*schedData
 	slices.SortFunc(order, func(a, b regime) int {
@@ -265,35 +204,137 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 		if len(d.delays)+len(d.cpus)+len(d.mixes) == 0 {
 			continue
 		}
-		for k, a := range accs[rg] {
-			p := &schedPoint{reps: len(a.rows), measured: len(a.rps),
-				rps: summarize(a.rps), p99: summarize(a.p99), cheapP99: summarize(a.cheapP99), errShare: math.NaN()}
-			if a.attempts > 0 {
-				p.errShare = a.errs / a.attempts
-			}
-			for _, r := range a.rows {
-				switch r.Status {
-				case results.StatusFailed:
-					p.failed++
-				case results.StatusSaturated:
-					p.saturated++
-				case results.StatusNoisy:
-					p.noisy++
-				}
-			}
-			d.points[k] = p
-		}
-		slices.Sort(d.backends)
-		slices.Sort(d.conns)
-		slices.Sort(d.delays)
-		slices.Sort(d.cpus)
-		if d.procs < 0 {
-			d.procs = 0
-		}
-		d.prov = provenance(d.rows)
+		d.finish(accs[rg])
 		out = append(out, d)
 	}
 	return out
+}
+
+// schedRep names one repetition of one cell.
+type schedRep struct {
+	cell string
+	rep  int
+}
+
+// heaviestEndpoints keeps, of each repetition's endpoint rows, the one
+// with the largest weight (the first of equals): a mix's cheap requests.
+func heaviestEndpoints(eps []results.EndpointRow) map[schedRep]results.EndpointRow {
+	cheap := map[schedRep]results.EndpointRow{}
+	for _, e := range eps {
+		id := schedRep{e.Cell, e.Rep}
+		if c, ok := cheap[id]; !ok || e.Weight > c.Weight {
+			cheap[id] = e
+		}
+	}
+	return cheap
+}
+
+// inScheduling reports whether a row takes part in the section: an HTTP
+// plaintext, delay, cpu or mix row without payload or rate fraction.
+func inScheduling(r results.Row) bool {
+	switch r.Workload {
+	case wlDelay, wlCPU, wlMix, wlPlaintext:
+	default:
+		return false
+	}
+	return r.Proto == "http" && r.Payload == 0 && r.RateFraction == nil
+}
+
+// addRow adds r to d's rows and its workload parameter, backend and
+// connection count to d's axes, and folds its GOMAXPROCS into d.procs.
+func (d *schedData) addRow(r results.Row) {
+	h := handlerOf(r)
+	switch r.Workload {
+	case wlDelay:
+		if !slices.Contains(d.delays, h) {
+			d.delays = append(d.delays, h)
+		}
+	case wlCPU:
+		if !slices.Contains(d.cpus, h) {
+			d.cpus = append(d.cpus, h)
+		}
+	case wlMix:
+		if !slices.Contains(d.mixes, r.Mix) {
+			d.mixes = append(d.mixes, r.Mix)
+		}
+	}
+	if !slices.Contains(d.backends, r.Backend) {
+		d.backends = append(d.backends, r.Backend)
+	}
+	if !slices.Contains(d.conns, r.Conns) {
+		d.conns = append(d.conns, r.Conns)
+	}
+	switch {
+	case r.GOMAXPROCS == 0: // not recorded
+	case d.procs == -1:
+		d.procs = r.GOMAXPROCS
+	case d.procs != r.GOMAXPROCS:
+		d.procs = 0
+	}
+	d.rows = append(d.rows, r)
+}
+
+// finish turns the accumulated repetitions into points, sorts d's axes
+// (mixes keep their order of appearance) and sets its provenance.
+func (d *schedData) finish(accs map[schedKey]*schedAcc) {
+	for k, a := range accs {
+		d.points[k] = a.point()
+	}
+	slices.Sort(d.backends)
+	slices.Sort(d.conns)
+	slices.Sort(d.delays)
+	slices.Sort(d.cpus)
+	if d.procs < 0 {
+		d.procs = 0
+	}
+	d.prov = provenance(d.rows)
+}
+
+// schedAcc gathers the repetitions of one point before they are
+// summarized.
+type schedAcc struct {
+	rows               []results.Row
+	errs, attempts     float64
+	rps, p99, cheapP99 []float64
+}
+
+// add counts r as a repetition and, when it measured and was neither
+// saturated nor noisy, takes its numbers; cheap gives a mix repetition's
+// cheap requests.
+func (a *schedAcc) add(r results.Row, cheap map[schedRep]results.EndpointRow) {
+	a.rows = append(a.rows, r)
+	if !measured(r) || r.Status == results.StatusSaturated || r.Status == results.StatusNoisy {
+		return
+	}
+	a.rps = append(a.rps, r.RPS)
+	if r.Requests > 0 { // no latency without a completed request
+		a.p99 = append(a.p99, float64(r.P99Us))
+	}
+	a.errs += float64(r.Errors)
+	a.attempts += float64(r.Requests + r.Errors)
+	if e, ok := cheap[schedRep{r.Cell, r.Rep}]; ok && r.Workload == wlMix && e.Requests > 0 {
+		a.cheapP99 = append(a.cheapP99, float64(e.P99Us))
+	}
+}
+
+// point summarizes the repetitions gathered.
+func (a *schedAcc) point() *schedPoint {
+	p := &schedPoint{reps: len(a.rows), measured: len(a.rps),
+		rps: summarize(a.rps), p99: summarize(a.p99), cheapP99: summarize(a.cheapP99), errShare: math.NaN()}
+	if a.attempts > 0 {
+		p.errShare = a.errs / a.attempts
+	}
+	for _, r := range a.rows {
+		switch r.Status {
+		case results.StatusFailed:
+			p.failed++
+		case results.StatusSaturated:
+			p.saturated++
+		case results.StatusNoisy:
+			p.noisy++
+		}
+	}
+	return p
 }
 
 // hasScheduling reports whether rows hold a delay, cpu or mix row.
