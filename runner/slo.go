@@ -153,102 +153,164 @@ func (s *SLOSearch) Run(m Measurer) (SLOResult, error) {
 	if err := s.Validate(); err != nil {
 		return SLOResult{}, err
 	}
-	d := s.defaults()
-	var res SLOResult
-	measure := func(rate float64) (Step, error) {
-		for try := 0; ; try++ {
-			st, err := m.Measure(rate)
-			if err != nil {
-				return st, err
-			}
-			st.Rate = rate
-			res.Steps = append(res.Steps, st)
-			if !st.Inconclusive || try >= d.Retries {
-				return st, nil
-			}
-		}
-	}
-	rate := math.Round(d.Start)
-	st, err := measure(rate)
+	r := &sloRun{d: s.defaults(), m: m}
+	b, last, err := r.bracket()
 	if err != nil {
-		return res, err
+		return r.res, err
 	}
-	// low met the target, high did not; 0 = not found yet.
-	low, high := 0.0, 0.0
-	var lowP99 time.Duration
-	if st.Meets(d.Target) {
-		low, lowP99 = rate, st.P99
-		for range d.GrowSteps {
-			next := math.Min(math.Round(rate*2), d.MaxRate)
-			if next <= rate {
-				break
-			}
-			rate = next
-			if st, err = measure(rate); err != nil {
-				return res, err
-			}
-			if !st.Meets(d.Target) {
-				high = rate
-				break
-			}
-			low, lowP99 = rate, st.P99
+	if b.low == 0 {
+		r.res.BracketHigh = b.high
+		r.res.Note = fmt.Sprintf("target p99 ≤ %v not met even at %s req/s (%s)", r.d.Target, fmtRate(b.high), last.failure(r.d.Target))
+		return r.res, nil
+	}
+	if err := r.bisect(&b); err != nil {
+		return r.res, err
+	}
+	r.res.BracketLow, r.res.BracketHigh = b.low, b.high
+	err = r.confirm(b.low, b.lowP99)
+	return r.res, err
+}
+
+// sloRun is one search in progress: its parameters with the defaults
+// filled in, its measurer and the result so far.
+type sloRun struct {
+	d   SLOSearch
+	m   Measurer
+	res SLOResult
+}
+
+// sloBracket is a search's bracket: low met the target, high did not;
+// 0 = not found yet. lowP99 is the p99 measured at low.
+type sloBracket struct {
+	low, high float64
+	lowP99    time.Duration
+}
+
+// measure measures rate, again while the step is inconclusive, at most
+// Retries more times, and records every step in the result.
+func (r *sloRun) measure(rate float64) (Step, error) {
+	for try := 0; ; try++ {
+		st, err := r.m.Measure(rate)
+		if err != nil {
+			return st, err
 		}
-	} else {
-		high = rate
-		for range d.GrowSteps {
-			next := math.Max(math.Round(rate/2), d.MinRate)
-			if next >= rate {
-				break
-			}
-			rate = next
-			if st, err = measure(rate); err != nil {
-				return res, err
-			}
-			if st.Meets(d.Target) {
-				low, lowP99 = rate, st.P99
-				break
-			}
-			high = rate
+		st.Rate = rate
+		r.res.Steps = append(r.res.Steps, st)
+		if !st.Inconclusive || try >= r.d.Retries {
+			return st, nil
 		}
 	}
-	if low == 0 {
-		res.BracketHigh = high
-		res.Note = fmt.Sprintf("target p99 ≤ %v not met even at %s req/s (%s)", d.Target, fmtRate(high), st.failure(d.Target))
-		return res, nil
+}
+
+// bracket measures the start rate, then doubles it until the target
+// breaks or halves it until the target holds. It returns the bracket found
+// and the last step measured.
+func (r *sloRun) bracket() (sloBracket, Step, error) {
+	var b sloBracket
+	rate := math.Round(r.d.Start)
+	st, err := r.measure(rate)
+	if err != nil {
+		return b, st, err
 	}
-	for range d.BisectSteps {
-		if high == 0 || (high-low) <= d.Tolerance*low {
+	if st.Meets(r.d.Target) {
+		b.low, b.lowP99 = rate, st.P99
+		return r.growUp(b, rate, st)
+	}
+	b.high = rate
+	return r.growDown(b, rate, st)
+}
+
+// growUp doubles rate, at most GrowSteps times and up to MaxRate, until a
+// step misses the target, raising b's low end on every step that meets
+// it. st is the step at rate; growUp returns the last step measured.
+func (r *sloRun) growUp(b sloBracket, rate float64, st Step) (sloBracket, Step, error) {
+	for range r.d.GrowSteps {
+		next := math.Min(math.Round(rate*2), r.d.MaxRate)
+		if next <= rate {
 			break
 		}
-		mid := math.Round((low + high) / 2)
-		if mid <= low || mid >= high {
+		rate = next
+		var err error
+		if st, err = r.measure(rate); err != nil {
+			return b, st, err
+		}
+		if !st.Meets(r.d.Target) {
+			b.high = rate
 			break
 		}
-		if st, err = measure(mid); err != nil {
-			return res, err
+		b.low, b.lowP99 = rate, st.P99
+	}
+	return b, st, nil
+}
+
+// growDown halves rate, at most GrowSteps times and down to MinRate, until
+// a step meets the target, lowering b's high end on every step that
+// misses it. st is the step at rate; growDown returns the last step
+// measured.
+func (r *sloRun) growDown(b sloBracket, rate float64, st Step) (sloBracket, Step, error) {
+	for range r.d.GrowSteps {
+		next := math.Max(math.Round(rate/2), r.d.MinRate)
+		if next >= rate {
+			break
 		}
-		if st.Meets(d.Target) {
-			low, lowP99 = mid, st.P99
+		rate = next
+		var err error
+		if st, err = r.measure(rate); err != nil {
+			return b, st, err
+		}
+		if st.Meets(r.d.Target) {
+			b.low, b.lowP99 = rate, st.P99
+			break
+		}
+		b.high = rate
+	}
+	return b, st, nil
+}
+
+// bisect narrows b, at most BisectSteps times, until it has no high end or
+// is within Tolerance of its low end.
+func (r *sloRun) bisect(b *sloBracket) error {
+	for range r.d.BisectSteps {
+		if b.high == 0 || (b.high-b.low) <= r.d.Tolerance*b.low {
+			break
+		}
+		mid := math.Round((b.low + b.high) / 2)
+		if mid <= b.low || mid >= b.high {
+			break
+		}
+		st, err := r.measure(mid)
+		if err != nil {
+			return err
+		}
+		if st.Meets(r.d.Target) {
+			b.low, b.lowP99 = mid, st.P99
 		} else {
-			high = mid
+			b.high = mid
 		}
 	}
-	res.BracketLow, res.BracketHigh = low, high
-	// Confirm: the answer must meet the target a second time.
-	answer := low
+	return nil
+}
+
+// confirm measures answer once more, which must meet the target a second
+// time; each failure steps the answer down by StepDown, at most
+// MaxConfirm times and not below MinRate. lowP99 is the p99 first measured
+// at answer. confirm sets the result's answer and note.
+func (r *sloRun) confirm(answer float64, lowP99 time.Duration) error {
+	d := r.d
 	var notes []string
 	for i := range d.MaxConfirm {
-		if st, err = measure(answer); err != nil {
-			return res, err
+		st, err := r.measure(answer)
+		if err != nil {
+			return err
 		}
 		if st.Meets(d.Target) {
-			res.Met, res.MaxRate, res.P99AtMax = true, answer, max(lowP99, st.P99)
+			r.res.Met, r.res.MaxRate, r.res.P99AtMax = true, answer, max(lowP99, st.P99)
 			if i == 0 {
-				res.Note = "confirmed by a second run"
+				r.res.Note = "confirmed by a second run"
 			} else {
-				res.Note = joinReason(append(notes, fmt.Sprintf("confirmed at %s req/s", fmtRate(answer)))...)
+				r.res.Note = joinReason(append(notes, fmt.Sprintf("confirmed at %s req/s", fmtRate(answer)))...)
 			}
-			return res, nil
+			return nil
 		}
 		notes = append(notes, fmt.Sprintf("confirmation at %s req/s failed (%s), stepped down %g%%", fmtRate(answer), st.failure(d.Target), 100*d.StepDown))
 		lowP99 = 0
@@ -257,8 +319,8 @@ func (s *SLOSearch) Run(m Measurer) (SLOResult, error) {
 			break
 		}
 	}
-	res.Note = joinReason(append(notes, "no rate confirmed")...)
-	return res, nil
+	r.res.Note = joinReason(append(notes, "no rate confirmed")...)
+	return nil
 }
 
 // failure says why a step did not meet the target.
