@@ -360,6 +360,27 @@ var (
 func idlePlots(dir string, k idleGroupKey, rows []results.Row, fits []IdleFit, styles map[string]style) ([]plotRef, error) {
 	var refs []plotRef
 	prov := provenance(rows)
+	ref, ok, err := idleComponentsPlot(dir, k, fits, prov)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		refs = append(refs, ref)
+	}
+	ref, ok, err = idleTotalPlot(dir, k, rows, fits, styles, prov)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		refs = append(refs, ref)
+	}
+	return refs, nil
+}
+
+// idleComponentsPlot draws and saves the bar plot of user and kernel bytes
+// per connection of each backend whose fit has both; ok is false when none
+// has.
+func idleComponentsPlot(dir string, k idleGroupKey, fits []IdleFit, prov string) (ref plotRef, ok bool, err error) {
 	var names []string
 	var user, kernel plotter.Values
 	for _, f := range fits {
@@ -370,88 +391,61 @@ func idlePlots(dir string, k idleGroupKey, rows []results.Row, fits []IdleFit, s
 		user = append(user, f.User)
 		kernel = append(kernel, f.Kernel)
 	}
-	if len(names) > 0 {
-		p := newPlot(fmt.Sprintf("Memory per idle connection by component, %s\nbar = least-squares slope over the connection counts (ok rows)\n%s", k.title(), prov),
-			"", "bytes per connection")
-		ub, err := plotter.NewBarChart(user, vg.Points(36))
-		if err != nil {
-			return nil, err
-		}
-		ub.Color, ub.LineStyle.Width = userColor, 0
-		kb, err := plotter.NewBarChart(kernel, vg.Points(36))
-		if err != nil {
-			return nil, err
-		}
-		kb.Color, kb.LineStyle.Width = kernelColor, 0
-		kb.StackOn(ub)
-		p.Add(ub, kb)
-		p.Legend.Add("user (RSS)", ub)
-		p.Legend.Add("kernel (page tables, stacks, sockets)", kb)
-		p.NominalX(names...)
-		top := 0.0
-		for i := range user {
-			top = math.Max(top, math.Max(user[i], 0)+math.Max(kernel[i], 0))
-		}
-		p.Y.Min, p.Y.Max = 0, math.Max(top*1.35, 1)
-		p.Y.Tick.Marker = plot.TickerFunc(linearTicks)
-		p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4 // room for the outer bars
-		base := k.slug() + "-components"
-		if err := savePlot(p, filepath.Join(dir, "plots", base)); err != nil {
-			return nil, err
-		}
-		refs = append(refs, plotRef{"Memory per idle connection by component", base})
+	if len(names) == 0 {
+		return plotRef{}, false, nil
 	}
+	p := newPlot(fmt.Sprintf("Memory per idle connection by component, %s\nbar = least-squares slope over the connection counts (ok rows)\n%s", k.title(), prov),
+		"", "bytes per connection")
+	ub, err := plotter.NewBarChart(user, vg.Points(36))
+	if err != nil {
+		return plotRef{}, false, err
+	}
+	ub.Color, ub.LineStyle.Width = userColor, 0
+	kb, err := plotter.NewBarChart(kernel, vg.Points(36))
+	if err != nil {
+		return plotRef{}, false, err
+	}
+	kb.Color, kb.LineStyle.Width = kernelColor, 0
+	kb.StackOn(ub)
+	p.Add(ub, kb)
+	p.Legend.Add("user (RSS)", ub)
+	p.Legend.Add("kernel (page tables, stacks, sockets)", kb)
+	p.NominalX(names...)
+	top := 0.0
+	for i := range user {
+		top = math.Max(top, math.Max(user[i], 0)+math.Max(kernel[i], 0))
+	}
+	p.Y.Min, p.Y.Max = 0, math.Max(top*1.35, 1)
+	p.Y.Tick.Marker = plot.TickerFunc(linearTicks)
+	p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4 // room for the outer bars
+	base := k.slug() + "-components"
+	if err := savePlot(p, filepath.Join(dir, "plots", base)); err != nil {
+		return plotRef{}, false, err
+	}
+	return plotRef{"Memory per idle connection by component", base}, true, nil
+}
 
+// idleTotalPlot draws and saves the total memory of the connections
+// against connections, one backend's ok rows and fitted line at a time;
+// ok is false when no row has a total.
+func idleTotalPlot(dir string, k idleGroupKey, rows []results.Row, fits []IdleFit, styles map[string]style, prov string) (ref plotRef, ok bool, err error) {
 	p := newPlot(fmt.Sprintf("Server memory of idle connections (user + kernel) vs connections, %s\npoint = one ok row, dashed = least-squares fit; its slope is the bytes per connection\n%s", k.title(), prov),
 		"connections", "memory of the connections (MiB)")
 	var conns []int
 	ymax := 0.0
 	drawn := false
 	for _, f := range fits {
-		var xys plotter.XYs
-		for _, r := range rows {
-			if r.Backend != f.Backend || r.Status != results.StatusOK {
-				continue
-			}
-			y, ok := idleTotal(r)
-			if !ok {
-				continue
-			}
-			xys = append(xys, plotter.XY{X: float64(r.Conns), Y: y / (1 << 20)})
-			ymax = math.Max(ymax, y/(1<<20))
-			if !slices.Contains(conns, r.Conns) {
-				conns = append(conns, r.Conns)
-			}
-		}
+		xys := idleTotalPoints(rows, f.Backend, &conns, &ymax)
 		if len(xys) == 0 {
 			continue
 		}
 		drawn = true
-		st := styles[f.Backend]
-		pts, err := plotter.NewScatter(xys)
-		if err != nil {
-			return nil, err
+		if err := addIdleSeries(p, f, xys, styles[f.Backend]); err != nil {
+			return plotRef{}, false, err
 		}
-		pts.Shape, pts.Color, pts.Radius = st.glyph, st.color, vg.Points(3.5)
-		p.Add(pts)
-		if math.IsNaN(f.Total) {
-			p.Legend.Add(f.Backend, pts)
-			continue
-		}
-		lo, hi := float64(f.MinConns), float64(f.MaxConns)
-		fit, err := plotter.NewLine(plotter.XYs{
-			{X: lo, Y: (f.TotalIntercept + f.Total*lo) / (1 << 20)},
-			{X: hi, Y: (f.TotalIntercept + f.Total*hi) / (1 << 20)},
-		})
-		if err != nil {
-			return nil, err
-		}
-		fit.Color, fit.Width, fit.Dashes = st.color, vg.Points(1.2), []vg.Length{vg.Points(5), vg.Points(3)}
-		p.Add(fit)
-		p.Legend.Add(fmt.Sprintf("%s (%s B/conn)", f.Backend, fmtCount(f.Total)), fit, pts)
 	}
 	if !drawn {
-		return refs, nil
+		return plotRef{}, false, nil
 	}
 	slices.Sort(conns)
 	p.X.Min, p.X.Max = 0, float64(conns[len(conns)-1])*1.05
@@ -460,7 +454,56 @@ func idlePlots(dir string, k idleGroupKey, rows []results.Row, fits []IdleFit, s
 	p.Y.Tick.Marker = plot.TickerFunc(linearTicks)
 	base := k.slug() + "-total"
 	if err := savePlot(p, filepath.Join(dir, "plots", base)); err != nil {
-		return nil, err
+		return plotRef{}, false, err
 	}
-	return append(refs, plotRef{"Server memory of idle connections vs connections", base}), nil
+	return plotRef{"Server memory of idle connections vs connections", base}, true, nil
+}
+
+// idleTotalPoints returns the total memory in MiB against connections of
+// backend's ok rows that have one, adding their connection counts to
+// conns when new and raising ymax to their highest total.
+func idleTotalPoints(rows []results.Row, backend string, conns *[]int, ymax *float64) plotter.XYs {
+	var xys plotter.XYs
+	for _, r := range rows {
+		if r.Backend != backend || r.Status != results.StatusOK {
+			continue
+		}
+		y, ok := idleTotal(r)
+		if !ok {
+			continue
+		}
+		xys = append(xys, plotter.XY{X: float64(r.Conns), Y: y / (1 << 20)})
+		*ymax = math.Max(*ymax, y/(1<<20))
+		if !slices.Contains(*conns, r.Conns) {
+			*conns = append(*conns, r.Conns)
+		}
+	}
+	return xys
+}
+
+// addIdleSeries draws one backend's points and, when its fit has a total
+// slope, the dashed fitted line over its connection range.
+func addIdleSeries(p *plot.Plot, f IdleFit, xys plotter.XYs, st style) error {
+	pts, err := plotter.NewScatter(xys)
+	if err != nil {
+		return err
+	}
+	pts.Shape, pts.Color, pts.Radius = st.glyph, st.color, vg.Points(3.5)
+	p.Add(pts)
+	if math.IsNaN(f.Total) {
+		p.Legend.Add(f.Backend, pts)
+		return nil
+	}
+	lo, hi := float64(f.MinConns), float64(f.MaxConns)
+	fit, err := plotter.NewLine(plotter.XYs{
+		{X: lo, Y: (f.TotalIntercept + f.Total*lo) / (1 << 20)},
+		{X: hi, Y: (f.TotalIntercept + f.Total*hi) / (1 << 20)},
+	})
+	if err != nil {
+		return err
+	}
+	fit.Color, fit.Width, fit.Dashes = st.color, vg.Points(1.2), []vg.Length{vg.Points(5), vg.Points(3)}
+	p.Add(fit)
+	p.Legend.Add(fmt.Sprintf("%s (%s B/conn)", f.Backend, fmtCount(f.Total)), fit, pts)
+	return nil
 }
