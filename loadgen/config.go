@@ -42,6 +42,8 @@ type Config struct {
 	StartAt   time.Time      // wall-clock time to start warm-up at; zero = at once
 	ServerPID int            // sample /proc/PID during the measured window; 0 = off
 	Engine    summary.Engine // EngineAuto (""), summary.EngineGoroutines or summary.EngineEpoll
+	Mix       string         // http: 'PATH:WEIGHT,…' drawn per request instead of the target's path (see ParseMix); "" = off
+	Seed      uint64         // seed of the mix's draws; with the connection index it fixes each connection's sequence
 }
 
 // EngineAuto picks epoll on Linux and goroutines elsewhere.
@@ -164,6 +166,17 @@ func (c Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("unknown engine %q (valid: auto, goroutines, epoll)", c.Engine)
+	}
+	if c.Mix != "" {
+		if _, err := ParseMix(c.Mix); err != nil {
+			return err
+		}
+		switch {
+		case t.Workload != summary.WorkloadHTTP:
+			return errors.New("mix applies to http targets only")
+		case c.Body > 0:
+			return errors.New("mix and body do not combine: a mix sends GET requests")
+		}
 	}
 	for _, ip := range c.SourceIPs {
 		if !ip.IsValid() {

@@ -358,10 +358,7 @@ func (l *epollLoop) send(c *epollConn, now int64, ph int32) bool {
 	if k == 0 {
 		return true
 	}
-	if c.s.echo {
-		c.stampOut(k)
-	}
-	c.wpend = c.wbuf[:k*c.reqBytes]
+	c.wpend = c.out(k)
 	return l.flush(c, ph)
 }
 

@@ -58,6 +58,9 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 		}
 		b.WriteString("----------------------------------------------------------\n")
 	}
+	if s.Mix != "" {
+		writeEndpoints(&b, s)
+	}
 	fmt.Fprintf(&b, "  %d requests in %.2fs, %s read\n", s.Requests, s.DurationSeconds, fmtBytes(float64(s.BytesRead)))
 	if s.Errors > 0 {
 		fmt.Fprintf(&b, "  Errors: %d:", s.Errors)
@@ -95,6 +98,21 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeEndpoints prints the per-entry table of a mix run.
+func writeEndpoints(b *strings.Builder, s *summary.Summary) {
+	width := len("Endpoint")
+	for _, e := range s.Endpoints {
+		width = max(width, len(e.Path))
+	}
+	fmt.Fprintf(b, "  Mix (seed %d):\n", s.Seed)
+	fmt.Fprintf(b, "    %-*s %7s %10s %8s %10s %10s %10s %10s\n", width, "Endpoint", "Weight", "Requests", "Errors", "p50", "p99", "Max", "Mean")
+	for _, e := range s.Endpoints {
+		l := e.Latency
+		fmt.Fprintf(b, "    %-*s %7d %10d %8d %10s %10s %10s %10s\n", width, e.Path, e.Weight, e.Requests, e.Errors,
+			fmtUsec(float64(l.P50)), fmtUsec(float64(l.P99)), fmtUsec(float64(l.Max)), fmtUsec(l.Mean))
+	}
 }
 
 // WriteSpectrum prints h (µs) as HdrHistogram's percentile distribution in

@@ -69,6 +69,9 @@ type shared struct {
 	echo   bool
 	hlog   bool
 	req    []byte     // one request, or the echo message template
+	mix    []MixEntry // with a mix: its entries, in the order written
+	reqs   [][]byte   // with a mix: the request of each entry
+	cum    []uint64   // with a mix: cumulative weights
 	body   []byte     // POST body expected back; nil for GET
 	scheds []Schedule // open loop: one per connection
 
@@ -111,6 +114,13 @@ func newShared(cfg Config, hlog bool) (*shared, error) {
 			s.body = pattern(cfg.Body)
 		}
 		s.req = httpRequest(t, s.body)
+	}
+	if cfg.Mix != "" {
+		s.mix, _ = ParseMix(cfg.Mix)
+		s.cum = cumulative(s.mix)
+		for _, e := range s.mix {
+			s.reqs = append(s.reqs, httpRequest(Target{Addr: t.Addr, Path: e.Path}, nil))
+		}
 	}
 	if s.open {
 		s.scheds = Spread(cfg.Rate, cfg.Conns)

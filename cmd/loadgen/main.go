@@ -72,6 +72,8 @@ func newFlagSet(o *options, sources, startAt *string) *flag.FlagSet {
 	fs.Func("engine", "auto, goroutines or epoll (Linux); auto is epoll where available (default auto)",
 		func(s string) error { o.cfg.Engine = summary.Engine(s); return nil })
 	fs.StringVar(&o.hlog, "hlog", "", "write 1s interval histograms to this HdrHistogram log file")
+	fs.StringVar(&o.cfg.Mix, "mix", "", "http: weighted request mix 'PATH:WEIGHT,PATH:WEIGHT' (e.g. '/plaintext:99,/cpu?us=1000:1'), host and port from the URL")
+	fs.Uint64Var(&o.cfg.Seed, "seed", 1, "seed of the -mix draws (with the connection index)")
 	return fs
 }
 

@@ -34,6 +34,12 @@ func TestBadFlags(t *testing.T) {
 		{"-timeout", "0", "http://127.0.0.1:1/"},
 		{"-payload", "0", "tcp://127.0.0.1:1"},
 		{"http://127.0.0.1:1/", "http://127.0.0.1:2/"},
+		{"-mix", "plaintext:1", "http://127.0.0.1:1/"},
+		{"-mix", "/plaintext:0", "http://127.0.0.1:1/"},
+		{"-mix", "/plaintext", "http://127.0.0.1:1/"},
+		{"-mix", "/a:1,/b:x", "http://127.0.0.1:1/"},
+		{"-mix", "/a:1", "tcp://127.0.0.1:1"},
+		{"-seed", "-1", "http://127.0.0.1:1/"},
 	} {
 		err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
 		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") {
@@ -243,5 +249,68 @@ func TestVerdictExitCodes(t *testing.T) {
 		if got := cli.Code(verdict(tc.s)); got != tc.want {
 			t.Errorf("%s: exit %d, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestJSONMix: a mix run's summary carries mix, seed and one endpoint per
+// entry in the order written; the text output carries the table.
+func TestJSONMix(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					for range bytes.Count(buf[:n], []byte("\r\n\r\n")) {
+						c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!"))
+					}
+				}
+			}()
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/plaintext"
+	mix := "/plaintext:99,/cpu?us=1000:1"
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-c", "2", "-n", "300", "-d", "5s", "-warmup", "0", "-json", "-mix", mix, "-seed", "42", url}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	eps, _ := raw["endpoints"].([]any)
+	if raw["mix"] != mix || raw["seed"] != 42.0 || len(eps) != 2 {
+		t.Fatalf("mix %v seed %v endpoints %v", raw["mix"], raw["seed"], raw["endpoints"])
+	}
+	for i, want := range []string{"/plaintext", "/cpu?us=1000"} {
+		e := eps[i].(map[string]any)
+		for _, k := range []string{"path", "weight", "requests", "errors", "latency_us"} {
+			if _, ok := e[k]; !ok {
+				t.Fatalf("endpoint %d lacks %q: %v", i, k, e)
+			}
+		}
+		if e["path"] != want {
+			t.Fatalf("endpoint %d path %v, want %s", i, e["path"], want)
+		}
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"-c", "1", "-n", "50", "-d", "5s", "-warmup", "0", "-mix", mix, url}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Mix (seed 1):") || !strings.Contains(out.String(), "/cpu?us=1000") {
+		t.Fatalf("text output lacks the mix table:\n%s", out.String())
 	}
 }
