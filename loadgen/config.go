@@ -44,6 +44,7 @@ type Config struct {
 	Engine    summary.Engine // EngineAuto (""), summary.EngineGoroutines or summary.EngineEpoll
 	Mix       string         // http: 'PATH:WEIGHT,…' drawn per request instead of the target's path (see ParseMix); "" = off
 	Seed      uint64         // seed of the mix's draws; with the connection index it fixes each connection's sequence
+	Idle      bool           // idle run: one request per connection, then all held open and silent for Duration (needs ServerPID)
 }
 
 // EngineAuto picks epoll on Linux and goroutines elsewhere.
@@ -176,6 +177,22 @@ func (c Config) Validate() error {
 			return errors.New("mix applies to http targets only")
 		case c.Body > 0:
 			return errors.New("mix and body do not combine: a mix sends GET requests")
+		}
+	}
+	if c.Idle {
+		switch {
+		case c.ServerPID == 0:
+			return errors.New("idle needs the server pid to sample")
+		case c.Rate != 0:
+			return errors.New("rate does not apply to an idle run")
+		case c.Pipeline != 1:
+			return errors.New("pipeline does not apply to an idle run")
+		case c.Mix != "":
+			return errors.New("mix does not apply to an idle run")
+		case c.Body != 0:
+			return errors.New("body does not apply to an idle run")
+		case c.Duration == 0:
+			return errors.New("idle needs a duration to hold the connections")
 		}
 	}
 	for _, ip := range c.SourceIPs {

@@ -20,7 +20,9 @@ func WriteHeader(w io.Writer, cfg Config) error {
 		d = cfg.Duration.String()
 	}
 	mode := "closed loop"
-	if cfg.Rate > 0 {
+	if cfg.Idle {
+		mode = "idle (one request per connection, then held open and silent)"
+	} else if cfg.Rate > 0 {
 		mode = fmt.Sprintf("open loop at %g req/s", cfg.Rate)
 	}
 	_, err := fmt.Fprintf(w, "Running %s test @ %s\n  %d connections, pipeline %d, %s, warm-up %v\n",
@@ -77,6 +79,10 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 		if sv.Exited {
 			b.WriteString("  Server exited during the run\n")
 		}
+	}
+	if m := s.ServerIdle; m != nil {
+		fmt.Fprintf(&b, "  Server idle (before dialling → held open): rss %d → %d KiB, page tables %d → %d KiB, threads %d → %d, TCP socket memory %d → %d KiB, TCP slab %d → %d KiB\n",
+			m.RSSBaseKiB, m.RSSKiB, m.VmPTEBaseKiB, m.VmPTEKiB, m.ThreadsBase, m.Threads, m.SockMemBaseKiB, m.SockMemKiB, m.SlabBaseKiB, m.SlabKiB)
 	}
 	fmt.Fprintf(&b, "Requests/sec: %12.2f\n", s.RPS)
 	if s.DurationSeconds > 0 {

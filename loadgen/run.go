@@ -164,6 +164,12 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.cfg.Idle {
+		runCtx, stop := context.WithCancelCause(ctx)
+		defer stop(nil)
+		s.ctx, s.done, s.stop = runCtx, runCtx.Done(), stop
+		return runIdle(ctx, s)
+	}
 	sampler, err := newSampler(s.cfg.ServerPID)
 	if err != nil {
 		return nil, err

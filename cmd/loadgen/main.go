@@ -73,6 +73,7 @@ func newFlagSet(o *options, sources, startAt *string) *flag.FlagSet {
 		func(s string) error { o.cfg.Engine = summary.Engine(s); return nil })
 	fs.StringVar(&o.hlog, "hlog", "", "write 1s interval histograms to this HdrHistogram log file")
 	fs.StringVar(&o.cfg.Mix, "mix", "", "http: weighted request mix 'PATH:WEIGHT,PATH:WEIGHT' (e.g. '/plaintext:99,/cpu?us=1000:1'), host and port from the URL")
+	fs.BoolVar(&o.cfg.Idle, "idle", false, "idle run: sample -server-pid, dial -c connections, one request on each, then hold them open and silent for -d (not with -R, -P)")
 	fs.Uint64Var(&o.cfg.Seed, "seed", 1, "seed of the -mix draws (with the connection index)")
 	return fs
 }
@@ -104,6 +105,20 @@ func parseArgs(args []string, stdout io.Writer) (options, error) {
 		return o, cli.Usagef("need exactly one target URL, got %d (%s)", len(targets), usageLine)
 	}
 	o.cfg.Target = targets[0]
+	if o.cfg.Idle {
+		var bad []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "R" || f.Name == "P" {
+				bad = append(bad, "-"+f.Name)
+			}
+		})
+		if len(bad) > 0 {
+			return o, cli.Usagef("-idle: %s does not apply to an idle run", strings.Join(bad, ", "))
+		}
+		if o.cfg.ServerPID == 0 {
+			return o, cli.Usagef("-idle needs -server-pid")
+		}
+	}
 	if err := o.finish(sources, startAt); err != nil {
 		return o, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,6 +41,10 @@ func TestBadFlags(t *testing.T) {
 		{"-mix", "/a:1,/b:x", "http://127.0.0.1:1/"},
 		{"-mix", "/a:1", "tcp://127.0.0.1:1"},
 		{"-seed", "-1", "http://127.0.0.1:1/"},
+		{"-idle", "http://127.0.0.1:1/"},
+		{"-idle", "-server-pid", "1", "-R", "100", "http://127.0.0.1:1/"},
+		{"-idle", "-server-pid", "1", "-P", "1", "http://127.0.0.1:1/"},
+		{"-idle", "-server-pid", "1", "-mix", "/a:1", "http://127.0.0.1:1/"},
 	} {
 		err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
 		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") {
@@ -312,5 +317,47 @@ func TestJSONMix(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Mix (seed 1):") || !strings.Contains(out.String(), "/cpu?us=1000") {
 		t.Fatalf("text output lacks the mix table:\n%s", out.String())
+	}
+}
+
+// TestIdleExitsZero: an idle run whose one request per connection
+// succeeded exits 0 with server_idle filled, though the held window saw
+// no requests.
+func TestIdleExitsZero(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					c.Write(buf[:n])
+				}
+			}()
+		}
+	}()
+	var out bytes.Buffer
+	args := []string{"-idle", "-c", "20", "-d", "200ms", "-json", "-server-pid", strconv.Itoa(os.Getpid()), "tcp://" + ln.Addr().String()}
+	if err := run(context.Background(), args, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var s summary.Summary
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests != 20 || s.Failed || s.ServerIdle == nil || s.ServerIdle.RSSKiB <= 0 || s.ServerIdle.Threads < 1 {
+		t.Fatalf("summary %+v idle %+v", s, s.ServerIdle)
 	}
 }
