@@ -44,11 +44,19 @@ type Config struct {
 	Engine    summary.Engine // EngineAuto (""), summary.EngineGoroutines or summary.EngineEpoll
 	Mix       string         // http: 'PATH:WEIGHT,…' drawn per request instead of the target's path (see ParseMix); "" = off
 	Seed      uint64         // seed of the mix's draws; with the connection index it fixes each connection's sequence
+	RateEnd   float64        // open loop: ramp the rate linearly from Rate to RateEnd over Duration (after the warm-up at Rate); 0 = constant
 	Idle      bool           // idle run: one request per connection, then all held open and silent for Duration (needs ServerPID)
 }
 
 // EngineAuto picks epoll on Linux and goroutines elsewhere.
 const EngineAuto summary.Engine = ""
+
+// schedule returns the whole open-loop schedule of c (with defaults
+// applied): constant at Rate, or held at Rate through the warm-up and then
+// ramped to RateEnd over Duration.
+func (c Config) schedule() Schedule {
+	return Schedule{Rate: c.Rate, End: c.RateEnd, Hold: c.Warmup, Ramp: c.Duration}
+}
 
 // engine returns the engine c runs on.
 func (c Config) engine() summary.Engine {
@@ -177,6 +185,16 @@ func (c Config) Validate() error {
 			return errors.New("mix applies to http targets only")
 		case c.Body > 0:
 			return errors.New("mix and body do not combine: a mix sends GET requests")
+		}
+	}
+	if c.RateEnd != 0 {
+		switch {
+		case c.RateEnd < 0 || c.RateEnd != c.RateEnd || c.RateEnd > 1e8:
+			return fmt.Errorf("ramp end rate must be in (0, 1e8] req/s, got %v", c.RateEnd)
+		case c.Rate <= 0:
+			return errors.New("a ramp needs a start rate above 0")
+		case c.Duration == 0:
+			return errors.New("a ramp needs a duration to ramp over")
 		}
 	}
 	if c.Idle {

@@ -198,7 +198,7 @@ func (l *epollLoop) startTimer() error {
 		return err
 	}
 	l.tfd = fd
-	l.sched = Schedule{Rate: l.s.cfg.Rate}
+	l.sched = l.s.cfg.schedule()
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: timerID}
 	return syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
 }

@@ -22,6 +22,8 @@ func WriteHeader(w io.Writer, cfg Config) error {
 	mode := "closed loop"
 	if cfg.Idle {
 		mode = "idle (one request per connection, then held open and silent)"
+	} else if cfg.RateEnd > 0 && cfg.Rate > 0 {
+		mode = fmt.Sprintf("open loop ramping from %g to %g req/s over %v", cfg.Rate, cfg.RateEnd, cfg.Duration)
 	} else if cfg.Rate > 0 {
 		mode = fmt.Sprintf("open loop at %g req/s", cfg.Rate)
 	}

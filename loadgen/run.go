@@ -123,7 +123,7 @@ func newShared(cfg Config, hlog bool) (*shared, error) {
 		}
 	}
 	if s.open {
-		s.scheds = Spread(cfg.Rate, cfg.Conns)
+		s.scheds = SpreadSchedule(cfg.schedule(), cfg.Conns)
 	}
 	return s, nil
 }

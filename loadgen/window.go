@@ -179,6 +179,13 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 	sum := &res.Summary
 	sum.Target, sum.Workload, sum.Engine = cfg.Target, workload, engine
 	sum.Conns, sum.Pipeline, sum.Rate = cfg.Conns, cfg.Pipeline, cfg.Rate
+	if cfg.Rate > 0 {
+		sum.Rate = cfg.schedule().MeanRate()
+		sum.RateStart, sum.RateEnd = cfg.Rate, cfg.Rate
+		if cfg.RateEnd > 0 {
+			sum.RateEnd = cfg.RateEnd
+		}
+	}
 	sum.PayloadBytes = cfg.Body
 	if workload == summary.WorkloadEcho {
 		sum.PayloadBytes = cfg.Payload
@@ -206,7 +213,7 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 			Max: m.lag.Max(),
 		}
 		sum.WindowFull = st.windowFull
-		sum.Saturated, sum.SaturatedReason = saturation(cfg.Rate, sum.SendLag.P99, st.slotsSent, st.windowFull)
+		sum.Saturated, sum.SaturatedReason = saturation(min(sum.RateStart, sum.RateEnd), sum.SendLag.P99, st.slotsSent, st.windowFull)
 		if sum.Saturated && sum.Errors > 0 {
 			sum.SaturatedReason += fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
 		}

@@ -54,7 +54,8 @@ func newFlagSet(o *options, sources, startAt *string) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // errors are reported once, by main
 	fs.IntVar(&o.cfg.Conns, "c", 10, "connections")
 	fs.DurationVar(&o.cfg.Duration, "d", 10*time.Second, "measured duration (0 = until -n or Ctrl-C)")
-	fs.Float64Var(&o.cfg.Rate, "R", 0, "open loop: total requests/s (0 = closed loop)")
+	fs.Func("R", "open loop: total requests/s (0 = closed loop), or START:END to ramp linearly over -d after a warm-up at START",
+		func(s string) error { return parseRate(s, &o.cfg) })
 	fs.IntVar(&o.cfg.Pipeline, "P", 1, "requests outstanding per connection, 1.."+strconv.Itoa(loadgen.MaxPipeline))
 	fs.Uint64Var(&o.cfg.Requests, "n", 0, "stop after this many measured requests (0 = no limit)")
 	fs.IntVar(&o.threads, "t", 0, "GOMAXPROCS of the generator (0 = leave as is)")
@@ -159,6 +160,24 @@ func (o *options) finish(sources, startAt string) error {
 	}
 	if err := o.cfg.Validate(); err != nil {
 		return &cli.UsageError{Err: err}
+	}
+	return nil
+}
+
+// parseRate reads -R: RATE, or START:END for a ramp.
+func parseRate(s string, cfg *loadgen.Config) error {
+	start, end, ramp := strings.Cut(s, ":")
+	r, err := strconv.ParseFloat(start, 64)
+	if err != nil {
+		return fmt.Errorf("want RATE or START:END, got %q", s)
+	}
+	cfg.Rate, cfg.RateEnd = r, 0
+	if ramp {
+		e, err := strconv.ParseFloat(end, 64)
+		if err != nil || e <= 0 || r <= 0 {
+			return fmt.Errorf("want START:END with both above 0, got %q", s)
+		}
+		cfg.RateEnd = e
 	}
 	return nil
 }

@@ -42,6 +42,10 @@ func TestBadFlags(t *testing.T) {
 		{"-mix", "/a:1", "tcp://127.0.0.1:1"},
 		{"-seed", "-1", "http://127.0.0.1:1/"},
 		{"-idle", "http://127.0.0.1:1/"},
+		{"-R", "100:", "http://127.0.0.1:1/"},
+		{"-R", "0:100", "http://127.0.0.1:1/"},
+		{"-R", "100:x", "http://127.0.0.1:1/"},
+		{"-R", "100:200", "-d", "0", "-n", "10", "http://127.0.0.1:1/"},
 		{"-idle", "-server-pid", "1", "-R", "100", "http://127.0.0.1:1/"},
 		{"-idle", "-server-pid", "1", "-P", "1", "http://127.0.0.1:1/"},
 		{"-idle", "-server-pid", "1", "-mix", "/a:1", "http://127.0.0.1:1/"},
@@ -101,6 +105,17 @@ func TestHelpIsNotAnError(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("-h: stdout = %q, want %q in the usage", stdout.String(), want)
 		}
+	}
+}
+
+func TestParseRamp(t *testing.T) {
+	o, err := parseArgs([]string{"-R", "1000:5000", "-d", "30s", "http://127.0.0.1:1/"}, &bytes.Buffer{})
+	if err != nil || o.cfg.Rate != 1000 || o.cfg.RateEnd != 5000 {
+		t.Fatalf("%+v, %v", o.cfg, err)
+	}
+	o, err = parseArgs([]string{"-R", "250.5", "http://127.0.0.1:1/"}, &bytes.Buffer{})
+	if err != nil || o.cfg.Rate != 250.5 || o.cfg.RateEnd != 0 {
+		t.Fatalf("%+v, %v", o.cfg, err)
 	}
 }
 
