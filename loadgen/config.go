@@ -6,6 +6,7 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"net/url"
@@ -45,6 +46,7 @@ type Config struct {
 	Mix       string         // http: 'PATH:WEIGHT,…' drawn per request instead of the target's path (see ParseMix); "" = off
 	Seed      uint64         // seed of the mix's draws; with the connection index it fixes each connection's sequence
 	RateEnd   float64        // open loop: ramp the rate linearly from Rate to RateEnd over Duration (after the warm-up at Rate); 0 = constant
+	Live      io.Writer      // once per second of the window, a live line (LiveLine) overwritten in place with \r; nil = off. Not a result
 	Idle      bool           // idle run: one request per connection, then all held open and silent for Duration (needs ServerPID)
 }
 

@@ -212,11 +212,18 @@ const errKindNone ErrKind = -1
 
 func (c *conn) fail(kind ErrKind) {
 	if kind >= 0 && c.s.counts(c.s.phase.Load()) {
-		c.st.errs[kind]++
+		c.countErr(kind)
 		if c.epSt != nil {
 			c.epSt[c.failedEp()].errors++
 		}
 	}
+}
+
+// countErr counts an error of kind in the measured window, on the
+// connection and in the run's running total (read by the live line).
+func (c *conn) countErr(kind ErrKind) {
+	c.st.errs[kind]++
+	c.s.errTotal.Add(1)
 }
 
 // failedEp is the mix entry a connection error is attributed to: the
@@ -447,7 +454,7 @@ func (c *conn) complete(now int64, ph int32, verdict ErrKind, closing bool) (Err
 			c.record(now, due, sent, ep)
 		}
 	} else if c.s.counts(ph) {
-		c.st.errs[verdict]++
+		c.countErr(verdict)
 		if c.epSt != nil {
 			c.epSt[ep].errors++
 		}
@@ -535,7 +542,7 @@ func (c *conn) consumeEcho(now int64, ph int32) (ErrKind, error) {
 		if measure {
 			if c.bad {
 				if c.s.counts(ph) {
-					c.st.errs[ErrMismatch]++
+					c.countErr(ErrMismatch)
 				}
 			} else {
 				c.record(now, due, sent, ep)

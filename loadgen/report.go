@@ -123,6 +123,27 @@ func writeEndpoints(b *strings.Builder, s *summary.Summary) {
 	}
 }
 
+// LiveLine formats the live line printed once per second of the window:
+// the time since the window opened, the responses per second and the p99
+// latency (µs) of the last interval (count responses over length), and the
+// errors so far. It starts with \r and pads to a fixed width, so each line
+// overwrites the previous one in place on a terminal.
+func LiveLine(elapsed time.Duration, count int64, length time.Duration, p99us int64, errors uint64) string {
+	rps := 0.0
+	if length > 0 {
+		rps = float64(count) / length.Seconds()
+	}
+	p99 := "-"
+	if count > 0 {
+		p99 = fmtUsec(float64(p99us))
+	}
+	line := fmt.Sprintf("  %6s  %10.0f req/s  p99 %9s  errors %d", elapsed.Round(time.Second), rps, p99, errors)
+	return fmt.Sprintf("\r%-60s", line)
+}
+
+// LiveClear erases the live line, before the summary is printed.
+const LiveClear = "\r\033[K"
+
 // WriteSpectrum prints h (µs) as HdrHistogram's percentile distribution in
 // milliseconds, 5 ticks per half distance, as wrk2 and HistogramLogProcessor
 // print it, ending with the #[Mean …] footer.

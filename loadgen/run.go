@@ -78,6 +78,8 @@ type shared struct {
 	start time.Time    // schedule start: the beginning of the warm-up
 	phase atomic.Int32 // hot-path copy of where the run is; phaseStop once stop was called
 
+	errTotal atomic.Uint64 // errors counted in the window so far, for the live line
+
 	requestLimit int64        // -n; 0 = none
 	requestsLeft atomic.Int64 // requests left to record under limit
 
@@ -103,7 +105,7 @@ func newShared(cfg Config, hlog bool) (*shared, error) {
 		engine:       cfg.engine(),
 		open:         cfg.Rate > 0,
 		echo:         t.Workload == summary.WorkloadEcho,
-		hlog:         hlog,
+		hlog:         hlog || cfg.Live != nil,
 		requestLimit: int64(cfg.Requests),
 	}
 	s.requestsLeft.Store(s.requestLimit)

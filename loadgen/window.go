@@ -38,8 +38,14 @@ func (w *window) open() {
 			w.s.stop(ErrServerExited)
 		}
 	}
-	if w.hlog != nil {
-		w.col = startCollector(w.conns, w.hlog, w.start)
+	if w.hlog != nil || w.s.cfg.Live != nil {
+		var onCut func(elapsed, length time.Duration, iv *hdr.Histogram)
+		if live := w.s.cfg.Live; live != nil {
+			onCut = func(elapsed, length time.Duration, iv *hdr.Histogram) {
+				_, _ = io.WriteString(live, LiveLine(elapsed, iv.TotalCount(), length, iv.ValueAtQuantile(99), w.s.errTotal.Load()))
+			}
+		}
+		w.col = startCollector(w.conns, w.hlog, w.start, onCut)
 	}
 	w.s.phase.Store(phaseMeasure)
 }

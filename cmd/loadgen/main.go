@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/loadgen"
 	"github.com/asyncbench/asyncbench/loadgen/summary"
@@ -228,7 +230,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	o.cfg.Live = liveWriter(stderr, o.json)
 	res, err := loadgen.Run(ctx, o.cfg, hlog)
+	if o.cfg.Live != nil {
+		fmt.Fprint(o.cfg.Live, loadgen.LiveClear)
+	}
 	if res == nil {
 		return err
 	}
@@ -239,6 +245,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			s.Errors, errorList(s.ErrorKinds), s.Workload)
 	}
 	return errors.Join(err, werr, verdict(res.Summary))
+}
+
+// liveWriter returns where the live line goes: stderr when it is a
+// terminal and the summary is text; nil (no live line) with -json or when
+// stderr is a pipe, a file or not an *os.File at all.
+func liveWriter(stderr io.Writer, jsonOut bool) io.Writer {
+	f, ok := stderr.(*os.File)
+	if jsonOut || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return f
 }
 
 // report prints the summary to stdout and, with -json-out, to jsonOut.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -374,5 +375,50 @@ func TestIdleExitsZero(t *testing.T) {
 	}
 	if s.Requests != 20 || s.Failed || s.ServerIdle == nil || s.ServerIdle.RSSKiB <= 0 || s.ServerIdle.Threads < 1 {
 		t.Fatalf("summary %+v idle %+v", s, s.ServerIdle)
+	}
+}
+
+// TestLiveOnlyOnTerminal: no live line with -json, into a pipe, a file or
+// a buffer.
+func TestLiveOnlyOnTerminal(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, stderr := range map[string]io.Writer{"pipe": w, "file": f, "buffer": &bytes.Buffer{}} {
+		for _, j := range []bool{false, true} {
+			if lw := liveWriter(stderr, j); lw != nil {
+				t.Errorf("%s, json %v: live line enabled", name, j)
+			}
+		}
+	}
+	// A whole run into a buffer prints nothing on stderr.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-c", "1", "-d", "1200ms", "-warmup", "0", "tcp://" + ln.Addr().String()}, &bytes.Buffer{}, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if stderr.Len() != 0 {
+		t.Fatalf("stderr %q, want nothing", stderr.String())
 	}
 }
