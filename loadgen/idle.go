@@ -22,8 +22,9 @@ import (
 
 // pingResult is the outcome of the one request of an idle connection.
 type pingResult struct {
-	kind    ErrKind // verdictOK or the error
-	latency int64   // ns from the send to the answer (or to the timeout)
+	kind        ErrKind // verdictOK or the error
+	latency     int64   // ns from the send to the answer (or to the timeout)
+	read, wrote int     // socket bytes
 }
 
 // runIdle performs an idle run; s.ctx is the run's context.
@@ -44,6 +45,8 @@ func runIdle(ctx context.Context, s *shared) (*Result, error) {
 	defer closeAll(ncs)
 	m := measured{latency: newHist()}
 	for _, p := range pingAll(s, ncs) {
+		m.counts.bytesRead += uint64(p.read)
+		m.counts.bytesWritten += uint64(p.wrote)
 		if p.kind == verdictOK || p.kind == ErrTimeout {
 			m.latency.RecordValue(usec(p.latency))
 		}
@@ -98,13 +101,17 @@ func ping(s *shared, nc net.Conn) pingResult {
 	start := time.Now()
 	_ = nc.SetDeadline(start.Add(s.cfg.Timeout))
 	defer nc.SetDeadline(time.Time{})
+	var res pingResult
 	fail := func(kind ErrKind, err error) pingResult {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			kind = ErrTimeout
 		}
-		return pingResult{kind: kind, latency: int64(time.Since(start))}
+		res.kind, res.latency = kind, int64(time.Since(start))
+		return res
 	}
-	if _, err := nc.Write(s.req); err != nil {
+	ok := func() pingResult { return fail(verdictOK, nil) }
+	var err error
+	if res.wrote, err = nc.Write(s.req); err != nil {
 		return fail(ErrWrite, err)
 	}
 	buf := make([]byte, 16<<10)
@@ -112,12 +119,13 @@ func ping(s *shared, nc net.Conn) pingResult {
 	for {
 		n, err := nc.Read(buf[have:])
 		have += n
+		res.read += n
 		if s.echo {
 			if have >= len(s.req) || (have > 0 && !bytes.Equal(buf[:have], s.req[:have])) {
 				if !bytes.Equal(buf[:have], s.req) {
 					return fail(ErrMismatch, nil)
 				}
-				return pingResult{kind: verdictOK, latency: int64(time.Since(start))}
+				return ok()
 			}
 		} else if have > 0 {
 			off := 0
@@ -135,7 +143,7 @@ func ping(s *shared, nc net.Conn) pingResult {
 				case r.Status > 299:
 					return fail(ErrStatus, nil)
 				default:
-					return pingResult{kind: verdictOK, latency: int64(time.Since(start))}
+					return ok()
 				}
 				break
 			}

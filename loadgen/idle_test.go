@@ -37,6 +37,13 @@ func TestIdleRun(t *testing.T) {
 			if s.Requests != 200 || s.Errors != 0 || s.Failed || s.StopReason != summary.StopDuration {
 				t.Fatalf("summary %+v", s)
 			}
+			per := uint64(len(okResp))
+			if scheme == "tcp" {
+				per = 64
+			}
+			if s.BytesRead != 200*per || s.BytesWritten == 0 {
+				t.Fatalf("bytes read %d written %d, want read %d", s.BytesRead, s.BytesWritten, 200*per)
+			}
 			if uint64(res.Latency.TotalCount()) != s.Requests {
 				t.Fatalf("latency count %d", res.Latency.TotalCount())
 			}

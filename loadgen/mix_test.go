@@ -251,6 +251,7 @@ func TestWriteTextMix(t *testing.T) {
 		Endpoints: []summary.EndpointStats{
 			{Path: "/plaintext", Weight: 99, Requests: 9, Latency: summary.Percentiles{P50: 100, P99: 200, Max: 300, Mean: 110}},
 			{Path: "/cpu?us=1000", Weight: 1, Requests: 1, Errors: 2, Latency: summary.Percentiles{P50: 1500, P99: 1500, Max: 1500, Mean: 1500}},
+			{Path: "/none", Weight: 1, Errors: 4},
 		},
 	}}
 	for _, spectrum := range []bool{false, true} {
@@ -263,6 +264,7 @@ func TestWriteTextMix(t *testing.T) {
 			"    Endpoint      Weight   Requests   Errors        p50        p99        Max       Mean\n",
 			"    /plaintext        99          9        0   100.00us   200.00us   300.00us   110.00us\n",
 			"    /cpu?us=1000       1          1        2     1.50ms     1.50ms     1.50ms     1.50ms\n",
+			"    /none              1          0        4          -          -          -          -\n",
 		} {
 			if !strings.Contains(b.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, b.String())

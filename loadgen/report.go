@@ -20,12 +20,15 @@ func WriteHeader(w io.Writer, cfg Config) error {
 		d = cfg.Duration.String()
 	}
 	mode := "closed loop"
-	if cfg.Idle {
-		mode = "idle (one request per connection, then held open and silent)"
-	} else if cfg.RateEnd > 0 && cfg.Rate > 0 {
+	if cfg.RateEnd > 0 && cfg.Rate > 0 {
 		mode = fmt.Sprintf("open loop ramping from %g to %g req/s over %v", cfg.Rate, cfg.RateEnd, cfg.Duration)
 	} else if cfg.Rate > 0 {
 		mode = fmt.Sprintf("open loop at %g req/s", cfg.Rate)
+	}
+	if cfg.Idle {
+		_, err := fmt.Fprintf(w, "Running %s idle test @ %s\n  %d connections, one request on each, then held open and silent\n",
+			d, cfg.Target, cfg.Conns)
+		return err
 	}
 	_, err := fmt.Fprintf(w, "Running %s test @ %s\n  %d connections, pipeline %d, %s, warm-up %v\n",
 		d, cfg.Target, cfg.Conns, cfg.Pipeline, mode, cfg.Warmup)
@@ -118,8 +121,11 @@ func writeEndpoints(b *strings.Builder, s *summary.Summary) {
 	fmt.Fprintf(b, "    %-*s %7s %10s %8s %10s %10s %10s %10s\n", width, "Endpoint", "Weight", "Requests", "Errors", "p50", "p99", "Max", "Mean")
 	for _, e := range s.Endpoints {
 		l := e.Latency
-		fmt.Fprintf(b, "    %-*s %7d %10d %8d %10s %10s %10s %10s\n", width, e.Path, e.Weight, e.Requests, e.Errors,
-			fmtUsec(float64(l.P50)), fmtUsec(float64(l.P99)), fmtUsec(float64(l.Max)), fmtUsec(l.Mean))
+		p50, p99, mx, mean := fmtUsec(float64(l.P50)), fmtUsec(float64(l.P99)), fmtUsec(float64(l.Max)), fmtUsec(l.Mean)
+		if l.Max == 0 { // nothing recorded: no latency to show
+			p50, p99, mx, mean = "-", "-", "-", "-"
+		}
+		fmt.Fprintf(b, "    %-*s %7d %10d %8d %10s %10s %10s %10s\n", width, e.Path, e.Weight, e.Requests, e.Errors, p50, p99, mx, mean)
 	}
 }
 
