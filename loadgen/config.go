@@ -6,6 +6,7 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"net/url"
@@ -42,10 +43,22 @@ type Config struct {
 	StartAt   time.Time      // wall-clock time to start warm-up at; zero = at once
 	ServerPID int            // sample /proc/PID during the measured window; 0 = off
 	Engine    summary.Engine // EngineAuto (""), summary.EngineGoroutines or summary.EngineEpoll
+	Mix       string         // http: 'PATH:WEIGHT,…' drawn per request instead of the target's path (see ParseMix); "" = off
+	Seed      uint64         // seed of the mix's draws; with the connection index it fixes each connection's sequence
+	RateEnd   float64        // open loop: ramp the rate linearly from Rate to RateEnd over Duration (after the warm-up at Rate); 0 = constant
+	Live      io.Writer      // once per second of the window, a live line (LiveLine) overwritten in place with \r; nil = off. Not a result
+	Idle      bool           // idle run: one request per connection, then all held open and silent for Duration (needs ServerPID)
 }
 
 // EngineAuto picks epoll on Linux and goroutines elsewhere.
 const EngineAuto summary.Engine = ""
+
+// schedule returns the whole open-loop schedule of c (with defaults
+// applied): constant at Rate, or held at Rate through the warm-up and then
+// ramped to RateEnd over Duration.
+func (c Config) schedule() Schedule {
+	return Schedule{Rate: c.Rate, End: c.RateEnd, Hold: c.Warmup, Ramp: c.Duration}
+}
 
 // engine returns the engine c runs on.
 func (c Config) engine() summary.Engine {
@@ -164,6 +177,43 @@ func (c Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("unknown engine %q (valid: auto, goroutines, epoll)", c.Engine)
+	}
+	if c.Mix != "" {
+		if _, err := ParseMix(c.Mix); err != nil {
+			return err
+		}
+		switch {
+		case t.Workload != summary.WorkloadHTTP:
+			return errors.New("mix applies to http targets only")
+		case c.Body > 0:
+			return errors.New("mix and body do not combine: a mix sends GET requests")
+		}
+	}
+	if c.RateEnd != 0 {
+		switch {
+		case c.RateEnd < 0 || c.RateEnd != c.RateEnd || c.RateEnd > 1e8:
+			return fmt.Errorf("ramp end rate must be in (0, 1e8] req/s, got %v", c.RateEnd)
+		case c.Rate <= 0:
+			return errors.New("a ramp needs a start rate above 0")
+		case c.Duration == 0:
+			return errors.New("a ramp needs a duration to ramp over")
+		}
+	}
+	if c.Idle {
+		switch {
+		case c.ServerPID == 0:
+			return errors.New("idle needs the server pid to sample")
+		case c.Rate != 0:
+			return errors.New("rate does not apply to an idle run")
+		case c.Pipeline != 1:
+			return errors.New("pipeline does not apply to an idle run")
+		case c.Mix != "":
+			return errors.New("mix does not apply to an idle run")
+		case c.Body != 0:
+			return errors.New("body does not apply to an idle run")
+		case c.Duration == 0:
+			return errors.New("idle needs a duration to hold the connections")
+		}
 	}
 	for _, ip := range c.SourceIPs {
 		if !ip.IsValid() {

@@ -69,6 +69,12 @@ func usec(ns int64) int64 {
 	return v
 }
 
+// epCounts are one connection's counters of one mix entry.
+type epCounts struct {
+	requests uint64 // good responses in the measured window
+	errors   uint64 // errors in the measured window
+}
+
 // connStats are one connection's counters, owned by its goroutine.
 type connStats struct {
 	requests     uint64 // good responses in the measured window
@@ -121,6 +127,17 @@ type conn struct {
 
 	st connStats
 
+	// With a mix: the entry of each outstanding request (a ring beside
+	// dueNs), the entry of the next request to send (drawn ahead, so an
+	// error before any send is attributed to it), the draws, the bytes of
+	// the requests being written, and per entry a histogram and counters.
+	ep     []int32
+	nextEp int
+	pick   *picker
+	mbuf   []byte
+	epLat  []*hdr.PackedHistogram // corrected latency per entry, µs
+	epSt   []epCounts
+
 	backoff time.Duration // last re-dial delay (retry); 0 after a connect
 }
 
@@ -140,6 +157,21 @@ func newConn(s *shared, id int) *conn {
 	}
 	c.reqBytes = len(s.req)
 	c.wbuf = bytes.Repeat(s.req, p)
+	if s.mix != nil {
+		c.ep = make([]int32, p)
+		c.pick = newPicker(s.cum, s.cfg.Seed, id)
+		c.nextEp = c.pick.next()
+		longest := 0
+		for _, r := range s.reqs {
+			longest = max(longest, len(r))
+		}
+		c.mbuf = make([]byte, 0, p*longest)
+		c.epLat = make([]*hdr.PackedHistogram, len(s.mix))
+		for i := range c.epLat {
+			c.epLat[i] = newPacked()
+		}
+		c.epSt = make([]epCounts, len(s.mix))
+	}
 	size := 16 << 10
 	if s.echo {
 		c.expect = append([]byte(nil), s.req...)
@@ -180,8 +212,51 @@ const errKindNone ErrKind = -1
 
 func (c *conn) fail(kind ErrKind) {
 	if kind >= 0 && c.s.counts(c.s.phase.Load()) {
-		c.st.errs[kind]++
+		c.countErr(kind)
+		if c.epSt != nil {
+			c.epSt[c.failedEp()].errors++
+		}
 	}
+}
+
+// countErr counts an error of kind in the measured window, on the
+// connection and in the run's running total (read by the live line).
+func (c *conn) countErr(kind ErrKind) {
+	c.st.errs[kind]++
+	c.s.errTotal.Add(1)
+}
+
+// failedEp is the mix entry a connection error is attributed to: the
+// oldest outstanding request's, or with none outstanding the next one's
+// (the request that could not be sent).
+func (c *conn) failedEp() int {
+	if c.count > 0 {
+		return int(c.ep[c.head])
+	}
+	return c.nextEp
+}
+
+// out returns the bytes of the k requests take just pushed: the echo
+// messages stamped with their sequence numbers, the mix entries drawn, or
+// k copies of the one request.
+func (c *conn) out(k int) []byte {
+	switch {
+	case c.s.echo:
+		c.stampOut(k)
+	case c.pick != nil:
+		b := c.mbuf[:0]
+		i := c.head + c.count - k
+		for range k {
+			if i >= len(c.ep) {
+				i -= len(c.ep)
+			}
+			b = append(b, c.s.reqs[c.ep[i]]...)
+			i++
+		}
+		c.mbuf = b
+		return b
+	}
+	return c.wbuf[:k*c.reqBytes]
 }
 
 // reset clears per-connection protocol state for a fresh connection.
@@ -238,22 +313,31 @@ func (c *conn) push(due, sent int64) {
 		i -= len(c.dueNs)
 	}
 	c.dueNs[i], c.sentNs[i] = due, sent
+	if c.pick != nil {
+		c.ep[i] = int32(c.nextEp)
+		c.nextEp = c.pick.next()
+	}
 	c.count++
 }
 
-func (c *conn) pop() (due, sent int64) {
+// pop removes the oldest outstanding request; ep is its mix entry (0
+// without a mix).
+func (c *conn) pop() (due, sent int64, ep int) {
 	due, sent = c.dueNs[c.head], c.sentNs[c.head]
+	if c.ep != nil {
+		ep = int(c.ep[c.head])
+	}
 	c.head++
 	if c.head == len(c.dueNs) {
 		c.head = 0
 	}
 	c.count--
-	return due, sent
+	return due, sent, ep
 }
 
 // record adds one good response, unless the request limit (-n) has already
 // been reached; the response that reaches it ends the run.
-func (c *conn) record(now, due, sent int64) {
+func (c *conn) record(now, due, sent int64, ep int) {
 	s := c.s
 	if s.requestLimit > 0 {
 		if left := s.requestsLeft.Add(-1); left < 0 {
@@ -264,6 +348,10 @@ func (c *conn) record(now, due, sent int64) {
 	}
 	c.st.requests++
 	c.lat.RecordValue(usec(now - due)) // usec keeps it in range: no error
+	if c.epSt != nil {
+		c.epSt[ep].requests++
+		c.epLat[ep].RecordValue(usec(now - due))
+	}
 	if s.open {
 		c.uncorr.RecordValue(usec(now - sent))
 		c.lag.RecordValue(usec(sent - due))
@@ -360,13 +448,16 @@ func (c *conn) judge(r Response, body []byte) ErrKind {
 // complete ends the oldest outstanding request with verdict: a good one is
 // recorded, a bad one counted. With closing set the server asked to close.
 func (c *conn) complete(now int64, ph int32, verdict ErrKind, closing bool) (ErrKind, error) {
-	due, sent := c.pop()
+	due, sent, ep := c.pop()
 	if verdict == verdictOK {
 		if ph == phaseMeasure {
-			c.record(now, due, sent)
+			c.record(now, due, sent, ep)
 		}
 	} else if c.s.counts(ph) {
-		c.st.errs[verdict]++
+		c.countErr(verdict)
+		if c.epSt != nil {
+			c.epSt[ep].errors++
+		}
 	}
 	if closing {
 		return errKindNone, errClosedByServer
@@ -378,12 +469,14 @@ func (c *conn) complete(now int64, ph int32, verdict ErrKind, closing bool) (Err
 // full timeout. The request is recorded at the time it waited, so a stalled
 // server shows in the maximum and in the interval log, and the error is
 // returned: timeout, or mismatch when part of an echo message came back
-// (bytes were lost).
+// (bytes were lost). The request stays at the head of the ring, so the
+// error is attributed to its mix entry; the connection is dropped and its
+// ring reset.
 func (c *conn) expire(now int64, ph int32) ErrKind {
 	if c.s.echo && c.pos > 0 {
 		return ErrMismatch
 	}
-	due, sent := c.pop()
+	due, sent := c.dueNs[c.head], c.sentNs[c.head]
 	if c.s.counts(ph) {
 		if c.s.hlog {
 			c.hmu.Lock()
@@ -392,6 +485,9 @@ func (c *conn) expire(now int64, ph int32) ErrKind {
 		c.lat.RecordValue(usec(now - due))
 		if c.s.open {
 			c.uncorr.RecordValue(usec(now - sent))
+		}
+		if c.epLat != nil {
+			c.epLat[c.ep[c.head]].RecordValue(usec(now - due))
 		}
 	}
 	return ErrTimeout
@@ -442,14 +538,14 @@ func (c *conn) consumeEcho(now int64, ph int32) (ErrKind, error) {
 		if c.pos < size {
 			break
 		}
-		due, sent := c.pop()
+		due, sent, ep := c.pop()
 		if measure {
 			if c.bad {
 				if c.s.counts(ph) {
-					c.st.errs[ErrMismatch]++
+					c.countErr(ErrMismatch)
 				}
 			} else {
-				c.record(now, due, sent)
+				c.record(now, due, sent, ep)
 			}
 		}
 		c.pos, c.bad = 0, false

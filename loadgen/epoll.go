@@ -198,7 +198,7 @@ func (l *epollLoop) startTimer() error {
 		return err
 	}
 	l.tfd = fd
-	l.sched = Schedule{Rate: l.s.cfg.Rate}
+	l.sched = l.s.cfg.schedule()
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: timerID}
 	return syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
 }
@@ -358,10 +358,7 @@ func (l *epollLoop) send(c *epollConn, now int64, ph int32) bool {
 	if k == 0 {
 		return true
 	}
-	if c.s.echo {
-		c.stampOut(k)
-	}
-	c.wpend = c.wbuf[:k*c.reqBytes]
+	c.wpend = c.out(k)
 	return l.flush(c, ph)
 }
 

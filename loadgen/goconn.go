@@ -154,10 +154,7 @@ func (c *goConn) serve() (ErrKind, error) {
 		now := s.now()
 		k := c.take(now, ph)
 		if k > 0 {
-			if s.echo {
-				c.stampOut(k)
-			}
-			n, err := c.nc.Write(c.wbuf[:k*c.reqBytes])
+			n, err := c.nc.Write(c.out(k))
 			if ph == phaseMeasure {
 				c.st.bytesWritten += uint64(n)
 			}

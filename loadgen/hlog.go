@@ -27,27 +27,38 @@ type collector struct {
 	total  *hdr.Histogram
 	w      *bufio.Writer
 	lw     *hdr.HistogramLogWriter
-	last   time.Time // end of the previous interval
+	start  time.Time                                              // start of the window
+	last   time.Time                                              // end of the previous interval
+	onCut  func(elapsed, length time.Duration, iv *hdr.Histogram) // called with each interval cut; may be nil
 	stop   chan struct{}
 	done   chan struct{}
 	err    error
 }
 
-// startCollector writes the log header and starts cutting intervals.
-func startCollector(conns []*conn, w io.Writer, start time.Time) *collector {
+// startCollector writes the log header to w and starts cutting intervals;
+// with a nil w it only cuts them (for onCut). onCut, when not nil, sees
+// every interval but the last, partial one: its end since start, its
+// length and its histogram (valid during the call only).
+func startCollector(conns []*conn, w io.Writer, start time.Time, onCut func(elapsed, length time.Duration, iv *hdr.Histogram)) *collector {
 	c := &collector{
 		conns:  conns,
 		spares: make([]*hdr.PackedHistogram, len(conns)),
 		iv:     newHist(),
 		total:  newHist(),
-		w:      bufio.NewWriter(w),
+		start:  start,
 		last:   start,
+		onCut:  onCut,
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
 	for i := range c.spares {
 		c.spares[i] = newPacked()
 	}
+	if w == nil {
+		go c.run()
+		return c
+	}
+	c.w = bufio.NewWriter(w)
 	c.lw = hdr.NewHistogramLogWriter(c.w)
 	ms := start.UnixMilli()
 	c.lw.SetBaseTime(ms)
@@ -97,6 +108,9 @@ func (c *collector) cut(end time.Time, final bool) {
 		c.spares[i].MergeInto(c.iv)
 		c.spares[i].Reset()
 	}
+	if c.onCut != nil && !final {
+		c.onCut(end.Sub(c.start), end.Sub(c.last), c.iv)
+	}
 	startMs, endMs := c.last.UnixMilli(), end.UnixMilli()
 	empty := c.iv.TotalCount() == 0
 	if empty && (final || endMs <= startMs) {
@@ -106,7 +120,9 @@ func (c *collector) cut(end time.Time, final bool) {
 	c.iv.SetStartTimeMs(startMs)
 	c.iv.SetEndTimeMs(endMs)
 	c.last = time.UnixMilli(endMs)
-	c.keep(c.lw.OutputIntervalHistogram(c.iv))
+	if c.lw != nil {
+		c.keep(c.lw.OutputIntervalHistogram(c.iv))
+	}
 	c.total.Merge(c.iv)
 }
 
@@ -116,6 +132,8 @@ func (c *collector) finish(end time.Time) *hdr.Histogram {
 	close(c.stop)
 	<-c.done
 	c.cut(end, true)
-	c.keep(c.w.Flush())
+	if c.w != nil {
+		c.keep(c.w.Flush())
+	}
 	return c.total
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,7 +88,7 @@ func TestCollectorIntervals(t *testing.T) {
 		}
 		var log bytes.Buffer
 		start := time.Now()
-		col := startCollector(conns, &log, start)
+		col := startCollector(conns, &log, start, nil)
 		record(conns[0], 3)
 		time.Sleep(1500 * time.Millisecond)
 		record(conns[1], 2)
@@ -121,7 +122,7 @@ func TestCollectorLastInterval(t *testing.T) {
 		s := &shared{cfg: Config{Pipeline: 1}, req: []byte("x"), hlog: true}
 		conns := []*conn{newConn(s, 0)}
 		var log bytes.Buffer
-		col := startCollector(conns, &log, time.Now())
+		col := startCollector(conns, &log, time.Now(), nil)
 		record := func(v int64) {
 			conns[0].hmu.Lock()
 			defer conns[0].hmu.Unlock()
@@ -137,4 +138,62 @@ func TestCollectorLastInterval(t *testing.T) {
 			t.Fatalf("intervals %+v, want the last of 0.3 s with 1 value", ivs)
 		}
 	})
+}
+
+// TestLiveLines: without an interval log, the collector still cuts 1 s
+// intervals for the live line, in fake time: two full intervals of 3 and
+// 2 responses, and no call for the last, partial one.
+func TestLiveLines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		conns := []*conn{{lat: newPacked()}, {lat: newPacked()}}
+		var lines []string
+		start := time.Now()
+		col := startCollector(conns, nil, start, func(elapsed, length time.Duration, iv *hdr.Histogram) {
+			lines = append(lines, LiveLine(elapsed, iv.TotalCount(), length, iv.ValueAtQuantile(99), 7))
+		})
+		rec := func(c *conn, v int64) {
+			c.hmu.Lock()
+			c.lat.RecordValue(v)
+			c.hmu.Unlock()
+		}
+		for range 3 {
+			rec(conns[0], 1500)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		rec(conns[1], 100)
+		rec(conns[1], 100)
+		time.Sleep(500 * time.Millisecond)
+		synctest.Wait()
+		rec(conns[0], 100)
+		time.Sleep(300 * time.Millisecond)
+		total := col.finish(time.Now())
+		if total.TotalCount() != 6 || col.err != nil {
+			t.Fatalf("total %d err %v", total.TotalCount(), col.err)
+		}
+		want := []string{
+			LiveLine(time.Second, 3, time.Second, 1500, 7),
+			LiveLine(2*time.Second, 2, time.Second, 100, 7),
+		}
+		if !slices.Equal(lines, want) {
+			t.Fatalf("lines %q, want %q", lines, want)
+		}
+	})
+}
+
+func TestLiveLine(t *testing.T) {
+	for _, tc := range []struct {
+		elapsed, length time.Duration
+		count, p99      int64
+		errors          uint64
+		want            string
+	}{
+		{3 * time.Second, time.Second, 45123, 1230, 0, "      3s       45123 req/s  p99    1.23ms  errors 0"},
+		{61*time.Second + 400*time.Millisecond, 500 * time.Millisecond, 100, 950, 12, "    1m1s         200 req/s  p99  950.00us  errors 12"},
+		{time.Second, time.Second, 0, 0, 3, "      1s           0 req/s  p99         -  errors 3"},
+	} {
+		got := LiveLine(tc.elapsed, tc.count, tc.length, tc.p99, tc.errors)
+		if !strings.HasPrefix(got, "\r") || len(got) != 61 || strings.TrimRight(got[1:], " ") != tc.want {
+			t.Errorf("LiveLine = %q, want \\r%q padded to 60", got, tc.want)
+		}
+	}
 }

@@ -20,8 +20,15 @@ func WriteHeader(w io.Writer, cfg Config) error {
 		d = cfg.Duration.String()
 	}
 	mode := "closed loop"
-	if cfg.Rate > 0 {
+	if cfg.RateEnd > 0 && cfg.Rate > 0 {
+		mode = fmt.Sprintf("open loop ramping from %g to %g req/s over %v", cfg.Rate, cfg.RateEnd, cfg.Duration)
+	} else if cfg.Rate > 0 {
 		mode = fmt.Sprintf("open loop at %g req/s", cfg.Rate)
+	}
+	if cfg.Idle {
+		_, err := fmt.Fprintf(w, "Running %s idle test @ %s\n  %d connections, one request on each, then held open and silent\n",
+			d, cfg.Target, cfg.Conns)
+		return err
 	}
 	_, err := fmt.Fprintf(w, "Running %s test @ %s\n  %d connections, pipeline %d, %s, warm-up %v\n",
 		d, cfg.Target, cfg.Conns, cfg.Pipeline, mode, cfg.Warmup)
@@ -58,6 +65,9 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 		}
 		b.WriteString("----------------------------------------------------------\n")
 	}
+	if s.Mix != "" {
+		writeEndpoints(&b, s)
+	}
 	fmt.Fprintf(&b, "  %d requests in %.2fs, %s read\n", s.Requests, s.DurationSeconds, fmtBytes(float64(s.BytesRead)))
 	if s.Errors > 0 {
 		fmt.Fprintf(&b, "  Errors: %d:", s.Errors)
@@ -74,6 +84,10 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 		if sv.Exited {
 			b.WriteString("  Server exited during the run\n")
 		}
+	}
+	if m := s.ServerIdle; m != nil {
+		fmt.Fprintf(&b, "  Server idle (before dialling → held open): rss %d → %d KiB, page tables %d → %d KiB, threads %d → %d, TCP socket memory %d → %d KiB, TCP slab %d → %d KiB\n",
+			m.RSSBaseKiB, m.RSSKiB, m.VmPTEBaseKiB, m.VmPTEKiB, m.ThreadsBase, m.Threads, m.SockMemBaseKiB, m.SockMemKiB, m.SlabBaseKiB, m.SlabKiB)
 	}
 	fmt.Fprintf(&b, "Requests/sec: %12.2f\n", s.RPS)
 	if s.DurationSeconds > 0 {
@@ -96,6 +110,45 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// writeEndpoints prints the per-entry table of a mix run.
+func writeEndpoints(b *strings.Builder, s *summary.Summary) {
+	width := len("Endpoint")
+	for _, e := range s.Endpoints {
+		width = max(width, len(e.Path))
+	}
+	fmt.Fprintf(b, "  Mix (seed %d):\n", s.Seed)
+	fmt.Fprintf(b, "    %-*s %7s %10s %8s %10s %10s %10s %10s\n", width, "Endpoint", "Weight", "Requests", "Errors", "p50", "p99", "Max", "Mean")
+	for _, e := range s.Endpoints {
+		l := e.Latency
+		p50, p99, mx, mean := fmtUsec(float64(l.P50)), fmtUsec(float64(l.P99)), fmtUsec(float64(l.Max)), fmtUsec(l.Mean)
+		if l.Max == 0 { // nothing recorded: no latency to show
+			p50, p99, mx, mean = "-", "-", "-", "-"
+		}
+		fmt.Fprintf(b, "    %-*s %7d %10d %8d %10s %10s %10s %10s\n", width, e.Path, e.Weight, e.Requests, e.Errors, p50, p99, mx, mean)
+	}
+}
+
+// LiveLine formats the live line printed once per second of the window:
+// the time since the window opened, the responses per second and the p99
+// latency (µs) of the last interval (count responses over length), and the
+// errors so far. It starts with \r and pads to a fixed width, so each line
+// overwrites the previous one in place on a terminal.
+func LiveLine(elapsed time.Duration, count int64, length time.Duration, p99us int64, errors uint64) string {
+	rps := 0.0
+	if length > 0 {
+		rps = float64(count) / length.Seconds()
+	}
+	p99 := "-"
+	if count > 0 {
+		p99 = fmtUsec(float64(p99us))
+	}
+	line := fmt.Sprintf("  %6s  %10.0f req/s  p99 %9s  errors %d", elapsed.Round(time.Second), rps, p99, errors)
+	return fmt.Sprintf("\r%-60s", line)
+}
+
+// LiveClear erases the live line, before the summary is printed.
+const LiveClear = "\r\033[K"
 
 // WriteSpectrum prints h (µs) as HdrHistogram's percentile distribution in
 // milliseconds, 5 ticks per half distance, as wrk2 and HistogramLogProcessor

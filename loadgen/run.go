@@ -69,11 +69,16 @@ type shared struct {
 	echo   bool
 	hlog   bool
 	req    []byte     // one request, or the echo message template
+	mix    []MixEntry // with a mix: its entries, in the order written
+	reqs   [][]byte   // with a mix: the request of each entry
+	cum    []uint64   // with a mix: cumulative weights
 	body   []byte     // POST body expected back; nil for GET
 	scheds []Schedule // open loop: one per connection
 
 	start time.Time    // schedule start: the beginning of the warm-up
 	phase atomic.Int32 // hot-path copy of where the run is; phaseStop once stop was called
+
+	errTotal atomic.Uint64 // errors counted in the window so far, for the live line
 
 	requestLimit int64        // -n; 0 = none
 	requestsLeft atomic.Int64 // requests left to record under limit
@@ -100,7 +105,7 @@ func newShared(cfg Config, hlog bool) (*shared, error) {
 		engine:       cfg.engine(),
 		open:         cfg.Rate > 0,
 		echo:         t.Workload == summary.WorkloadEcho,
-		hlog:         hlog,
+		hlog:         hlog || cfg.Live != nil,
 		requestLimit: int64(cfg.Requests),
 	}
 	s.requestsLeft.Store(s.requestLimit)
@@ -112,8 +117,15 @@ func newShared(cfg Config, hlog bool) (*shared, error) {
 		}
 		s.req = httpRequest(t, s.body)
 	}
+	if cfg.Mix != "" {
+		s.mix, _ = ParseMix(cfg.Mix)
+		s.cum = cumulative(s.mix)
+		for _, e := range s.mix {
+			s.reqs = append(s.reqs, httpRequest(Target{Addr: t.Addr, Path: e.Path}, nil))
+		}
+	}
 	if s.open {
-		s.scheds = Spread(cfg.Rate, cfg.Conns)
+		s.scheds = SpreadSchedule(cfg.schedule(), cfg.Conns)
 	}
 	return s, nil
 }
@@ -153,6 +165,12 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 	s, err := newShared(cfg, hlog != nil)
 	if err != nil {
 		return nil, err
+	}
+	if s.cfg.Idle {
+		runCtx, stop := context.WithCancelCause(ctx)
+		defer stop(nil)
+		s.ctx, s.done, s.stop = runCtx, runCtx.Done(), stop
+		return runIdle(ctx, s)
 	}
 	sampler, err := newSampler(s.cfg.ServerPID)
 	if err != nil {

@@ -382,12 +382,17 @@ func TestInterruptStillSummarises(t *testing.T) {
 // TestPerRequestAllocs runs the same load twice, 20 000 requests apart:
 // the difference in heap allocations is what the requests cost.
 func TestPerRequestAllocs(t *testing.T) {
+	const mix = "/plaintext:3,/cpu?us=1:1,/delay?us=1:1"
 	for _, tc := range []struct {
 		name, scheme string
 		engine       summary.Engine
+		mix          string
+		pipeline     int
 	}{
-		{"http", "http", summary.EngineGoroutines}, {"echo", "tcp", summary.EngineGoroutines},
-		{"http epoll", "http", summary.EngineEpoll}, {"echo epoll", "tcp", summary.EngineEpoll},
+		{"http", "http", summary.EngineGoroutines, "", 0}, {"echo", "tcp", summary.EngineGoroutines, "", 0},
+		{"http epoll", "http", summary.EngineEpoll, "", 0}, {"echo epoll", "tcp", summary.EngineEpoll, "", 0},
+		{"http mix", "http", summary.EngineGoroutines, mix, 0}, {"http mix epoll", "http", summary.EngineEpoll, mix, 0},
+		{"http mix pipelined", "http", summary.EngineGoroutines, mix, 8}, {"http mix pipelined epoll", "http", summary.EngineEpoll, mix, 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.engine == summary.EngineEpoll && !epollAvailable {
@@ -403,7 +408,10 @@ func TestPerRequestAllocs(t *testing.T) {
 			mallocs := func(n uint64) uint64 {
 				var a, b runtime.MemStats
 				runtime.ReadMemStats(&a)
-				runOK(t, Config{Target: tc.scheme + "://" + addr + "/", Conns: 2, Requests: n, Engine: tc.engine})
+				res := runOK(t, Config{Target: tc.scheme + "://" + addr + "/", Conns: 2, Requests: n, Engine: tc.engine, Mix: tc.mix, Pipeline: tc.pipeline})
+				if tc.mix != "" && len(res.Summary.Endpoints) != 3 {
+					t.Fatalf("endpoints %+v", res.Summary.Endpoints)
+				}
 				runtime.ReadMemStats(&b)
 				return b.Mallocs - a.Mallocs
 			}
@@ -461,5 +469,21 @@ func TestRunFileLimit(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("failed after %v, want at once", d)
+	}
+}
+
+// TestOpenLoopRamp ramps 100 → 500 req/s over 1 s: about 300 requests,
+// rate the mean, start and end recorded.
+func TestOpenLoopRamp(t *testing.T) { forEngines(t, testOpenLoopRamp) }
+
+func testOpenLoopRamp(t *testing.T, engine summary.Engine) {
+	addr := httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
+	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 4, Rate: 100, RateEnd: 500, Duration: time.Second, Warmup: 200 * time.Millisecond})
+	s := res.Summary
+	if s.Requests < 240 || s.Requests > 360 {
+		t.Fatalf("requests = %d, want ≈ 300", s.Requests)
+	}
+	if s.Rate != 300 || s.RateStart != 100 || s.RateEnd != 500 || s.Errors != 0 {
+		t.Fatalf("rate %v start %v end %v errors %v", s.Rate, s.RateStart, s.RateEnd, s.ErrorKinds)
 	}
 }

@@ -91,3 +91,55 @@ func TestSpreadInterleaves(t *testing.T) {
 		}
 	}
 }
+
+// TestRampDue checks the ramp's slot times exactly on slots where the
+// quadratic has a whole solution: 100 → 300 req/s over 10 s after a 1 s
+// hold at 100 req/s. In the ramp, slot i (from its start, 100 slots in)
+// is due τ into it where 100τ + 10τ² = i.
+func TestRampDue(t *testing.T) {
+	p := Schedule{Rate: 100, End: 300, Hold: time.Second, Ramp: 10 * time.Second}
+	for _, tc := range []struct {
+		slot uint64
+		want time.Duration
+	}{
+		{0, 0},
+		{50, 500 * time.Millisecond},         // in the hold: 50/100
+		{100, time.Second},                   // the ramp begins
+		{100 + 110, 2 * time.Second},         // τ = 1: 100 + 10
+		{100 + 750, 6 * time.Second},         // τ = 5: 500 + 250
+		{100 + 2000, 11 * time.Second},       // τ = 10, the end: 1000 + 1000
+		{100 + 2000 + 300, 12 * time.Second}, // then 300/s
+	} {
+		if got := p.Due(tc.slot); got != tc.want {
+			t.Errorf("Due(%d) = %v, want %v", tc.slot, got, tc.want)
+		}
+	}
+	// Ramping down: 300 → 100 over 10 s, no hold: 300τ − 10τ² = i.
+	down := Schedule{Rate: 300, End: 100, Ramp: 10 * time.Second}
+	for slot, want := range map[uint64]time.Duration{290: time.Second, 2000: 10 * time.Second, 2100: 11 * time.Second} {
+		if got := down.Due(slot); got != want {
+			t.Errorf("down: Due(%d) = %v, want %v", slot, got, want)
+		}
+	}
+	// Spread over 3 connections, a ramp still merges into the one schedule,
+	// and DueBy agrees with Due.
+	ps := SpreadSchedule(p, 3)
+	var all []time.Duration
+	for _, q := range ps {
+		for k := uint64(0); k < 1000; k++ {
+			all = append(all, q.Due(k))
+			if n := q.DueBy(q.Due(k)); n != k+1 {
+				t.Fatalf("conn %d: DueBy(Due(%d)) = %d", q.Slot, k, n)
+			}
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	for i, d := range all {
+		if want := p.Due(uint64(i)); d != want {
+			t.Fatalf("merged slot %d at %v, want %v", i, d, want)
+		}
+	}
+	if p.MeanRate() != 200 || (Schedule{Rate: 50}).MeanRate() != 50 {
+		t.Fatal("mean rate")
+	}
+}

@@ -38,8 +38,14 @@ func (w *window) open() {
 			w.s.stop(ErrServerExited)
 		}
 	}
-	if w.hlog != nil {
-		w.col = startCollector(w.conns, w.hlog, w.start)
+	if w.hlog != nil || w.s.cfg.Live != nil {
+		var onCut func(elapsed, length time.Duration, iv *hdr.Histogram)
+		if live := w.s.cfg.Live; live != nil {
+			onCut = func(elapsed, length time.Duration, iv *hdr.Histogram) {
+				_, _ = io.WriteString(live, LiveLine(elapsed, iv.TotalCount(), length, iv.ValueAtQuantile(99), w.s.errTotal.Load()))
+			}
+		}
+		w.col = startCollector(w.conns, w.hlog, w.start, onCut)
 	}
 	w.s.phase.Store(phaseMeasure)
 }
@@ -94,7 +100,14 @@ func (w *window) result(stop summary.StopReason) *Result {
 	if w.s.open {
 		m.uncorrected, m.lag = newHist(), newHist()
 	}
+	m.endpoints = newEndpoints(w.s.mix)
 	for _, c := range w.conns {
+		for i := range m.endpoints {
+			e := &m.endpoints[i]
+			c.epLat[i].MergeInto(e.latency)
+			e.requests += c.epSt[i].requests
+			e.errors += c.epSt[i].errors
+		}
 		if w.col == nil {
 			c.lat.MergeInto(m.latency)
 		}
@@ -114,6 +127,7 @@ func emptyResult(s *shared) *Result {
 	if s.open {
 		m.uncorrected, m.lag = newHist(), newHist()
 	}
+	m.endpoints = newEndpoints(s.mix)
 	return summarize(s.cfg, s.target.Workload, s.engine, m)
 }
 
@@ -126,6 +140,28 @@ type measured struct {
 	cpuSeconds                float64   // generator user+system CPU in the window
 	server                    *procstat.Stats
 	stop                      summary.StopReason
+	endpoints                 []endpointMeasured // with a mix: one per entry, in its order
+}
+
+// endpointMeasured is what the requests of one mix entry produced, merged
+// over the connections.
+type endpointMeasured struct {
+	entry            MixEntry
+	latency          *hdr.Histogram // corrected latency, µs, timed-out requests included
+	requests, errors uint64
+}
+
+// newEndpoints returns empty measurements for the entries of a mix; nil
+// without one.
+func newEndpoints(mix []MixEntry) []endpointMeasured {
+	if len(mix) == 0 {
+		return nil
+	}
+	eps := make([]endpointMeasured, len(mix))
+	for i, e := range mix {
+		eps[i] = endpointMeasured{entry: e, latency: newHist()}
+	}
+	return eps
 }
 
 // add adds another connection's counters.
@@ -149,6 +185,13 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 	sum := &res.Summary
 	sum.Target, sum.Workload, sum.Engine = cfg.Target, workload, engine
 	sum.Conns, sum.Pipeline, sum.Rate = cfg.Conns, cfg.Pipeline, cfg.Rate
+	if cfg.Rate > 0 {
+		sum.Rate = cfg.schedule().MeanRate()
+		sum.RateStart, sum.RateEnd = cfg.Rate, cfg.Rate
+		if cfg.RateEnd > 0 {
+			sum.RateEnd = cfg.RateEnd
+		}
+	}
 	sum.PayloadBytes = cfg.Body
 	if workload == summary.WorkloadEcho {
 		sum.PayloadBytes = cfg.Payload
@@ -176,13 +219,24 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 			Max: m.lag.Max(),
 		}
 		sum.WindowFull = st.windowFull
-		sum.Saturated, sum.SaturatedReason = saturation(cfg.Rate, sum.SendLag.P99, st.slotsSent, st.windowFull)
+		sum.Saturated, sum.SaturatedReason = saturation(min(sum.RateStart, sum.RateEnd), sum.SendLag.P99, st.slotsSent, st.windowFull)
 		if sum.Saturated && sum.Errors > 0 {
 			sum.SaturatedReason += fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
 		}
 	}
 	sum.Failed, sum.ErrorPercent, sum.FailedReason = summary.Verdict(sum.Requests, sum.Errors)
 	sum.GeneratorCPUSeconds = m.cpuSeconds
+	if cfg.Mix != "" {
+		sum.Mix, sum.Seed = cfg.Mix, cfg.Seed
+		sum.Endpoints = make([]summary.EndpointStats, len(m.endpoints))
+		for i, e := range m.endpoints {
+			sum.Endpoints[i] = summary.EndpointStats{
+				Path: e.entry.Path, Weight: e.entry.Weight,
+				Requests: e.requests, Errors: e.errors,
+				Latency: summary.PercentilesOf(e.latency),
+			}
+		}
+	}
 	if m.server != nil {
 		sv := summary.ServerStats(*m.server) // same fields; a field added to one must be added to both
 		sum.Server = &sv

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/loadgen"
 	"github.com/asyncbench/asyncbench/loadgen/summary"
@@ -54,7 +56,8 @@ func newFlagSet(o *options, sources, startAt *string) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // errors are reported once, by main
 	fs.IntVar(&o.cfg.Conns, "c", 10, "connections")
 	fs.DurationVar(&o.cfg.Duration, "d", 10*time.Second, "measured duration (0 = until -n or Ctrl-C)")
-	fs.Float64Var(&o.cfg.Rate, "R", 0, "open loop: total requests/s (0 = closed loop)")
+	fs.Func("R", "open loop: total requests/s (0 = closed loop), or START:END to ramp linearly over -d after a warm-up at START",
+		func(s string) error { return parseRate(s, &o.cfg) })
 	fs.IntVar(&o.cfg.Pipeline, "P", 1, "requests outstanding per connection, 1.."+strconv.Itoa(loadgen.MaxPipeline))
 	fs.Uint64Var(&o.cfg.Requests, "n", 0, "stop after this many measured requests (0 = no limit)")
 	fs.IntVar(&o.threads, "t", 0, "GOMAXPROCS of the generator (0 = leave as is)")
@@ -72,6 +75,9 @@ func newFlagSet(o *options, sources, startAt *string) *flag.FlagSet {
 	fs.Func("engine", "auto, goroutines or epoll (Linux); auto is epoll where available (default auto)",
 		func(s string) error { o.cfg.Engine = summary.Engine(s); return nil })
 	fs.StringVar(&o.hlog, "hlog", "", "write 1s interval histograms to this HdrHistogram log file")
+	fs.StringVar(&o.cfg.Mix, "mix", "", "http: weighted request mix 'PATH:WEIGHT,PATH:WEIGHT' (e.g. '/plaintext:99,/cpu?us=1000:1'), host and port from the URL")
+	fs.BoolVar(&o.cfg.Idle, "idle", false, "idle run: sample -server-pid, dial -c connections, one request on each, then hold them open and silent for -d (not with -R, -P)")
+	fs.Uint64Var(&o.cfg.Seed, "seed", 1, "seed of the -mix draws (with the connection index)")
 	return fs
 }
 
@@ -102,6 +108,20 @@ func parseArgs(args []string, stdout io.Writer) (options, error) {
 		return o, cli.Usagef("need exactly one target URL, got %d (%s)", len(targets), usageLine)
 	}
 	o.cfg.Target = targets[0]
+	if o.cfg.Idle {
+		var bad []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "R" || f.Name == "P" {
+				bad = append(bad, "-"+f.Name)
+			}
+		})
+		if len(bad) > 0 {
+			return o, cli.Usagef("-idle: %s does not apply to an idle run", strings.Join(bad, ", "))
+		}
+		if o.cfg.ServerPID == 0 {
+			return o, cli.Usagef("-idle needs -server-pid")
+		}
+	}
 	if err := o.finish(sources, startAt); err != nil {
 		return o, err
 	}
@@ -142,6 +162,24 @@ func (o *options) finish(sources, startAt string) error {
 	}
 	if err := o.cfg.Validate(); err != nil {
 		return &cli.UsageError{Err: err}
+	}
+	return nil
+}
+
+// parseRate reads -R: RATE, or START:END for a ramp.
+func parseRate(s string, cfg *loadgen.Config) error {
+	start, end, ramp := strings.Cut(s, ":")
+	r, err := strconv.ParseFloat(start, 64)
+	if err != nil {
+		return fmt.Errorf("want RATE or START:END, got %q", s)
+	}
+	cfg.Rate, cfg.RateEnd = r, 0
+	if ramp {
+		e, err := strconv.ParseFloat(end, 64)
+		if err != nil || e <= 0 || r <= 0 {
+			return fmt.Errorf("want START:END with both above 0, got %q", s)
+		}
+		cfg.RateEnd = e
 	}
 	return nil
 }
@@ -192,7 +230,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	o.cfg.Live = liveWriter(stderr, o.json)
 	res, err := loadgen.Run(ctx, o.cfg, hlog)
+	if o.cfg.Live != nil {
+		fmt.Fprint(o.cfg.Live, loadgen.LiveClear)
+	}
 	if res == nil {
 		return err
 	}
@@ -203,6 +245,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			s.Errors, errorList(s.ErrorKinds), s.Workload)
 	}
 	return errors.Join(err, werr, verdict(res.Summary))
+}
+
+// liveWriter returns where the live line goes: stderr when it is a
+// terminal and the summary is text; nil (no live line) with -json or when
+// stderr is a pipe, a file or not an *os.File at all.
+func liveWriter(stderr io.Writer, jsonOut bool) io.Writer {
+	f, ok := stderr.(*os.File)
+	if jsonOut || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return f
 }
 
 // report prints the summary to stdout and, with -json-out, to jsonOut.

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,6 +36,20 @@ func TestBadFlags(t *testing.T) {
 		{"-timeout", "0", "http://127.0.0.1:1/"},
 		{"-payload", "0", "tcp://127.0.0.1:1"},
 		{"http://127.0.0.1:1/", "http://127.0.0.1:2/"},
+		{"-mix", "plaintext:1", "http://127.0.0.1:1/"},
+		{"-mix", "/plaintext:0", "http://127.0.0.1:1/"},
+		{"-mix", "/plaintext", "http://127.0.0.1:1/"},
+		{"-mix", "/a:1,/b:x", "http://127.0.0.1:1/"},
+		{"-mix", "/a:1", "tcp://127.0.0.1:1"},
+		{"-seed", "-1", "http://127.0.0.1:1/"},
+		{"-idle", "http://127.0.0.1:1/"},
+		{"-R", "100:", "http://127.0.0.1:1/"},
+		{"-R", "0:100", "http://127.0.0.1:1/"},
+		{"-R", "100:x", "http://127.0.0.1:1/"},
+		{"-R", "100:200", "-d", "0", "-n", "10", "http://127.0.0.1:1/"},
+		{"-idle", "-server-pid", "1", "-R", "100", "http://127.0.0.1:1/"},
+		{"-idle", "-server-pid", "1", "-P", "1", "http://127.0.0.1:1/"},
+		{"-idle", "-server-pid", "1", "-mix", "/a:1", "http://127.0.0.1:1/"},
 	} {
 		err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
 		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") {
@@ -90,6 +106,17 @@ func TestHelpIsNotAnError(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("-h: stdout = %q, want %q in the usage", stdout.String(), want)
 		}
+	}
+}
+
+func TestParseRamp(t *testing.T) {
+	o, err := parseArgs([]string{"-R", "1000:5000", "-d", "30s", "http://127.0.0.1:1/"}, &bytes.Buffer{})
+	if err != nil || o.cfg.Rate != 1000 || o.cfg.RateEnd != 5000 {
+		t.Fatalf("%+v, %v", o.cfg, err)
+	}
+	o, err = parseArgs([]string{"-R", "250.5", "http://127.0.0.1:1/"}, &bytes.Buffer{})
+	if err != nil || o.cfg.Rate != 250.5 || o.cfg.RateEnd != 0 {
+		t.Fatalf("%+v, %v", o.cfg, err)
 	}
 }
 
@@ -243,5 +270,155 @@ func TestVerdictExitCodes(t *testing.T) {
 		if got := cli.Code(verdict(tc.s)); got != tc.want {
 			t.Errorf("%s: exit %d, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestJSONMix: a mix run's summary carries mix, seed and one endpoint per
+// entry in the order written; the text output carries the table.
+func TestJSONMix(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					for range bytes.Count(buf[:n], []byte("\r\n\r\n")) {
+						c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!"))
+					}
+				}
+			}()
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/plaintext"
+	mix := "/plaintext:99,/cpu?us=1000:1"
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-c", "2", "-n", "300", "-d", "5s", "-warmup", "0", "-json", "-mix", mix, "-seed", "42", url}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	eps, _ := raw["endpoints"].([]any)
+	if raw["mix"] != mix || raw["seed"] != 42.0 || len(eps) != 2 {
+		t.Fatalf("mix %v seed %v endpoints %v", raw["mix"], raw["seed"], raw["endpoints"])
+	}
+	for i, want := range []string{"/plaintext", "/cpu?us=1000"} {
+		e := eps[i].(map[string]any)
+		for _, k := range []string{"path", "weight", "requests", "errors", "latency_us"} {
+			if _, ok := e[k]; !ok {
+				t.Fatalf("endpoint %d lacks %q: %v", i, k, e)
+			}
+		}
+		if e["path"] != want {
+			t.Fatalf("endpoint %d path %v, want %s", i, e["path"], want)
+		}
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"-c", "1", "-n", "50", "-d", "5s", "-warmup", "0", "-mix", mix, url}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Mix (seed 1):") || !strings.Contains(out.String(), "/cpu?us=1000") {
+		t.Fatalf("text output lacks the mix table:\n%s", out.String())
+	}
+}
+
+// TestIdleExitsZero: an idle run whose one request per connection
+// succeeded exits 0 with server_idle filled, though the held window saw
+// no requests.
+func TestIdleExitsZero(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					c.Write(buf[:n])
+				}
+			}()
+		}
+	}()
+	var out bytes.Buffer
+	args := []string{"-idle", "-c", "20", "-d", "200ms", "-json", "-server-pid", strconv.Itoa(os.Getpid()), "tcp://" + ln.Addr().String()}
+	if err := run(context.Background(), args, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var s summary.Summary
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests != 20 || s.Failed || s.ServerIdle == nil || s.ServerIdle.RSSKiB <= 0 || s.ServerIdle.Threads < 1 {
+		t.Fatalf("summary %+v idle %+v", s, s.ServerIdle)
+	}
+}
+
+// TestLiveOnlyOnTerminal: no live line with -json, into a pipe, a file or
+// a buffer.
+func TestLiveOnlyOnTerminal(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, stderr := range map[string]io.Writer{"pipe": w, "file": f, "buffer": &bytes.Buffer{}} {
+		for _, j := range []bool{false, true} {
+			if lw := liveWriter(stderr, j); lw != nil {
+				t.Errorf("%s, json %v: live line enabled", name, j)
+			}
+		}
+	}
+	// A whole run into a buffer prints nothing on stderr.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-c", "1", "-d", "1200ms", "-warmup", "0", "tcp://" + ln.Addr().String()}, &bytes.Buffer{}, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if stderr.Len() != 0 {
+		t.Fatalf("stderr %q, want nothing", stderr.String())
 	}
 }

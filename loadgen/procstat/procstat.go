@@ -37,6 +37,7 @@ type status struct {
 	state       byte
 	rssKiB      int64
 	hwmKiB      int64
+	vmPTEKiB    int64
 	threads     int
 	ctxSwitches uint64 // voluntary + nonvoluntary
 }
@@ -67,6 +68,8 @@ func parseStatus(r io.Reader) (status, error) {
 			st.rssKiB, err = parseKiB(val)
 		case "VmHWM":
 			st.hwmKiB, err = parseKiB(val)
+		case "VmPTE":
+			st.vmPTEKiB, err = parseKiB(val)
 		case "Threads":
 			st.threads, err = strconv.Atoi(string(val))
 		case "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches":

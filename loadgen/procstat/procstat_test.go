@@ -119,3 +119,50 @@ func TestSamplerSeesExit(t *testing.T) {
 		t.Fatalf("read after exit: %v", err)
 	}
 }
+
+func TestParseStatusVmPTE(t *testing.T) {
+	got, err := parseStatus(strings.NewReader("State:\tS (sleeping)\nVmRSS:\t 100 kB\nVmPTE:\t      88 kB\nThreads:\t3\n"))
+	if err != nil || got.vmPTEKiB != 88 || got.rssKiB != 100 || got.threads != 3 {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+}
+
+func TestParseSockstat(t *testing.T) {
+	const fixture = "sockets: used 32\nTCP: inuse 4 orphan 0 tw 2041 alloc 4 mem 25\nUDP: inuse 0 mem 0\n"
+	if n, err := parseSockstat(strings.NewReader(fixture)); err != nil || n != 25 {
+		t.Fatalf("got %d, %v; want 25", n, err)
+	}
+	for _, bad := range []string{"", "UDP: inuse 0 mem 3\n", "TCP: inuse 4\n", "TCP: inuse 4 mem x\n"} {
+		if _, err := parseSockstat(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestParseSlabinfo(t *testing.T) {
+	const fixture = `slabinfo - version: 2.1
+# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>
+TCPv6                 26     26   2496   13    8 : tunables    0    0    0 : slabdata      2      2      0
+request_sock_TCP       0      0    304   13    1 : tunables    0    0    0 : slabdata      0      0      0
+TCP                   65    117   2368   13    8 : tunables    0    0    0 : slabdata      9      9      0
+`
+	// (26 × 2496 + 65 × 2368) / 1024 = 213 KiB.
+	if kib, err := parseSlabinfo(strings.NewReader(fixture)); err != nil || kib != (26*2496+65*2368)/1024 {
+		t.Fatalf("got %d, %v; want %d", kib, err, (26*2496+65*2368)/1024)
+	}
+	if _, err := parseSlabinfo(strings.NewReader("slabinfo - version: 2.1\nUDP 1 1 1 1 1\n")); err == nil {
+		t.Error("no TCP cache: no error")
+	}
+}
+
+// TestReadMemorySelf reads this process: RSS and threads are filled, and
+// slabinfo either read or -1.
+func TestReadMemorySelf(t *testing.T) {
+	m, err := Reader{PID: os.Getpid()}.ReadMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RSSKiB <= 0 || m.Threads < 1 || m.SockMemKiB < 0 || m.SlabKiB < -1 {
+		t.Fatalf("%+v", m)
+	}
+}

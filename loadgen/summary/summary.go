@@ -84,6 +84,12 @@ type Summary struct {
 	// connection was open and silent, so memory per connection is a
 	// difference over the connections alone.
 	ServerIdle *IdleMemory `json:"server_idle,omitempty"`
+
+	// Set only in open loop: the rate at the start and at the end of the
+	// measured window, requests/s. Equal for a constant rate; for a ramp
+	// (-R START:END) Rate is their mean.
+	RateStart float64 `json:"rate_start,omitempty"`
+	RateEnd   float64 `json:"rate_end,omitempty"`
 }
 
 // FailErrorPercent is the share of errors, in percent of requests + errors,
