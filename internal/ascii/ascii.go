@@ -57,13 +57,23 @@ func ParseDecimal(b []byte, limit int64) (v int64, ok bool) {
 	if len(b) == 0 {
 		return 0, false
 	}
+	if len(b) <= 18 { // at most 18 digits cannot overflow an int64
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int64(c-'0')
+		}
+		return min(v, limit+1), true
+	}
+	cut, last := limit/10, int64(limit%10)
 	for _, c := range b {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
 		d := int64(c - '0')
-		if v > (limit-d)/10 {
-			v = limit + 1
+		if v > cut || v == cut && d > last {
+			v = limit + 1 // stays there: limit+1 > cut
 		} else {
 			v = v*10 + d
 		}
