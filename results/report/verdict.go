@@ -265,6 +265,12 @@ func writeGlance(b *bytes.Buffer, vs []Verdict, reference string) {
 		fmt.Fprintf(b, "No paired comparison with the reference %s: it has no rows, or nothing else was measured.\n\n", reference)
 		return
 	}
+	if allTooFew(vs) {
+		fmt.Fprintf(b, "No paired verdict: every comparison with **%s** has fewer than %d rounds in which both rows "+
+			"are ok (a 95%% sign-test interval needs %d). The sections below give medians and spreads; "+
+			"run more rounds (`repetitions`) for verdicts.\n\n", mdEscape(reference), MinRounds, MinRounds)
+		return
+	}
 	fmt.Fprintf(b, "Each backend against **%s**, round by round: the median of the per-round ratios with its 95%% "+
 		"distribution-free (sign-test) interval, from the rounds where both rows are ok. "+
 		"Also in `verdicts.csv`.\n\n", mdEscape(reference))
@@ -413,4 +419,15 @@ func writeCalibration(b *bytes.Buffer, rows []results.Row, vs []Verdict, referen
 			v.Workload, v.Conns, mdEscape(v.Label), mdEscape(v.Reference), metricWords[v.Metric], v.Verdict, v.Ratio, v.Rounds, mark)
 	}
 	b.WriteString("\n")
+}
+
+// allTooFew reports whether no verdict had enough rounds to judge, so that
+// "At a glance" says so once instead of once per comparison.
+func allTooFew(vs []Verdict) bool {
+	for _, v := range vs {
+		if v.Verdict == VerdictHigher || v.Verdict == VerdictLower || v.Verdict == VerdictNoDifference {
+			return false
+		}
+	}
+	return true
 }

@@ -273,3 +273,24 @@ func TestWriteCalibration(t *testing.T) {
 		t.Errorf("wrote %q for a plain run", b.String())
 	}
 }
+
+// TestGlanceAllTooFew checks that a run with too few rounds for any verdict
+// says so in one line instead of listing every comparison.
+func TestGlanceAllTooFew(t *testing.T) {
+	vs := []Verdict{
+		{Label: "gnet", Reference: "stdlib", Metric: "rps", Verdict: VerdictTooFewRounds, Rounds: 3, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1},
+		{Label: "gnet", Reference: "stdlib", Metric: "p99_us", Verdict: VerdictTooFewRounds, Rounds: 3, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1},
+	}
+	var b bytes.Buffer
+	writeGlance(&b, vs, "stdlib")
+	want := "No paired verdict: every comparison with **stdlib** has fewer than 6 rounds in which both rows are ok (a 95% sign-test interval needs 6). The sections below give medians and spreads; run more rounds (`repetitions`) for verdicts.\n\n"
+	if b.String() != want {
+		t.Fatalf("glance:\n%q\nwant\n%q", b.String(), want)
+	}
+	vs[1].Verdict = VerdictNoDifference
+	b.Reset()
+	writeGlance(&b, vs, "stdlib")
+	if !strings.Contains(b.String(), "too few paired rounds") || !strings.Contains(b.String(), "no clear difference") {
+		t.Fatalf("mixed verdicts lost a line:\n%s", b.String())
+	}
+}
