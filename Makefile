@@ -7,8 +7,10 @@ IMAGE_TAG ?= latest
 .PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-idle costs report compare \
 	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke compose-up-check clean
 
+# -buildvcs=auto: the binaries carry their commit (rows read it) even where
+# GOFLAGS=-buildvcs=false is set in the environment.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN)/ ./cmd/...
 
 # test is what CI runs: formatting, vet, race-enabled tests, a short fuzz smoke.
 test: fmt-check vet

@@ -273,8 +273,8 @@ func TestIdlePlanBudget(t *testing.T) {
 	if n := cells * len(p.Conns); n != 35 {
 		t.Errorf("%d cells, the comment says 35", n)
 	}
-	if total > 6*time.Minute || total.Round(time.Second) != 140*time.Second {
-		t.Errorf("planned %v; the comment says 140 s and the limit is 6 min", total)
+	if total > 6*time.Minute || total.Round(time.Second) != 245*time.Second {
+		t.Errorf("planned %v; the comment says 245 s and the limit is 6 min", total)
 	}
 	if err := p.checkRanges(20000 - FDHeadroom); len(err) > 0 {
 		t.Errorf("ranges: %v", err)

@@ -143,7 +143,7 @@ type LagPercentiles struct {
 // ServerStats are the server's resources read from /proc/PID during the
 // measured window.
 type ServerStats struct {
-	RSSIdleKiB  int64   `json:"rss_idle_kib"` // VmRSS just before the measured window
+	RSSIdleKiB  int64   `json:"rss_idle_kib"` // VmRSS before the generator dialled
 	RSSPeakKiB  int64   `json:"rss_peak_kib"` // max VmRSS sampled (VmHWM if higher)
 	RSSMeanKiB  int64   `json:"rss_mean_kib"` // mean of samples
 	CPUSeconds  float64 `json:"cpu_s"`        // utime+stime delta over the window
