@@ -43,38 +43,6 @@ func withoutIdle(rows []results.Row) []results.Row {
 	return slices.DeleteFunc(slices.Clone(rows), isIdle)
 }
 
-// fitLine fits y = a + b·x by least squares and returns the slope b, the
-// intercept a and R². With fewer than two distinct x all three are NaN.
-func fitLine(xs, ys []float64) (b, a, r2 float64) {
-	n := float64(len(xs))
-	if len(xs) == 0 || len(xs) != len(ys) {
-		return math.NaN(), math.NaN(), math.NaN()
-	}
-	var sx, sy float64
-	for i := range xs {
-		sx += xs[i]
-		sy += ys[i]
-	}
-	mx, my := sx/n, sy/n
-	var sxx, sxy, syy float64
-	for i := range xs {
-		dx, dy := xs[i]-mx, ys[i]-my
-		sxx += dx * dx
-		sxy += dx * dy
-		syy += dy * dy
-	}
-	if sxx == 0 {
-		return math.NaN(), math.NaN(), math.NaN()
-	}
-	b = sxy / sxx
-	a = my - b*mx
-	r2 = 1
-	if syy > 0 {
-		r2 = sxy * sxy / (sxx * syy)
-	}
-	return b, a, r2
-}
-
 // IdleFit is one backend's memory per idle connection: least-squares
 // slopes over its ok idle rows of the server's memory against the
 // connection count, in bytes per connection. A slope is NaN when fewer
@@ -137,7 +105,7 @@ func slopeOf(rows []results.Row, get idlePoint) (b, a, r2 float64) {
 			xs, ys = append(xs, float64(r.Conns)), append(ys, y)
 		}
 	}
-	return fitLine(xs, ys)
+	return results.FitLine(xs, ys)
 }
 
 // FitIdle returns the memory per idle connection of every backend (the

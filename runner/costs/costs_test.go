@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/procfs"
 
+	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner/cpuset"
 )
 
@@ -20,18 +21,18 @@ func TestMain(m *testing.M) {
 func TestSlope(t *testing.T) {
 	xs := []float64{1000, 2000, 3000, 4000}
 	ys := []float64{5000 + 8192*1000, 5000 + 8192*2000, 5000 + 8192*3000, 5000 + 8192*4000}
-	b, a, r2 := slope(xs, ys)
+	b, a, r2 := results.FitLine(xs, ys)
 	if b != 8192 || a != 5000 || r2 != 1 {
 		t.Fatalf("slope = %v, %v, %v; want 8192, 5000, 1", b, a, r2)
 	}
 	// Noise of ±1000 around y = 10x: slope (10·Σdx² + Σdx·e)/Σdx² by hand.
 	ys = []float64{10*1000 + 1000, 10*2000 - 1000, 10*3000 + 1000, 10*4000 - 1000}
-	b, _, r2 = slope(xs, ys)
+	b, _, r2 = results.FitLine(xs, ys)
 	// Σdx² = 5e6, Σdx·e = (-1500)(1000)+(-500)(-1000)+(500)(1000)+(1500)(-1000) = -2e6.
 	if math.Abs(b-(10-0.4)) > 1e-9 || r2 >= 1 || r2 < 0.9 {
 		t.Fatalf("noisy slope = %v (want 9.6), r2 %v", b, r2)
 	}
-	if b, _, _ := slope([]float64{5, 5}, []float64{1, 2}); !math.IsNaN(b) {
+	if b, _, _ := results.FitLine([]float64{5, 5}, []float64{1, 2}); !math.IsNaN(b) {
 		t.Fatalf("slope over one x = %v, want NaN", b)
 	}
 }

@@ -3,7 +3,6 @@ package costs
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/procfs"
+
+	"github.com/asyncbench/asyncbench/results"
 )
 
 // Designs whose idle tasks are measured.
@@ -150,37 +151,8 @@ func fitMemory(ps []Sample) (user, kernel, total, r2 float64) {
 		ks[i] = float64(p.KernelStack + p.PageTables)
 		ts[i] = us[i] + ks[i]
 	}
-	user, _, _ = slope(xs, us)
-	kernel, _, _ = slope(xs, ks)
-	total, _, r2 = slope(xs, ts)
+	user, _, _ = results.FitLine(xs, us)
+	kernel, _, _ = results.FitLine(xs, ks)
+	total, _, r2 = results.FitLine(xs, ts)
 	return user, kernel, total, r2
-}
-
-// slope fits y = a + b·x by least squares and returns b, a and R². With
-// fewer than two distinct x it returns NaN.
-func slope(xs, ys []float64) (b, a, r2 float64) {
-	n := float64(len(xs))
-	var sx, sy float64
-	for i := range xs {
-		sx += xs[i]
-		sy += ys[i]
-	}
-	mx, my := sx/n, sy/n
-	var sxx, sxy, syy float64
-	for i := range xs {
-		dx, dy := xs[i]-mx, ys[i]-my
-		sxx += dx * dx
-		sxy += dx * dy
-		syy += dy * dy
-	}
-	if sxx == 0 {
-		return math.NaN(), math.NaN(), math.NaN()
-	}
-	b = sxy / sxx
-	a = my - b*mx
-	r2 = 1.0
-	if syy > 0 {
-		r2 = sxy * sxy / (sxx * syy)
-	}
-	return b, a, r2
 }
