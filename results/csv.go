@@ -24,11 +24,12 @@ type column struct {
 	ptr   bool
 }
 
-// columns lists Row's fields in declaration order, which is the column order.
-var columns = rowColumns()
+// rowTable is Row's codec; its columns are Row's fields in declaration
+// order, which is the column order.
+var rowTable = newTable[Row]()
 
-// rowColumns reads the csv tags of Row once.
-func rowColumns() []column { return tagColumns(reflect.TypeFor[Row]()) }
+// columns lists Row's columns (rowTable's), for the readers below.
+var columns = rowTable.cols
 
 // tagColumns reads the csv tags of struct type t. It panics on a field kind
 // the codec does not handle, which any test of this package would reveal.
@@ -55,32 +56,12 @@ func tagColumns(t reflect.Type) []column {
 }
 
 // Header returns the CSV column names of Row, in column order.
-func Header() []string {
-	h := make([]string, len(columns))
-	for i, c := range columns {
-		h[i] = c.name
-	}
-	return h
-}
+func Header() []string { return rowTable.header() }
 
 // Record returns r as CSV fields in column order. Floats use the shortest
 // representation that reads back exactly; bools are true or false; a nil
 // (not measured) field is empty.
-func (r Row) Record() []string {
-	v := reflect.ValueOf(r)
-	rec := make([]string, len(columns))
-	for i, c := range columns {
-		f := v.Field(c.index)
-		if c.ptr {
-			if f.IsNil() {
-				continue
-			}
-			f = f.Elem()
-		}
-		rec[i] = formatValue(f, c.kind)
-	}
-	return rec
-}
+func (r Row) Record() []string { return rowTable.record(r) }
 
 func formatValue(f reflect.Value, kind reflect.Kind) string {
 	switch kind {
