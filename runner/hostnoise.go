@@ -3,7 +3,6 @@ package runner
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -13,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
@@ -40,27 +37,9 @@ type cpuTimes struct {
 	User, Nice, System, Idle, IOWait, IRQ, SoftIRQ, Steal uint64
 }
 
-// total is every tick the CPU accounted for: its capacity.
-func (t cpuTimes) total() uint64 {
-	return t.User + t.Nice + t.System + t.Idle + t.IOWait + t.IRQ + t.SoftIRQ + t.Steal
-}
-
-// busy is the CPU time that processes' utime+stime can account for: tasks
-// in user and kernel mode, and, unless the kernel accounts interrupt time
-// apart from tasks (irqSeparate), interrupt and softirq time too. With
-// tick-based accounting (no CONFIG_IRQ_TIME_ACCOUNTING) a tick that lands
-// in a softirq is counted as softirq in /proc/stat and also added to the
-// interrupted task's stime, so on loopback most of the server's and the
-// generator's packet handling shows up there; leaving it out would hide
-// that much noise. With interrupt time accounting the kernel charges it to
-// no task, so it cannot be told apart and is left out.
-func (t cpuTimes) busy(irqSeparate bool) uint64 {
-	b := t.User + t.Nice + t.System
-	if !irqSeparate {
-		b += t.IRQ + t.SoftIRQ
-	}
-	return b
-}
+// userHZ is the unit of /proc/stat and /proc/PID/stat times: USER_HZ,
+// 100 on every Linux architecture Go supports.
+const userHZ = 100
 
 func (t cpuTimes) sub(o cpuTimes) cpuTimes {
 	return cpuTimes{
@@ -116,40 +95,45 @@ func parseProcStat(r io.Reader) (map[int]cpuTimes, error) {
 	return out, nil
 }
 
-// parsePIDStatTicks returns utime + stime (USER_HZ ticks, all threads) from
-// the text of /proc/PID/stat. The command name may hold spaces and
+// parsePIDStatTicks returns from the text of /proc/PID/stat the process's
+// own utime + stime (all threads) and the cutime + cstime of children it
+// has reaped, in USER_HZ ticks. The command name may hold spaces and
 // parentheses, so fields are counted from the last ')'.
-func parsePIDStatTicks(data []byte) (uint64, error) {
+func parsePIDStatTicks(data []byte) (own, reaped uint64, err error) {
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
-		return 0, errors.New("stat: no command name")
+		return 0, 0, errors.New("stat: no command name")
 	}
 	f := strings.Fields(string(data[i+1:]))
 	// After ")": state(3) ppid pgrp session tty_nr tpgid flags minflt
-	// cminflt majflt cmajflt utime(14) stime(15).
-	if len(f) < 13 {
-		return 0, fmt.Errorf("stat: %d fields after the name", len(f))
+	// cminflt majflt cmajflt utime(14) stime(15) cutime(16) cstime(17).
+	if len(f) < 15 {
+		return 0, 0, fmt.Errorf("stat: %d fields after the name", len(f))
 	}
 	if f[0] == "Z" || f[0] == "X" {
-		return 0, errors.New("stat: process exited")
+		return 0, 0, errors.New("stat: process exited")
 	}
-	u, err := strconv.ParseUint(f[11], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("stat utime: %w", err)
+	var v [4]uint64
+	for k := range v {
+		if v[k], err = strconv.ParseUint(f[11+k], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("stat field %d: %w", 14+k, err)
+		}
 	}
-	s, err := strconv.ParseUint(f[12], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("stat stime: %w", err)
-	}
-	return u + s, nil
+	return v[0] + v[1], v[2] + v[3], nil
 }
 
-// hostSample is one reading of the pinned CPUs and of the two children.
+// hostSample is one reading of the pinned CPUs, of the two children and of
+// every other process.
 type hostSample struct {
 	At    time.Time
+	NCPU  int      // pinned CPUs
 	CPUs  cpuTimes // summed over the pinned CPUs
-	Busy  uint64   // CPUs.busy as the probe's kernel accounts it
 	Procs uint64   // utime+stime of the server and the generator together
+	// Others is the CPU time of every other process since the sampler
+	// started, in ticks: a running sum of their utime+stime and of what
+	// they reaped from their children. Valid when Scanned.
+	Others  uint64
+	Scanned bool
 }
 
 // HostProbe reads the host's CPU accounting. The zero value is not
@@ -159,9 +143,10 @@ type HostProbe struct {
 	ReadStat func() ([]byte, error)
 	// ReadPIDStat returns the text of /proc/PID/stat.
 	ReadPIDStat func(pid int) ([]byte, error)
-	// IRQSeparate says the kernel accounts interrupt time apart from
-	// tasks (CONFIG_IRQ_TIME_ACCOUNTING); see cpuTimes.busy.
-	IRQSeparate bool
+	// PIDs lists the processes now running.
+	PIDs func() ([]int, error)
+	// Self is left out of the other processes: bench's own sampling.
+	Self int
 }
 
 // NewHostProbe returns a probe reading the real /proc.
@@ -171,55 +156,54 @@ func NewHostProbe() *HostProbe {
 		ReadPIDStat: func(pid int) ([]byte, error) {
 			return os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		},
-		IRQSeparate: irqTimeAccounting(),
+		PIDs: listPIDs,
+		Self: os.Getpid(),
 	}
 }
 
-// irqTimeAccounting reports whether the running kernel was built with
-// CONFIG_IRQ_TIME_ACCOUNTING, from /proc/config.gz or
-// /boot/config-RELEASE. Unknown counts as no: interrupt time is then
-// counted as busy, which can only make more cells noisy, never fewer.
-func irqTimeAccounting() bool {
-	var u unix.Utsname
-	_ = unix.Uname(&u)
-	for _, path := range []string{"/proc/config.gz", "/boot/config-" + unix.ByteSliceToString(u.Release[:])} {
-		f, err := os.Open(path)
-		if err != nil {
-			continue
-		}
-		var r io.Reader = f
-		if strings.HasSuffix(path, ".gz") {
-			zr, err := gzip.NewReader(f)
-			if err != nil {
-				f.Close()
-				continue
-			}
-			r = zr
-		}
-		on, found := kernelConfigHas(r, "CONFIG_IRQ_TIME_ACCOUNTING")
-		f.Close()
-		if found {
-			return on
+// listPIDs reads the numeric entries of /proc.
+func listPIDs() ([]int, error) {
+	f, err := os.Open("/proc")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	pids := make([]int, 0, len(names))
+	for _, n := range names {
+		if pid, err := strconv.Atoi(n); err == nil {
+			pids = append(pids, pid)
 		}
 	}
-	return false
+	return pids, nil
 }
 
-// kernelConfigHas reports whether a kernel config text sets key=y, and
-// whether it could tell (a config file was read to its end).
-func kernelConfigHas(r io.Reader, key string) (on, found bool) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if line := sc.Text(); line == key+"=y" {
-			return true, true
-		}
-	}
-	return false, sc.Err() == nil
+// hostSampler takes hostSamples of some CPUs and children, keeping the
+// per-process times of the last scan of the other processes.
+type hostSampler struct {
+	p      *HostProbe
+	cpus   []int
+	pids   []int
+	last   map[int]uint64 // other processes' ticks at the last scan; nil before the first
+	others uint64
+	// nextScan spaces the scans of the other processes so that they cost
+	// at most 0.5% of a CPU: 200 × the last scan's duration apart, unless
+	// every sample must scan.
+	nextScan   time.Time
+	scanAlways bool
 }
 
-// sample reads the CPUs in cpus (summed) and the CPU time of pids.
-func (p *HostProbe) sample(now time.Time, cpus []int, pids ...int) (hostSample, error) {
-	data, err := p.ReadStat()
+func newHostSampler(p *HostProbe, cpus []int, pids ...int) *hostSampler {
+	return &hostSampler{p: p, cpus: cpus, pids: pids}
+}
+
+// sample reads the CPUs (summed) and the children's CPU time, and scans
+// the other processes when due.
+func (h *hostSampler) sample(now time.Time) (hostSample, error) {
+	data, err := h.p.ReadStat()
 	if err != nil {
 		return hostSample{}, err
 	}
@@ -227,27 +211,66 @@ func (p *HostProbe) sample(now time.Time, cpus []int, pids ...int) (hostSample, 
 	if err != nil {
 		return hostSample{}, err
 	}
-	s := hostSample{At: now}
-	for _, c := range cpus {
+	s := hostSample{At: now, NCPU: len(h.cpus)}
+	for _, c := range h.cpus {
 		t, ok := all[c]
 		if !ok {
 			return hostSample{}, fmt.Errorf("/proc/stat: no line for cpu%d", c)
 		}
 		s.CPUs = s.CPUs.add(t)
 	}
-	s.Busy = s.CPUs.busy(p.IRQSeparate)
-	for _, pid := range pids {
-		data, err := p.ReadPIDStat(pid)
+	for _, pid := range h.pids {
+		data, err := h.p.ReadPIDStat(pid)
 		if err != nil {
 			return hostSample{}, err
 		}
-		ticks, err := parsePIDStatTicks(data)
+		own, _, err := parsePIDStatTicks(data)
 		if err != nil {
 			return hostSample{}, fmt.Errorf("pid %d: %w", pid, err)
 		}
-		s.Procs += ticks
+		s.Procs += own
 	}
+	if h.scanAlways || !now.Before(h.nextScan) {
+		began := time.Now()
+		if err := h.scan(); err == nil {
+			s.Scanned = true
+			h.nextScan = now.Add(200 * time.Since(began))
+		}
+	}
+	s.Others = h.others
 	return s, nil
+}
+
+// scan adds to h.others what every process but the children and bench
+// used since the last scan. A process that appeared since counts whole
+// (it started in between, or was just reaped into its parent); one that
+// ended took its last ticks with it, unless its parent reaped it.
+func (h *hostSampler) scan() error {
+	pids, err := h.p.PIDs()
+	if err != nil {
+		return err
+	}
+	now := make(map[int]uint64, len(pids))
+	for _, pid := range pids {
+		if pid == h.p.Self || slices.Contains(h.pids, pid) {
+			continue
+		}
+		data, err := h.p.ReadPIDStat(pid)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		own, reaped, err := parsePIDStatTicks(data)
+		if err != nil {
+			continue
+		}
+		t := own + reaped
+		now[pid] = t
+		if h.last != nil {
+			h.others += t - min(h.last[pid], t)
+		}
+	}
+	h.last = now
+	return nil
 }
 
 // hostNoise is the outside use of the pinned CPUs between two samples.
@@ -255,32 +278,40 @@ type hostNoise struct {
 	StealPct, OtherPct float64
 }
 
-// noiseBetween computes steal and other CPU between samples a and b as
-// percent of the pinned CPUs' capacity: other = busy time on those CPUs
-// minus the children's own CPU time (never below 0: the two clocks round
-// differently). ok is false when no time passed.
+// noiseBetween computes steal and other CPU between samples a and b (both
+// scanned) as percent of the pinned CPUs' capacity, the wall time between
+// them. Busy time is what the CPUs were neither idle nor stolen: /proc/stat
+// keeps idle and steal exactly, while its user and system columns are
+// sampled at ticks and miss most of the work of a CPU that sleeps between
+// requests. Other is the smaller of two bounds on other processes' time on
+// the pinned CPUs: busy minus the children's time (which also holds the
+// kernel's work charged to no process, such as loopback packets handled
+// while the CPU was idle), and every other process's time wherever it ran.
+// ok is false when no time passed.
 func noiseBetween(a, b hostSample) (n hostNoise, ok bool) {
-	d := b.CPUs.sub(a.CPUs)
-	total := float64(d.total())
-	if total <= 0 || b.Procs < a.Procs {
+	wall := b.At.Sub(a.At).Seconds()
+	if wall <= 0 || b.NCPU <= 0 || b.Procs < a.Procs || b.Others < a.Others {
 		return hostNoise{}, false
 	}
-	other := float64(b.Busy-a.Busy) - float64(b.Procs-a.Procs)
+	capacity := wall * userHZ * float64(b.NCPU)
+	d := b.CPUs.sub(a.CPUs)
+	busy := max(capacity-float64(d.Idle+d.IOWait+d.Steal), 0)
+	other := min(max(busy-float64(b.Procs-a.Procs), 0), float64(b.Others-a.Others))
 	return hostNoise{
-		StealPct: 100 * float64(d.Steal) / total,
-		OtherPct: 100 * max(other, 0) / total,
+		StealPct: min(100*float64(d.Steal)/capacity, 100),
+		OtherPct: min(100*other/capacity, 100),
 	}, true
 }
 
-// windowNoise picks, among samples (in time order), the first at or after
-// start and the last at or before end, and returns the noise between
-// them. ok is false when those two cover less than half the window: the
-// sampling missed it and nothing is claimed.
+// windowNoise picks, among the scanned samples (in time order), the first
+// at or after start and the last at or before end, and returns the noise
+// between them. ok is false when those two cover less than half the
+// window: the sampling missed it and nothing is claimed.
 func windowNoise(samples []hostSample, start, end time.Time) (hostNoise, bool) {
-	i := slices.IndexFunc(samples, func(s hostSample) bool { return !s.At.Before(start) })
+	i := slices.IndexFunc(samples, func(s hostSample) bool { return s.Scanned && !s.At.Before(start) })
 	j := -1
 	for k := len(samples) - 1; k >= 0; k-- {
-		if !samples[k].At.After(end) {
+		if samples[k].Scanned && !samples[k].At.After(end) {
 			j = k
 			break
 		}
@@ -310,8 +341,8 @@ func sampleInterval(cell time.Duration) time.Duration {
 	return max(100*time.Millisecond, cell/4000)
 }
 
-// hostRecorder samples the pinned CPUs and the children's CPU time at a
-// fixed interval until stopped; the runner picks the measured window out
+// hostRecorder samples the pinned CPUs, the children's CPU time and the
+// other processes at a fixed interval until stopped; the runner picks the measured window out
 // of the samples afterwards.
 type hostRecorder struct {
 	stop    chan struct{}
@@ -323,12 +354,13 @@ type hostRecorder struct {
 // (a child already gone) are skipped.
 func startHostRecorder(p *HostProbe, interval time.Duration, cpus []int, pids ...int) *hostRecorder {
 	r := &hostRecorder{stop: make(chan struct{}), done: make(chan struct{})}
+	h := newHostSampler(p, cpus, pids...)
 	go func() {
 		defer close(r.done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			if s, err := p.sample(time.Now(), cpus, pids...); err == nil {
+			if s, err := h.sample(time.Now()); err == nil {
 				r.samples = append(r.samples, s)
 			}
 			select {
@@ -350,21 +382,23 @@ func (r *hostRecorder) Stop() []hostSample {
 
 // waitQuiet samples the pinned CPUs over one second at a time until one
 // second had no more than MaxOtherCPUPct other and MaxStealPct steal (no
-// children run yet, so all task time there is other), or until limit has
+// children run yet, so every process but bench is other), or until limit has
 // passed. It returns how long it waited and whether it found quiet.
 // sleep waits for a duration (time.Sleep, or a test's clock) and returns
 // false when the run is being interrupted.
 func waitQuiet(p *HostProbe, cpus []int, limit time.Duration, sleep func(time.Duration) bool) (waited time.Duration, quiet bool) {
 	start := time.Now()
+	h := newHostSampler(p, cpus)
+	h.scanAlways = true
 	for {
-		a, err := p.sample(time.Now(), cpus)
+		a, err := h.sample(time.Now())
 		if err != nil {
 			return time.Since(start), false
 		}
 		if !sleep(time.Second) {
 			return time.Since(start), false
 		}
-		b, err := p.sample(time.Now(), cpus)
+		b, err := h.sample(time.Now())
 		if err != nil {
 			return time.Since(start), false
 		}
