@@ -4,7 +4,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 IMAGE_TAG ?= latest
 
-.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-idle costs report compare \
+.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-idle bench-latency costs report compare \
 	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke compose-up-check clean
 
 # -buildvcs=auto: the binaries carry their commit (rows read it) even where
@@ -47,6 +47,11 @@ bench-scheduling: build
 # backend from 1,000 to 19,000 connections (about 2.5 minutes on 2 cores).
 bench-idle: build
 	$(BIN)/bench run -plan idle
+
+# bench-latency: latency against offered load (10–90% of each backend's
+# capacity) for every HTTP backend at 64 and 1,024 connections (about 8 minutes).
+bench-latency: build
+	$(BIN)/bench run -plan latency
 
 # costs measures goroutine against OS thread costs (create, switch, memory) on this machine.
 costs: build

@@ -197,7 +197,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 
 func TestBuiltinPlans(t *testing.T) {
 	names := plans.Names()
-	if strings.Join(names, ",") != "calibrate,full,idle,quick,scheduling" {
+	if strings.Join(names, ",") != "calibrate,full,idle,latency,quick,scheduling" {
 		t.Fatalf("built-in plans = %v", names)
 	}
 	for _, name := range append(names, "../plans/example.yaml") {
@@ -227,6 +227,10 @@ func TestBuiltinPlans(t *testing.T) {
 	if !slices.Equal(q.Backends, []string{"stdlib", "gnet", "fasthttp"}) || !slices.Equal(q.Workloads, []string{"plaintext", "echo"}) {
 		t.Errorf("quick lost a backend/protocol pair: %v × %v", q.Backends, q.Workloads)
 	}
+	l, _ := LoadPlan("latency")
+	if cells, _ := l.Expand(); len(cells) != 120 || len(l.Fractions) < 2 || !slices.Contains(l.Rates, 0) {
+		t.Errorf("latency: %d cells, fractions %v; its comment plans 120 and a curve needs capacity and two fractions", len(cells), l.Fractions)
+	}
 	c, _ := LoadPlan("calibrate")
 	labels := c.Labels()
 	if c.ReferenceLabel() != labels[0] || len(labels) != 3 || !strings.Contains(labels[2], "handicap") ||
@@ -234,7 +238,7 @@ func TestBuiltinPlans(t *testing.T) {
 		!slices.Contains(c.Variants[2].ServerArgs, "-handicap-cpu-us") {
 		t.Errorf("calibrate: %+v", c)
 	}
-	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: calibrate, full, idle, quick, scheduling") {
+	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: calibrate, full, idle, latency, quick, scheduling") {
 		t.Fatalf("LoadPlan(nosuch) = %v", err)
 	}
 }
