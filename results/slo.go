@@ -21,11 +21,11 @@ type SLORow struct {
 	Conns       int      `csv:"conns"`
 	TargetP99Us int64    `csv:"target_p99_us"`
 	MaxRate     *float64 `csv:"max_rate"`
-	P99AtMaxUs  *int64   `csv:"p99_at_max_us"` // the larger p99 of the two runs at MaxRate
+	P99AtMaxUs  *int64   `csv:"p99_at_max_us"` // the larger p99 of the runs at MaxRate (after a step down, the confirmation's)
 	BracketLow  *float64 `csv:"bracket_low"`
 	BracketHigh *float64 `csv:"bracket_high"`
 	Steps       int      `csv:"steps"`  // measurements made, the capacity probe excluded
-	Reason      string   `csv:"reason"` // how the answer was confirmed, or why there is none
+	Reason      string   `csv:"reason"` // a failed capacity probe, then how the answer was confirmed or why there is none
 }
 
 // WriteSLOFile writes rows to path as CSV with a header.

@@ -23,6 +23,7 @@ type Step struct {
 	// Retries times, before taking it as not meeting the target.
 	Inconclusive bool
 	Reason       string
+	Kind         StepKind // what the search measured the rate for
 }
 
 // Meets reports whether the step counts and its p99 is within target.
@@ -30,19 +31,30 @@ func (s Step) Meets(target time.Duration) bool {
 	return s.Pass && s.P99 > 0 && s.P99 <= target
 }
 
-// Measurer runs one open-loop step. Measure returns an error only when
-// the search must stop (interrupted, results not writable); a run that
-// fails is a Step with Pass false. Implementations need not be safe for
-// concurrent use: a search calls Measure from one goroutine.
+// StepKind says what a step is for. A confirmation re-measures the
+// search's answer; a Measurer may measure it longer than a search step.
+type StepKind int
+
+// Kinds of steps.
+const (
+	SearchStep   StepKind = iota // the start, a doubling, halving or bisection
+	Confirmation                 // a run of the answer that must meet the target again
+)
+
+// Measurer runs one open-loop step of the given kind. Measure returns an
+// error only when the search must stop (interrupted, results not
+// writable); a run that fails is a Step with Pass false. Implementations
+// need not be safe for concurrent use: a search calls Measure from one
+// goroutine.
 type Measurer interface {
-	Measure(rate float64) (Step, error)
+	Measure(rate float64, kind StepKind) (Step, error)
 }
 
 // MeasureFunc adapts a function to Measurer.
-type MeasureFunc func(rate float64) (Step, error)
+type MeasureFunc func(rate float64, kind StepKind) (Step, error)
 
-// Measure calls f(rate).
-func (f MeasureFunc) Measure(rate float64) (Step, error) { return f(rate) }
+// Measure calls f(rate, kind).
+func (f MeasureFunc) Measure(rate float64, kind StepKind) (Step, error) { return f(rate, kind) }
 
 var _ Measurer = MeasureFunc(nil)
 
@@ -50,9 +62,11 @@ var _ Measurer = MeasureFunc(nil)
 // or below Target. From Start it doubles the rate until the target breaks
 // (or halves it until the target holds, down to MinRate), bisects the
 // bracket [highest rate that met, lowest that did not] until it is within
-// Tolerance of its low end, and runs the answer once more to confirm it.
-// A confirmation that fails steps the answer down by StepDown and confirms
-// again, at most MaxConfirm times. Rates are whole requests per second.
+// Tolerance of its low end, and runs the answer once more (a Confirmation)
+// to confirm it. A confirmation that fails steps the answer down and
+// confirms again, at most MaxConfirm confirmations in all: the first step
+// down is StepDown, each further one twice the last, at most 50%, and
+// none goes below MinRate. Rates are whole requests per second.
 //
 // The number of steps is bounded: at most GrowSteps doublings or halvings,
 // BisectSteps bisections and MaxConfirm confirmations (see MaxSteps).
@@ -66,7 +80,7 @@ type SLOSearch struct {
 	GrowSteps   int
 	BisectSteps int
 	MaxConfirm  int
-	StepDown    float64 // share by which a failed confirmation lowers the answer; default 0.05
+	StepDown    float64 // share by which the first failed confirmation lowers the answer; default 0.05
 	Retries     int     // re-measurements of an inconclusive step; 0 = DefaultSLORetries, <0 = none
 }
 
@@ -75,7 +89,7 @@ const (
 	DefaultSLOTolerance   = 0.02
 	DefaultSLOGrowSteps   = 12 // ×2 twelve times spans 4096×
 	DefaultSLOBisectSteps = 10
-	DefaultSLOMaxConfirm  = 3
+	DefaultSLOMaxConfirm  = 5 // step-downs of 5, 10, 20, 40% reach 0.41× the first answer
 	DefaultSLOStepDown    = 0.05
 	DefaultSLORetries     = 2
 )
@@ -127,7 +141,8 @@ func (s *SLOSearch) defaults() SLOSearch {
 
 // MaxSteps is the most measurements Run makes: one start, GrowSteps
 // doublings or halvings, BisectSteps bisections and MaxConfirm
-// confirmations, each measured up to 1 + Retries times.
+// confirmations (however far they step down), each measured up to
+// 1 + Retries times.
 func (s *SLOSearch) MaxSteps() int {
 	d := s.defaults()
 	return (1 + d.GrowSteps + d.BisectSteps + d.MaxConfirm) * (1 + d.Retries)
@@ -186,15 +201,16 @@ type sloBracket struct {
 	lowP99    time.Duration
 }
 
-// measure measures rate, again while the step is inconclusive, at most
-// Retries more times, and records every step in the result.
-func (r *sloRun) measure(rate float64) (Step, error) {
+// measure measures rate as a step of kind, again while the step is
+// inconclusive, at most Retries more times, and records every step in the
+// result.
+func (r *sloRun) measure(rate float64, kind StepKind) (Step, error) {
 	for try := 0; ; try++ {
-		st, err := r.m.Measure(rate)
+		st, err := r.m.Measure(rate, kind)
 		if err != nil {
 			return st, err
 		}
-		st.Rate = rate
+		st.Rate, st.Kind = rate, kind
 		r.res.Steps = append(r.res.Steps, st)
 		if !st.Inconclusive || try >= r.d.Retries {
 			return st, nil
@@ -208,7 +224,7 @@ func (r *sloRun) measure(rate float64) (Step, error) {
 func (r *sloRun) bracket() (sloBracket, Step, error) {
 	var b sloBracket
 	rate := math.Round(r.d.Start)
-	st, err := r.measure(rate)
+	st, err := r.measure(rate, SearchStep)
 	if err != nil {
 		return b, st, err
 	}
@@ -231,7 +247,7 @@ func (r *sloRun) growUp(b sloBracket, rate float64, st Step) (sloBracket, Step, 
 		}
 		rate = next
 		var err error
-		if st, err = r.measure(rate); err != nil {
+		if st, err = r.measure(rate, SearchStep); err != nil {
 			return b, st, err
 		}
 		if !st.Meets(r.d.Target) {
@@ -255,7 +271,7 @@ func (r *sloRun) growDown(b sloBracket, rate float64, st Step) (sloBracket, Step
 		}
 		rate = next
 		var err error
-		if st, err = r.measure(rate); err != nil {
+		if st, err = r.measure(rate, SearchStep); err != nil {
 			return b, st, err
 		}
 		if st.Meets(r.d.Target) {
@@ -278,7 +294,7 @@ func (r *sloRun) bisect(b *sloBracket) error {
 		if mid <= b.low || mid >= b.high {
 			break
 		}
-		st, err := r.measure(mid)
+		st, err := r.measure(mid, SearchStep)
 		if err != nil {
 			return err
 		}
@@ -292,14 +308,14 @@ func (r *sloRun) bisect(b *sloBracket) error {
 }
 
 // confirm measures answer once more, which must meet the target a second
-// time; each failure steps the answer down by StepDown, at most
-// MaxConfirm times and not below MinRate. lowP99 is the p99 first measured
-// at answer. confirm sets the result's answer and note.
+// time; each failure steps the answer down (see stepDown), at most
+// MaxConfirm confirmations in all. lowP99 is the p99 first measured at
+// answer. confirm sets the result's answer and note.
 func (r *sloRun) confirm(answer float64, lowP99 time.Duration) error {
 	d := r.d
 	var notes []string
 	for i := range d.MaxConfirm {
-		st, err := r.measure(answer)
+		st, err := r.measure(answer, Confirmation)
 		if err != nil {
 			return err
 		}
@@ -312,15 +328,29 @@ func (r *sloRun) confirm(answer float64, lowP99 time.Duration) error {
 			}
 			return nil
 		}
-		notes = append(notes, fmt.Sprintf("confirmation at %s req/s failed (%s), stepped down %g%%", fmtRate(answer), st.failure(d.Target), 100*d.StepDown))
-		lowP99 = 0
-		answer = math.Round(answer * (1 - d.StepDown))
-		if answer < d.MinRate {
+		note := fmt.Sprintf("confirmation at %s req/s failed (%s)", fmtRate(answer), st.failure(d.Target))
+		next := d.stepDown(answer, i)
+		if i == d.MaxConfirm-1 || next >= answer {
+			notes = append(notes, note)
 			break
 		}
+		notes = append(notes, fmt.Sprintf("%s, stepped down to %s req/s", note, fmtRate(next)))
+		lowP99 = 0
+		answer = next
 	}
 	r.res.Note = joinReason(append(notes, "no rate confirmed")...)
 	return nil
+}
+
+// maxStepDown caps a step down: each keeps at least half the rate.
+const maxStepDown = 0.5
+
+// stepDown is the rate to confirm after the i-th failed confirmation
+// (from 0) at rate: rate lowered by StepDown·2^i, at most maxStepDown, and
+// not below MinRate.
+func (d *SLOSearch) stepDown(rate float64, i int) float64 {
+	share := math.Min(d.StepDown*math.Pow(2, float64(i)), maxStepDown)
+	return math.Max(math.Round(rate*(1-share)), d.MinRate)
 }
 
 // failure says why a step did not meet the target.

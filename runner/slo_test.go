@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func (s *simServer) p99(rate float64) float64 {
 	return float64(s.base) / (1 - rate/s.capacity)
 }
 
-func (s *simServer) Measure(rate float64) (Step, error) {
+func (s *simServer) Measure(rate float64, _ StepKind) (Step, error) {
 	s.calls++
 	if rate >= s.capacity {
 		return Step{Reason: "generator fell behind its schedule"}, nil
@@ -35,6 +36,17 @@ func (s *simServer) Measure(rate float64) (Step, error) {
 		f = 1 + s.noise*(2*s.rng.Float64()-1)
 	}
 	return Step{P99: time.Duration(s.p99(rate) * f), Pass: true}, nil
+}
+
+// lowestStepDown is the factor of the first answer that s's confirmations
+// reach when all but the last fail.
+func lowestStepDown(s *SLOSearch) float64 {
+	d := s.defaults()
+	f := 1.0
+	for i := range d.MaxConfirm - 1 {
+		f *= 1 - math.Min(d.StepDown*math.Pow(2, float64(i)), maxStepDown)
+	}
+	return f
 }
 
 // trueRate is the rate at which the simulated p99 times factor equals target.
@@ -69,7 +81,7 @@ func TestSLOSearchSimulated(t *testing.T) {
 			// With noise the measured p99 is within ±noise of the truth, so
 			// the answer lies between the rates where the true p99 is
 			// target/(1−noise) and target/(1+noise), less the tolerance.
-			lo := sim.trueRate(tc.target, 1+tc.noise) * (1 - DefaultSLOTolerance - DefaultSLOStepDown*float64(DefaultSLOMaxConfirm))
+			lo := sim.trueRate(tc.target, 1+tc.noise) * (1 - DefaultSLOTolerance) * lowestStepDown(&s)
 			hi := sim.trueRate(tc.target, 1-tc.noise) + 1
 			if res.MaxRate < lo || res.MaxRate > hi {
 				t.Errorf("max rate %g outside [%g, %g] (true %g); steps %+v", res.MaxRate, lo, hi, sim.trueRate(tc.target, 1), res.Steps)
@@ -106,12 +118,12 @@ func TestSLOSearchRetriesInconclusive(t *testing.T) {
 	sim := &simServer{base: 200 * time.Microsecond, capacity: 50_000}
 	rng := rand.New(rand.NewPCG(3, 4))
 	noisy := 0
-	m := MeasureFunc(func(rate float64) (Step, error) {
+	m := MeasureFunc(func(rate float64, kind StepKind) (Step, error) {
 		if rng.IntN(3) == 0 {
 			noisy++
 			return Step{Inconclusive: true, Reason: "noisy"}, nil
 		}
-		return sim.Measure(rate)
+		return sim.Measure(rate, kind)
 	})
 	s := SLOSearch{Target: 2 * time.Millisecond, Start: 1000}
 	res, err := s.Run(m)
@@ -127,7 +139,7 @@ func TestSLOSearchRetriesInconclusive(t *testing.T) {
 	}
 	// Always noisy: every rate is tried 1 + Retries times, then taken as
 	// not meeting the target.
-	always := MeasureFunc(func(float64) (Step, error) { return Step{Inconclusive: true, Reason: "noisy"}, nil })
+	always := MeasureFunc(func(float64, StepKind) (Step, error) { return Step{Inconclusive: true, Reason: "noisy"}, nil })
 	s = SLOSearch{Target: time.Millisecond, Start: 400, MinRate: 100}
 	res, err = s.Run(always)
 	if err != nil || res.Met || len(res.Steps) != 3*(1+DefaultSLORetries) {
@@ -171,7 +183,7 @@ func TestSLOSearchConfirmationStepsDown(t *testing.T) {
 	// the bisection's answer does not, so the search steps down.
 	seen := map[float64]int{}
 	var answer float64
-	m := MeasureFunc(func(rate float64) (Step, error) {
+	m := MeasureFunc(func(rate float64, _ StepKind) (Step, error) {
 		seen[rate]++
 		if rate > 10_000 {
 			return Step{P99: 2 * time.Millisecond, Pass: true}, nil
@@ -195,7 +207,7 @@ func TestSLOSearchConfirmationStepsDown(t *testing.T) {
 func TestSLOSearchStops(t *testing.T) {
 	stop := errors.New("interrupted")
 	n := 0
-	m := MeasureFunc(func(rate float64) (Step, error) {
+	m := MeasureFunc(func(rate float64, _ StepKind) (Step, error) {
 		n++
 		if n == 3 {
 			return Step{}, stop
@@ -209,5 +221,113 @@ func TestSLOSearchStops(t *testing.T) {
 	}
 	if err := (&SLOSearch{Start: 10}).Validate(); err == nil {
 		t.Error("no target accepted")
+	}
+}
+
+// TestSLOSearchConfirmationStepsDownGeometrically: every search step up to
+// 10,000 req/s meets the target, but confirmations fail above 80% of the
+// first answer. Steps of 5, 10 and 20% reach 0.68×, where the fourth
+// confirmation holds; three fixed 5% steps (0.86×) never got there.
+func TestSLOSearchConfirmationStepsDownGeometrically(t *testing.T) {
+	var first float64
+	m := MeasureFunc(func(rate float64, kind StepKind) (Step, error) {
+		if kind == Confirmation && first == 0 {
+			first = rate
+		}
+		if rate > 10_000 || (kind == Confirmation && rate > 0.8*first) {
+			return Step{P99: 2 * time.Millisecond, Pass: true}, nil
+		}
+		return Step{P99: 500 * time.Microsecond, Pass: true}, nil
+	})
+	s := SLOSearch{Target: time.Millisecond, Start: 1000}
+	res, err := s.Run(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Met || res.MaxRate > 0.8*first || res.MaxRate < 0.6*first {
+		t.Fatalf("met %v at %g, first answer %g: %s", res.Met, res.MaxRate, first, res.Note)
+	}
+	var confirms []float64
+	for _, st := range res.Steps {
+		if st.Kind == Confirmation {
+			confirms = append(confirms, st.Rate)
+		}
+	}
+	want := []float64{first, math.Round(first * 0.95)}
+	want = append(want, math.Round(want[1]*0.9))
+	want = append(want, math.Round(want[2]*0.8))
+	if !slices.Equal(confirms, want) || res.MaxRate != want[3] {
+		t.Errorf("confirmations at %v, want %v", confirms, want)
+	}
+	for _, r := range want[:3] {
+		if !strings.Contains(res.Note, "confirmation at "+fmtRate(r)+" req/s failed (p99 2ms > 1ms), stepped down") {
+			t.Errorf("note %q does not list the failure at %g", res.Note, r)
+		}
+	}
+	if !strings.HasSuffix(res.Note, "confirmed at "+fmtRate(res.MaxRate)+" req/s") {
+		t.Errorf("note %q", res.Note)
+	}
+}
+
+// TestSLOSearchConfirmationFloor: confirmations that never hold step down
+// to MinRate and no further, then end without an answer; the last failure
+// is not said to step down.
+func TestSLOSearchConfirmationFloor(t *testing.T) {
+	m := MeasureFunc(func(rate float64, kind StepKind) (Step, error) {
+		if kind == Confirmation {
+			return Step{Reason: "generator fell behind its schedule"}, nil
+		}
+		return Step{P99: 500 * time.Microsecond, Pass: true}, nil
+	})
+	s := SLOSearch{Target: time.Millisecond, Start: 1000, MinRate: 900, MaxRate: 1000}
+	res, err := s.Run(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var confirms []float64
+	for _, st := range res.Steps {
+		if st.Kind == Confirmation {
+			confirms = append(confirms, st.Rate)
+		}
+	}
+	// 1000 → 950 → 900 (10% would be 855) → no lower.
+	if res.Met || !slices.Equal(confirms, []float64{1000, 950, 900}) {
+		t.Fatalf("met %v, confirmations at %v: %s", res.Met, confirms, res.Note)
+	}
+	if strings.Count(res.Note, "stepped down") != 2 || !strings.HasSuffix(res.Note, "no rate confirmed") {
+		t.Errorf("note %q", res.Note)
+	}
+}
+
+// TestSLOSearchStepKinds: the Measurer is told which runs are
+// confirmations, retried ones included, and the steps record it.
+func TestSLOSearchStepKinds(t *testing.T) {
+	sim := &simServer{base: 200 * time.Microsecond, capacity: 50_000}
+	var kinds []StepKind
+	retried := false
+	m := MeasureFunc(func(rate float64, kind StepKind) (Step, error) {
+		kinds = append(kinds, kind)
+		if kind == Confirmation && !retried {
+			retried = true
+			return Step{Inconclusive: true, Reason: "noisy"}, nil
+		}
+		return sim.Measure(rate, kind)
+	})
+	s := SLOSearch{Target: 2 * time.Millisecond, Start: 1000}
+	res, err := s.Run(m)
+	if err != nil || !res.Met {
+		t.Fatalf("%v: %+v", err, res)
+	}
+	n := len(kinds)
+	if n < 3 || kinds[n-1] != Confirmation || kinds[n-2] != Confirmation || slices.Contains(kinds[:n-2], Confirmation) {
+		t.Fatalf("kinds %v: want search steps, then a retried confirmation", kinds)
+	}
+	for i, st := range res.Steps {
+		if st.Kind != kinds[i] {
+			t.Errorf("step %d kind %v, measured as %v", i, st.Kind, kinds[i])
+		}
+	}
+	if st := res.Steps[n-1]; st.Rate != res.MaxRate || st.Rate != res.Steps[n-2].Rate {
+		t.Errorf("confirmed %g, answer %g", st.Rate, res.MaxRate)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -22,9 +23,13 @@ import (
 const sloDoc = `Slo finds, per backend, the highest open-loop rate whose corrected p99
 stays at or below the target with zero errors, the generator on schedule and
 a quiet host. Without -start it first measures the closed-loop capacity (one
-cell) and starts at half of it. From there it doubles the rate until the
-target breaks (or halves it until it holds), bisects to within 2%, and runs
-the answer once more; a failed confirmation steps the answer down 5% and is
+cell) and starts at half of it; if that probe fails it starts at half of
+what the probe measured, or at -min-rate, and the note says so. From there
+it doubles the rate until the target breaks (or halves it until it holds),
+bisects to within 2%, and confirms the answer with one more run measured
+for -confirm-duration (default twice -duration: near the knee a short run
+misses rare slow requests). A failed confirmation steps the answer down 5%,
+then 10%, 20%, 40% (never below -min-rate), at most 5 confirmations, each
 reported. A noisy step (another process on the pinned CPUs) says nothing
 about the server and is measured again, up to twice; -quiet-wait helps on a
 shared machine. Every step is a normal cell: a row in summary.csv, its .json and
@@ -48,6 +53,7 @@ type sloFlags struct {
 	start    float64
 	maxRate  float64
 	minRate  float64
+	confirm  time.Duration // measured window of a confirmation
 }
 
 func parseSLOFlags(args []string, stdout io.Writer) (sloFlags, error) {
@@ -60,7 +66,8 @@ func parseSLOFlags(args []string, stdout io.Writer) (sloFlags, error) {
 	fs.Float64Var(&f.start, "start", 0, "first rate in req/s (0 = half the closed-loop capacity, measured first)")
 	fs.Float64Var(&f.minRate, "min-rate", 100, "lowest rate tried while halving, req/s")
 	fs.Float64Var(&f.maxRate, "max-rate", runner.MaxRate, "highest rate tried while doubling, req/s")
-	fs.DurationVar(&f.run.duration, "duration", 3*time.Second, "measured window of every step")
+	fs.DurationVar(&f.run.duration, "duration", 3*time.Second, "measured window of every search step")
+	fs.DurationVar(&f.confirm, "confirm-duration", 0, "measured window `D` of every confirmation (default 2 × -duration)")
 	fs.DurationVar(&f.run.warmup, "warmup", time.Second, "warm-up of every step")
 	fs.StringVar(&f.run.out, "out", filepath.Join("results", "runs"), "the run goes in `DIR`/<run-id>; DIR/latest links to it")
 	fs.StringVar(&f.run.runID, "run-id", "", "name of the run directory (default: UTC start time)")
@@ -76,11 +83,16 @@ func parseSLOFlags(args []string, stdout io.Writer) (sloFlags, error) {
 	if fs.NArg() > 0 {
 		return f, usagef("slo", "unexpected argument %q", fs.Arg(0))
 	}
+	if !isSet(fs, "confirm-duration") {
+		f.confirm = 2 * f.run.duration
+	}
 	switch {
 	case f.target <= 0:
 		return f, usagef("slo", "-p99 is required and must be positive")
 	case f.run.duration <= 0 || f.run.warmup < 0:
 		return f, usagef("slo", "-duration must be positive and -warmup not negative")
+	case f.confirm <= 0 || f.confirm > runner.MaxDuration:
+		return f, usagef("slo", "-confirm-duration must be positive and at most %v", runner.MaxDuration)
 	case f.run.startTimeout <= 0 || f.run.quietWait < 0:
 		return f, usagef("slo", "-start-timeout must be positive and -quiet-wait not negative")
 	case math.IsNaN(f.start) || f.start < 0 || f.start > runner.MaxRate:
@@ -93,6 +105,13 @@ func parseSLOFlags(args []string, stdout io.Writer) (sloFlags, error) {
 		return f, usagef("slo", "-run-id %q: want a plain directory name", f.run.runID)
 	}
 	return f, nil
+}
+
+// isSet reports whether the command line gave fs's flag name.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
 }
 
 // plan is the one-round plan the search's cells belong to; it is written
@@ -158,7 +177,7 @@ func cmdSLO(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, s := range skipped {
 		fmt.Fprintf(stderr, "skipping %s: protocol not served by the backend\n", s)
 	}
-	s := &sloRun{ctx: ctx, cfg: cfg, w: w, stderr: stderr, reps: map[string]int{}}
+	s := &sloRun{ctx: ctx, cfg: cfg, confirm: f.confirm, w: w, stderr: stderr, reps: map[string]int{}}
 	var answers []results.SLORow
 	var runErr error
 	for _, c := range cells {
@@ -220,19 +239,31 @@ func newSLOConfig(f *sloFlags, plan runner.Plan, stderr io.Writer) (runner.Confi
 
 // sloRun measures the steps of the searches, one cell each.
 type sloRun struct {
-	ctx    context.Context
-	cfg    runner.Config
-	w      runner.RowWriter
-	stderr io.Writer
-	reps   map[string]int // runs per cell key: a confirmation is the next repetition
-	rows   []results.Row
+	ctx     context.Context
+	cfg     runner.Config
+	confirm time.Duration // measured window of a confirmation
+	w       runner.RowWriter
+	stderr  io.Writer
+	reps    map[string]int // runs per cell key: a confirmation is the next repetition
+	rows    []results.Row
 }
 
-// cell runs c (its Rep set to the next repetition of its key) and logs it.
-func (s *sloRun) cell(c runner.Cell) (results.Row, error) {
+// config is the configuration of a step of kind: a confirmation's
+// measured window is the confirmation duration.
+func (s *sloRun) config(kind runner.StepKind) runner.Config {
+	cfg := s.cfg
+	if kind == runner.Confirmation {
+		cfg.Plan.Duration = s.confirm
+	}
+	return cfg
+}
+
+// cell runs c as a step of kind (its Rep set to the next repetition of its
+// key) and logs it.
+func (s *sloRun) cell(c runner.Cell, kind runner.StepKind) (results.Row, error) {
 	s.reps[c.Key()]++
 	c.Rep = s.reps[c.Key()]
-	row, err := runner.RunCell(s.ctx, s.cfg, c, s.w)
+	row, err := runner.RunCell(s.ctx, s.config(kind), c, s.w)
 	if err != nil {
 		return row, err
 	}
@@ -256,24 +287,20 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 		ans.Workload = c.Workload.Name
 	}
 	fmt.Fprintf(s.stderr, "%s:\n", c.Label)
-	start := f.start
+	start, probeNote := f.start, ""
 	if start == 0 {
-		row, err := s.cell(c)
+		row, err := s.cell(c, runner.SearchStep)
 		if err != nil {
 			ans.Reason = "search stopped: " + err.Error()
 			return ans, err
 		}
-		if row.Status == results.StatusFailed || row.RPS <= 0 {
-			ans.Reason = "capacity probe failed: " + row.Reason
-			return ans, nil
-		}
-		start = min(max(math.Round(row.RPS/2), f.minRate), f.maxRate)
+		start, probeNote = startRate(row, f.minRate, f.maxRate)
 	}
 	search := runner.SLOSearch{Target: f.target, Start: start, MinRate: f.minRate, MaxRate: f.maxRate}
-	res, err := search.Run(runner.MeasureFunc(func(rate float64) (runner.Step, error) {
+	res, err := search.Run(runner.MeasureFunc(func(rate float64, kind runner.StepKind) (runner.Step, error) {
 		oc := c
 		oc.Rate = rate
-		row, err := s.cell(oc)
+		row, err := s.cell(oc, kind)
 		if err != nil {
 			return runner.Step{}, err
 		}
@@ -282,6 +309,9 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 	ans.Steps = len(res.Steps)
 	ans.BracketLow, ans.BracketHigh = positive(res.BracketLow), positive(res.BracketHigh)
 	ans.Reason = res.Note
+	if probeNote != "" {
+		ans.Reason = probeNote + "; " + res.Note
+	}
 	if err != nil {
 		ans.Reason = "search stopped: " + err.Error()
 	}
@@ -290,6 +320,25 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 		ans.P99AtMaxUs = new(res.P99AtMax.Microseconds())
 	}
 	return ans, err
+}
+
+// startRate is where a search starts after the closed-loop capacity probe
+// that measured row: half its throughput, within minRate and maxRate. A
+// failed probe still starts the search, at half of what it measured or at
+// minRate when it measured nothing; note then says so and why.
+func startRate(row results.Row, minRate, maxRate float64) (start float64, note string) {
+	start = min(max(math.Round(row.RPS/2), minRate), maxRate)
+	if row.Status != results.StatusFailed && row.RPS > 0 {
+		return start, ""
+	}
+	why := row.Reason
+	if why == "" {
+		why = "no throughput measured"
+	}
+	if row.RPS > 0 {
+		return start, fmt.Sprintf("capacity probe failed (%s) at %s req/s; started at %s req/s", why, runner.FormatRate(math.Round(row.RPS)), runner.FormatRate(start))
+	}
+	return minRate, fmt.Sprintf("capacity probe failed (%s); started at -min-rate, %s req/s", why, runner.FormatRate(minRate))
 }
 
 func positive(x float64) *float64 {

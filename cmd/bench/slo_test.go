@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/results"
+	"github.com/asyncbench/asyncbench/runner"
 	"github.com/asyncbench/asyncbench/runner/fakechild"
 )
 
@@ -30,7 +33,7 @@ func readSLO(t *testing.T, path string) [][]string {
 
 // TestSLOEndToEnd runs bench slo against the fake children, whose p99 is
 // always 812 µs: a 1 ms target is met up to -max-rate, a 500 µs target
-// never, whatever the rate.
+// never, whatever the rate. The confirmation runs twice -duration.
 func TestSLOEndToEnd(t *testing.T) {
 	t.Setenv(fakechild.EnvFake, "1")
 	out := t.TempDir()
@@ -53,8 +56,14 @@ func TestSLOEndToEnd(t *testing.T) {
 			t.Errorf("answer %q", r)
 		}
 	}
-	if rows := csvRows(t, filepath.Join(dir, "summary.csv")); len(rows) != 8 || rows[3].Rate != 4000 || rows[3].Rep != 2 {
-		t.Errorf("%d rows; fourth %+v", len(rows), rows[3])
+	rows := csvRows(t, filepath.Join(dir, "summary.csv"))
+	if len(rows) != 8 || rows[3].Rate != 4000 || rows[3].Rep != 2 {
+		t.Fatalf("%d rows; fourth %+v", len(rows), rows[3])
+	}
+	for i, r := range rows[:4] {
+		if want := []float64{1, 1, 1, 2}[i]; r.DurationS != want {
+			t.Errorf("row %d (%g req/s, rep %d): duration %gs, want %gs", i, r.Rate, r.Rep, r.DurationS, want)
+		}
 	}
 	for _, ext := range []string{".png", ".svg"} {
 		if _, err := os.Stat(filepath.Join(dir, "plots", "slo-p99"+ext)); err != nil {
@@ -93,6 +102,8 @@ func TestSLOUsage(t *testing.T) {
 		{"slo -p99 1ms -start 5 -min-rate 10", "-start must lie within"},
 		{"slo -p99 1ms -backends nosuch", "nosuch"},
 		{"slo -p99 1ms extra", "unexpected argument"},
+		{"slo -p99 1ms -confirm-duration 0s", "-confirm-duration must be positive"},
+		{"slo -p99 1ms -confirm-duration -1s", "-confirm-duration must be positive"},
 	} {
 		var stdout bytes.Buffer
 		err := run(context.Background(), strings.Fields(tc.args), &stdout, &stdout)
@@ -118,5 +129,80 @@ func TestSLOInterrupted(t *testing.T) {
 	recs := readSLO(t, filepath.Join(out, "i", results.SLOFile))
 	if len(recs) != 2 || recs[1][9] != "search stopped: interrupted" {
 		t.Fatalf("slo.csv: %q", recs)
+	}
+}
+
+func TestSLOConfirmDuration(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{"-p99", "1ms"}, 6 * time.Second},
+		{[]string{"-p99", "1ms", "-duration", "2s"}, 4 * time.Second},
+		{[]string{"-p99", "1ms", "-duration", "2s", "-confirm-duration", "5s"}, 5 * time.Second},
+	} {
+		f, err := parseSLOFlags(tc.args, io.Discard)
+		if err != nil || f.confirm != tc.want {
+			t.Errorf("%q: confirm %v, %v; want %v", tc.args, f.confirm, err, tc.want)
+		}
+	}
+	s := &sloRun{cfg: runner.Config{Plan: runner.Plan{Duration: 2 * time.Second}}, confirm: 5 * time.Second}
+	if d := s.config(runner.SearchStep).Plan.Duration; d != 2*time.Second {
+		t.Errorf("search step measured for %v", d)
+	}
+	if d := s.config(runner.Confirmation).Plan.Duration; d != 5*time.Second || s.cfg.Plan.Duration != 2*time.Second {
+		t.Errorf("confirmation measured for %v (search steps now %v)", d, s.cfg.Plan.Duration)
+	}
+}
+
+func TestSLOStartRate(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		row   results.Row
+		start float64
+		note  string // "" = none expected
+	}{
+		{"capacity", results.Row{Status: results.StatusOK, RPS: 30_001}, 15_001, ""},
+		{"saturated capacity", results.Row{Status: results.StatusSaturated, RPS: 8000}, 4000, ""},
+		{"clamped up", results.Row{Status: results.StatusOK, RPS: 50}, 100, ""},
+		{"clamped down", results.Row{Status: results.StatusOK, RPS: 90_000}, 20_000, ""},
+		{"failed with throughput", results.Row{Status: results.StatusFailed, RPS: 12_000, Reason: "3% of requests failed"}, 6000,
+			"capacity probe failed (3% of requests failed) at 12000 req/s; started at 6000 req/s"},
+		{"failed, half below min", results.Row{Status: results.StatusFailed, RPS: 120, Reason: "x"}, 100,
+			"capacity probe failed (x) at 120 req/s; started at 100 req/s"},
+		{"failed without throughput", results.Row{Status: results.StatusFailed, Reason: "loadgen did not finish in time"}, 100,
+			"capacity probe failed (loadgen did not finish in time); started at -min-rate, 100 req/s"},
+		{"no throughput", results.Row{Status: results.StatusOK}, 100,
+			"capacity probe failed (no throughput measured); started at -min-rate, 100 req/s"},
+	} {
+		start, note := startRate(tc.row, 100, 20_000)
+		if start != tc.start || note != tc.note {
+			t.Errorf("%s: start %g, note %q; want %g, %q", tc.name, start, note, tc.start, tc.note)
+		}
+	}
+}
+
+// TestSLOProbeFailed: a capacity probe that fails (the fake generator
+// reports 90% timeouts on /delay) still starts the search, at half the
+// throughput it measured, and the answer's reason says so.
+func TestSLOProbeFailed(t *testing.T) {
+	t.Setenv(fakechild.EnvFake, "1")
+	t.Setenv(fakechild.EnvTimeouts, "1")
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"slo", "-p99", "1ms", "-backends", "gnet", "-conns", "1",
+		"-workload", "delay:100", "-min-rate", "250", "-duration", "1s", "-warmup", "0s",
+		"-out", out, "-run-id", "p", "-server", os.Args[0], "-loadgen", os.Args[0]}, &stdout, &stderr)
+	if cli.Code(err) != cli.ExitFailed {
+		t.Fatalf("exit %d (%v), want %d\n%s", cli.Code(err), err, cli.ExitFailed, stderr.String())
+	}
+	recs := readSLO(t, filepath.Join(out, "p", results.SLOFile))
+	if len(recs) != 2 || !strings.HasPrefix(recs[1][9], "capacity probe failed (") ||
+		!strings.Contains(recs[1][9], "at 1000 req/s; started at 500 req/s; target p99 ≤ 1ms not met even at 250 req/s") {
+		t.Fatalf("slo.csv: %q", recs)
+	}
+	// The probe, 500 and 250 req/s.
+	if rows := csvRows(t, filepath.Join(out, "p", "summary.csv")); len(rows) != 3 || rows[1].Rate != 500 || rows[2].Rate != 250 {
+		t.Errorf("%d rows: %+v", len(rows), rows)
 	}
 }

@@ -18,10 +18,11 @@
 //	                             generator's "failed" status (3), as a blocked
 //	                             event loop makes the real one do
 //
-// The fake loadgen given -mix SPEC reports one endpoint per entry of the
-// spec, with the requests split by weight (see Endpoints). Given -idle it
-// reports no request in its window and the server's idle memory of
-// IdleSummary.
+// The fake loadgen reports the measured window it was given (-d), with
+// its canned requests and rate whatever the window. Given -mix SPEC it
+// reports one endpoint per entry of the spec, with the requests split by
+// weight (see Endpoints). Given -idle it reports no request in its window
+// and the server's idle memory of IdleSummary.
 package fakechild
 
 import (
@@ -172,7 +173,7 @@ func fakeLoadgen(args []string, prior int) error {
 	conns := fs.Int("c", 1, "")
 	fs.Int("P", 1, "")
 	fs.Float64("R", 0, "")
-	fs.Duration("d", 0, "")
+	d := fs.Duration("d", 0, "")
 	fs.Duration("warmup", 0, "")
 	fs.Int("body", 0, "")
 	fs.Int("payload", 0, "")
@@ -203,6 +204,9 @@ func fakeLoadgen(args []string, prior int) error {
 		s = IdleSummary(*conns)
 	}
 	s.Target = fs.Arg(0)
+	if *d > 0 {
+		s.DurationSeconds = d.Seconds()
+	}
 	if *mix != "" {
 		eps, err := Endpoints(*mix, s.Requests)
 		if err != nil {
