@@ -272,6 +272,9 @@ func (s *sloRun) cell(c runner.Cell, kind runner.StepKind) (results.Row, error) 
 	if c.Rate > 0 {
 		what = runner.FormatRate(c.Rate) + " req/s"
 	}
+	if kind == runner.Confirmation {
+		what += " (confirmation, " + s.confirm.String() + ")"
+	}
 	fmt.Fprintf(s.stderr, "  %s %s: %s, %s req/s, p99 %s µs %s\n", c.Label, what, row.Status,
 		strconv.FormatFloat(math.Round(row.RPS), 'f', -1, 64), strconv.FormatInt(row.P99Us, 10), row.Reason)
 	return row, nil
