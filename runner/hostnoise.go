@@ -3,6 +3,7 @@ package runner
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -122,18 +123,28 @@ func parsePIDStatTicks(data []byte) (own, reaped uint64, err error) {
 	return v[0] + v[1], v[2] + v[3], nil
 }
 
-// hostSample is one reading of the pinned CPUs, of the two children and of
-// every other process.
+// hostSample is one reading of the pinned CPUs and of the two children.
 type hostSample struct {
 	At    time.Time
 	NCPU  int      // pinned CPUs
 	CPUs  cpuTimes // summed over the pinned CPUs
 	Procs uint64   // utime+stime of the server and the generator together
-	// Others is the CPU time of every other process since the sampler
-	// started, in ticks: a running sum of their utime+stime and of what
-	// they reaped from their children. Valid when Scanned.
-	Others  uint64
-	Scanned bool
+}
+
+// scanMark is a scan of every other process: their CPU time since the
+// sampler's first scan, in ticks, in all (Others) and by process (Used,
+// those that used any).
+type scanMark struct {
+	At     time.Time
+	Others uint64
+	Used   []procTicks
+}
+
+// procTicks is the CPU time a process used since the sampler's first scan.
+type procTicks struct {
+	PID   int
+	Name  string
+	Ticks uint64
 }
 
 // HostProbe reads the host's CPU accounting. The zero value is not
@@ -181,27 +192,23 @@ func listPIDs() ([]int, error) {
 	return pids, nil
 }
 
-// hostSampler takes hostSamples of some CPUs and children, keeping the
-// per-process times of the last scan of the other processes.
+// hostSampler reads some CPUs and children, and scans the other processes
+// on demand, keeping their times from the last scan.
 type hostSampler struct {
 	p      *HostProbe
 	cpus   []int
 	pids   []int
 	last   map[int]uint64 // other processes' ticks at the last scan; nil before the first
 	others uint64
-	// nextScan spaces the scans of the other processes so that they cost
-	// at most 0.5% of a CPU: 200 × the last scan's duration apart, unless
-	// every sample must scan.
-	nextScan   time.Time
-	scanAlways bool
+	used   []procTicks
 }
 
 func newHostSampler(p *HostProbe, cpus []int, pids ...int) *hostSampler {
 	return &hostSampler{p: p, cpus: cpus, pids: pids}
 }
 
-// sample reads the CPUs (summed) and the children's CPU time, and scans
-// the other processes when due.
+// sample reads the CPUs (summed) and the children's CPU time: three small
+// reads, cheap enough to repeat ten times a second on the measured CPUs.
 func (h *hostSampler) sample(now time.Time) (hostSample, error) {
 	data, err := h.p.ReadStat()
 	if err != nil {
@@ -230,27 +237,22 @@ func (h *hostSampler) sample(now time.Time) (hostSample, error) {
 		}
 		s.Procs += own
 	}
-	if h.scanAlways || !now.Before(h.nextScan) {
-		began := time.Now()
-		if err := h.scan(); err == nil {
-			s.Scanned = true
-			h.nextScan = now.Add(200 * time.Since(began))
-		}
-	}
-	s.Others = h.others
 	return s, nil
 }
 
-// scan adds to h.others what every process but the children and bench
-// used since the last scan. A process that appeared since counts whole
-// (it started in between, or was just reaped into its parent); one that
-// ended took its last ticks with it, unless its parent reaped it.
-func (h *hostSampler) scan() error {
+// mark scans every process but the children and bench, and returns what
+// they used since the first scan. A process that appeared since the last
+// scan counts whole (it started in between, or its time was just reaped
+// into its parent's); one that ended took its last ticks with it, unless
+// its parent reaped it. A scan reads every /proc/PID/stat (about 0.6 ms
+// of CPU with 70 processes): too costly to repeat during a measured
+// window, whose tail latency it visibly raised.
+func (h *hostSampler) mark(now time.Time) (scanMark, error) {
 	pids, err := h.p.PIDs()
 	if err != nil {
-		return err
+		return scanMark{}, err
 	}
-	now := make(map[int]uint64, len(pids))
+	cur := make(map[int]uint64, len(pids))
 	for _, pid := range pids {
 		if pid == h.p.Self || slices.Contains(h.pids, pid) {
 			continue
@@ -264,54 +266,104 @@ func (h *hostSampler) scan() error {
 			continue
 		}
 		t := own + reaped
-		now[pid] = t
-		if h.last != nil {
-			h.others += t - min(h.last[pid], t)
+		cur[pid] = t
+		if h.last == nil {
+			continue
+		}
+		if d := t - min(h.last[pid], t); d > 0 {
+			h.others += d
+			i := slices.IndexFunc(h.used, func(u procTicks) bool { return u.PID == pid })
+			if i < 0 {
+				h.used = append(h.used, procTicks{PID: pid, Name: procName(data)})
+				i = len(h.used) - 1
+			}
+			h.used[i].Ticks += d
 		}
 	}
-	h.last = now
-	return nil
+	h.last = cur
+	return scanMark{At: now, Others: h.others, Used: slices.Clone(h.used)}, nil
+}
+
+// procName is the command name in the text of /proc/PID/stat.
+func procName(stat []byte) string {
+	i, j := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+	if i < 0 || j < i {
+		return "?"
+	}
+	return string(stat[i+1 : j])
+}
+
+// topUsers names the processes that used the most CPU between scans a and
+// b, at most n of them, with their CPU time.
+func topUsers(a, b scanMark, n int) string {
+	type use struct {
+		procTicks
+		d uint64
+	}
+	var us []use
+	for _, u := range b.Used {
+		d := u.Ticks
+		if i := slices.IndexFunc(a.Used, func(x procTicks) bool { return x.PID == u.PID }); i >= 0 {
+			d -= a.Used[i].Ticks
+		}
+		if d > 0 {
+			us = append(us, use{u, d})
+		}
+	}
+	slices.SortStableFunc(us, func(x, y use) int { return cmp.Compare(y.d, x.d) })
+	var parts []string
+	for _, u := range us[:min(n, len(us))] {
+		parts = append(parts, fmt.Sprintf("%s (pid %d) %d ms", u.Name, u.PID, u.d*1000/userHZ))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // hostNoise is the outside use of the pinned CPUs between two samples.
 type hostNoise struct {
 	StealPct, OtherPct float64
+	Top                string // the other processes that used the most CPU, with their time
 }
 
-// noiseBetween computes steal and other CPU between samples a and b (both
-// scanned) as percent of the pinned CPUs' capacity, the wall time between
-// them. Busy time is what the CPUs were neither idle nor stolen: /proc/stat
-// keeps idle and steal exactly, while its user and system columns are
-// sampled at ticks and miss most of the work of a CPU that sleeps between
-// requests. Other is the smaller of two bounds on other processes' time on
-// the pinned CPUs: busy minus the children's time (which also holds the
-// kernel's work charged to no process, such as loopback packets handled
-// while the CPU was idle), and every other process's time wherever it ran.
-// ok is false when no time passed.
-func noiseBetween(a, b hostSample) (n hostNoise, ok bool) {
+// noiseBetween computes steal and other CPU between samples a and b as
+// percent of the pinned CPUs' capacity, the wall time between them. Busy
+// time is what the CPUs were neither idle nor stolen: /proc/stat keeps
+// idle and steal exactly, while its user and system columns are sampled
+// at ticks and miss most of the work of a CPU that sleeps between
+// requests. Other is the smaller of two upper bounds on other processes'
+// time on the pinned CPUs between a and b: busy minus the children's time
+// (which also holds the kernel's work charged to no process, such as
+// loopback packets handled while the CPU was idle), and others, every
+// other process's time wherever it ran, from scans at or outside a and b
+// (negative: no scan, no bound). ok is false when no time passed.
+func noiseBetween(a, b hostSample, others float64) (n hostNoise, ok bool) {
 	wall := b.At.Sub(a.At).Seconds()
-	if wall <= 0 || b.NCPU <= 0 || b.Procs < a.Procs || b.Others < a.Others {
+	if wall <= 0 || b.NCPU <= 0 || b.Procs < a.Procs {
 		return hostNoise{}, false
 	}
 	capacity := wall * userHZ * float64(b.NCPU)
 	d := b.CPUs.sub(a.CPUs)
 	busy := max(capacity-float64(d.Idle+d.IOWait+d.Steal), 0)
-	other := min(max(busy-float64(b.Procs-a.Procs), 0), float64(b.Others-a.Others))
+	other := max(busy-float64(b.Procs-a.Procs), 0)
+	if others >= 0 {
+		other = min(other, others)
+	}
 	return hostNoise{
 		StealPct: min(100*float64(d.Steal)/capacity, 100),
 		OtherPct: min(100*other/capacity, 100),
 	}, true
 }
 
-// windowNoise picks, among the scanned samples (in time order), the first
-// at or after start and the last at or before end, and returns the noise
-// between them. ok is false when those two cover less than half the
-// window: the sampling missed it and nothing is claimed.
-func windowNoise(samples []hostSample, start, end time.Time) (hostNoise, bool) {
-	i := slices.IndexFunc(samples, func(s hostSample) bool { return s.Scanned && !s.At.Before(start) })
+// windowNoise picks, among samples (in time order), the first at or after
+// start and the last at or before end, and returns the noise between
+// them, other processes' time coming from the scans (see noiseBetween;
+// nil when there were none). ok is false when those two samples cover
+// less than half the window: the sampling missed it and nothing is
+// claimed.
+func windowNoise(samples []hostSample, scans []scanMark, start, end time.Time) (hostNoise, bool) {
+	i := slices.IndexFunc(samples, func(s hostSample) bool { return !s.At.Before(start) })
 	j := -1
 	for k := len(samples) - 1; k >= 0; k-- {
-		if samples[k].Scanned && !samples[k].At.After(end) {
+		if !samples[k].At.After(end) {
 			j = k
 			break
 		}
@@ -319,14 +371,25 @@ func windowNoise(samples []hostSample, start, end time.Time) (hostNoise, bool) {
 	if i < 0 || j <= i || samples[j].At.Sub(samples[i].At) < end.Sub(start)/2 {
 		return hostNoise{}, false
 	}
-	return noiseBetween(samples[i], samples[j])
+	others, top := -1.0, ""
+	if len(scans) == 2 && !scans[0].At.After(samples[i].At) && !scans[1].At.Before(samples[j].At) {
+		others = float64(scans[1].Others - scans[0].Others)
+		top = topUsers(scans[0], scans[1], 3)
+	}
+	n, ok := noiseBetween(samples[i], samples[j], others)
+	n.Top = top
+	return n, ok
 }
 
 // noisyReason says why n makes a cell noisy, "" when it does not.
 func noisyReason(n hostNoise) string {
 	var parts []string
 	if n.OtherPct > MaxOtherCPUPct {
-		parts = append(parts, fmt.Sprintf("other processes used %.1f%% of the pinned CPUs (limit %g%%)", n.OtherPct, MaxOtherCPUPct))
+		why := fmt.Sprintf("other processes used %.1f%% of the pinned CPUs (limit %g%%)", n.OtherPct, MaxOtherCPUPct)
+		if n.Top != "" {
+			why += "; in the cell, most: " + n.Top
+		}
+		parts = append(parts, why)
 	}
 	if n.StealPct > MaxStealPct {
 		parts = append(parts, fmt.Sprintf("steal %.1f%% of the pinned CPUs (limit %g%%)", n.StealPct, MaxStealPct))
@@ -341,13 +404,15 @@ func sampleInterval(cell time.Duration) time.Duration {
 	return max(100*time.Millisecond, cell/4000)
 }
 
-// hostRecorder samples the pinned CPUs, the children's CPU time and the
-// other processes at a fixed interval until stopped; the runner picks the measured window out
-// of the samples afterwards.
+// hostRecorder samples the pinned CPUs and the children's CPU time at a
+// fixed interval until stopped, and scans the other processes once when
+// it starts and once when it stops; the runner picks the measured window
+// out of the samples afterwards.
 type hostRecorder struct {
 	stop    chan struct{}
 	done    chan struct{}
 	samples []hostSample // written by the sampling goroutine until done closes
+	scans   []scanMark   // likewise: the first and the last scan
 }
 
 // startHostRecorder samples every interval until Stop. Failed readings
@@ -355,8 +420,14 @@ type hostRecorder struct {
 func startHostRecorder(p *HostProbe, interval time.Duration, cpus []int, pids ...int) *hostRecorder {
 	r := &hostRecorder{stop: make(chan struct{}), done: make(chan struct{})}
 	h := newHostSampler(p, cpus, pids...)
+	scan := func() {
+		if m, err := h.mark(time.Now()); err == nil {
+			r.scans = append(r.scans, m)
+		}
+	}
 	go func() {
 		defer close(r.done)
+		scan()
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
@@ -365,6 +436,7 @@ func startHostRecorder(p *HostProbe, interval time.Duration, cpus []int, pids ..
 			}
 			select {
 			case <-r.stop:
+				scan()
 				return
 			case <-t.C:
 			}
@@ -373,11 +445,12 @@ func startHostRecorder(p *HostProbe, interval time.Duration, cpus []int, pids ..
 	return r
 }
 
-// Stop ends sampling and returns the samples taken, in time order.
-func (r *hostRecorder) Stop() []hostSample {
+// Stop ends sampling and returns the samples taken, in time order, and
+// the scans of the other processes (two, unless a scan failed).
+func (r *hostRecorder) Stop() ([]hostSample, []scanMark) {
 	close(r.stop)
 	<-r.done
-	return r.samples
+	return r.samples, r.scans
 }
 
 // waitQuiet samples the pinned CPUs over one second at a time until one
@@ -389,8 +462,8 @@ func (r *hostRecorder) Stop() []hostSample {
 func waitQuiet(p *HostProbe, cpus []int, limit time.Duration, sleep func(time.Duration) bool) (waited time.Duration, quiet bool) {
 	start := time.Now()
 	h := newHostSampler(p, cpus)
-	h.scanAlways = true
 	for {
+		m0, err0 := h.mark(time.Now())
 		a, err := h.sample(time.Now())
 		if err != nil {
 			return time.Since(start), false
@@ -402,7 +475,11 @@ func waitQuiet(p *HostProbe, cpus []int, limit time.Duration, sleep func(time.Du
 		if err != nil {
 			return time.Since(start), false
 		}
-		if n, ok := noiseBetween(a, b); ok && noisyReason(n) == "" {
+		others := -1.0
+		if m1, err1 := h.mark(time.Now()); err0 == nil && err1 == nil {
+			others = float64(m1.Others - m0.Others)
+		}
+		if n, ok := noiseBetween(a, b, others); ok && noisyReason(n) == "" {
 			return time.Since(start), true
 		}
 		if time.Since(start) >= limit {
@@ -479,14 +556,14 @@ func sideCPUs(set []int) int {
 // sum, with samples taken during the cell, and sets the status: a
 // generator-bound closed-loop cell is saturated, and an ok or saturated
 // cell on a busy host is noisy.
-func (c *Config) judgeHost(r *results.Row, sum *summary.Summary, samples []hostSample) {
+func (c *Config) judgeHost(r *results.Row, sum *summary.Summary, samples []hostSample, scans []scanMark) {
 	attribute(r, sideCPUs(c.ServerCPUSet), sideCPUs(c.GeneratorCPUSet))
 	start, err := time.Parse(time.RFC3339Nano, sum.StartTime)
 	if err != nil || sum.DurationSeconds <= 0 {
 		return
 	}
 	end := start.Add(time.Duration(sum.DurationSeconds * float64(time.Second)))
-	n, ok := windowNoise(samples, start, end)
+	n, ok := windowNoise(samples, scans, start, end)
 	if !ok {
 		return
 	}

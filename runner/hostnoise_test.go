@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -89,7 +88,7 @@ func (f *fakeProc) probe() *HostProbe {
 					return nil, fmt.Errorf("pid %d gone", pid)
 				}
 			}
-			return fmt.Appendf(nil, "%d (p) S 1 1 1 0 -1 0 0 0 0 0 %d 0 0 0\n", pid, t), nil
+			return fmt.Appendf(nil, "%d (proc %d) S 1 1 1 0 -1 0 0 0 0 0 %d 0 0 0\n", pid, pid, t), nil
 		},
 		PIDs: func() ([]int, error) {
 			var pids []int
@@ -123,6 +122,7 @@ func TestNoise(t *testing.T) {
 	h := newHostSampler(f.probe(), []int{0, 1}, 10)
 	t0 := time.Unix(1000, 0)
 	var samples []hostSample
+	var scans []scanMark
 	take := func(at time.Time) {
 		s, err := h.sample(at)
 		if err != nil {
@@ -130,6 +130,14 @@ func TestNoise(t *testing.T) {
 		}
 		samples = append(samples, s)
 	}
+	scan := func(at time.Time) {
+		m, err := h.mark(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scans = append(scans, m)
+	}
+	scan(t0)
 	take(t0)
 	f.advance(100, 0, 200) // warm-up: busy, all of it the children's
 	take(t0.Add(time.Second))
@@ -138,13 +146,13 @@ func TestNoise(t *testing.T) {
 	f.others[1] += 50     // bench's own (Self) does not count
 	take(t0.Add(2 * time.Second))
 	f.advance(95, 5, 190) // window second 2: 190 busy, 190 ours; 10 steal
-	f.others[30] = 8      // a process that appeared counts whole…
-	delete(f.others, 20)  // … one that ended keeps what it had used
+	f.others[30] = 8      // a process that appeared counts whole
 	take(t0.Add(3 * time.Second))
 	f.advance(0, 0, 0) // after the window
 	take(t0.Add(4 * time.Second))
+	scan(t0.Add(4 * time.Second))
 
-	n, ok := windowNoise(samples, t0.Add(time.Second), t0.Add(3*time.Second))
+	n, ok := windowNoise(samples, scans, t0.Add(time.Second), t0.Add(3*time.Second))
 	if !ok {
 		t.Fatal("window not covered")
 	}
@@ -156,17 +164,30 @@ func TestNoise(t *testing.T) {
 	if why := noisyReason(n); !strings.Contains(why, "steal 3.0%") || strings.Contains(why, "other") {
 		t.Fatalf("reason %q", why)
 	}
-	if _, ok := windowNoise(samples, t0.Add(10*time.Second), t0.Add(12*time.Second)); ok {
+	if want := "proc 20 (pid 20) 200 ms, proc 30 (pid 30) 80 ms"; n.Top != want {
+		t.Fatalf("top users %q, want %q", n.Top, want)
+	}
+	n.OtherPct = 6
+	if why := noisyReason(n); !strings.Contains(why, "other processes used 6.0% of the pinned CPUs (limit 5%); in the cell, most: proc 20 (pid 20) 200 ms") {
+		t.Fatalf("reason %q", why)
+	}
+	if _, ok := windowNoise(samples, scans, t0.Add(10*time.Second), t0.Add(12*time.Second)); ok {
 		t.Error("a window after the samples was judged")
 	}
-	if _, ok := windowNoise(samples[:2], t0, t0.Add(4*time.Second)); ok {
+	if _, ok := windowNoise(samples[:2], scans, t0, t0.Add(4*time.Second)); ok {
 		t.Error("a window a quarter covered was judged")
 	}
-	// Samples without a scan of the other processes are not used.
-	unscanned := slices.Clone(samples)
-	unscanned[1].Scanned = false
-	if _, ok := windowNoise(unscanned, t0.Add(time.Second), t0.Add(2*time.Second)); ok {
-		t.Error("a window without scanned samples was judged")
+	// Without both scans only busy − ours bounds other: 20 + 0 of 400.
+	n, ok = windowNoise(samples, scans[:1], t0.Add(time.Second), t0.Add(3*time.Second))
+	if !ok || math.Abs(n.OtherPct-5) > 1e-9 || n.Top != "" {
+		t.Fatalf("one scan: %+v", n)
+	}
+	// A process that ended keeps what it used before its last scan.
+	delete(f.others, 20)
+	f.others[20+1] = 3
+	m, _ := h.mark(t0.Add(5 * time.Second))
+	if m.Others != scans[1].Others+3 || len(m.Used) != 3 {
+		t.Fatalf("after an exit: %+v", m)
 	}
 }
 
@@ -175,29 +196,38 @@ func TestNoise(t *testing.T) {
 // other processes busy elsewhere than the pinned CPUs are not either.
 func TestNoiseBounds(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	run := func(busy, procs, others uint64) hostNoise {
+	run := func(busy, procs, others uint64, scanned bool) hostNoise {
 		f := &fakeProc{procs: map[int]uint64{10: 0}, others: map[int]uint64{20: 0}}
 		h := newHostSampler(f.probe(), []int{0, 1}, 10)
+		m0, _ := h.mark(t0)
 		a, _ := h.sample(t0)
 		f.advance(busy, 0, procs)
 		f.others[20] += others
 		b, _ := h.sample(t0.Add(time.Second))
-		n, ok := noiseBetween(a, b)
+		m1, _ := h.mark(t0.Add(time.Second))
+		o := float64(m1.Others - m0.Others)
+		if !scanned {
+			o = -1
+		}
+		n, ok := noiseBetween(a, b, o)
 		if !ok {
 			t.Fatal("not judged")
 		}
 		return n
 	}
-	if n := run(40, 60, 0); n.OtherPct != 0 { // 80 busy, 60 ours, 20 the kernel's
+	if n := run(40, 60, 0, true); n.OtherPct != 0 { // 80 busy, 60 ours, 20 the kernel's
 		t.Errorf("kernel work: %+v", n)
 	}
-	if n := run(30, 60, 100); n.OtherPct != 0 { // a process busy on other CPUs
+	if n := run(40, 60, 0, false); n.OtherPct != 10 { // without a scan it counts
+		t.Errorf("kernel work, no scan: %+v", n)
+	}
+	if n := run(30, 60, 100, true); n.OtherPct != 0 { // a process busy on other CPUs
 		t.Errorf("elsewhere: %+v", n)
 	}
-	if n := run(80, 60, 100); n.OtherPct != 50 { // 160 busy − 60 ours = 100 of 200 ticks
+	if n := run(80, 60, 100, true); n.OtherPct != 50 { // 160 busy − 60 ours = 100 of 200 ticks
 		t.Errorf("busy host: %+v", n)
 	}
-	if n := run(80, 60, 40); n.OtherPct != 20 { // 100 unexplained, 40 of it processes'
+	if n := run(80, 60, 40, true); n.OtherPct != 20 { // 100 unexplained, 40 of it processes'
 		t.Errorf("partly: %+v", n)
 	}
 }
@@ -206,9 +236,14 @@ func TestJudgeHost(t *testing.T) {
 	t0 := time.Unix(1000, 0).UTC()
 	mk := func(busy, procs uint64) []hostSample {
 		return []hostSample{
-			{At: t0, NCPU: 2, CPUs: cpuTimes{Idle: 1000}, Scanned: true},
-			{At: t0.Add(time.Second), NCPU: 2, CPUs: cpuTimes{Idle: 1000 + 200 - busy}, Procs: procs, Others: busy - min(busy, procs), Scanned: true},
+			{At: t0, NCPU: 2, CPUs: cpuTimes{Idle: 1000}},
+			{At: t0.Add(time.Second), NCPU: 2, CPUs: cpuTimes{Idle: 1000 + 200 - busy}, Procs: procs},
 		}
+	}
+	// The scans before and after the cell: other processes used what busy
+	// time the children did not.
+	scans := func(busy, procs uint64) []scanMark {
+		return []scanMark{{At: t0}, {At: t0.Add(time.Second), Others: busy - min(busy, procs)}}
 	}
 	sum := &summary.Summary{StartTime: t0.Format(time.RFC3339Nano), DurationSeconds: 1}
 	cfg := &Config{ServerCPUSet: []int{0}, GeneratorCPUSet: []int{1}}
@@ -230,7 +265,7 @@ func TestJudgeHost(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := results.Row{Status: results.StatusOK, DurationS: 1, ServerCPUSeconds: new(tt.srv), GeneratorCPUSeconds: new(tt.gen)}
-			cfg.judgeHost(&r, sum, mk(tt.busy, tt.proc))
+			cfg.judgeHost(&r, sum, mk(tt.busy, tt.proc), scans(tt.busy, tt.proc))
 			if r.Status != tt.status || r.Bottleneck != tt.bottleneck || !strings.Contains(r.Reason, tt.reason) {
 				t.Fatalf("got %s %s %q", r.Status, r.Bottleneck, r.Reason)
 			}
@@ -241,7 +276,7 @@ func TestJudgeHost(t *testing.T) {
 	}
 	// Without a window start nothing is claimed about noise.
 	r := results.Row{Status: results.StatusOK, DurationS: 1}
-	cfg.judgeHost(&r, &summary.Summary{DurationSeconds: 1}, mk(200, 0))
+	cfg.judgeHost(&r, &summary.Summary{DurationSeconds: 1}, mk(200, 0), scans(200, 0))
 	if r.Status != results.StatusOK || r.HostOtherCPUPct != nil || r.Bottleneck != "" {
 		t.Fatalf("no window: %+v", r)
 	}
@@ -285,7 +320,10 @@ func TestHostRecorder(t *testing.T) {
 		rec := startHostRecorder(f.probe(), 100*time.Millisecond, []int{0}, 10)
 		time.Sleep(time.Second)
 		synctest.Wait()
-		samples := rec.Stop()
+		samples, scans := rec.Stop()
+		if len(scans) != 2 || !scans[0].At.Equal(samples[0].At) || scans[1].At.Before(samples[len(samples)-1].At) {
+			t.Fatalf("scans %+v around %d samples", scans, len(samples))
+		}
 		if len(samples) < 10 || len(samples) > 12 {
 			t.Fatalf("%d samples in 1 s at 10 Hz", len(samples))
 		}

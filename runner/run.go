@@ -251,7 +251,7 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 	}
 	rec := startHostRecorder(cfg.Probe, sampleInterval(cfg.Plan.CellTime()), cfg.pinnedCPUs(), srv.Pid(), lg.Pid())
 	reason, interrupted := waitLoadgen(ctx, cfg, c, srv, lg)
-	samples := rec.Stop()
+	samples, scans := rec.Stop()
 	if interrupted {
 		return failed(row, "interrupted"), nil, true
 	}
@@ -273,7 +273,7 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 	if lg.err != nil {
 		generatorVerdict(&row, lg)
 	}
-	cfg.judgeHost(&row, sum, samples)
+	cfg.judgeHost(&row, sum, samples, scans)
 	if _, err := os.Stat(hlogPath); err == nil {
 		row.Hlog = base + ".hlog"
 	}
