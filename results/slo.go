@@ -1,10 +1,10 @@
 package results
 
 import (
-	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
-	"reflect"
+	"path/filepath"
 )
 
 // SLOFile is the file bench slo writes into its run directory.
@@ -28,41 +28,27 @@ type SLORow struct {
 	Reason      string   `csv:"reason"` // a failed capacity probe, then how the answer was confirmed or why there is none
 }
 
-// WriteSLOFile writes rows to path as CSV with a header.
+var sloTable = newTable[SLORow]()
+
+// WriteSLOFile replaces path with rows as CSV under a header.
 func WriteSLOFile(path string, rows []SLORow) error {
-	cols := tagColumns(reflect.TypeFor[SLORow]())
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", SLOFile, err)
-	}
-	cw := csv.NewWriter(f)
-	hdr := make([]string, len(cols))
-	for i, c := range cols {
-		hdr[i] = c.name
-	}
-	_ = cw.Write(hdr)
-	for _, r := range rows {
-		v := reflect.ValueOf(r)
-		rec := make([]string, len(cols))
-		for i, c := range cols {
-			fv := v.Field(c.index)
-			if c.ptr {
-				if fv.IsNil() {
-					continue
-				}
-				fv = fv.Elem()
-			}
-			rec[i] = formatValue(fv, c.kind)
-		}
-		_ = cw.Write(rec)
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", SLOFile, err)
-	}
-	if err := f.Close(); err != nil {
+	if err := rewriteTable(path, sloTable, rows); err != nil {
 		return fmt.Errorf("write %s: %w", SLOFile, err)
 	}
 	return nil
+}
+
+// ReadSLOFile reads dir/slo.csv; the error wraps fs.ErrNotExist when the
+// directory holds no SLO search. Warnings (a torn last line) go to warn.
+func ReadSLOFile(dir string, warn io.Writer) ([]SLORow, error) {
+	f, err := os.Open(filepath.Join(dir, SLOFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	_, rows, err := sloTable.read(f, warn)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", SLOFile, err)
+	}
+	return rows, nil
 }

@@ -191,7 +191,7 @@ func cmdSLO(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := w.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := finishSLO(dir, f.target, answers, s.rows, stdout); err != nil && runErr == nil {
+	if err := finishSLO(dir, answers, s.rows, stdout); err != nil && runErr == nil {
 		runErr = err
 	}
 	fmt.Fprintln(stdout, dir)
@@ -351,8 +351,9 @@ func positive(x float64) *float64 {
 	return &x
 }
 
-// finishSLO writes slo.csv and the plot, and prints the table.
-func finishSLO(dir string, target time.Duration, answers []results.SLORow, rows []results.Row, stdout io.Writer) error {
+// finishSLO writes slo.csv, prints the table, and writes the report
+// (report.md with the answers, plots/slo-p99.png).
+func finishSLO(dir string, answers []results.SLORow, rows []results.Row, stdout io.Writer) error {
 	if err := results.WriteSLOFile(filepath.Join(dir, results.SLOFile), answers); err != nil {
 		return err
 	}
@@ -363,7 +364,10 @@ func finishSLO(dir string, target time.Duration, answers []results.SLORow, rows 
 			fmtOpt(a.MaxRate), fmtOptInt(a.P99AtMaxUs), fmtOpt(a.BracketLow), fmtOpt(a.BracketHigh), a.Steps, a.Reason)
 	}
 	tw.Flush()
-	return report.WriteSLOPlot(dir, target, rows, answers)
+	if len(rows) == 0 {
+		return nil
+	}
+	return report.WriteWith(dir, rows, report.Options{})
 }
 
 func fmtOpt(p *float64) string {

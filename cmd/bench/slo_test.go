@@ -70,6 +70,9 @@ func TestSLOEndToEnd(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	if md, err := os.ReadFile(filepath.Join(dir, "report.md")); err != nil || !strings.Contains(string(md), "## Highest rate under a p99 target") {
+		t.Errorf("report.md: %v", err)
+	}
 	if !strings.Contains(stdout.String(), "max rate") || !strings.HasSuffix(stdout.String(), dir+"\n") {
 		t.Errorf("stdout:\n%s", stdout.String())
 	}

@@ -109,3 +109,46 @@ func TestSLOPlot(t *testing.T) {
 		checkPlotFile(t, filepath.Join(dir, "plots", SLOPlotBase+ext))
 	}
 }
+
+// TestReportSLOSection: a run directory with slo.csv gets the answers and
+// the plot in report.md, also when re-rendered (bench report, publish).
+func TestReportSLOSection(t *testing.T) {
+	dir := t.TempDir()
+	rows := curveRows()
+	rate, p99, low, high := 20_000.0, int64(870), 20_000.0, 20_400.0
+	answers := []results.SLORow{
+		{Backend: "gnet", Workload: "plaintext", Conns: 64, TargetP99Us: 1000, MaxRate: &rate, P99AtMaxUs: &p99, BracketLow: &low, BracketHigh: &high, Steps: 9, Reason: "confirmed by a second run"},
+		{Backend: "stdlib", Workload: "plaintext", Conns: 64, TargetP99Us: 1000, Steps: 13, Reason: "target p99 ≤ 1ms not met even at 100 req/s (3 errors)"},
+	}
+	if err := results.WriteSLOFile(filepath.Join(dir, results.SLOFile), answers); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteWith(dir, rows, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"## Highest rate under a p99 target",
+		"stayed at or under 1ms",
+		"| gnet | plaintext | 64 | 20,000 | 870 | 20,000–20,400 | 9 | confirmed by a second run |",
+		"| stdlib | plaintext | 64 | none | – | – | 13 | target p99 ≤ 1ms not met even at 100 req/s (3 errors) |",
+		"(plots/slo-p99.png)",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	checkPlotFile(t, filepath.Join(dir, "plots", SLOPlotBase+".png"))
+
+	// Without slo.csv there is no such section.
+	other := t.TempDir()
+	if err := WriteWith(other, rows, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if md, _ := os.ReadFile(filepath.Join(other, "report.md")); strings.Contains(string(md), "p99 target") {
+		t.Error("a section without slo.csv")
+	}
+}

@@ -305,12 +305,18 @@ func Write(dir string, rows []results.Row) error {
 	return WriteWith(dir, rows, Options{})
 }
 
-// WriteWith is Write with options; it also writes dir/verdicts.csv.
+// WriteWith is Write with options; it also writes dir/verdicts.csv. The
+// report of a bench slo run (dir holds slo.csv) is its answers, the plot of
+// p99 against offered rate and the flagged steps: every step is a rate of
+// its own, so per-rate sections and verdicts would say nothing.
 func WriteWith(dir string, rows []results.Row, opts Options) error {
 	if len(rows) == 0 {
 		return errors.New("report: no rows")
 	}
 	rows = byLabel(rows)
+	if _, err := os.Stat(filepath.Join(dir, results.SLOFile)); err == nil {
+		return writeSLOReport(dir, rows, opts)
+	}
 	if opts.Reference == "" {
 		opts.Reference = DefaultReference(rows)
 	}
@@ -366,10 +372,29 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 			fmt.Fprintf(&b, "![%s](plots/%s.png)  \n[SVG](plots/%s.svg)\n\n", p.title, p.base, p.base)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "report.md"), b.Bytes(), 0o644); err != nil {
+	return writeDocs(dir, b.Bytes())
+}
+
+// writeSLOReport is WriteWith for a bench slo run.
+func writeSLOReport(dir string, rows []results.Row, opts Options) error {
+	if err := os.MkdirAll(filepath.Join(dir, "plots"), 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := writeHTML(dir, b.Bytes()); err != nil {
+	var b bytes.Buffer
+	writeReportHeader(&b, rows)
+	if err := writeSLO(&b, dir, rows, opts.Warn); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	writeFlagged(&b, rows)
+	return writeDocs(dir, b.Bytes())
+}
+
+// writeDocs writes report.md and report.html.
+func writeDocs(dir string, md []byte) error {
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), md, 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := writeHTML(dir, md); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

@@ -1,9 +1,13 @@
 package report
 
 import (
+	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"image/color"
+	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -17,6 +21,50 @@ import (
 
 	"github.com/asyncbench/asyncbench/results"
 )
+
+// writeSLO adds the section of a bench slo run: when dir holds slo.csv,
+// its answers as a table and the plot of p99 against offered rate.
+func writeSLO(b *bytes.Buffer, dir string, rows []results.Row, warn io.Writer) error {
+	if warn == nil {
+		warn = io.Discard
+	}
+	answers, err := results.ReadSLOFile(dir, warn)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(answers) == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	target := time.Duration(answers[0].TargetP99Us) * time.Microsecond
+	b.WriteString("## Highest rate under a p99 target\n\n")
+	fmt.Fprintf(b, "From `bench slo` (slo.csv): per backend the highest open-loop rate whose corrected p99 stayed at or under %v "+
+		"with zero errors and the generator on schedule, found by doubling, bisecting to 2%% and confirming with a longer run.\n\n", target)
+	b.WriteString("| backend | workload | conns | max rate req/s | p99 there µs | bracket req/s | steps | note |\n|---|---|---:|---:|---:|---|---:|---|\n")
+	for _, a := range answers {
+		rate, p99 := "none", "–"
+		if a.MaxRate != nil {
+			rate = fmtCount(*a.MaxRate)
+		}
+		if a.P99AtMaxUs != nil {
+			p99 = fmtCount(float64(*a.P99AtMaxUs))
+		}
+		bracket := "–"
+		if a.BracketLow != nil || a.BracketHigh != nil {
+			bracket = optCount(a.BracketLow) + "–" + optCount(a.BracketHigh)
+		}
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %d | %s |\n", mdEscape(a.Backend), mdEscape(a.Workload), a.Conns,
+			rate, p99, bracket, a.Steps, mdEscape(a.Reason))
+	}
+	fmt.Fprintf(b, "\n![p99 against offered rate](plots/%s.png)  \n[SVG](plots/%s.svg)\n\n", SLOPlotBase, SLOPlotBase)
+	return WriteSLOPlot(dir, target, rows, answers)
+}
+
+func optCount(p *float64) string {
+	if p == nil {
+		return "?"
+	}
+	return fmtCount(*p)
+}
 
 // SLOPlotBase is the file stem of bench slo's plot under DIR/plots.
 const SLOPlotBase = "slo-p99"

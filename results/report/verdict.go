@@ -317,6 +317,9 @@ type Options struct {
 	// Reference is the label the verdicts compare every other with;
 	// empty = DefaultReference.
 	Reference string
+	// Warn receives warnings about the directory's other files (a torn
+	// slo.csv); nil = discard.
+	Warn io.Writer
 }
 
 // byLabel returns rows with each Backend replaced by its label, so that

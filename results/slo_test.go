@@ -1,0 +1,38 @@
+package results
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestSLOFileRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	rate, p99, low := 31_250.5, int64(912), 31_000.0
+	rows := []SLORow{
+		{Backend: "gnet", Workload: "plaintext", Conns: 64, TargetP99Us: 1000, MaxRate: &rate, P99AtMaxUs: &p99, BracketLow: &low, Steps: 9, Reason: "confirmed, by a second run"},
+		{Backend: "threads", Workload: "delay:1000", Conns: 1024, TargetP99Us: 1000, Steps: 4, Reason: "capacity probe failed (\"timeouts\")"},
+	}
+	if err := WriteSLOFile(filepath.Join(dir, SLOFile), rows); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, SLOFile))
+	if first := strings.SplitN(string(data), "\n", 2)[0]; first != "backend,workload,conns,target_p99_us,max_rate,p99_at_max_us,bracket_low,bracket_high,steps,reason" {
+		t.Fatalf("header %q", first)
+	}
+	if !strings.Contains(string(data), "threads,delay:1000,1024,1000,,,,,4,") {
+		t.Fatalf("empty optional columns: %s", data)
+	}
+	back, err := ReadSLOFile(dir, io.Discard)
+	if err != nil || !reflect.DeepEqual(back, rows) {
+		t.Fatalf("read back %+v, %v", back, err)
+	}
+	if _, err := ReadSLOFile(t.TempDir(), io.Discard); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("no slo.csv: %v", err)
+	}
+}
