@@ -110,3 +110,15 @@ func Value[T any](p *T) (T, bool) {
 	}
 	return *p, true
 }
+
+// MinServedShare is the least share of its offered rate an open-loop row
+// must have completed to describe a steady state (see FellBehind).
+const MinServedShare = 0.98
+
+// FellBehind reports whether an open-loop row's server answered less than
+// MinServedShare of the offered rate: requests queued for the whole window,
+// so its latency grows with the window's length and a percentile of it
+// describes the run, not the server at that rate.
+func (r Row) FellBehind() bool {
+	return r.Rate > 0 && r.RPS < MinServedShare*r.Rate
+}

@@ -405,7 +405,9 @@ func RunCell(ctx context.Context, cfg Config, c Cell, w RowWriter) (results.Row,
 }
 
 // StepOf judges a measured open-loop row for an SLO search: it counts when
-// its status is ok and it had no errors at all.
+// its status is ok, it had no errors at all and the server kept up with
+// the offered rate (results.Row.FellBehind): otherwise a short step could
+// meet a target the server cannot hold.
 func StepOf(r results.Row) Step {
 	st := Step{Rate: r.Rate, P99: time.Duration(r.P99Us) * time.Microsecond}
 	switch {
@@ -416,6 +418,9 @@ func StepOf(r results.Row) Step {
 		st.Reason = fmt.Sprintf("%d errors", r.Errors)
 	case r.Saturated:
 		st.Reason = "generator fell behind its schedule"
+	case r.FellBehind():
+		st.Reason = fmt.Sprintf("the server answered %s of the %s req/s offered: it fell behind, and its p99 grows with the window",
+			fmtRate(math.Round(r.RPS)), fmtRate(r.Rate))
 	default:
 		st.Pass = true
 	}

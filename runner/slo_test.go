@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/asyncbench/asyncbench/results"
 )
 
 // simServer is a simulated server whose p99 is a known function of the
@@ -329,5 +331,34 @@ func TestSLOSearchStepKinds(t *testing.T) {
 	}
 	if st := res.Steps[n-1]; st.Rate != res.MaxRate || st.Rate != res.Steps[n-2].Rate {
 		t.Errorf("confirmed %g, answer %g", st.Rate, res.MaxRate)
+	}
+}
+
+// TestStepOf: a step counts only when ok, error-free, on schedule and
+// served; a server that fell behind the offered rate does not pass
+// whatever its p99 over a short window.
+func TestStepOf(t *testing.T) {
+	ok := results.Row{Status: results.StatusOK, Rate: 200, RPS: 199, P99Us: 900}
+	tests := []struct {
+		name   string
+		mod    func(*results.Row)
+		pass   bool
+		inconc bool
+		reason string
+	}{
+		{"ok", func(*results.Row) {}, true, false, ""},
+		{"served 98%", func(r *results.Row) { r.RPS = 196 }, true, false, ""},
+		{"fell behind", func(r *results.Row) { r.RPS = 50 }, false, false, "the server answered 50 of the 200 req/s offered"},
+		{"errors", func(r *results.Row) { r.Errors = 3 }, false, false, "3 errors"},
+		{"saturated", func(r *results.Row) { r.Saturated = true }, false, false, "generator fell behind"},
+		{"noisy", func(r *results.Row) { r.Status = results.StatusNoisy; r.Reason = "other" }, false, true, "noisy"},
+	}
+	for _, tt := range tests {
+		r := ok
+		tt.mod(&r)
+		st := StepOf(r)
+		if st.Pass != tt.pass || st.Inconclusive != tt.inconc || !strings.Contains(st.Reason, tt.reason) || st.P99 != 900*time.Microsecond {
+			t.Errorf("%s: %+v", tt.name, st)
+		}
 	}
 }

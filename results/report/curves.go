@@ -104,11 +104,11 @@ func buildCurves(rows []results.Row) []*curve {
 		var ok, sat []results.Row
 		other := 0
 		for _, r := range buckets[k] {
-			switch r.Status {
-			case results.StatusOK:
+			switch {
+			case r.Status == results.StatusOK && !r.FellBehind():
 				ok = append(ok, r)
-			case results.StatusSaturated:
-				sat = append(sat, r)
+			case r.Status == results.StatusOK, r.Status == results.StatusSaturated:
+				sat = append(sat, r) // not a steady state: the generator or the server fell behind
 			default:
 				other++
 			}
@@ -187,7 +187,7 @@ var curvePercentiles = []struct {
 // curvePlot draws p50, p99 and p99.9 (log y) against achieved throughput,
 // one colour per backend; saturated points are crosses, off the lines.
 func curvePlot(c *curve, styles map[string]style) (*plot.Plot, error) {
-	p := newPlot(fmt.Sprintf("Latency against throughput (open loop)\n%s\nmedian over rounds; p50 dotted, p99 solid, p99.9 dashed; × = generator fell behind", c.key.title()),
+	p := newPlot(fmt.Sprintf("Latency against throughput (open loop)\n%s\nmedian over rounds; p50 dotted, p99 solid, p99.9 dashed; × = generator or server fell behind", c.key.title()),
 		"achieved throughput (req/s)", "latency (µs, from the intended send)")
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	xmax := 0.0
@@ -253,8 +253,9 @@ func writeCurves(b *bytes.Buffer, dir string, rows []results.Row, styles map[str
 	}
 	b.WriteString("## Latency against throughput\n\n")
 	b.WriteString("Each point is one open-loop rate: latency from the intended send (coordinated omission corrected) " +
-		"against the throughput achieved, median over the ok rounds. A point where every round fell behind its schedule is " +
-		"drawn as a cross from the saturated rounds: it describes the generator as much as the server. Noisy and failed rounds are left out. " +
+		"against the throughput achieved, median over the ok rounds. A point where every round fell behind is drawn as a cross from " +
+		"those rounds: the generator could not keep its schedule (saturated), or the server answered less than 98% of the offered rate, " +
+		"so requests queued for the whole window and its latency grows with the window's length. Noisy and failed rounds are left out. " +
 		LittleNote + "\n\n")
 	for _, c := range curves {
 		fmt.Fprintf(b, "### %s\n\n", c.key.title())

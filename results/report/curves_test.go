@@ -12,7 +12,7 @@ import (
 
 // curveRows is a run with closed loop, three absolute open-loop rates and
 // one fraction per backend, two rounds each; gnet's top rate saturated in
-// both rounds, stdlib's in one.
+// both rounds, stdlib's in one; gnet's server fell behind at 40,000 req/s.
 func curveRows() []results.Row {
 	var rows []results.Row
 	add := func(b string, rate float64, frac *float64, rep int, status results.Status, rps float64, p99 int64) {
@@ -31,11 +31,12 @@ func curveRows() []results.Row {
 			add(b, 30_000+float64(rep), &half, rep, results.StatusOK, 30_000, 500)
 		}
 		add("gnet", 80_000, nil, rep, results.StatusSaturated, 61_000, 90_000)
-		st := results.StatusOK
+		add("gnet", 40_000, nil, rep, results.StatusOK, 30_000, 70_000) // the server fell behind
+		st, rps := results.StatusOK, 79_500.0
 		if rep == 2 {
-			st = results.StatusSaturated
+			st, rps = results.StatusSaturated, 58_000
 		}
-		add("stdlib", 80_000, nil, rep, st, 58_000, 50_000)
+		add("stdlib", 80_000, nil, rep, st, rps, 50_000)
 	}
 	return rows
 }
@@ -47,15 +48,18 @@ func TestCurves(t *testing.T) {
 	}
 	c := curves[0]
 	g, s := c.points["gnet"], c.points["stdlib"]
-	if len(g) != 4 || len(s) != 4 {
+	if len(g) != 5 || len(s) != 4 {
 		t.Fatalf("points: gnet %d, stdlib %d", len(g), len(s))
 	}
 	// Sorted by rate, the fraction (its rate differs by round) last.
-	if g[0].offered != "10,000 req/s" || g[3].offered != "50% of capacity" || g[3].okRounds != 2 {
+	if g[0].offered != "10,000 req/s" || g[4].offered != "50% of capacity" || g[4].okRounds != 2 {
 		t.Errorf("gnet points %+v", g)
 	}
-	if !g[2].saturated || g[2].p99 != 90_000 || s[2].saturated || s[2].p99 != 50_000 || s[2].satRounds != 1 {
-		t.Errorf("saturated points: gnet %+v stdlib %+v", g[2], s[2])
+	if !g[3].saturated || g[3].p99 != 90_000 || s[2].saturated || s[2].p99 != 50_000 || s[2].satRounds != 1 {
+		t.Errorf("saturated points: gnet %+v stdlib %+v", g[3], s[2])
+	}
+	if !g[2].saturated || g[2].okRounds != 0 || g[2].satRounds != 2 || g[2].rps != 30_000 {
+		t.Errorf("a server that fell behind: %+v", g[2])
 	}
 
 	dir := t.TempDir()

@@ -77,7 +77,7 @@ const SLOPlotBase = "slo-p99"
 func WriteSLOPlot(dir string, target time.Duration, rows []results.Row, answers []results.SLORow) error {
 	rows = byLabel(rows)
 	styles := newStyles(rows)
-	p := newPlot(fmt.Sprintf("p99 latency against offered rate (target %v)\nopen loop, latency from the intended send; × = a step that did not count (errors, saturated, noisy, failed)", target),
+	p := newPlot(fmt.Sprintf("p99 latency against offered rate (target %v)\nopen loop, latency from the intended send; × = a step that did not count (errors, saturated, server behind, noisy, failed)", target),
 		"offered rate (req/s)", "p99 latency (µs)")
 	tgt := float64(target.Microseconds())
 	ymin, ymax := tgt, tgt
@@ -95,7 +95,7 @@ func WriteSLOPlot(dir string, target time.Duration, rows []results.Row, answers 
 			xy := plotter.XY{X: r.Rate, Y: y}
 			xmin, xmax = math.Min(xmin, r.Rate), math.Max(xmax, r.Rate)
 			ymin, ymax = math.Min(ymin, y), math.Max(ymax, y)
-			if r.Status == results.StatusOK && r.Errors == 0 && !r.Saturated {
+			if r.Status == results.StatusOK && r.Errors == 0 && !r.Saturated && !r.FellBehind() {
 				good = append(good, xy)
 			} else {
 				bad = append(bad, xy)

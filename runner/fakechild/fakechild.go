@@ -19,7 +19,8 @@
 //	                             event loop makes the real one do
 //
 // The fake loadgen reports the measured window it was given (-d), with
-// its canned requests and rate whatever the window. Given -mix SPEC it
+// its canned requests and rate whatever the window; given -R it serves
+// exactly that rate. Given -mix SPEC it
 // reports one endpoint per entry of the spec, with the requests split by
 // weight (see Endpoints). Given -idle it reports no request in its window
 // and the server's idle memory of IdleSummary.
@@ -172,7 +173,7 @@ func fakeLoadgen(args []string, prior int) error {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	conns := fs.Int("c", 1, "")
 	fs.Int("P", 1, "")
-	fs.Float64("R", 0, "")
+	rate := fs.Float64("R", 0, "")
 	d := fs.Duration("d", 0, "")
 	fs.Duration("warmup", 0, "")
 	fs.Int("body", 0, "")
@@ -206,6 +207,10 @@ func fakeLoadgen(args []string, prior int) error {
 	s.Target = fs.Arg(0)
 	if *d > 0 {
 		s.DurationSeconds = d.Seconds()
+	}
+	if *rate > 0 && !*idle { // open loop: the fake server keeps up
+		s.Rate, s.RPS = *rate, *rate
+		s.Requests = uint64(*rate * s.DurationSeconds)
 	}
 	if *mix != "" {
 		eps, err := Endpoints(*mix, s.Requests)
