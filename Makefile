@@ -31,7 +31,7 @@ fuzz-smoke:
 fuzz:
 	@GO=$(GO) ./scripts/fuzz.sh $(if $(filter 10s,$(FUZZTIME)),2m,$(FUZZTIME))
 
-# bench runs the quick plan (every backend/protocol pair); results in results/runs/latest.
+# bench runs the quick plan (stdlib, gnet and fasthttp over both protocols); results in results/runs/latest.
 bench: build
 	$(BIN)/bench run -plan quick
 
