@@ -282,6 +282,10 @@ func rewriteTable[T any](path string, t table[T], rows []T) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600
+		tmp.Close()
+		return err
+	}
 	cw := csv.NewWriter(tmp)
 	_ = cw.Write(t.header())
 	for _, r := range rows {

@@ -21,6 +21,9 @@ func TestSLOFileRoundTrip(t *testing.T) {
 	if err := WriteSLOFile(filepath.Join(dir, SLOFile), rows); err != nil {
 		t.Fatal(err)
 	}
+	if fi, err := os.Stat(filepath.Join(dir, SLOFile)); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("mode: %v %v", fi.Mode(), err)
+	}
 	data, _ := os.ReadFile(filepath.Join(dir, SLOFile))
 	if first := strings.SplitN(string(data), "\n", 2)[0]; first != "backend,workload,conns,target_p99_us,max_rate,p99_at_max_us,bracket_low,bracket_high,steps,reason" {
 		t.Fatalf("header %q", first)

@@ -240,7 +240,9 @@ func (h *hostSampler) sample(now time.Time) (hostSample, error) {
 	return s, nil
 }
 
-// mark scans every process but the children and bench, and returns what
+// mark scans every process but the children, bench and kernel threads
+// (whose work here is mostly the kernel's for our own traffic: softirq
+// deferred to ksoftirqd, socket teardown in kworkers), and returns what
 // they used since the first scan. A process that appeared since the last
 // scan counts whole (it started in between, or its time was just reaped
 // into its parent's); one that ended took its last ticks with it, unless
@@ -260,6 +262,9 @@ func (h *hostSampler) mark(now time.Time) (scanMark, error) {
 		data, err := h.p.ReadPIDStat(pid)
 		if err != nil {
 			continue // gone meanwhile
+		}
+		if isKernelThread(data) {
+			continue // ksoftirqd, kworkers: mostly the kernel's work for our own traffic
 		}
 		own, reaped, err := parsePIDStatTicks(data)
 		if err != nil {
@@ -282,6 +287,24 @@ func (h *hostSampler) mark(now time.Time) (scanMark, error) {
 	}
 	h.last = cur
 	return scanMark{At: now, Others: h.others, Used: slices.Clone(h.used)}, nil
+}
+
+// pfKthread is PF_KTHREAD, the flag of a kernel thread in /proc/PID/stat.
+const pfKthread = 0x00200000
+
+// isKernelThread reports whether the text of /proc/PID/stat is a kernel
+// thread's (its flags, field 9, hold PF_KTHREAD).
+func isKernelThread(stat []byte) bool {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 7 {
+		return false
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&pfKthread != 0
 }
 
 // procName is the command name in the text of /proc/PID/stat.
@@ -339,6 +362,9 @@ func noiseBetween(a, b hostSample, others float64) (n hostNoise, ok bool) {
 	wall := b.At.Sub(a.At).Seconds()
 	if wall <= 0 || b.NCPU <= 0 || b.Procs < a.Procs {
 		return hostNoise{}, false
+	}
+	if b.CPUs.Idle < a.CPUs.Idle || b.CPUs.IOWait < a.CPUs.IOWait || b.CPUs.Steal < a.CPUs.Steal {
+		return hostNoise{}, false // a counter went backwards: not measured
 	}
 	capacity := wall * userHZ * float64(b.NCPU)
 	d := b.CPUs.sub(a.CPUs)

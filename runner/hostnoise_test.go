@@ -182,6 +182,11 @@ func TestNoise(t *testing.T) {
 	if !ok || math.Abs(n.OtherPct-5) > 1e-9 || n.Top != "" {
 		t.Fatalf("one scan: %+v", n)
 	}
+	// Kernel threads are not other processes.
+	if !isKernelThread([]byte("13 (ksoftirqd/0) S 2 0 0 0 -1 69238848 0 0 0 0 5 9 0 0")) ||
+		isKernelThread([]byte("20 (yes) R 1 20 20 0 -1 4194560 0 0 0 0 5 9 0 0")) || isKernelThread([]byte("x")) {
+		t.Error("isKernelThread")
+	}
 	// A process that ended keeps what it used before its last scan.
 	delete(f.others, 20)
 	f.others[20+1] = 3

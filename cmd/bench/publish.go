@@ -69,7 +69,7 @@ func cmdPublish(_ context.Context, args []string, stdout, stderr io.Writer) erro
 			"publish: %d rows are noisy or failed, not publishing (use -force to override): %s", len(bad), strings.Join(bad, ", "))}
 	}
 	target := filepath.Join(*dest, name)
-	if err := publish(runDir, target, rows); err != nil {
+	if err := publish(runDir, target, rows, stderr); err != nil {
 		return err
 	}
 	if err := writeIndex(*dest); err != nil {
@@ -93,7 +93,7 @@ func unpublishable(rows []results.Row) []string {
 
 // publish builds the set in a temporary directory next to target and
 // renames it into place, so a failure leaves no half set.
-func publish(runDir, target string, rows []results.Row) error {
+func publish(runDir, target string, rows []results.Row, stderr io.Writer) error {
 	if _, err := os.Stat(target); err == nil {
 		return fmt.Errorf("publish: %s exists; remove it first to publish again under that name", target)
 	}
@@ -117,7 +117,7 @@ func publish(runDir, target string, rows []results.Row) error {
 	if err := writeRows(filepath.Join(tmp, "summary.csv"), rows); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	if err := report.WriteWith(tmp, rows, report.Options{Reference: planReference(runDir)}); err != nil {
+	if err := report.WriteWith(tmp, rows, report.Options{Reference: planReference(runDir), Warn: stderr}); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
 	if err := checkRelative(tmp, runDir); err != nil {

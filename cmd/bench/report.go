@@ -33,7 +33,7 @@ func cmdReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := report.WriteWith(dir, rows, report.Options{Reference: planReference(dir)}); err != nil {
+	if err := report.WriteWith(dir, rows, report.Options{Reference: planReference(dir), Warn: stderr}); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, filepath.Join(dir, "report.md"))

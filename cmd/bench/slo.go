@@ -191,7 +191,7 @@ func cmdSLO(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := w.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := finishSLO(dir, answers, s.rows, stdout); err != nil && runErr == nil {
+	if err := finishSLO(dir, answers, s.rows, stdout, stderr); err != nil && runErr == nil {
 		runErr = err
 	}
 	fmt.Fprintln(stdout, dir)
@@ -353,7 +353,7 @@ func positive(x float64) *float64 {
 
 // finishSLO writes slo.csv, prints the table, and writes the report
 // (report.md with the answers, plots/slo-p99.png).
-func finishSLO(dir string, answers []results.SLORow, rows []results.Row, stdout io.Writer) error {
+func finishSLO(dir string, answers []results.SLORow, rows []results.Row, stdout, stderr io.Writer) error {
 	if err := results.WriteSLOFile(filepath.Join(dir, results.SLOFile), answers); err != nil {
 		return err
 	}
@@ -367,7 +367,7 @@ func finishSLO(dir string, answers []results.SLORow, rows []results.Row, stdout 
 	if len(rows) == 0 {
 		return nil
 	}
-	return report.WriteWith(dir, rows, report.Options{})
+	return report.WriteWith(dir, rows, report.Options{Warn: stderr})
 }
 
 func fmtOpt(p *float64) string {

@@ -264,9 +264,9 @@ func writeCurves(b *bytes.Buffer, dir string, rows []results.Row, styles map[str
 			for _, pt := range c.points[be] {
 				rounds := fmt.Sprintf("%d ok", pt.okRounds)
 				if pt.saturated {
-					rounds = fmt.Sprintf("**saturated** (%d)", pt.satRounds)
+					rounds = fmt.Sprintf("**not steady** (%d saturated or server behind)", pt.satRounds)
 				} else if pt.satRounds > 0 {
-					rounds += fmt.Sprintf(", %d sat.", pt.satRounds)
+					rounds += fmt.Sprintf(", %d not steady", pt.satRounds)
 				}
 				if pt.excludedNoisyOrFailed > 0 {
 					rounds += fmt.Sprintf(", %d noisy or failed", pt.excludedNoisyOrFailed)

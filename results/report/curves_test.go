@@ -77,7 +77,7 @@ func TestCurves(t *testing.T) {
 	for _, want := range []string{
 		"## Latency against throughput",
 		"### http plaintext, pipeline 1, 64 connections",
-		"| gnet | 80,000 req/s | 61,000 | 22,500 | 90,000 | 180,000 | **saturated** (2) |",
+		"| gnet | 80,000 req/s | 61,000 | 22,500 | 90,000 | 180,000 | **not steady** (2 saturated or server behind) |",
 		"| stdlib | 50% of capacity | 30,000 | 125 | 500 | 1,000 | 2 ok |",
 		"plots/http-plaintext-p1-c64-curve.png",
 		"## http plaintext, pipeline 1, open loop at 50% of closed-loop capacity",

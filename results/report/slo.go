@@ -38,7 +38,9 @@ func writeSLO(b *bytes.Buffer, dir string, rows []results.Row, warn io.Writer) e
 	target := time.Duration(answers[0].TargetP99Us) * time.Microsecond
 	b.WriteString("## Highest rate under a p99 target\n\n")
 	fmt.Fprintf(b, "From `bench slo` (slo.csv): per backend the highest open-loop rate whose corrected p99 stayed at or under %v "+
-		"with zero errors and the generator on schedule, found by doubling, bisecting to 2%% and confirming with a longer run.\n\n", target)
+		"with zero errors, the generator on schedule, the server answering at least 98%% of the offered rate and a quiet host, "+
+		"found by doubling (or halving), bisecting to 2%% and confirming with one more run (-confirm-duration). "+
+		"The steps that did not count are crosses on the plot; those flagged saturated, noisy or failed are also listed below.\n\n", target)
 	b.WriteString("| backend | workload | conns | max rate req/s | p99 there µs | bracket req/s | steps | note |\n|---|---|---:|---:|---:|---|---:|---|\n")
 	for _, a := range answers {
 		rate, p99 := "none", "–"
@@ -72,7 +74,7 @@ const SLOPlotBase = "slo-p99"
 // WriteSLOPlot draws, into dir/plots/slo-p99.png and .svg, the p99 of every
 // open-loop step in rows against its offered rate, one series per backend
 // (label): steps that counted as filled glyphs joined in rate order, steps
-// that did not (errors, saturated, noisy, failed) as crosses; a horizontal
+// that did not (errors, saturated, server behind, noisy, failed) as crosses; a horizontal
 // line at the target; and a vertical line at each backend's answer.
 func WriteSLOPlot(dir string, target time.Duration, rows []results.Row, answers []results.SLORow) error {
 	rows = byLabel(rows)
