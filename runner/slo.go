@@ -175,7 +175,7 @@ func (s *SLOSearch) Run(m Measurer) (SLOResult, error) {
 	}
 	if b.low == 0 {
 		r.res.BracketHigh = b.high
-		r.res.Note = fmt.Sprintf("target p99 ≤ %v not met even at %s req/s (%s)", r.d.Target, fmtRate(b.high), last.failure(r.d.Target))
+		r.res.Note = fmt.Sprintf("target p99 ≤ %v not met even at %s req/s (%s)", r.d.Target, formatRate(b.high), last.failure(r.d.Target))
 		return r.res, nil
 	}
 	if err := r.bisect(&b); err != nil {
@@ -324,17 +324,17 @@ func (r *sloRun) confirm(answer float64, lowP99 time.Duration) error {
 			if i == 0 {
 				r.res.Note = "confirmed by a second run"
 			} else {
-				r.res.Note = joinReason(append(notes, fmt.Sprintf("confirmed at %s req/s", fmtRate(answer)))...)
+				r.res.Note = joinReason(append(notes, fmt.Sprintf("confirmed at %s req/s", formatRate(answer)))...)
 			}
 			return nil
 		}
-		note := fmt.Sprintf("confirmation at %s req/s failed (%s)", fmtRate(answer), st.failure(d.Target))
+		note := fmt.Sprintf("confirmation at %s req/s failed (%s)", formatRate(answer), st.failure(d.Target))
 		next := d.stepDown(answer, i)
 		if i == d.MaxConfirm-1 || next >= answer {
 			notes = append(notes, note)
 			break
 		}
-		notes = append(notes, fmt.Sprintf("%s, stepped down to %s req/s", note, fmtRate(next)))
+		notes = append(notes, fmt.Sprintf("%s, stepped down to %s req/s", note, formatRate(next)))
 		lowP99 = 0
 		answer = next
 	}
@@ -365,8 +365,6 @@ func (s Step) failure(target time.Duration) string {
 	}
 	return fmt.Sprintf("p99 %v > %v", s.P99, target)
 }
-
-func fmtRate(r float64) string { return formatRate(r) }
 
 // FormatRate writes a rate as cell keys do: the shortest exact decimal.
 func FormatRate(r float64) string { return formatRate(r) }
@@ -420,7 +418,7 @@ func StepOf(r results.Row) Step {
 		st.Reason = "generator fell behind its schedule"
 	case r.FellBehind():
 		st.Reason = fmt.Sprintf("the server answered %s of the %s req/s offered: it fell behind, and its p99 grows with the window",
-			fmtRate(math.Round(r.RPS)), fmtRate(r.Rate))
+			formatRate(math.Round(r.RPS)), formatRate(r.Rate))
 	default:
 		st.Pass = true
 	}

@@ -262,11 +262,11 @@ func TestSLOSearchConfirmationStepsDownGeometrically(t *testing.T) {
 		t.Errorf("confirmations at %v, want %v", confirms, want)
 	}
 	for _, r := range want[:3] {
-		if !strings.Contains(res.Note, "confirmation at "+fmtRate(r)+" req/s failed (p99 2ms > 1ms), stepped down") {
+		if !strings.Contains(res.Note, "confirmation at "+formatRate(r)+" req/s failed (p99 2ms > 1ms), stepped down") {
 			t.Errorf("note %q does not list the failure at %g", res.Note, r)
 		}
 	}
-	if !strings.HasSuffix(res.Note, "confirmed at "+fmtRate(res.MaxRate)+" req/s") {
+	if !strings.HasSuffix(res.Note, "confirmed at "+formatRate(res.MaxRate)+" req/s") {
 		t.Errorf("note %q", res.Note)
 	}
 }

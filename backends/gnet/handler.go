@@ -84,17 +84,8 @@ func (h *httpHandler) OnTraffic(c gn.Conn) gn.Action {
 		return gn.Close
 	}
 	if w < len(out) || closeConn {
-		// The pooled buffer goes with the connection; the input not yet
-		// consumed is copied out of gnet's buffer, which gnet reuses.
-		var input []byte
-		if !closeConn {
-			input = append([]byte(nil), buf[n:]...)
-		}
-		pending := out[w:]
-		el := c.EventLoop()
-		h.off.start(c, func(tc *net.TCPConn, done <-chan struct{}) bool {
-			return serveHTTPOffLoop(tc, done, el, s, s, pending, input, closeConn)
-		})
+		// The pooled buffer goes with the connection.
+		h.off.leaveHTTP(c, s, s, out[w:], buf, n, closeConn)
 		return gn.Close
 	}
 	if n > 0 { // Discard(0) would drop everything

@@ -43,6 +43,23 @@ type offLoop struct {
 	wg     sync.WaitGroup
 }
 
+// leaveHTTP hands an HTTP connection that could not be answered in full
+// (or is to be closed) to a goroutine: it owes pending, the unwritten rest
+// of its answer, and buf[n:], the input not yet served, is copied out of
+// gnet's buffer, which gnet reuses. s serves it; ctx goes back into gnet
+// with the connection if the goroutine hands it back. The caller returns
+// gn.Close.
+func (o *offLoop) leaveHTTP(c gn.Conn, s *h1.Session, ctx any, pending, buf []byte, n int, closeConn bool) {
+	var input []byte
+	if !closeConn {
+		input = append([]byte(nil), buf[n:]...)
+	}
+	el := c.EventLoop()
+	o.start(c, func(tc *net.TCPConn, done <-chan struct{}) bool {
+		return serveHTTPOffLoop(tc, done, el, s, ctx, pending, input, closeConn)
+	})
+}
+
 // start hands c over to a goroutine running serve on a duplicate of its
 // socket. The caller then returns gn.Close, so gnet closes its descriptor.
 // serve returns true when it handed the socket back to the loop.

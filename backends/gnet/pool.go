@@ -120,15 +120,7 @@ func (h *poolHandler) OnTraffic(c gn.Conn) gn.Action {
 	if k < len(out) || closeConn {
 		// As in httpHandler: the connection leaves the loop with what it
 		// owes; a slow request it owes is then done by that goroutine.
-		var input []byte
-		if !closeConn {
-			input = append([]byte(nil), buf[n:]...)
-		}
-		pending := out[k:]
-		el := c.EventLoop()
-		h.off.start(c, func(tc *net.TCPConn, done <-chan struct{}) bool {
-			return serveHTTPOffLoop(tc, done, el, &pc.Session, pc, pending, input, closeConn)
-		})
+		h.off.leaveHTTP(c, &pc.Session, pc, out[k:], buf, n, closeConn)
 		return gn.Close
 	}
 	h.putOut(outp, out)

@@ -95,3 +95,10 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 func usagef(name, format string, a ...any) error {
 	return cli.Usagef("%s: %s (see bench %s -h)", name, fmt.Sprintf(format, a...), name)
 }
+
+// isSet reports whether the command line gave fs's flag name.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -79,16 +78,7 @@ func parseRunFlags(args []string, stdout io.Writer) (runFlags, error) {
 	if fs.NArg() > 0 {
 		return f, usagef("run", "unexpected argument %q", fs.Arg(0))
 	}
-	fs.Visit(func(fl *flag.Flag) {
-		switch fl.Name {
-		case "plan":
-			f.planSet = true
-		case "duration":
-			f.durSet = true
-		case "warmup":
-			f.wuSet = true
-		}
-	})
+	f.planSet, f.durSet, f.wuSet = isSet(fs, "plan"), isSet(fs, "duration"), isSet(fs, "warmup")
 	return f, f.check()
 }
 

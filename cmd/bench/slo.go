@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -105,13 +104,6 @@ func parseSLOFlags(args []string, stdout io.Writer) (sloFlags, error) {
 		return f, usagef("slo", "-run-id %q: want a plain directory name", f.run.runID)
 	}
 	return f, nil
-}
-
-// isSet reports whether the command line gave fs's flag name.
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
-	return set
 }
 
 // plan is the one-round plan the search's cells belong to; it is written

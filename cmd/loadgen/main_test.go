@@ -134,35 +134,21 @@ func TestParseTime(t *testing.T) {
 }
 
 func TestJSONAgainstEcho(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
+	addr := serveLocal(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					if _, err := c.Write(buf[:n]); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := c.Write(buf[:n]); err != nil {
+				return
+			}
 		}
-	}()
+	})
 	var out bytes.Buffer
 	jsonOut := filepath.Join(t.TempDir(), "sum.json")
-	args := []string{"-c", "2", "-n", "500", "-d", "5s", "-warmup", "0", "-json", "-json-out", jsonOut, "tcp://" + ln.Addr().String()}
+	args := []string{"-c", "2", "-n", "500", "-d", "5s", "-warmup", "0", "-json", "-json-out", jsonOut, "tcp://" + addr}
 	if err := run(context.Background(), args, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
@@ -186,23 +172,12 @@ func TestJSONAgainstEcho(t *testing.T) {
 }
 
 func TestWarnsWhenNothingCompleted(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() { // answers every connection with garbage, then closes it
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("garbage\r\n\r\n"))
-			c.Close()
-		}
-	}()
+	// Answers every connection with garbage, then closes it.
+	addr := serveLocal(t, func(c net.Conn) {
+		c.Write([]byte("garbage\r\n\r\n"))
+	})
 	var stderr bytes.Buffer
-	args := []string{"-c", "1", "-d", "300ms", "-warmup", "0", "-json", "http://" + ln.Addr().String() + "/"}
+	args := []string{"-c", "1", "-d", "300ms", "-warmup", "0", "-json", "http://" + addr + "/"}
 	if err := run(context.Background(), args, &bytes.Buffer{}, &stderr); cli.Code(err) != cli.ExitFailed {
 		t.Fatalf("err = %v (exit %d), want exit %d", err, cli.Code(err), cli.ExitFailed)
 	}
@@ -214,35 +189,21 @@ func TestWarnsWhenNothingCompleted(t *testing.T) {
 // TestExitStatus: every response a 404 used to exit 0; a hung server with
 // a timeout longer than -d used to print no warning.
 func TestExitStatus(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	var hang atomic.Bool
-	go func() {
+	addr := serveLocal(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := c.Read(buf); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-					if !hang.Load() {
-						c.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
-					}
-				}
-			}()
+			if !hang.Load() {
+				c.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+			}
 		}
-	}()
-	url := "http://" + ln.Addr().String() + "/"
+	})
+	url := "http://" + addr + "/"
 	var stderr bytes.Buffer
-	err = run(context.Background(), []string{"-c", "1", "-d", "300ms", "-warmup", "0", "-json", url}, &bytes.Buffer{}, &stderr)
+	err := run(context.Background(), []string{"-c", "1", "-d", "300ms", "-warmup", "0", "-json", url}, &bytes.Buffer{}, &stderr)
 	if cli.Code(err) != cli.ExitFailed {
 		t.Fatalf("all 404: err = %v, want exit %d", err, cli.ExitFailed)
 	}
@@ -276,33 +237,19 @@ func TestVerdictExitCodes(t *testing.T) {
 // TestJSONMix: a mix run's summary carries mix, seed and one endpoint per
 // entry in the order written; the text output carries the table.
 func TestJSONMix(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
+	addr := serveLocal(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					for range bytes.Count(buf[:n], []byte("\r\n\r\n")) {
-						c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!"))
-					}
-				}
-			}()
+			for range bytes.Count(buf[:n], []byte("\r\n\r\n")) {
+				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!"))
+			}
 		}
-	}()
-	url := "http://" + ln.Addr().String() + "/plaintext"
+	})
+	url := "http://" + addr + "/plaintext"
 	mix := "/plaintext:99,/cpu?us=1000:1"
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"-c", "2", "-n", "300", "-d", "5s", "-warmup", "0", "-json", "-mix", mix, "-seed", "42", url}, &out, &bytes.Buffer{}); err != nil {
@@ -340,32 +287,18 @@ func TestJSONMix(t *testing.T) {
 // succeeded exits 0 with server_idle filled, though the held window saw
 // no requests.
 func TestIdleExitsZero(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
+	addr := serveLocal(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					c.Write(buf[:n])
-				}
-			}()
+			c.Write(buf[:n])
 		}
-	}()
+	})
 	var out bytes.Buffer
-	args := []string{"-idle", "-c", "20", "-d", "200ms", "-json", "-server-pid", strconv.Itoa(os.Getpid()), "tcp://" + ln.Addr().String()}
+	args := []string{"-idle", "-c", "20", "-d", "200ms", "-json", "-server-pid", strconv.Itoa(os.Getpid()), "tcp://" + addr}
 	if err := run(context.Background(), args, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
@@ -400,25 +333,39 @@ func TestLiveOnlyOnTerminal(t *testing.T) {
 		}
 	}
 	// A whole run into a buffer prints nothing on stderr.
+	addr := serveLocal(t, func(c net.Conn) {
+		io.Copy(c, c)
+	})
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-c", "1", "-d", "1200ms", "-warmup", "0", "tcp://" + addr}, &bytes.Buffer{}, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if stderr.Len() != 0 {
+		t.Fatalf("stderr %q, want nothing", stderr.String())
+	}
+}
+
+// serveLocal listens on a loopback port until the test ends and serves
+// every connection with handle in its own goroutine, closing it after. It
+// returns the address.
+func serveLocal(t *testing.T, handle func(c net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() { defer c.Close(); io.Copy(c, c) }()
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
 		}
 	}()
-	var stderr bytes.Buffer
-	if err := run(context.Background(), []string{"-c", "1", "-d", "1200ms", "-warmup", "0", "tcp://" + ln.Addr().String()}, &bytes.Buffer{}, &stderr); err != nil {
-		t.Fatal(err)
-	}
-	if stderr.Len() != 0 {
-		t.Fatalf("stderr %q, want nothing", stderr.String())
-	}
+	return ln.Addr().String()
 }
