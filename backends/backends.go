@@ -32,6 +32,10 @@ func ParseProto(s string) (Proto, error) {
 // does not serve.
 var ErrUnsupported = errors.New("not supported")
 
+// ErrExternal is returned for a backend served by a separate program
+// (Info.Program), which the Go server cannot run in process.
+var ErrExternal = errors.New("a separate program, not part of the Go server")
+
 // Server is one backend serving one protocol.
 //
 // Listen binds addr (HOST:PORT, port 0 picks a free one) and returns the bound

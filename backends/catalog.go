@@ -11,7 +11,16 @@ type Info struct {
 	Name   string
 	Design string  // how it schedules connections, for reports and help
 	Protos []Proto // protocols it serves
+	// Program, when set, names a separate executable that serves this
+	// backend instead of the Go server: `make build` puts it in bin/, and
+	// it takes `-proto P -addr HOST:PORT [-handicap-cpu-us N]` and prints
+	// the listening line like cmd/server. Written in C, it measures a
+	// design with no language runtime in the way.
+	Program string
 }
+
+// External reports whether the backend is a separate program (Program).
+func (i Info) External() bool { return i.Program != "" }
 
 // Serves reports whether the backend serves p.
 func (i Info) Serves(p Proto) bool { return slices.Contains(i.Protos, p) }
@@ -19,6 +28,8 @@ func (i Info) Serves(p Proto) bool { return slices.Contains(i.Protos, p) }
 // Catalog is every backend, sorted by name. The registry, plan validation
 // and the conformance suite all read it; a new backend is added here once.
 var Catalog = []Info{
+	{Name: "cepoll", Design: "C, no runtime: one thread, an epoll loop over non-blocking sockets", Protos: []Proto{ProtoEcho, ProtoHTTP}, Program: "cepoll"},
+	{Name: "cthreads", Design: "C, no runtime: one pthread per connection, blocking system calls", Protos: []Proto{ProtoEcho, ProtoHTTP}, Program: "cthreads"},
 	{Name: "fasthttp", Design: "fasthttp: goroutines from a worker pool", Protos: []Proto{ProtoHTTP}},
 	{Name: "gnet", Design: "gnet v2: event loops, handlers run on the loop; slow requests block it", Protos: []Proto{ProtoEcho, ProtoHTTP}},
 	{Name: "gnet-pool", Design: "gnet v2: event loops; slow requests run on a goroutine pool, answered with AsyncWrite", Protos: []Proto{ProtoEcho, ProtoHTTP}},

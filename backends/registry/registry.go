@@ -35,6 +35,9 @@ func New(name string, proto backends.Proto) (backends.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if info.External() {
+		return nil, fmt.Errorf("backend %s: %w (run bin/%s)", name, backends.ErrExternal, info.Program)
+	}
 	newServer, ok := constructors[name]
 	if !ok {
 		return nil, fmt.Errorf("backend %s: no constructor registered", name)

@@ -16,8 +16,15 @@ func TestCatalog(t *testing.T) {
 	if !slices.IsSorted(names) {
 		t.Errorf("catalog not sorted: %v", names)
 	}
-	for _, n := range names {
-		if _, ok := constructors[n]; !ok {
+	for _, b := range backends.Catalog {
+		_, ok := constructors[b.Name]
+		if b.External() {
+			if ok {
+				t.Errorf("catalog lists %q as program %s, and it has a constructor", b.Name, b.Program)
+			}
+			continue
+		}
+		if n := b.Name; !ok {
 			t.Errorf("catalog lists %q, which has no constructor", n)
 		}
 	}
@@ -45,7 +52,8 @@ func TestNew(t *testing.T) {
 		{name: "threads", proto: backends.ProtoHTTP},
 		{name: "fasthttp", proto: backends.ProtoHTTP},
 		{name: "fasthttp", proto: backends.ProtoEcho, unsupported: true, errHas: "fasthttp: echo: not supported (fasthttp serves http)"},
-		{name: "nginx", proto: backends.ProtoHTTP, errHas: `unknown backend "nginx" (valid: fasthttp, gnet, gnet-pool, stdlib, threads)`},
+		{name: "nginx", proto: backends.ProtoHTTP, errHas: `unknown backend "nginx" (valid: cepoll, cthreads, fasthttp, gnet, gnet-pool, stdlib, threads)`},
+		{name: "cthreads", proto: backends.ProtoHTTP, errHas: "backend cthreads: a separate program, not part of the Go server (run bin/cthreads)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"/"+string(tt.proto), func(t *testing.T) {

@@ -124,7 +124,7 @@ func TestRunErrors(t *testing.T) {
 		{"bad flag", []string{"-bogus"}, 2, "flag provided but not defined: -bogus", false},
 		{"bad proto", []string{"-proto", "tcp"}, 2, `-proto: unknown protocol "tcp" (valid: echo, http)`, false},
 		{"extra argument", []string{"-addr", "127.0.0.1:0", "more"}, 2, `unexpected argument "more"`, false},
-		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: fasthttp, gnet, gnet-pool, stdlib, threads)`, false},
+		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: cepoll, cthreads, fasthttp, gnet, gnet-pool, stdlib, threads)`, false},
 		{"unsupported proto", []string{"-backend", "fasthttp", "-proto", "echo", "-addr", "127.0.0.1:0"}, 1, "fasthttp: echo: not supported (fasthttp serves http)", false},
 		{"negative handicap", []string{"-handicap-cpu-us", "-1"}, 2, "-handicap-cpu-us -1: want 0 to 10000000", false},
 		{"busy port", []string{"-addr", busy.Addr().String()}, 1, "address already in use", false},
