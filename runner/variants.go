@@ -87,15 +87,47 @@ func (p *Plan) checkVariants() []error {
 // and the round number (Fisher–Yates over PCG, whose output is fixed by
 // its specification, so the same seed gives the same order with every Go
 // release). Seed 0 leaves the plan order.
+//
+// The order is paired: the cells that verdicts compare with each other
+// (the same configuration under every label, pairKey) run back to back,
+// in a shuffled order, and the groups themselves are shuffled. A slow
+// drift of the host over a round then moves both sides of a ratio alike
+// instead of landing on whichever label ran later.
 func shuffleRound(cells []Cell, seed uint64, round int) {
 	if seed == 0 {
 		return
 	}
 	rng := rand.NewPCG(seed, uint64(round))
-	for i := len(cells) - 1; i > 0; i-- {
-		j := int(rng.Uint64() % uint64(i+1))
-		cells[i], cells[j] = cells[j], cells[i]
+	shuffle := func(n int, swap func(i, j int)) {
+		for i := n - 1; i > 0; i-- {
+			swap(i, int(rng.Uint64()%uint64(i+1)))
+		}
 	}
+	var groups [][]Cell
+	index := map[string]int{}
+	for _, c := range cells {
+		k := c.pairKey()
+		i, ok := index[k]
+		if !ok {
+			i = len(groups)
+			index[k] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], c)
+	}
+	shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
+	out := cells[:0]
+	for _, g := range groups {
+		shuffle(len(g), func(i, j int) { g[i], g[j] = g[j], g[i] })
+		out = append(out, g...)
+	}
+}
+
+// pairKey is the cell's key without its label: the configuration whose
+// cells verdicts pair up across labels.
+func (c Cell) pairKey() string {
+	k := c.Key()
+	return k[len(c.label()):]
 }
 
 // NewSeed returns a non-zero seed from the clock, for plans without one.

@@ -142,6 +142,34 @@ func TestExpandRounds(t *testing.T) {
 	if len(distinct) < 5 {
 		t.Errorf("only %d distinct orders in 6 rounds", len(distinct))
 	}
+	// Paired: the labels of one configuration run back to back, so every
+	// configuration's cells form one run within the round, and not always
+	// in the same order.
+	leaders := map[string]map[string]bool{} // configuration → labels that ran first
+	for i, round := range a {
+		var seen []string
+		for j, k := range round {
+			label, pk, _ := strings.Cut(k, "/")
+			if j > 0 && strings.HasSuffix(round[j-1], "/"+pk) {
+				continue
+			}
+			if slices.Contains(seen, pk) {
+				t.Fatalf("round %d: %s runs in two separate stretches: %v", i+1, pk, round)
+			}
+			seen = append(seen, pk)
+			if leaders[pk] == nil {
+				leaders[pk] = map[string]bool{}
+			}
+			leaders[pk][label] = true
+		}
+	}
+	varied := false
+	for _, l := range leaders {
+		varied = varied || len(l) > 1
+	}
+	if !varied {
+		t.Errorf("the same label always runs first: %v", leaders)
+	}
 	p.Seed = 8
 	if c := order(p); slices.Equal(c[0], a[0]) && slices.Equal(c[1], a[1]) {
 		t.Error("another seed gave the same order")
@@ -153,7 +181,7 @@ func TestExpandRounds(t *testing.T) {
 	}
 }
 
-const pinnedFirstCell = "fasthttp/http/plaintext/c16/p1/r0/b0"
+const pinnedFirstCell = "gnet/echo/echo/c16/p1/r0/b64"
 
 func TestRunVariants(t *testing.T) {
 	p := variantPlan()
