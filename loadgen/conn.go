@@ -99,6 +99,7 @@ type conn struct {
 	lat    *hdr.PackedHistogram // corrected latency, µs
 	uncorr *hdr.PackedHistogram // open loop: from actual send, µs
 	lag    *hdr.PackedHistogram // open loop: actual − intended send, µs
+	ownLag *hdr.PackedHistogram // open loop: the generator's part of the send lag, µs (see take)
 
 	wbuf     []byte // Pipeline copies of the request or message
 	reqBytes int    // bytes of one request or message
@@ -113,6 +114,7 @@ type conn struct {
 	sched    Schedule // open loop: this connection's share of the schedule
 	nextSlot uint64   // open loop: next schedule slot of this connection
 	fullUpTo uint64   // open loop: slots below this were counted as window-full
+	freedNs  int64    // open loop: when a response last made room in a full window
 
 	// Echo verification.
 	seqOut, seqIn uint64
@@ -153,6 +155,7 @@ func newConn(s *shared, id int) *conn {
 	if s.open {
 		c.uncorr = newPacked()
 		c.lag = newPacked()
+		c.ownLag = newPacked()
 		c.sched = s.scheds[id]
 	}
 	c.reqBytes = len(s.req)
@@ -271,6 +274,14 @@ func (c *conn) reset() {
 // take pushes the requests to send now onto the ring and returns how many:
 // in closed loop enough to fill the window, in open loop those whose
 // intended time has come while the window has room.
+//
+// In open loop the send lag (now − intended) has two parts. While every
+// request of the window is outstanding, a due send waits for the server:
+// that wait is the server's latency, charged to it by timing from the
+// intended send. The rest, from the later of the intended time and the
+// response that made room (freedNs) to the send, is the generator's own
+// delay (its CPU, its timer): ownLag records it, and only it makes a run
+// saturated (see judgeSchedule).
 func (c *conn) take(now int64, ph int32) int {
 	p := c.s.cfg.Pipeline
 	k := 0
@@ -289,6 +300,9 @@ func (c *conn) take(now int64, ph int32) int {
 		c.push(d, now)
 		c.nextSlot++
 		k++
+		if ph == phaseMeasure {
+			c.ownLag.RecordValue(usec(now - max(d, c.freedNs)))
+		}
 	}
 	if c.count == p {
 		// Every slot that has come due behind the full window counts once,
@@ -322,7 +336,10 @@ func (c *conn) push(due, sent int64) {
 
 // pop removes the oldest outstanding request; ep is its mix entry (0
 // without a mix).
-func (c *conn) pop() (due, sent int64, ep int) {
+func (c *conn) pop(now int64) (due, sent int64, ep int) {
+	if c.count == len(c.dueNs) {
+		c.freedNs = now // the window was full: from now on a due send waits for the generator
+	}
 	due, sent = c.dueNs[c.head], c.sentNs[c.head]
 	if c.ep != nil {
 		ep = int(c.ep[c.head])
@@ -448,7 +465,7 @@ func (c *conn) judge(r Response, body []byte) ErrKind {
 // complete ends the oldest outstanding request with verdict: a good one is
 // recorded, a bad one counted. With closing set the server asked to close.
 func (c *conn) complete(now int64, ph int32, verdict ErrKind, closing bool) (ErrKind, error) {
-	due, sent, ep := c.pop()
+	due, sent, ep := c.pop(now)
 	if verdict == verdictOK {
 		if ph == phaseMeasure {
 			c.record(now, due, sent, ep)
@@ -538,7 +555,7 @@ func (c *conn) consumeEcho(now int64, ph int32) (ErrKind, error) {
 		if c.pos < size {
 			break
 		}
-		due, sent, ep := c.pop()
+		due, sent, ep := c.pop(now)
 		if measure {
 			if c.bad {
 				if c.s.counts(ph) {

@@ -222,13 +222,39 @@ func TestWindowFullCountsEveryDueSlot(t *testing.T) {
 	if c.st.windowFull != 2000 {
 		t.Fatalf("window_full = %d, want 2000 (slots 1..2000)", c.st.windowFull)
 	}
-	c.pop()
+	c.pop(2000 * int64(time.Millisecond))
 	c.take(2000*int64(time.Millisecond)+1, phaseMeasure) // the goroutine engine finds it full only now
 	if c.st.windowFull != 2000 {
 		t.Fatalf("window_full = %d after catching up, want still 2000", c.st.windowFull)
 	}
-	full, reason := saturation(1000, 0, c.st.slotsSent+2000, c.st.windowFull)
-	if !full {
-		t.Fatalf("not saturated: %s", reason)
+	// The catch-up send went 1 ns after the answer that made room: the
+	// generator's own lag is nothing, the 2 s were the server's.
+	if c.lag != nil && c.ownLag.Max() > 1 {
+		t.Fatalf("own lag max %d µs, want ≤ 1", c.ownLag.Max())
+	}
+	j := judgeSchedule(scheduleFacts{rate: 1000, ownLagP99us: c.ownLag.ValueAtPercentile(99), sent: c.st.slotsSent + 2000, windowFull: c.st.windowFull})
+	if !j.backlog || j.saturated {
+		t.Fatalf("want a server backlog, not saturated: %+v", j)
+	}
+}
+
+// TestOwnLagWithRoomInTheWindow: a send that comes due while its window
+// has room and goes out late is the generator's own lag, all of it.
+func TestOwnLagWithRoomInTheWindow(t *testing.T) {
+	s := &shared{cfg: Config{Pipeline: 2, Rate: 1000, Conns: 1}, open: true, scheds: Spread(1000, 1)}
+	s.req = []byte("x")
+	c := newConn(s, 0)
+	ms := int64(time.Millisecond)
+	c.take(0, phaseMeasure)                       // slot 0, one of two outstanding
+	c.pop(ms / 2)                                 // answered; the window was never full
+	if k := c.take(30*ms, phaseMeasure); k != 2 { // slots 1 and 2 (due at 1 and 2 ms) go out 30 ms in
+		t.Fatalf("sent %d, want 2", k)
+	}
+	if got := c.ownLag.Max(); got < 28_000 || got > 29_100 {
+		t.Fatalf("own lag max %d µs, want ≈ 29,000 (due at 1 ms, sent at 30 ms)", got)
+	}
+	j := judgeSchedule(scheduleFacts{rate: 1000, lagP99us: c.ownLag.ValueAtPercentile(99), ownLagP99us: c.ownLag.ValueAtPercentile(99), sent: 3})
+	if !j.saturated {
+		t.Fatalf("want saturated: %+v", j)
 	}
 }

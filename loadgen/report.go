@@ -107,6 +107,9 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 	if s.Saturated {
 		fmt.Fprintf(&b, "Saturated: the generator could not keep the schedule: %s\n", s.SaturatedReason)
 	}
+	if s.ServerBacklog {
+		fmt.Fprintf(&b, "Server backlog: %s\n", s.ServerBacklogReason)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

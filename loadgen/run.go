@@ -21,10 +21,11 @@ import (
 // SampleInterval is how often the server's /proc entry is read (20 Hz).
 const SampleInterval = 50 * time.Millisecond
 
-// Saturation thresholds of an open-loop run. A run is marked saturated when
+// Schedule thresholds of an open-loop run. Its schedule was not met when
 // the p99 send lag exceeds max(LagFloor, LagIntervals × 1/rate), or when more
 // than WindowFullPercent of the schedule's slots came due while the pipeline
-// window of their connection was full.
+// window of their connection was full; judgeSchedule says whose doing that
+// was (saturated: the generator's; server backlog: the server's).
 const (
 	LagFloor          = 10 * time.Millisecond
 	LagIntervals      = 10

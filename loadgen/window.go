@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -98,7 +99,8 @@ func (w *window) result(stop summary.StopReason) *Result {
 		m.latency = w.col.finish(w.end)
 	}
 	if w.s.open {
-		m.uncorrected, m.lag = newHist(), newHist()
+		m.uncorrected, m.lag, m.ownLag = newHist(), newHist(), newHist()
+		m.cpus = runtime.GOMAXPROCS(0)
 	}
 	m.endpoints = newEndpoints(w.s.mix)
 	for _, c := range w.conns {
@@ -114,6 +116,7 @@ func (w *window) result(stop summary.StopReason) *Result {
 		if w.s.open {
 			c.uncorr.MergeInto(m.uncorrected)
 			c.lag.MergeInto(m.lag)
+			c.ownLag.MergeInto(m.ownLag)
 		}
 		m.counts.add(&c.st)
 	}
@@ -125,7 +128,7 @@ func emptyResult(s *shared) *Result {
 	now := time.Now()
 	m := measured{start: now, end: now, stop: summary.StopInterrupted, latency: newHist()}
 	if s.open {
-		m.uncorrected, m.lag = newHist(), newHist()
+		m.uncorrected, m.lag, m.ownLag = newHist(), newHist(), newHist()
 	}
 	m.endpoints = newEndpoints(s.mix)
 	return summarize(s.cfg, s.target.Workload, s.engine, m)
@@ -135,9 +138,11 @@ func emptyResult(s *shared) *Result {
 // of summarize.
 type measured struct {
 	latency, uncorrected, lag *hdr.Histogram // µs; the last two in open loop only
+	ownLag                    *hdr.Histogram // µs, open loop: the generator's part of lag
 	counts                    connStats
 	start, end                time.Time // of the measured window
 	cpuSeconds                float64   // generator user+system CPU in the window
+	cpus                      int       // open loop: CPUs the generator may use (GOMAXPROCS)
 	server                    *procstat.Stats
 	stop                      summary.StopReason
 	endpoints                 []endpointMeasured // with a mix: one per entry, in its order
@@ -219,9 +224,22 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 			Max: m.lag.Max(),
 		}
 		sum.WindowFull = st.windowFull
-		sum.Saturated, sum.SaturatedReason = saturation(min(sum.RateStart, sum.RateEnd), sum.SendLag.P99, st.slotsSent, st.windowFull)
-		if sum.Saturated && sum.Errors > 0 {
-			sum.SaturatedReason += fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
+		if m.ownLag != nil {
+			sum.OwnSendLag = &summary.LagPercentiles{P50: m.ownLag.ValueAtQuantile(50), P99: m.ownLag.ValueAtQuantile(99), Max: m.ownLag.Max()}
+		}
+		j := judgeSchedule(scheduleFacts{
+			rate: min(sum.RateStart, sum.RateEnd), lagP99us: sum.SendLag.P99, ownLagP99us: ownP99(sum.OwnSendLag),
+			sent: st.slotsSent, windowFull: st.windowFull, cpuPct: cpuPct(m.cpuSeconds, sum.DurationSeconds, m.cpus),
+		})
+		sum.Saturated, sum.SaturatedReason = j.saturated, j.saturatedReason
+		sum.ServerBacklog, sum.ServerBacklogReason = j.backlog, j.backlogReason
+		if (sum.Saturated || sum.ServerBacklog) && sum.Errors > 0 {
+			note := fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
+			if sum.Saturated {
+				sum.SaturatedReason += note
+			} else {
+				sum.ServerBacklogReason += note
+			}
 		}
 	}
 	sum.Failed, sum.ErrorPercent, sum.FailedReason = summary.Verdict(sum.Requests, sum.Errors)
@@ -244,19 +262,74 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 	return res
 }
 
-// saturation decides whether an open-loop run kept its schedule, from the
-// p99 send lag, the slots sent in the window and those that came due while
-// their connection's window was full (some of which may never have been
-// sent).
-func saturation(rate float64, lagP99us int64, sent, windowFull uint64) (bool, string) {
-	limit := max(LagFloor, time.Duration(LagIntervals*1e9/rate))
-	lag := time.Duration(lagP99us) * time.Microsecond
-	var reasons []string
+// scheduleFacts are what judgeSchedule decides from.
+type scheduleFacts struct {
+	rate                  float64 // lowest scheduled rate, requests/s
+	lagP99us, ownLagP99us int64   // send lag p99, all of it and the generator's own part
+	sent, windowFull      uint64  // slots sent in the window, and those due behind a full window
+	cpuPct                float64 // generator CPU ÷ (window × its CPUs), %; 0 = unknown
+}
+
+// scheduleJudgement says which side, if any, kept the schedule from being
+// met: the generator (saturated: the run is not a server result) or the
+// server (backlog: sends waited for its answers, a wait timed from the
+// intended send and so already in the corrected latency: a valid result).
+type scheduleJudgement struct {
+	saturated       bool
+	saturatedReason string
+	backlog         bool
+	backlogReason   string
+}
+
+// judgeSchedule decides an open-loop run's schedule. The send lag is over
+// its limit, max(LagFloor, LagIntervals × 1/rate), or more than
+// WindowFullPercent of the due sends found their connection's window full:
+// the schedule was not met. It is the generator's doing when its own part
+// of the lag is over the limit, or when its CPU was at least
+// GeneratorBusyPercent busy (responses may then have waited unread in its
+// sockets, which looks like a slow server); otherwise the server's.
+func judgeSchedule(f scheduleFacts) scheduleJudgement {
+	limit := max(LagFloor, time.Duration(LagIntervals*1e9/f.rate))
+	lag := time.Duration(f.lagP99us) * time.Microsecond
+	own := time.Duration(f.ownLagP99us) * time.Microsecond
+	var late []string
 	if lag > limit {
-		reasons = append(reasons, fmt.Sprintf("send lag p99 %v > %v", lag, limit))
+		late = append(late, fmt.Sprintf("send lag p99 %v > %v", lag, limit))
 	}
-	if total := max(sent, windowFull); total > 0 && float64(windowFull)*100 > WindowFullPercent*float64(total) {
-		reasons = append(reasons, fmt.Sprintf("pipeline window full when %d of %d sends were due (> %g%%)", windowFull, total, WindowFullPercent))
+	if total := max(f.sent, f.windowFull); total > 0 && float64(f.windowFull)*100 > WindowFullPercent*float64(total) {
+		late = append(late, fmt.Sprintf("pipeline window full when %d of %d sends were due (> %g%%)", f.windowFull, total, WindowFullPercent))
 	}
-	return len(reasons) > 0, strings.Join(reasons, "; ")
+	var j scheduleJudgement
+	switch {
+	case own > limit:
+		j.saturated = true
+		j.saturatedReason = strings.Join(append([]string{fmt.Sprintf("the generator's own send lag p99 %v > %v", own, limit)}, late...), "; ")
+	case len(late) > 0 && f.cpuPct >= GeneratorBusyPercent:
+		j.saturated = true
+		j.saturatedReason = strings.Join(append(late, fmt.Sprintf("generator CPU %.0f%% busy: its own delay cannot be told from the server's", f.cpuPct)), "; ")
+	case len(late) > 0:
+		j.backlog = true
+		j.backlogReason = "sends waited for the server's answers (charged to it in the corrected latency): " + strings.Join(late, "; ")
+	}
+	return j
+}
+
+// GeneratorBusyPercent is the generator CPU share at and above which a
+// late schedule is put down to the generator.
+const GeneratorBusyPercent = 90
+
+func ownP99(l *summary.LagPercentiles) int64 {
+	if l == nil {
+		return 0
+	}
+	return l.P99
+}
+
+// cpuPct is cpuSeconds as a share of window seconds on cpus CPUs, %; 0
+// when either is unknown.
+func cpuPct(cpuSeconds, window float64, cpus int) float64 {
+	if window <= 0 || cpus <= 0 {
+		return 0
+	}
+	return 100 * cpuSeconds / (window * float64(cpus))
 }

@@ -53,23 +53,39 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-func TestSaturation(t *testing.T) {
+func TestJudgeSchedule(t *testing.T) {
+	const sat, backlog = "saturated", "backlog"
 	for _, tc := range []struct {
-		name             string
-		rate             float64
-		lagP99us         int64
-		sent, windowFull uint64
-		want             bool
+		name string
+		f    scheduleFacts
+		want string // "", sat or backlog
 	}{
-		{"on schedule", 1000, 500, 1000, 0, false},
-		{"lag over the 10 ms floor", 1000, 11_000, 1000, 0, true},
-		{"lag under 10 intervals at a low rate", 10, 900_000, 100, 0, false},
-		{"window full 1 %", 1000, 0, 1000, 10, false},
-		{"window full over 1 %", 1000, 0, 1000, 11, true},
-		{"window full, nothing sent", 1000, 0, 0, 5, true},
+		{"on schedule", scheduleFacts{rate: 1000, lagP99us: 500, ownLagP99us: 500, sent: 1000}, ""},
+		{"own lag over the 10 ms floor", scheduleFacts{rate: 1000, lagP99us: 11_000, ownLagP99us: 11_000, sent: 1000}, sat},
+		{"lag over the floor, waiting for the server", scheduleFacts{rate: 1000, lagP99us: 11_000, ownLagP99us: 200, sent: 1000}, backlog},
+		{"lag under 10 intervals at a low rate", scheduleFacts{rate: 10, lagP99us: 900_000, ownLagP99us: 900_000, sent: 100}, ""},
+		{"window full 1 %", scheduleFacts{rate: 1000, sent: 1000, windowFull: 10}, ""},
+		{"window full over 1 %", scheduleFacts{rate: 1000, sent: 1000, windowFull: 11}, backlog},
+		{"window full, nothing sent", scheduleFacts{rate: 1000, windowFull: 5}, backlog},
+		{"window full, generator CPU busy", scheduleFacts{rate: 1000, sent: 1000, windowFull: 11, cpuPct: 95}, sat},
+		{"generator CPU busy, on schedule", scheduleFacts{rate: 1000, sent: 1000, cpuPct: 99}, ""},
+		{"own lag over, window full too", scheduleFacts{rate: 1000, lagP99us: 50_000, ownLagP99us: 20_000, sent: 1000, windowFull: 500}, sat},
 	} {
-		if got, reason := saturation(tc.rate, tc.lagP99us, tc.sent, tc.windowFull); got != tc.want {
-			t.Errorf("%s: saturated %v (%s), want %v", tc.name, got, reason, tc.want)
+		j := judgeSchedule(tc.f)
+		got := ""
+		switch {
+		case j.saturated && j.backlog:
+			t.Errorf("%s: both saturated and backlog", tc.name)
+		case j.saturated:
+			got = sat
+		case j.backlog:
+			got = backlog
+		}
+		if got != tc.want {
+			t.Errorf("%s: %q (%s%s), want %q", tc.name, got, j.saturatedReason, j.backlogReason, tc.want)
+		}
+		if (j.saturated && j.saturatedReason == "") || (j.backlog && j.backlogReason == "") {
+			t.Errorf("%s: no reason", tc.name)
 		}
 	}
 }

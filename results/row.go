@@ -86,6 +86,8 @@ type Row struct {
 	KernelPerConnBytes *int64   `csv:"kernel_per_conn_bytes"` // (ΔVmPTE + Δthreads × stack + socket) ÷ conns
 	TotalPerConnBytes  *int64   `csv:"total_per_conn_bytes"`  // rss_per_conn_bytes + kernel_per_conn_bytes
 	RateFraction       *float64 `csv:"rate_fraction"`         // rate given as a fraction of the round's closed-loop capacity; empty for absolute rates
+
+	OwnSendLagP99Us *int64 `csv:"own_send_lag_p99_us"` // open loop: the generator's part of the send lag (not waiting on a full window)
 }
 
 // LabelOf is the name a row is grouped and compared by: its variant label,

@@ -238,7 +238,7 @@ func (m capacities) resolve(c Cell) (rc Cell, note, reason string) {
 		return c, "", joinReason(fmt.Sprintf("capacity cell %s (round %d) failed", key, c.Rep), r.Reason)
 	}
 	c.Rate = math.Max(1, math.Round(c.Fraction*r.RPS))
-	if r.Status != results.StatusOK {
+	if !r.Status.Counts() {
 		note = fmt.Sprintf("capacity %s req/s from a %s closed-loop cell", formatRate(math.Round(r.RPS)), r.Status)
 	}
 	return c, note, ""

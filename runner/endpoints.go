@@ -87,7 +87,7 @@ func generatorVerdict(r *results.Row, lg *child) {
 	switch {
 	case ee.ExitCode() == cli.ExitFailed && r.Status != results.StatusFailed:
 		r.Status, r.Reason = results.StatusFailed, joinReason(lg.failure("loadgen reported a failed run"), r.Reason)
-	case ee.ExitCode() == cli.ExitSaturated && r.Status == results.StatusOK:
+	case ee.ExitCode() == cli.ExitSaturated && r.Status.Counts():
 		r.Status, r.Reason = results.StatusSaturated, joinReason(lg.failure("loadgen reported a saturated run"), r.Reason)
 	}
 }

@@ -36,6 +36,9 @@ func fillRow(r *results.Row, s *summary.Summary) {
 	}
 	if s.Rate > 0 && s.SendLag != nil {
 		r.SendLagP99Us = new(s.SendLag.P99)
+		if s.OwnSendLag != nil {
+			r.OwnSendLagP99Us = new(s.OwnSendLag.P99)
+		}
 	}
 	r.GeneratorCPUSeconds = new(s.GeneratorCPUSeconds)
 	r.ReqPerGeneratorCPUSecond = perCPU(s.Requests, s.GeneratorCPUSeconds)
@@ -99,6 +102,8 @@ func status(s *summary.Summary) (status results.Status, reason string) {
 			reason = "generator fell behind its schedule"
 		}
 		return results.StatusSaturated, joinReason(reason, errs)
+	case s.ServerBacklog:
+		return results.StatusBacklog, joinReason("server backlog: "+s.ServerBacklogReason, errs)
 	}
 	return results.StatusOK, errs
 }
@@ -135,11 +140,11 @@ func errorKinds(m map[string]uint64) string {
 func rowID(cell string, rep int) string { return fmt.Sprintf("%s#%d", cell, rep) }
 
 // Completed returns the cell repetitions in rows that need not run again:
-// those with status ok or saturated.
+// those with status ok, backlog or saturated.
 func Completed(rows []results.Row) map[string]bool {
 	done := map[string]bool{}
 	for _, r := range rows {
-		if r.Status == results.StatusOK || r.Status == results.StatusSaturated {
+		if r.Status.Counts() || r.Status == results.StatusSaturated {
 			done[rowID(r.Cell, r.Rep)] = true
 		}
 	}
@@ -159,7 +164,7 @@ func Latest(rows []results.Row) []results.Row {
 		case !seen:
 			idx[id] = len(out)
 			out = append(out, r)
-		case out[i].Status != results.StatusOK && out[i].Status != results.StatusSaturated:
+		case !out[i].Status.Counts() && out[i].Status != results.StatusSaturated:
 			out[i] = r
 		}
 	}

@@ -94,6 +94,9 @@ func TestStatus(t *testing.T) {
 		{"saturated", summary.Summary{Requests: 10, Saturated: true, SaturatedReason: "send lag p99 5ms"}, results.StatusSaturated, "send lag p99 5ms"},
 		{"saturated no reason", summary.Summary{Requests: 10, Saturated: true}, results.StatusSaturated, "generator fell behind"},
 		{"server exited", summary.Summary{Requests: 10, StopReason: summary.StopServerExited}, results.StatusFailed, "server exited"},
+		{"server backlog", summary.Summary{Requests: 10, ServerBacklog: true, ServerBacklogReason: "sends waited"}, results.StatusBacklog, "server backlog: sends waited"},
+		{"saturated wins over backlog", summary.Summary{Requests: 10, Saturated: true, ServerBacklog: true}, results.StatusSaturated, "generator fell behind"},
+		{"backlog with too many errors", summary.Summary{Requests: 98, Errors: 2, ServerBacklog: true}, results.StatusFailed, "more than 1%"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,9 +128,11 @@ func TestCompletedAndLatest(t *testing.T) {
 		{Cell: "a", Rep: 2, Status: results.StatusFailed},
 		{Cell: "b", Rep: 1, Status: results.StatusOK, RPS: 7},
 		{Cell: "a", Rep: 2, Status: results.StatusFailed, Reason: "again"},
+		{Cell: "d", Rep: 1, Status: results.StatusBacklog},
+		{Cell: "d", Rep: 1, Status: results.StatusFailed},
 	}
 	done := Completed(rows)
-	for id, want := range map[string]bool{"a#1": true, "b#1": true, "c#1": true, "a#2": false} {
+	for id, want := range map[string]bool{"a#1": true, "b#1": true, "c#1": true, "a#2": false, "d#1": true} {
 		if done[id] != want {
 			t.Errorf("Completed[%s] = %v, want %v", id, done[id], want)
 		}
@@ -137,7 +142,7 @@ func TestCompletedAndLatest(t *testing.T) {
 	for _, r := range latest {
 		got = append(got, rowID(r.Cell, r.Rep)+":"+string(r.Status)+r.Reason)
 	}
-	if want := "a#1:ok b#1:ok c#1:saturated a#2:failedagain"; strings.Join(got, " ") != want {
+	if want := "a#1:ok b#1:ok c#1:saturated a#2:failedagain d#1:backlog"; strings.Join(got, " ") != want {
 		t.Fatalf("Latest = %v, want %s", got, want)
 	}
 }

@@ -409,7 +409,7 @@ func RunCell(ctx context.Context, cfg Config, c Cell, w RowWriter) (results.Row,
 func StepOf(r results.Row) Step {
 	st := Step{Rate: r.Rate, P99: time.Duration(r.P99Us) * time.Microsecond}
 	switch {
-	case r.Status != results.StatusOK:
+	case !r.Status.Counts():
 		st.Reason = joinReason(string(r.Status), r.Reason)
 		st.Inconclusive = r.Status == results.StatusNoisy
 	case r.Errors > 0:

@@ -334,7 +334,7 @@ func indexLine(dir, name string) (string, error) {
 		planName = distinct(func(r results.Row) string { return r.Plan })
 	}
 	status := fmt.Sprintf("%d: %d ok", len(rows), counts[results.StatusOK])
-	for _, s := range []results.Status{results.StatusSaturated, results.StatusNoisy, results.StatusFailed} {
+	for _, s := range []results.Status{results.StatusBacklog, results.StatusSaturated, results.StatusNoisy, results.StatusFailed} {
 		if counts[s] > 0 {
 			status += fmt.Sprintf(", %d %s", counts[s], s)
 		}

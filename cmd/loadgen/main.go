@@ -244,6 +244,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "loadgen: warning: no request completed (%d errors, %v): check the target URL, that the server speaks %s, and -timeout against -d\n",
 			s.Errors, errorList(s.ErrorKinds), s.Workload)
 	}
+	if s := res.Summary; s.ServerBacklog && !s.Saturated && !s.Failed {
+		fmt.Fprintf(stderr, "loadgen: warning: server backlog: %s\n", s.ServerBacklogReason)
+	}
 	return errors.Join(err, werr, verdict(res.Summary))
 }
 

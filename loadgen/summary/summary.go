@@ -55,8 +55,11 @@ type Summary struct {
 	Latency             Percentiles       `json:"latency_us"`                       // corrected (from intended send) in open loop
 	Uncorrected         *Percentiles      `json:"uncorrected_latency_us,omitempty"` // from actual send; open loop only
 	SendLag             *LagPercentiles   `json:"send_lag_us,omitempty"`            // actual minus intended send; open loop only
-	Saturated           bool              `json:"saturated"`                        // generator could not keep the schedule
+	Saturated           bool              `json:"saturated"`                        // generator could not keep the schedule for its own reasons
 	SaturatedReason     string            `json:"saturated_reason,omitempty"`
+	OwnSendLag          *LagPercentiles   `json:"own_send_lag_us,omitempty"` // open loop: the generator's part of the send lag (not waiting for a full window)
+	ServerBacklog       bool              `json:"server_backlog,omitempty"`  // open loop: sends waited for the server's answers; charged to it in Latency
+	ServerBacklogReason string            `json:"server_backlog_reason,omitempty"`
 	GeneratorCPUSeconds float64           `json:"generator_cpu_s"`  // user+sys of the generator process in the window
 	Server              *ServerStats      `json:"server,omitempty"` // set when -server-pid is given
 	HlogPath            string            `json:"hlog,omitempty"`   // interval log written, if any

@@ -110,7 +110,7 @@ func groupByCell(rows []results.Row) cellSamples {
 			cs.order = append(cs.order, r.Cell)
 			cs.rows[r.Cell] = nil
 		}
-		if r.Status == results.StatusOK {
+		if r.Status.Counts() {
 			cs.rows[r.Cell] = append(cs.rows[r.Cell], r)
 		}
 	}

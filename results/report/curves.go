@@ -105,9 +105,9 @@ func buildCurves(rows []results.Row) []*curve {
 		other := 0
 		for _, r := range buckets[k] {
 			switch {
-			case r.Status == results.StatusOK && !r.FellBehind():
+			case r.Status.Counts() && !r.FellBehind():
 				ok = append(ok, r)
-			case r.Status == results.StatusOK, r.Status == results.StatusSaturated:
+			case r.Status.Counts(), r.Status == results.StatusSaturated:
 				sat = append(sat, r) // not a steady state: the generator or the server fell behind
 			default:
 				other++

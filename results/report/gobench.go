@@ -48,7 +48,7 @@ func WriteGoBench(w io.Writer, rows []results.Row) error {
 	}
 	cpu := ""
 	for _, r := range rows {
-		if r.Status != results.StatusOK || r.Requests == 0 {
+		if !r.Status.Counts() || r.Requests == 0 {
 			continue
 		}
 		if r.CPUModel != "" && r.CPUModel != cpu {

@@ -124,7 +124,7 @@ func FitIdle(rows []results.Row) []IdleFit {
 			names = append(names, r.Backend)
 			byBackend[r.Backend] = nil
 		}
-		if r.Status != results.StatusOK {
+		if !r.Status.Counts() {
 			excluded[r.Backend]++
 			continue
 		}
@@ -433,7 +433,7 @@ func idleTotalPlot(dir string, k idleGroupKey, rows []results.Row, fits []IdleFi
 func idleTotalPoints(rows []results.Row, backend string, conns *[]int, ymax *float64) plotter.XYs {
 	var xys plotter.XYs
 	for _, r := range rows {
-		if r.Backend != backend || r.Status != results.StatusOK {
+		if r.Backend != backend || !r.Status.Counts() {
 			continue
 		}
 		y, ok := idleTotal(r)

@@ -151,7 +151,7 @@ func groupRows(rows []results.Row) []*group {
 			}
 		}
 		switch r.Status {
-		case results.StatusOK:
+		case results.StatusOK, results.StatusBacklog:
 			c.ok = append(c.ok, r)
 		case results.StatusSaturated:
 			c.saturated = append(c.saturated, r)
@@ -430,11 +430,13 @@ func writeReportHeader(b *bytes.Buffer, rows []results.Row) {
 			date += " – " + last
 		}
 	}
-	var ok, sat, noisy, failed int
+	var ok, backlog, sat, noisy, failed int
 	for _, r := range rows {
 		switch r.Status {
 		case results.StatusOK:
 			ok++
+		case results.StatusBacklog:
+			backlog++
 		case results.StatusSaturated:
 			sat++
 		case results.StatusNoisy:
@@ -461,6 +463,9 @@ func writeReportHeader(b *bytes.Buffer, rows []results.Row) {
 		joinOr(distinct(rows, func(r results.Row) string { return r.ServerCPUSet }), "unpinned"), joinOr(procs, "unknown"))
 	fmt.Fprintf(b, "| generator CPUs | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.GeneratorCPUSet }), "unpinned"))
 	fmt.Fprintf(b, "| rows | %d: %d ok, %d saturated, %d failed |\n", len(rows), ok, sat, failed)
+	if backlog > 0 {
+		fmt.Fprintf(b, "| server backlog | %d rows: sends waited for the server's answers; counted, the wait is in the corrected latency |\n", backlog)
+	}
 	if noisy > 0 {
 		fmt.Fprintf(b, "| noisy rows | %d (another process or steal used the pinned CPUs; not a result) |\n", noisy)
 	}
@@ -474,7 +479,7 @@ func writeReportHeader(b *bytes.Buffer, rows []results.Row) {
 func writeFlagged(b *bytes.Buffer, rows []results.Row) {
 	var flagged []results.Row
 	for _, r := range rows {
-		if r.Status != results.StatusOK {
+		if !r.Status.Counts() {
 			flagged = append(flagged, r)
 		}
 	}

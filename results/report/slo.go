@@ -97,7 +97,7 @@ func WriteSLOPlot(dir string, target time.Duration, rows []results.Row, answers 
 			xy := plotter.XY{X: r.Rate, Y: y}
 			xmin, xmax = math.Min(xmin, r.Rate), math.Max(xmax, r.Rate)
 			ymin, ymax = math.Min(ymin, y), math.Max(ymax, y)
-			if r.Status == results.StatusOK && r.Errors == 0 && !r.Saturated && !r.FellBehind() {
+			if r.Status.Counts() && r.Errors == 0 && !r.Saturated && !r.FellBehind() {
 				good = append(good, xy)
 			} else {
 				bad = append(bad, xy)

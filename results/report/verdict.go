@@ -118,7 +118,7 @@ func Verdicts(rows []results.Row, reference string) []Verdict {
 				keys = append(keys, k)
 			}
 		}
-		if r.Status == results.StatusOK {
+		if r.Status.Counts() {
 			byRound[s][r.Rep] = r
 		}
 	}
@@ -354,7 +354,7 @@ func writeBottlenecks(b *bytes.Buffer, rows []results.Row) {
 		if r.Status == results.StatusSaturated && r.Bottleneck == "generator" {
 			genBound++
 		}
-		if r.Status != results.StatusOK || r.Bottleneck == "" {
+		if !r.Status.Counts() || r.Bottleneck == "" {
 			continue
 		}
 		counts[r.Bottleneck]++

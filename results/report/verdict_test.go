@@ -150,6 +150,11 @@ func TestVerdictsPairing(t *testing.T) {
 	if v := rpsVerdict(t, rows); v.Rounds != 6 || v.Verdict != VerdictLower {
 		t.Fatalf("after one noisy row: %+v", v)
 	}
+	// A server backlog is a result: its round still counts.
+	mark(4, results.StatusBacklog)
+	if v := rpsVerdict(t, rows); v.Rounds != 6 || v.Verdict != VerdictLower {
+		t.Fatalf("after a backlog row: %+v", v)
+	}
 	mark(5, results.StatusSaturated)
 	v = rpsVerdict(t, rows)
 	if v.Rounds != 5 || v.Verdict != VerdictTooFewRounds || !math.IsNaN(v.CILow) {
