@@ -48,6 +48,12 @@ type Config struct {
 	RateEnd   float64        // open loop: ramp the rate linearly from Rate to RateEnd over Duration (after the warm-up at Rate); 0 = constant
 	Live      io.Writer      // once per second of the window, a live line (LiveLine) overwritten in place with \r; nil = off. Not a result
 	Idle      bool           // idle run: one request per connection, then all held open and silent for Duration (needs ServerPID)
+	// MarkSocket is a unix socket of the server's on which the measured
+	// window's opening and closing are marked (a line "open", then
+	// "close", each answered with one line), so that the server can give
+	// its own figures for exactly the window; the close answer is kept in
+	// the summary as ServerWindow. "" = none.
+	MarkSocket string
 }
 
 // EngineAuto picks epoll on Linux and goroutines elsewhere.

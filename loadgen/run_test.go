@@ -1,10 +1,13 @@
 package loadgen
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -489,5 +492,50 @@ func testOpenLoopRamp(t *testing.T, engine summary.Engine) {
 	}
 	if s.Rate != 300 || s.RateStart != 100 || s.RateEnd != 500 || s.Errors != 0 {
 		t.Fatalf("rate %v start %v end %v errors %v", s.Rate, s.RateStart, s.RateEnd, s.ErrorKinds)
+	}
+}
+
+// TestMarkSocket: the server's mark socket gets "open" as the window
+// opens and "close" as it closes, each waited for; the close answer is
+// kept. A socket that is not there costs the answer, not the run.
+func TestMarkSocket(t *testing.T) {
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "m.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var got []string
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			mu.Lock()
+			got = append(got, sc.Text())
+			mu.Unlock()
+			reply := "{}"
+			if sc.Text() == "close" {
+				reply = `{"gc_cycles":3}`
+			}
+			fmt.Fprintln(c, reply)
+		}
+	}()
+	addr := httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
+	cfg := Config{Target: "http://" + addr + "/", Conns: 2, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond, MarkSocket: ln.Addr().String()}
+	s := runOK(t, cfg).Summary
+	mu.Lock()
+	marks := strings.Join(got, ",")
+	mu.Unlock()
+	if marks != "open,close" || string(s.ServerWindow) != `{"gc_cycles":3}` || s.ServerWindowError != "" {
+		t.Fatalf("marks %q, window %s, error %q", marks, s.ServerWindow, s.ServerWindowError)
+	}
+	cfg.MarkSocket = filepath.Join(t.TempDir(), "none.sock")
+	s = runOK(t, cfg).Summary
+	if s.ServerWindow != nil || !strings.Contains(s.ServerWindowError, "none.sock") || s.Requests == 0 {
+		t.Fatalf("no socket: window %s, error %q, %d requests", s.ServerWindow, s.ServerWindowError, s.Requests)
 	}
 }

@@ -1,9 +1,12 @@
 package loadgen
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"strings"
 	"syscall"
@@ -28,10 +31,16 @@ type window struct {
 	rusStart, rusEnd syscall.Rusage
 	col              *collector // nil without -hlog
 	server           procstat.Stats
+
+	markConn     net.Conn // to Config.MarkSocket, between the marks
+	markRd       *bufio.Reader
+	markErr      string          // why marking failed; "" = it did not
+	serverWindow json.RawMessage // the server's answer to the close mark
 }
 
 // open begins the measured window: from here responses count.
 func (w *window) open() {
+	w.mark(markOpen)
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &w.rusStart)
 	w.start = time.Now()
 	if w.sampler != nil {
@@ -50,6 +59,43 @@ func (w *window) open() {
 	}
 	w.s.phase.Store(phaseMeasure)
 }
+
+// mark marks the window's opening or closing on the server's mark socket,
+// if any, and waits for the answer, so the server's reading is taken
+// before the window opens and after it closes. The close answer is kept;
+// a failure is kept as the summary's server_window_error, not fatal.
+func (w *window) mark(cmd string) {
+	if w.s.cfg.MarkSocket == "" || w.markErr != "" {
+		return
+	}
+	if w.markConn == nil {
+		c, err := net.DialTimeout("unix", w.s.cfg.MarkSocket, time.Second)
+		if err != nil {
+			w.markErr = err.Error()
+			return
+		}
+		w.markConn, w.markRd = c, bufio.NewReader(c)
+	}
+	_ = w.markConn.SetDeadline(time.Now().Add(5 * time.Second))
+	var line string
+	_, err := io.WriteString(w.markConn, cmd+"\n")
+	if err == nil {
+		line, err = w.markRd.ReadString('\n')
+	}
+	if err != nil {
+		w.markErr = fmt.Sprintf("mark %s: %v", cmd, err)
+		return
+	}
+	if cmd == markClose {
+		w.serverWindow = json.RawMessage(strings.TrimSpace(line))
+	}
+}
+
+// Mark commands (see Config.MarkSocket).
+const (
+	markOpen  = "open"
+	markClose = "close"
+)
 
 // wait runs the warm-up, opens the window and waits until the run stops:
 // for its duration, or earlier when ctx ends with another cause.
@@ -73,6 +119,11 @@ func (w *window) close() {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &w.rusEnd)
 	if w.start.IsZero() { // stopped during warm-up: nothing was measured
 		w.start, w.rusStart = w.end, w.rusEnd
+	} else {
+		w.mark(markClose)
+	}
+	if w.markConn != nil {
+		w.markConn.Close()
 	}
 	if w.sampler != nil {
 		w.server = w.sampler.Stop()
@@ -83,11 +134,13 @@ func (w *window) close() {
 // and summarises it.
 func (w *window) result(stop summary.StopReason) *Result {
 	m := measured{
-		start:      w.start,
-		end:        w.end,
-		cpuSeconds: cpuSeconds(w.rusEnd) - cpuSeconds(w.rusStart),
-		stop:       stop,
-		latency:    newHist(),
+		start:        w.start,
+		end:          w.end,
+		cpuSeconds:   cpuSeconds(w.rusEnd) - cpuSeconds(w.rusStart),
+		stop:         stop,
+		latency:      newHist(),
+		serverWindow: w.serverWindow,
+		markErr:      w.markErr,
 	}
 	if w.sampler != nil {
 		m.server = &w.server
@@ -143,6 +196,8 @@ type measured struct {
 	start, end                time.Time // of the measured window
 	cpuSeconds                float64   // generator user+system CPU in the window
 	cpus                      int       // open loop: CPUs the generator may use (GOMAXPROCS)
+	serverWindow              json.RawMessage
+	markErr                   string
 	server                    *procstat.Stats
 	stop                      summary.StopReason
 	endpoints                 []endpointMeasured // with a mix: one per entry, in its order
@@ -244,6 +299,7 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 	}
 	sum.Failed, sum.ErrorPercent, sum.FailedReason = summary.Verdict(sum.Requests, sum.Errors)
 	sum.GeneratorCPUSeconds = m.cpuSeconds
+	sum.ServerWindow, sum.ServerWindowError = m.serverWindow, m.markErr
 	if cfg.Mix != "" {
 		sum.Mix, sum.Seed = cfg.Mix, cfg.Seed
 		sum.Endpoints = make([]summary.EndpointStats, len(m.endpoints))

@@ -75,7 +75,7 @@ func TestHeader(t *testing.T) {
 	}
 	// hlog was the last column of the first published schema; later
 	// columns are appended after it.
-	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[len(h)-1] != "own_send_lag_p99_us" {
+	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[len(h)-1] != "sched_latency_p99_us" {
 		t.Errorf("unexpected order: first %q, rps at 14 is %q, last %q", h[0], h[14], h[len(h)-1])
 	}
 	seen := map[string]bool{}

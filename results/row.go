@@ -88,6 +88,13 @@ type Row struct {
 	RateFraction       *float64 `csv:"rate_fraction"`         // rate given as a fraction of the round's closed-loop capacity; empty for absolute rates
 
 	OwnSendLagP99Us *int64 `csv:"own_send_lag_p99_us"` // open loop: the generator's part of the send lag (not waiting on a full window)
+
+	// What a Go server's runtime did in the measured window (runtime/metrics,
+	// read at the window's edges); empty for servers without a Go runtime.
+	GCCycles          *int64   `csv:"gc_cycles"`            // garbage-collection cycles completed
+	GCPauseP99Us      *float64 `csv:"gc_pause_p99_us"`      // p99 of the stop-the-world GC pauses, µs (0: none)
+	GCCPUPct          *float64 `csv:"gc_cpu_pct"`           // the runtime's GC CPU estimate ÷ its total CPU estimate, %
+	SchedLatencyP99Us *float64 `csv:"sched_latency_p99_us"` // p99 of the time goroutines waited runnable, µs
 }
 
 // LabelOf is the name a row is grouped and compared by: its variant label,

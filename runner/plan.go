@@ -339,6 +339,10 @@ type Cell struct {
 	Fraction float64 // of capacity; 0 = Rate is absolute
 	Payload  int     // 0 when the workload takes none
 	Rep      int     // 1-based: the round
+
+	// markSocket is where the cell's Go server answers window marks while
+	// it is measured (see measureCell); "" = none.
+	markSocket string
 }
 
 // label is the cell's variant label, the backend when none is set.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/internal/rtmetrics"
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner/cpuset"
@@ -224,6 +225,17 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 			}
 		}
 	}()
+	if !c.Workload.Idle {
+		// A directory of its own: a socket path must stay under ~108 bytes,
+		// and a server killed before it removed its socket leaves nothing
+		// in the next cell's way.
+		dir, err := os.MkdirTemp("", "asyncbench-")
+		if err != nil {
+			return failed(row, fmt.Sprintf("socket directory: %v", err)), nil, false
+		}
+		defer os.RemoveAll(dir)
+		c.markSocket = filepath.Join(dir, "mark.sock")
+	}
 	srv, addr, err := startServer(ctx, cfg, c)
 	if err != nil {
 		return failed(row, err.Error()), nil, ctx.Err() != nil
@@ -267,6 +279,7 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 		return failed(row, err.Error()), nil, false
 	}
 	fillRow(&row, sum)
+	fillRuntime(&row, sum)
 	if c.Workload.Idle {
 		fillIdle(&row, sum, goarchStackKiB)
 	}
@@ -312,6 +325,9 @@ func startServer(ctx context.Context, cfg *Config, c Cell) (*child, string, erro
 		return nil, "", err
 	}
 	args := []string{"-backend", c.Backend, "-proto", string(c.Workload.Proto), "-addr", "127.0.0.1:0"}
+	if p := markSocket(cfg, c); p != "" {
+		args = append(args, "-runtime-metrics", p)
+	}
 	args = append(args, c.Args...)
 	srv, err := startChild(cfg.ServerPath, args, cfg.ServerCPUSet, pw)
 	pw.Close()
@@ -380,8 +396,36 @@ func loadgenArgs(cfg *Config, c Cell, addr, hlog string, serverPID int) []string
 		args = append(args, "-body", strconv.Itoa(c.Payload))
 	}
 	args = append(args, workloadArgs(&cfg.Plan, c)...)
+	if p := markSocket(cfg, c); p != "" {
+		args = append(args, "-mark-socket", p)
+	}
 	args = append(args, "-json", "-hlog", hlog, "-server-pid", strconv.Itoa(serverPID), target(c, addr))
 	return args
+}
+
+// markSocket is the unix socket on which the Go server of cell c answers
+// window marks (server -runtime-metrics) and its generator marks the
+// measured window (loadgen -mark-socket), or "" where nothing is read.
+func markSocket(_ *Config, c Cell) string { return c.markSocket }
+
+// fillRuntime fills the runtime columns of r from the server's answer to
+// the window's close mark; they stay empty without one.
+func fillRuntime(r *results.Row, s *summary.Summary) {
+	if len(s.ServerWindow) == 0 {
+		return
+	}
+	w, err := rtmetrics.Parse(s.ServerWindow)
+	if err != nil {
+		return
+	}
+	r.GCCycles = new(int64(w.GCCycles))
+	r.GCPauseP99Us = new(w.GCPauseP99Us)
+	if w.GCCPUPct >= 0 {
+		r.GCCPUPct = new(w.GCCPUPct)
+	}
+	if w.SchedLatencyP99Us >= 0 {
+		r.SchedLatencyP99Us = new(w.SchedLatencyP99Us)
+	}
 }
 
 // target is the load generator URL for c at addr.

@@ -92,6 +92,11 @@ func TestRunThreeCells(t *testing.T) {
 		if want := b + "_http_plaintext_c4_p1_r0_b0_rep1.hlog"; r.Hlog != want {
 			t.Fatalf("row %d hlog = %q, want %q", i, r.Hlog, want)
 		}
+		// The fake server answers the generator's window marks on its
+		// socket, as cmd/server does: its runtime's figures are read.
+		if r.GCCycles == nil || r.GCPauseP99Us == nil {
+			t.Fatalf("row %d: no runtime figures (gc_cycles %v, gc_pause_p99_us %v)", i, r.GCCycles, r.GCPauseP99Us)
+		}
 		for _, ext := range []string{".json", ".hlog"} {
 			if _, err := os.Stat(filepath.Join(cfg.Dir, strings.ReplaceAll(r.Cell, "/", "_")+"_rep1"+ext)); err != nil {
 				t.Fatal(err)

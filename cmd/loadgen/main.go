@@ -69,6 +69,7 @@ func newFlagSet(o *options, sources, startAt *string) *flag.FlagSet {
 	fs.StringVar(sources, "source-ips", "", "comma-separated local addresses to spread connections over")
 	fs.StringVar(startAt, "start-at", "", "wait until this time (RFC 3339 or unix seconds) before warm-up")
 	fs.IntVar(&o.cfg.ServerPID, "server-pid", 0, "sample this process's /proc entry during the run")
+	fs.StringVar(&o.cfg.MarkSocket, "mark-socket", "", "mark the measured window's opening and closing on the server's unix socket at `PATH` (server -runtime-metrics) and keep its answer in the summary as server_window")
 	fs.BoolVar(&o.latency, "latency", false, "print the latency percentile spectrum")
 	fs.BoolVar(&o.json, "json", false, "print one JSON summary instead of text")
 	fs.StringVar(&o.jsonOut, "json-out", "", "also write the JSON summary to this file (for images without a shell)")

@@ -1,9 +1,15 @@
 // Command server runs one backend on one protocol until SIGINT or SIGTERM:
 //
-//	server -backend fasthttp|gnet|gnet-pool|stdlib|threads -proto http|echo -addr HOST:PORT [-handicap-cpu-us N]
+//	server -backend fasthttp|gnet|gnet-pool|stdlib|threads -proto http|echo -addr HOST:PORT [-handicap-cpu-us N] [-runtime-metrics PATH]
 //
 // It prints "listening on HOST:PORT" once it accepts connections, and
 // nothing per request.
+//
+// -runtime-metrics PATH answers window marks on a unix socket at PATH
+// (package rtmetrics): loadgen -mark-socket opens a window when its
+// measured window opens and closes it when it closes, and gets back what
+// the Go runtime did in between (GC cycles and pauses, GC CPU, scheduling
+// latency).
 //
 // -handicap-cpu-us N makes every HTTP request, and every echo read, first
 // burn N microseconds of CPU time (backends.BurnCPU, on the thread serving
@@ -17,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -26,6 +33,7 @@ import (
 	"github.com/asyncbench/asyncbench/backends"
 	"github.com/asyncbench/asyncbench/backends/registry"
 	"github.com/asyncbench/asyncbench/internal/cli"
+	"github.com/asyncbench/asyncbench/internal/rtmetrics"
 )
 
 func main() {
@@ -52,6 +60,7 @@ type config struct {
 	Proto    backends.Proto
 	Addr     string
 	Handicap time.Duration // CPU burnt per HTTP request or echo read
+	Metrics  string        // -runtime-metrics socket path; "" = off
 }
 
 // parseArgs parses the command line; usage goes to stderr only for -h.
@@ -61,6 +70,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	backend := fs.String("backend", "stdlib", "backend: "+strings.Join(backends.Names(), ", "))
 	proto := fs.String("proto", "http", "protocol: echo, http")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT (port 0 picks one)")
+	metricsFile := fs.String("runtime-metrics", "", "answer window marks (open, close) on a unix socket at `PATH`: a close answers the window's GC cycles, GC pause p99, GC CPU share and scheduling latency p99 (runtime/metrics); loadgen -mark-socket sends them")
 	handicap := fs.Int("handicap-cpu-us", 0, "burn this many microseconds of CPU per HTTP request and per echo read, before answering (calibration; 0 = none)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -80,7 +90,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	if *handicap < 0 || *handicap > backends.MaxWorkMicros {
 		return config{}, cli.Usagef("-handicap-cpu-us %d: want 0 to %d", *handicap, backends.MaxWorkMicros)
 	}
-	return config{Backend: *backend, Proto: p, Addr: *addr, Handicap: time.Duration(*handicap) * time.Microsecond}, nil
+	return config{Backend: *backend, Proto: p, Addr: *addr, Handicap: time.Duration(*handicap) * time.Microsecond, Metrics: *metricsFile}, nil
 }
 
 // run serves until ctx is done. It writes exactly one line to stdout,
@@ -96,6 +106,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Metrics != "" {
+		stopMarks, err := serveMarks(cfg.Metrics)
+		if err != nil {
+			return err
+		}
+		defer stopMarks()
+	}
 	addr, err := srv.Listen(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
@@ -109,4 +126,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("close: %w", err)
 	}
 	return nil
+}
+
+// serveMarks answers window marks (rtmetrics.Serve) on a unix socket at
+// path until the returned stop is called.
+func serveMarks(path string) (stop func(), err error) {
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("-runtime-metrics: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = rtmetrics.Serve(ln) // returns once ln is closed
+	}()
+	return func() {
+		ln.Close() // also removes the socket file
+		<-done
+	}, nil
 }

@@ -7,14 +7,18 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/asyncbench/asyncbench/internal/rtmetrics"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from run's goroutine while the
@@ -278,3 +282,51 @@ func TestHandicap(t *testing.T) {
 
 // okPlaintextRest is what follows the status line of a /plaintext answer.
 var okPlaintextRest = "Content-Type: text/plain\r\nContent-Length: 13\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\nHello, World!"
+
+// TestRuntimeMetricsWindow marks a window on the server's socket, as
+// loadgen -mark-socket does, around some requests and a forced GC.
+func TestRuntimeMetricsWindow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.sock")
+	addr, cancel := startRun(t, "-backend", "stdlib", "-proto", "http", "-addr", "127.0.0.1:0", "-runtime-metrics", path)
+	mc, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	rd := bufio.NewReader(mc)
+	mark := func(cmd string) []byte {
+		t.Helper()
+		if _, err := io.WriteString(mc, cmd+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		line, err := rd.ReadBytes('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		return line
+	}
+	mark(rtmetrics.CmdOpen)
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(c, "GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		_, _ = io.Copy(io.Discard, c)
+		c.Close()
+	}
+	runtime.GC()
+	w, err := rtmetrics.Parse(mark(rtmetrics.CmdClose))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.GCCycles < 1 || w.GCPauses < 1 || w.SchedSamples < 1 {
+		t.Fatalf("window with requests and a forced GC: %+v", w)
+	}
+	if err := cancel(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("socket left behind: %v", err)
+	}
+}

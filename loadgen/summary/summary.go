@@ -4,6 +4,7 @@
 package summary
 
 import (
+	"encoding/json"
 	"fmt"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -63,6 +64,11 @@ type Summary struct {
 	GeneratorCPUSeconds float64           `json:"generator_cpu_s"`  // user+sys of the generator process in the window
 	Server              *ServerStats      `json:"server,omitempty"` // set when -server-pid is given
 	HlogPath            string            `json:"hlog,omitempty"`   // interval log written, if any
+	// ServerWindow is the server's answer to the window's close mark
+	// (-mark-socket), kept as the server gave it; ServerWindowError says
+	// why there is none when marking failed.
+	ServerWindow      json.RawMessage `json:"server_window,omitempty"`
+	ServerWindowError string          `json:"server_window_error,omitempty"`
 
 	BytesRead    uint64     `json:"bytes_read"`            // received in the measured window
 	BytesWritten uint64     `json:"bytes_written"`         // sent in the measured window

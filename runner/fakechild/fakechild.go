@@ -27,11 +27,13 @@
 package fakechild
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -43,6 +45,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/asyncbench/asyncbench/internal/rtmetrics"
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
@@ -107,11 +110,20 @@ func server(args []string) error {
 	fs.String("proto", "", "")
 	fs.String("addr", "", "")
 	fs.String("handicap-cpu-us", "", "") // passed through from plan variants
+	metricsFile := fs.String("runtime-metrics", "", "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
+	if *metricsFile != "" { // as cmd/server: window marks on a unix socket
+		ln, err := net.Listen("unix", *metricsFile)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		go rtmetrics.Serve(ln)
+	}
 	if *backend == os.Getenv(EnvCrash) {
 		fmt.Fprintln(os.Stderr, "panic: fake crash of", *backend)
 		os.Exit(2)
@@ -185,8 +197,20 @@ func fakeLoadgen(args []string, prior int) error {
 	seed := fs.Uint64("seed", 0, "")
 	fs.Float64("dial-rate", 0, "")
 	idle := fs.Bool("idle", false, "")
+	mark := fs.String("mark-socket", "", "")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var marks *markConn
+	if *mark != "" { // the window opens, as loadgen marks it
+		var err error
+		if marks, err = dialMarks(*mark); err != nil {
+			return err
+		}
+		defer marks.c.Close()
+		if _, err := marks.mark(rtmetrics.CmdOpen); err != nil {
+			return err
+		}
 	}
 	if fs.NArg() != 1 || *pid <= 0 {
 		return fmt.Errorf("want one target and -server-pid, got %q", args)
@@ -228,6 +252,13 @@ func fakeLoadgen(args []string, prior int) error {
 	case <-time.After(sleep):
 	case <-intr:
 		s.Requests /= 2 // a partial summary, as the real one prints
+	}
+	if marks != nil { // and closes
+		w, err := marks.mark(rtmetrics.CmdClose)
+		if err != nil {
+			return err
+		}
+		s.ServerWindow = w
 	}
 	if *hlog != "" {
 		if err := writeHlog(*hlog, s.Requests); err != nil {
@@ -323,4 +354,27 @@ func alive(pid int) bool {
 	}
 	i := bytes.LastIndexByte(data, ')')
 	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
+}
+
+// markConn is the fake generator's side of a mark socket.
+type markConn struct {
+	c  net.Conn
+	rd *bufio.Reader
+}
+
+func dialMarks(path string) (*markConn, error) {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	return &markConn{c, bufio.NewReader(c)}, nil
+}
+
+// mark sends cmd and returns the server's answer.
+func (m *markConn) mark(cmd string) ([]byte, error) {
+	if _, err := fmt.Fprintln(m.c, cmd); err != nil {
+		return nil, err
+	}
+	line, err := m.rd.ReadBytes('\n')
+	return bytes.TrimSpace(line), err
 }
