@@ -63,7 +63,8 @@ bench-idle: build
 bench-latency: build
 	$(BIN)/bench run -plan latency
 
-# costs measures goroutine against OS thread costs (create, switch, memory) on this machine.
+# costs measures goroutine against OS thread costs (create, switch, memory) on this machine,
+# with C threads (bin/threadcost) and perf bench sched pipe beside them when present.
 costs: build
 	$(BIN)/bench costs
 
