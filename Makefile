@@ -9,8 +9,18 @@ IMAGE_TAG ?= latest
 
 # -buildvcs=auto: the binaries carry their commit (rows read it) even where
 # GOFLAGS=-buildvcs=false is set in the environment.
-build:
+build: programs
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN)/ ./cmd/...
+
+# programs: the C programs (references without a language runtime). Each
+# adds itself with one prerequisite line; without a C compiler each says so
+# in one line and is skipped, and bench reports it as not built.
+.PHONY: programs
+programs: $(BIN)/threadcost
+
+$(BIN)/threadcost: runner/costs/threadcost/threadcost.c
+	@if command -v $(CC) >/dev/null 2>&1; then mkdir -p $(BIN); set -x; $(CC) -O2 -Wall -Wextra -pthread -o $@ $<; \
+	else echo "threadcost: no C compiler ($(CC)), not built: bench costs shows no C rows"; fi
 
 # test is what CI runs: formatting, vet, race-enabled tests, a short fuzz smoke.
 test: fmt-check vet
@@ -53,7 +63,8 @@ bench-idle: build
 bench-latency: build
 	$(BIN)/bench run -plan latency
 
-# costs measures goroutine against OS thread costs (create, switch, memory) on this machine.
+# costs measures goroutine against OS thread costs (create, switch, memory) on this machine,
+# with C threads (bin/threadcost) and perf bench sched pipe beside them when present.
 costs: build
 	$(BIN)/bench costs
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -24,9 +25,16 @@ and between OS threads (blocking pipe), each pinned to one CPU and unpinned,
 and the memory an idle goroutine and an idle OS thread hold, user (RSS) and
 kernel (stacks, page tables), as a slope over several task counts.
 
-Every measurement runs in a fresh child process (bench itself, re-executed),
-so no measurement inherits another's heap, threads or stacks. Each idle task
-holds a pipe, so -tasks needs two open files per task.
+Beside Go's figures, the kernel's floor: the same thread figures measured
+by threadcost, a C program without a language runtime (built by make build
+into bin/ when a C compiler exists), and the thread switch of
+'perf bench sched pipe -T' (half its round trip) where perf is installed.
+Neither is required: without them their rows say "not built" or "perf not
+installed", the JSON leaves their keys out, and a line on stderr says so.
+
+Every measurement runs in a fresh child process (bench itself re-executed,
+threadcost, perf), so no measurement inherits another's heap, threads or
+stacks. Each idle task holds a pipe, so -tasks needs two open files per task.
 
 Progress goes to stderr; the table (or with -json one JSON object: headline
 figures, the original figures and the full report) to stdout.
@@ -41,16 +49,18 @@ type costsFlags struct {
 	reps, tasks int
 	cpu         int
 	out         string
+	threadCost  string
 }
 
 func cmdCosts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f costsFlags
-	fs := newFlagSet("costs", "[-json] [-reps N] [-tasks N] [-cpu N] [-out FILE]", costsDoc)
+	fs := newFlagSet("costs", "[-json] [-reps N] [-tasks N] [-cpu N] [-out FILE] [-threadcost PATH]", costsDoc)
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the table")
 	fs.IntVar(&f.reps, "reps", 5, "repetitions of each timing, each in its own process (1 to 1000)")
 	fs.IntVar(&f.tasks, "tasks", 4000, "largest number of idle tasks for the memory slope (at least 8; two open files each)")
 	fs.IntVar(&f.cpu, "cpu", -1, "CPU the pinned measurements run on (default: the last available CPU)")
 	fs.StringVar(&f.out, "out", "", "also write the JSON object to `FILE`")
+	fs.StringVar(&f.threadCost, "threadcost", "", "the C threadcost program (default: threadcost beside bench, its rows left empty when absent)")
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
@@ -65,6 +75,10 @@ func cmdCosts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	o := costs.Options{Reps: f.reps, Tasks: f.tasks}
+	if o.ThreadCost, err = findThreadCost(f.threadCost); err != nil {
+		return err
+	}
+	o.Perf, _ = exec.LookPath("perf")
 	if err := o.Validate(softFileLimit()); err != nil {
 		return usagef("costs", "%v", err)
 	}
@@ -92,6 +106,24 @@ func cmdCosts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return json.NewEncoder(stdout).Encode(sum)
 	}
 	return r.WriteTable(stdout)
+}
+
+// findThreadCost returns the threadcost program: path when given (a usage
+// error when it is no executable), else threadcost beside this executable,
+// or "" when it was not built there.
+func findThreadCost(path string) (string, error) {
+	if path != "" {
+		p, err := findBinary(path, "threadcost")
+		if err != nil {
+			return "", usagef("costs", "-threadcost: %v", err)
+		}
+		return p, nil
+	}
+	p, err := findBinary("", "threadcost")
+	if err != nil {
+		return "", nil
+	}
+	return p, nil
 }
 
 // pinCPU returns the CPU for the pinned measurements: cpu when it is

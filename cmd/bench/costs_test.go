@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,11 +17,26 @@ import (
 // TestCosts runs bench costs at a tiny size: the measuring children are
 // this test binary re-executed (TestMain plays them). With -json it prints
 // one JSON object with the keys scripts read, and -out writes the same
-// object; without, the table.
+// object; with -threadcost (built here when a C compiler exists) the C
+// thread figures are among them, and perf's when perf is installed.
+// Without, the table: with no threadcost beside the test binary and no
+// perf on PATH, their rows say why and stderr says so.
 func TestCosts(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "costs.json")
+	args := []string{"costs", "-json", "-reps", "1", "-tasks", "8", "-out", out}
+	threadCost := ""
+	if cc, err := exec.LookPath("cc"); err == nil {
+		threadCost = filepath.Join(t.TempDir(), "threadcost")
+		if b, err := exec.Command(cc, "-O2", "-pthread", "-o", threadCost, "../../runner/costs/threadcost/threadcost.c").CombinedOutput(); err != nil {
+			t.Fatalf("cc: %v\n%s", err, b)
+		}
+		args = append(args, "-threadcost", threadCost)
+	} else {
+		t.Log("no C compiler (cc): the C thread figures are not checked")
+	}
+	_, perfErr := exec.LookPath("perf")
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"costs", "-json", "-reps", "1", "-tasks", "8", "-out", out}, &stdout, &stderr)
+	err := run(context.Background(), args, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\nstderr:\n%s", err, stderr.String())
 	}
@@ -47,6 +64,15 @@ func TestCosts(t *testing.T) {
 				t.Errorf("summary lacks %q in %v", k, m)
 			}
 		}
+		if _, ok := m["thread_no_runtime"]; (threadCost != "") != ok {
+			t.Errorf("thread_no_runtime present %v with threadcost %q: %v", ok, threadCost, m)
+		}
+	}
+	if threadCost != "" && !(sum.CreateUs["thread_no_runtime"] > 0 && sum.SwitchUs["thread_no_runtime_pinned"] > 0) {
+		t.Errorf("C thread figures not positive: %v, %v", sum.CreateUs, sum.SwitchUs)
+	}
+	if v, ok := sum.SwitchUs["perf_sched_pipe"]; ok != (perfErr == nil) || (ok && !(v > 0)) {
+		t.Errorf("perf_sched_pipe = %v, %v; perf on PATH: %v", v, ok, perfErr == nil)
 	}
 	if sum.Report.CPUModel == "" || sum.Report.Kernel == "" || sum.Report.Options.Reps != 1 || sum.Report.Options.Tasks != 8 {
 		t.Errorf("report: %+v", sum.Report)
@@ -64,11 +90,24 @@ func TestCosts(t *testing.T) {
 	}
 
 	stdout.Reset()
+	stderr.Reset()
+	t.Setenv("PATH", t.TempDir())
 	if err := run(context.Background(), []string{"costs", "-reps", "1", "-tasks", "8"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), "What concurrency costs") || !strings.Contains(stdout.String(), "OS thread") {
 		t.Errorf("table:\n%s", stdout.String())
+	}
+	for _, want := range []string{"OS thread in C, no runtime  17.0 µs  not built (make build needs a C compiler)",
+		"-T, ½ round trip  –  perf not installed"} {
+		if !strings.Contains(regexp.MustCompile(`\s{2,}`).ReplaceAllString(stdout.String(), "  "), want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	for _, want := range []string{"costs: C threads (no runtime): not built (make build needs a C compiler)", "costs: perf bench sched pipe: perf not installed"} {
+		if strings.Count(stderr.String(), want) != 1 {
+			t.Errorf("stderr does not say once %q:\n%s", want, stderr.String())
+		}
 	}
 }
 
@@ -88,6 +127,7 @@ func TestCostsUsage(t *testing.T) {
 		{[]string{"costs", "-tasks", "4"}, "-tasks 4: at least 8"},
 		{[]string{"costs", "-tasks", "100000"}, "raise ulimit -n"},
 		{[]string{"costs", "-cpu", "1023"}, "-cpu 1023: not available"},
+		{[]string{"costs", "-threadcost", "/nonexistent/threadcost"}, "-threadcost: threadcost binary /nonexistent/threadcost"},
 		{[]string{"costs", "-bogus"}, "see bench costs -h"},
 	} {
 		var stdout bytes.Buffer

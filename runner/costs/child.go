@@ -1,13 +1,11 @@
 package costs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
-	"syscall"
 
 	"github.com/asyncbench/asyncbench/runner/cpuset"
 )
@@ -70,17 +68,12 @@ func runChild(ctx context.Context, exe string, j job, cpus cpuset.Set, out any) 
 	if len(cpus) > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cpuset.Start(cmd, cpus); err != nil {
-		return fmt.Errorf("start %s child: %w", j.Kind, err)
+	stdout, err := runPinned(cmd, j.Kind+" child", cpus)
+	if err != nil {
+		return err
 	}
-	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("%s child: %w: %s", j.Kind, err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-		return fmt.Errorf("%s child printed %q: %w", j.Kind, stdout.Bytes(), err)
+	if err := json.Unmarshal(stdout, out); err != nil {
+		return fmt.Errorf("%s child printed %q: %w", j.Kind, stdout, err)
 	}
 	return nil
 }

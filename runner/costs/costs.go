@@ -3,7 +3,9 @@
 // between goroutines and between OS threads, and the memory each idle task
 // holds, user and kernel. It reproduces, for Go, the table of Jim Blandy's
 // 2020 Rust context-switch experiments (see Original) and prints both side
-// by side.
+// by side, with the kernel's floor beside them: the same thread figures
+// from a C program without a language runtime (NoRuntime) and the switch
+// of `perf bench sched pipe -T` (PerfPipe).
 //
 // Every measurement runs in a fresh child process (the running binary,
 // re-executed with EnvChild set), so one measurement's heap, threads and
@@ -28,6 +30,13 @@ type Options struct {
 	CreateOps   int // creations timed per repetition; 0 means 20000 goroutines, a tenth as many threads
 	Ring        int // tasks in the switch ring; 0 means 500, as in the original
 	SwitchLoops int // times the token goes round the ring per repetition; 0 means 100
+
+	// ThreadCost is the path of the threadcost program (C, no runtime);
+	// "" means not built, and the report says so (NotBuilt).
+	ThreadCost string `json:"-"`
+	// Perf is the path of perf, for the cross-check with `perf bench sched
+	// pipe -T`; "" means not installed (PerfNotInstalled).
+	Perf string `json:"-"`
 }
 
 func (o Options) withDefaults() Options {
@@ -107,7 +116,7 @@ type Timings struct {
 // Memory is the memory per idle task of one design, each a least-squares
 // slope over several task counts, in bytes per task.
 type Memory struct {
-	Design string   `json:"design"` // "goroutine" or "thread"
+	Design string   `json:"design"` // "goroutine", "thread" or "thread_no_runtime"
 	Tasks  []int    `json:"tasks"`  // task counts measured
 	User   float64  `json:"user_bytes"`
 	Kernel float64  `json:"kernel_bytes"` // kernel stacks + page tables
@@ -127,11 +136,16 @@ type Report struct {
 	Unpinned  Timings   `json:"unpinned"`
 	Goroutine Memory    `json:"memory_goroutine"`
 	Thread    Memory    `json:"memory_thread"`
+	NoRuntime NoRuntime `json:"thread_no_runtime"`
+	Perf      PerfPipe  `json:"perf_sched_pipe"`
 }
 
 // Run measures everything and returns the report. exe is the binary to
 // re-execute as the measuring child (os.Executable() in bench; the test
-// binary in tests); cpu is the CPU to pin to for the pinned mode.
+// binary in tests); cpu is the CPU to pin to for the pinned mode. A missing
+// threadcost program or perf (o.ThreadCost, o.Perf empty) and a failing
+// perf leave their figures out with the reason in the report and one line
+// of progress; they are no error.
 func Run(ctx context.Context, exe string, cpu int, o Options, progress func(string)) (*Report, error) {
 	o = o.withDefaults()
 	if progress == nil {
@@ -154,6 +168,20 @@ func Run(ctx context.Context, exe string, cpu int, o Options, progress func(stri
 	progress("memory of idle OS threads")
 	if r.Thread, err = memory(ctx, exe, designThread, o); err != nil {
 		return nil, err
+	}
+	if o.ThreadCost == "" {
+		r.NoRuntime = NoRuntime{NotMeasured: NotBuilt}
+		progress("C threads (no runtime): " + NotBuilt + "; skipped")
+	} else if r.NoRuntime, err = noRuntime(ctx, o.ThreadCost, cpu, o, progress); err != nil {
+		return nil, err
+	}
+	if o.Perf == "" {
+		r.Perf = PerfPipe{NotMeasured: PerfNotInstalled}
+		progress("perf bench sched pipe: " + PerfNotInstalled + "; skipped")
+	} else if r.Perf, err = perfPipe(ctx, o.Perf, cpu, o, progress); err != nil {
+		return nil, err
+	} else if r.Perf.NotMeasured != "" {
+		progress("perf bench sched pipe: " + r.Perf.NotMeasured + "; skipped")
 	}
 	return r, nil
 }

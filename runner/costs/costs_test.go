@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,10 +105,17 @@ func TestRunSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := Options{Reps: 2, Tasks: 64, CreateOps: 300, Ring: 20, SwitchLoops: 10}
-	r, err := Run(context.Background(), exe, cpus[len(cpus)-1], o, nil)
+	var reason string
+	if o.ThreadCost, reason = buildThreadCost(t); o.ThreadCost == "" {
+		t.Log(reason)
+	}
+	o.Perf, _ = exec.LookPath("perf")
+	var progress []string
+	r, err := Run(context.Background(), exe, cpus[len(cpus)-1], o, func(s string) { progress = append(progress, s) })
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkNoRuntime(t, r, o, progress)
 	for _, tm := range []Timings{r.Pinned, r.Unpinned} {
 		if tm.ThreadsCreated[1] != 2*30 || tm.ThreadsCreated[0] != tm.ThreadsCreated[1] {
 			t.Errorf("%s: threads created %v, want 60 distinct of 60", tm.Mode, tm.ThreadsCreated)
@@ -149,4 +158,53 @@ func TestRunSmall(t *testing.T) {
 		t.Fatalf("table: %v\n%s", err, b.String())
 	}
 	t.Log("\n" + b.String())
+}
+
+// checkNoRuntime checks the C thread figures and the perf cross-check of
+// a small run: what must hold whatever the speed when they were measured,
+// the reason and a line of progress when not.
+func checkNoRuntime(t *testing.T, r *Report, o Options, progress []string) {
+	t.Helper()
+	nr := r.NoRuntime
+	if o.ThreadCost == "" {
+		if nr.NotMeasured != NotBuilt || nr.Pinned != nil || !slices.ContainsFunc(progress, func(s string) bool { return strings.Contains(s, NotBuilt) }) {
+			t.Errorf("without threadcost: %+v, progress %q", nr, progress)
+		}
+	} else {
+		if nr.NotMeasured != "" || nr.Pinned == nil || nr.Unpinned == nil || nr.Memory == nil || nr.StackBytes <= 0 {
+			t.Fatalf("threadcost measured nothing: %+v", nr)
+		}
+		for _, tm := range []*NoRuntimeTimings{nr.Pinned, nr.Unpinned} {
+			if tm.ThreadsCreated != [2]int{60, 60} || tm.Create.Median <= 0 || tm.Pipe.Median <= 0 || len(tm.Switch.Values) != 2 {
+				t.Errorf("C %s: %+v, want 60 distinct threads of 60 creations and positive figures", tm.Mode, tm)
+			}
+		}
+		if nr.Pinned.CPUs != r.Pinned.CPUs || nr.Unpinned.CPUs != "all" {
+			t.Errorf("C CPUs %q and %q, Go pinned to %q", nr.Pinned.CPUs, nr.Unpinned.CPUs, r.Pinned.CPUs)
+		}
+		for i, p := range nr.Memory.Points {
+			if p.Threads != p.Tasks || p.Tasks != nr.Memory.Tasks[i] {
+				t.Errorf("C memory point %d: %d tasks added %d threads", i, p.Tasks, p.Threads)
+			}
+		}
+		if nr.Memory.Tasks[3] != 64 || nr.Memory.Design != designNoRuntime {
+			t.Errorf("C memory %+v", nr.Memory)
+		}
+		s := r.Summarize()
+		for _, m := range []map[string]float64{s.CreateUs, s.SwitchUs, s.MemBytes} {
+			if _, ok := m["thread_no_runtime"]; !ok {
+				t.Errorf("summary lacks thread_no_runtime in %v", m)
+			}
+		}
+	}
+	switch pp := r.Perf; {
+	case o.Perf == "":
+		if pp.NotMeasured != PerfNotInstalled {
+			t.Errorf("without perf: %+v", pp)
+		}
+	case pp.NotMeasured != "":
+		t.Logf("perf is installed but %s", pp.NotMeasured)
+	case pp.Pinned == nil || pp.Unpinned == nil || pp.Pinned.Median <= 0 || len(pp.Unpinned.Values) != 2 || pp.Loops != 100:
+		t.Errorf("perf: %+v", pp)
+	}
 }

@@ -16,8 +16,9 @@ import (
 
 // Designs whose idle tasks are measured.
 const (
-	designGoroutine = "goroutine" // goroutine parked in a read on Go's netpoller
-	designThread    = "thread"    // goroutine locked to its OS thread, blocked in read(2)
+	designGoroutine = "goroutine"         // goroutine parked in a read on Go's netpoller
+	designThread    = "thread"            // goroutine locked to its OS thread, blocked in read(2)
+	designNoRuntime = "thread_no_runtime" // C thread (threadcost), blocked in read(2)
 )
 
 // settle is how long a memory child waits after its tasks reported ready,
@@ -122,14 +123,24 @@ func measureMemory(design string, n int) (*Sample, error) {
 	return &s, nil
 }
 
-// memory runs one child per task count (a quarter, a half, three quarters
-// and all of o.Tasks) and fits bytes per task.
+// memory runs one Go child per task count and fits bytes per task.
 func memory(ctx context.Context, exe, design string, o Options) (Memory, error) {
+	return memorySlope(design, o, func(n int) (Sample, error) {
+		var s Sample
+		err := runChild(ctx, exe, job{Kind: "memory-" + design, Ops: n}, nil, &s)
+		return s, err
+	})
+}
+
+// memorySlope takes one sample per task count (a quarter, a half, three
+// quarters and all of o.Tasks), each from a fresh process, and fits bytes
+// per task.
+func memorySlope(design string, o Options, sample func(n int) (Sample, error)) (Memory, error) {
 	m := Memory{Design: design}
 	for i := 1; i <= 4; i++ {
 		n := o.Tasks * i / 4
-		var s Sample
-		if err := runChild(ctx, exe, job{Kind: "memory-" + design, Ops: n}, nil, &s); err != nil {
+		s, err := sample(n)
+		if err != nil {
 			return m, err
 		}
 		m.Tasks = append(m.Tasks, n)
