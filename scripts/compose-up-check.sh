@@ -16,8 +16,10 @@
 #     the caller (and so does every directory bench created there);
 #  2. `up --exit-code-from bench` (the README's command) exits 0 for that plan
 #     and non-zero for a plan that does not exist;
+#  3. `--profile server up server` (the README's server command, with
+#     ADDR=127.0.0.1:0) serves /plaintext;
 # and prints what plain `up` returns for the failing plan (compose decides
-# that: docker-compose 1.29 returns 0).
+# that: docker-compose 1.29.2 and the plugin v5.6.0 both return 0).
 #
 # AS_USER (root only) creates the user if missing (useradd -m), adds it to the
 # docker group, clones this repository's HEAD into the user's home, gives
@@ -112,7 +114,7 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=results/runs/compose-up-check-$stamp
 log=$(mktemp)
 cleanup() {
-	[ "${#compose[@]}" = 0 ] || "${compose[@]}" down --remove-orphans >/dev/null 2>&1 || true
+	[ "${#compose[@]}" = 0 ] || "${compose[@]}" --profile server down --remove-orphans >/dev/null 2>&1 || true
 	rm -f "$log"
 }
 trap cleanup EXIT
@@ -158,6 +160,36 @@ check_run() {
 	say "${compose[*]}: ok: $run/summary.csv and report.md, owned by uid $(id -u) ($(stat -c %U "$run/summary.csv"))"
 }
 
+# server_check runs the README's server command, `compose --profile server
+# up server`, in the background with ADDR=127.0.0.1:0 (the server picks a
+# free port and prints it), asks it for /plaintext and stops it.
+server_check() {
+	local pid addr='' deadline body
+	say "\$ ADDR=127.0.0.1:0 ${compose[*]} --profile server up server   # the README's server command"
+	ADDR=127.0.0.1:0 timeout 120 "${compose[@]}" --profile server up server >"$log" 2>&1 </dev/null &
+	pid=$!
+	deadline=$((SECONDS + 60))
+	while [ -z "$addr" ] && [ $SECONDS -lt $deadline ] && kill -0 "$pid" 2>/dev/null; do
+		addr=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)
+		[ -n "$addr" ] || sleep 0.2
+	done
+	body=
+	if [ -n "$addr" ]; then
+		# shellcheck disable=SC2016 # expanded by the inner bash
+		body=$(timeout 10 bash -c 'exec 3<>"/dev/tcp/${0%:*}/${0##*:}" &&
+			printf "GET /plaintext HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" "$0" >&3 &&
+			cat <&3' "$addr" 2>/dev/null | tr -d '\r' | tail -n 1) || true
+	fi
+	"${compose[@]}" --profile server down --remove-orphans >/dev/null 2>&1 || true
+	wait "$pid" 2>/dev/null || true
+	if [ -z "$addr" ]; then
+		sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$log" | tr '\r' '\n' | grep -v '^\s*$' | tail -n 8 >&2
+		die "'${compose[*]} --profile server up server' printed no 'listening on' within 60s"
+	fi
+	[ "$body" = "Hello, World!" ] || die "GET http://$addr/plaintext from the server container answered '$body'"
+	say "${compose[*]}: ok: the server container listened on $addr and answered /plaintext"
+}
+
 good=/plans/ci/compose-up.yaml
 bad=/plans/ci/no-such-plan.yaml
 
@@ -180,6 +212,8 @@ for t in "${tools[@]}"; do
 
 	up "plain up with a failing plan (what compose returns)" "$bad" "$d/fail-plain"
 	say "${compose[*]}: note: plain '${compose[*]} up' returned $rc for a failing bench run"
+
+	server_check
 done
 
 [ "${KEEP:-0}" = 1 ] || rm -rf "$out"
