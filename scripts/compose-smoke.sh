@@ -44,6 +44,7 @@ compose() { scripts/compose.sh "$@"; }
 cleanup() {
 	local ids
 	ids=$(docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" 2>/dev/null || true)
+	# shellcheck disable=SC2086 # one argument per container id
 	[ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
 	compose --profile server --profile distributed down --remove-orphans >/dev/null 2>&1 || true
 }
@@ -82,6 +83,12 @@ owned_by_caller() {
 	[ "$owner" = "$(id -u)" ] || die "$1 is owned by uid $owner, not by the caller (uid $(id -u))"
 }
 
+# scripts/compose.sh runs the plugin when it is installed, else the standalone tool.
+if v=$(docker compose version --short 2>/dev/null); then
+	say "with 'docker compose' $v"
+else
+	say "with 'docker-compose' $(docker-compose version --short 2>/dev/null || echo '?')"
+fi
 say "building images (tag $IMAGE_TAG)"
 scripts/images.sh >/dev/null || die "scripts/images.sh failed"
 
