@@ -86,6 +86,12 @@ type Row struct {
 	KernelPerConnBytes *int64   `csv:"kernel_per_conn_bytes"` // (ΔVmPTE + Δthreads × stack + socket) ÷ conns
 	TotalPerConnBytes  *int64   `csv:"total_per_conn_bytes"`  // rss_per_conn_bytes + kernel_per_conn_bytes
 	RateFraction       *float64 `csv:"rate_fraction"`         // rate given as a fraction of the round's closed-loop capacity; empty for absolute rates
+
+	// Attempt numbers the measurements of one cell repetition: 1 for the
+	// first, 2, 3, … for re-runs of a noisy or generator-limited one (see
+	// runner.Latest for which one counts); 0 in rows written before the
+	// column existed and in merged rows, read as 1.
+	Attempt int `csv:"attempt"`
 }
 
 // LabelOf is the name a row is grouped and compared by: its variant label,
@@ -121,4 +127,23 @@ const MinServedShare = 0.98
 // describes the run, not the server at that rate.
 func (r Row) FellBehind() bool {
 	return r.Rate > 0 && r.RPS < MinServedShare*r.Rate
+}
+
+// AttemptOf is the row's attempt, 1 when the column is empty.
+func (r Row) AttemptOf() int { return max(r.Attempt, 1) }
+
+// Completed reports whether the row is a finished measurement that need
+// not run again: ok, or saturated (the generator was the limit; the figure
+// stands as a lower bound).
+func (r Row) Completed() bool {
+	return r.Status == StatusOK || r.Status == StatusSaturated
+}
+
+// GeneratorBound reports whether the row's generator, not its server, was
+// the limit: saturated with the generator's CPUs busy and the server's
+// not: in closed loop the generator could not ask for more, in open loop
+// it fell behind its own schedule. A closed-loop row's throughput is then
+// a lower bound on the server's.
+func (r Row) GeneratorBound() bool {
+	return r.Status == StatusSaturated && r.Bottleneck == "generator"
 }
