@@ -29,10 +29,14 @@
 // beyond MaxStealPct, gives status noisy, and every row names its
 // bottleneck (bottleneck.go); a generator-bound closed-loop cell is
 // saturated. Repetitions are rounds, each in its own order (Plan.Seed).
+// A cell repetition that came out noisy or generator-bound is measured
+// again at the end of its round, up to Plan.Retries times (retry.go);
+// every attempt is a row of its own, numbered in its attempt column.
 //
 // Resuming skips every cell repetition recorded as ok or saturated and
-// retries failed and noisy ones; the report keeps, per cell repetition,
-// the completed row if there is one (see Latest).
+// retries failed and noisy ones, numbering their attempts on; the report
+// keeps, per cell repetition, the last completed row if there is one
+// (see Latest).
 package runner
 
 import (

@@ -17,7 +17,8 @@ import (
 const reportDoc = `Report re-renders DIR/report.md, DIR/report.html, DIR/plots and
 DIR/verdicts.csv from DIR/summary.csv, DIR/endpoints.csv and the cells' .hlog
 files (the reference of the verdicts from DIR/plan.yaml), and prints the
-report's path.
+report's path; on stderr, one line counting the verdicts by kind and the
+throughput intervals narrower than 20% of their ratio.
 `
 
 func cmdReport(_ context.Context, args []string, stdout, stderr io.Writer) error {

@@ -27,7 +27,11 @@ load generator pinned to separate CPUs, and appends one row to summary.csv
 endpoints.csv). At the end it writes report.md, plots and verdicts.csv.
 Repetitions are rounds: every cell once per round, in an order shuffled per
 round by the plan's seed (picked from the clock and written into plan.yaml
-when the plan has none).
+when the plan has none). A cell that came out noisy or generator-bound is
+measured again at the end of its round, up to the plan's retries (default
+2); each attempt is a row of its own. The run ends with a count of the
+re-runs and one line counting the verdicts by kind and the throughput
+intervals narrower than 20% of their ratio.
 It prints the run directory on stdout.
 
 Ctrl-C stops the current cell without recording it; continue the run with
