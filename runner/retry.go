@@ -20,7 +20,7 @@ import (
 //     loop. In the published quick set (quick-2core) the only such rows,
 //     gnet plaintext at 1,024 connections in 2 of 6 rounds, were at the
 //     line: server 88–90% busy, generator 96–98%, at 90–92k req/s, while
-//     the same cell's other 4 rounds were server-bound (server ≥ 97%,
+//     the same cell's other 4 rounds were server-bound (server 97–100%,
 //     generator 84–87%) at 90–107k req/s. Which side crosses 90% first is
 //     chance there, and a re-run comes out server-bound about two times in
 //     three. A cell whose re-run is generator-bound again is limited by
