@@ -29,7 +29,7 @@ func sampleRows() []Row {
 			CPUModel: "AMD EPYC 7B13, 2 cores", GOMAXPROCS: 1, ServerCPUSet: "0", GeneratorCPUSet: "1",
 			Commit: "abc1234", Plan: "quick", StartTime: "2025-01-01T00:00:00Z", Hlog: "hlog/gnet-c64-rep1.hlog",
 			HostStealPct: new(0.25), HostOtherCPUPct: new(1.5), QuietWaitS: new(1.0), ServerCPUPct: new(97.5),
-			GeneratorCPUPct: new(88.0), Bottleneck: "server", Label: "gnet-a", HostCPUs: new(2),
+			GeneratorCPUPct: new(88.0), Bottleneck: "server", Label: "gnet-a", HostCPUs: new(2), Attempt: 2,
 		},
 		{
 			RunID: "r1", Cell: "stdlib/http/plaintext/c64/p1/r5000", Rep: 2, Backend: "stdlib", Proto: "http",
@@ -75,7 +75,7 @@ func TestHeader(t *testing.T) {
 	}
 	// hlog was the last column of the first published schema; later
 	// columns are appended after it.
-	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[len(h)-1] != "sched_latency_p99_us" {
+	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[len(h)-1] != "attempt" {
 		t.Errorf("unexpected order: first %q, rps at 14 is %q, last %q", h[0], h[14], h[len(h)-1])
 	}
 	seen := map[string]bool{}
@@ -150,7 +150,7 @@ func TestReadCSVToleratesSchemaDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRow := sampleRows()[0]
-	wantRow.HostCPUs = nil
+	wantRow.HostCPUs, wantRow.Attempt = nil, 0
 	if len(rows) != 1 || !reflect.DeepEqual(rows[0], wantRow) {
 		t.Errorf("older schema: got %+v, want %+v", rows, wantRow)
 	}

@@ -37,6 +37,7 @@ type EndpointRow struct {
 	P999Us   int64   `csv:"p999_us"`
 	MaxUs    int64   `csv:"max_us"`
 	MeanUs   float64 `csv:"mean_us"`
+	Attempt  int     `csv:"attempt"` // the cell row's attempt (Row.Attempt); 0 before the column existed
 }
 
 // endpointTable is the CSV codec of EndpointRow.

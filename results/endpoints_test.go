@@ -21,7 +21,7 @@ func sampleEndpoints() []EndpointRow {
 }
 
 func TestEndpointsHeader(t *testing.T) {
-	want := "run_id,cell,rep,backend,workload,conns,path,weight,requests,errors,p50_us,p90_us,p99_us,p999_us,max_us,mean_us"
+	want := "run_id,cell,rep,backend,workload,conns,path,weight,requests,errors,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,attempt"
 	if got := strings.Join(EndpointHeader(), ","); got != want {
 		t.Fatalf("header %s\nwant   %s", got, want)
 	}

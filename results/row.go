@@ -95,6 +95,12 @@ type Row struct {
 	GCPauseP99Us      *float64 `csv:"gc_pause_p99_us"`      // p99 of the stop-the-world GC pauses, µs (0: none)
 	GCCPUPct          *float64 `csv:"gc_cpu_pct"`           // the runtime's GC CPU estimate ÷ its total CPU estimate, %
 	SchedLatencyP99Us *float64 `csv:"sched_latency_p99_us"` // p99 of the time goroutines waited runnable, µs
+
+	// Attempt numbers the measurements of one cell repetition: 1 for the
+	// first, 2, 3, … for re-runs of a noisy or generator-limited one (see
+	// runner.Latest for which one counts); 0 in rows written before the
+	// column existed and in merged rows, read as 1.
+	Attempt int `csv:"attempt"`
 }
 
 // LabelOf is the name a row is grouped and compared by: its variant label,
@@ -130,4 +136,23 @@ const MinServedShare = 0.98
 // describes the run, not the server at that rate.
 func (r Row) FellBehind() bool {
 	return r.Rate > 0 && r.RPS < MinServedShare*r.Rate
+}
+
+// AttemptOf is the row's attempt, 1 when the column is empty.
+func (r Row) AttemptOf() int { return max(r.Attempt, 1) }
+
+// Completed reports whether the row is a finished measurement that need
+// not run again: ok, backlog, or saturated (the generator was the limit; the figure
+// stands as a lower bound).
+func (r Row) Completed() bool {
+	return r.Status.Counts() || r.Status == StatusSaturated
+}
+
+// GeneratorBound reports whether the row's generator, not its server, was
+// the limit: saturated with the generator's CPUs busy and the server's
+// not: in closed loop the generator could not ask for more, in open loop
+// it fell behind its own schedule. A closed-loop row's throughput is then
+// a lower bound on the server's.
+func (r Row) GeneratorBound() bool {
+	return r.Status == StatusSaturated && r.Bottleneck == "generator"
 }

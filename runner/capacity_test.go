@@ -161,3 +161,31 @@ func TestCapacityResolve(t *testing.T) {
 		t.Errorf("rate %g", rc.Rate)
 	}
 }
+
+// TestRunFractionsRerun: a capacity cell that came out generator-bound is
+// re-run at the end of its round; the fraction cell that ran before then
+// found the round's capacity in the first attempt, and says so, and
+// Latest (hence a resumed run's capacities) keeps the re-run.
+func TestRunFractionsRerun(t *testing.T) {
+	p := fractionPlan()
+	p.Backends = []string{"gnet"}
+	cfg, pids := fakeConfig(t, p)
+	t.Setenv(fakechild.EnvGenBound, "0")
+	var w memRows
+	out, err := Run(context.Background(), cfg, &w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := summarise(w.rows), "gnet#1/1:saturated gnet#1/1:ok gnet#1/2:ok"; got != want || out.Reruns != 1 {
+		t.Fatalf("rows %s, want %s; outcome %+v", got, want, out)
+	}
+	frac := w.rows[1]
+	if frac.RateFraction == nil || frac.Rate != 2000 || !strings.Contains(frac.Reason, "capacity 4000 req/s from a saturated closed-loop cell") {
+		t.Fatalf("fraction row: rate %g %q", frac.Rate, frac.Reason)
+	}
+	caps := newCapacities(w.rows)
+	if r := caps[rowID("gnet/http/plaintext/c4/p1/r0/b0", 1)]; r.Attempt != 2 || r.Status != results.StatusOK {
+		t.Fatalf("capacity kept: %+v", r)
+	}
+	assertGone(t, pids)
+}

@@ -57,6 +57,7 @@ func endpointRows(row results.Row, s *summary.Summary) []results.EndpointRow {
 			Path: e.Path, Weight: e.Weight, Requests: e.Requests, Errors: e.Errors,
 			P50Us: e.Latency.P50, P90Us: e.Latency.P90, P99Us: e.Latency.P99,
 			P999Us: e.Latency.P999, MaxUs: e.Latency.Max, MeanUs: e.Latency.Mean,
+			Attempt: row.Attempt,
 		}
 	}
 	return out

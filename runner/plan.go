@@ -29,10 +29,14 @@
 // beyond MaxStealPct, gives status noisy, and every row names its
 // bottleneck (bottleneck.go); a generator-bound closed-loop cell is
 // saturated. Repetitions are rounds, each in its own order (Plan.Seed).
+// A cell repetition that came out noisy or generator-bound is measured
+// again at the end of its round, up to Plan.Retries times (retry.go);
+// every attempt is a row of its own, numbered in its attempt column.
 //
 // Resuming skips every cell repetition recorded as ok or saturated and
-// retries failed and noisy ones; the report keeps, per cell repetition,
-// the completed row if there is one (see Latest).
+// retries failed and noisy ones, numbering their attempts on; the report
+// keeps, per cell repetition, the last completed row if there is one
+// (see Latest).
 package runner
 
 import (
@@ -84,6 +88,10 @@ type Plan struct {
 	// Variants list backends under labels, with extra server flags; a
 	// backend may appear under several labels. See variants.go.
 	Variants []Variant `yaml:"variants,omitempty"`
+	// Retries is how many times a cell repetition that came out noisy or
+	// generator-bound is measured again at the end of its round (see
+	// retry.go); nil = DefaultRetries, 0 = never.
+	Retries *int `yaml:"retries,omitempty"`
 }
 
 // Workload describes how one workload name maps onto a server protocol and
@@ -153,6 +161,7 @@ const (
 	MaxPayload     = 1 << 20 // bytes, the servers' body limit
 	MaxDuration    = 24 * time.Hour
 	MaxRepetitions = 1000
+	MaxRetries     = 10
 )
 
 // checkRanges checks every number of the plan against its bounds; each
@@ -198,6 +207,9 @@ func (p *Plan) checkRanges(maxConns int) []error {
 	}
 	if p.Reps < 1 || p.Reps > MaxRepetitions {
 		add("repetitions %d: must be 1 to %d", p.Reps, MaxRepetitions)
+	}
+	if p.Retries != nil && (*p.Retries < 0 || *p.Retries > MaxRetries) {
+		add("retries %d: must be 0 (never) to %d", *p.Retries, MaxRetries)
 	}
 	if p.Duration <= 0 || p.Duration > MaxDuration {
 		add("duration %v: must be positive and at most %v", p.Duration, MaxDuration)
@@ -339,6 +351,9 @@ type Cell struct {
 	Fraction float64 // of capacity; 0 = Rate is absolute
 	Payload  int     // 0 when the workload takes none
 	Rep      int     // 1-based: the round
+	// Attempt numbers the measurements of this cell repetition, from 1;
+	// a re-run (retry.go) has 2 or more. 0 reads as 1.
+	Attempt int
 
 	// markSocket is where the cell's Go server answers window marks while
 	// it is measured (see measureCell); "" = none.
@@ -362,9 +377,14 @@ func (c Cell) Key() string {
 }
 
 // FileName is the base name (without extension) of the cell's files in the
-// run directory, e.g. "gnet_http_plaintext_c64_p1_r0_b0_rep1".
+// run directory, e.g. "gnet_http_plaintext_c64_p1_r0_b0_rep1"; a re-run's
+// files carry its attempt ("…_rep1_a2"), so no attempt overwrites another's.
 func (c Cell) FileName() string {
-	return strings.ReplaceAll(c.Key(), "/", "_") + "_rep" + strconv.Itoa(c.Rep)
+	s := strings.ReplaceAll(c.Key(), "/", "_") + "_rep" + strconv.Itoa(c.Rep)
+	if c.Attempt > 1 {
+		s += "_a" + strconv.Itoa(c.Attempt)
+	}
+	return s
 }
 
 func formatRate(r float64) string {

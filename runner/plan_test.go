@@ -47,6 +47,9 @@ func TestValidate(t *testing.T) {
 		{"plaintext without payload", func(p *Plan) { p.Payloads, p.Workloads = nil, []string{"plaintext"} }, 0, ""},
 		{"zero reps", func(p *Plan) { p.Reps = 0 }, 0, "repetitions 0"},
 		{"zero duration", func(p *Plan) { p.Duration = 0 }, 0, "duration 0s"},
+		{"retries off", func(p *Plan) { p.Retries = new(0) }, 0, ""},
+		{"negative retries", func(p *Plan) { p.Retries = new(-1) }, 0, "retries -1: must be 0 (never) to 10"},
+		{"too many retries", func(p *Plan) { p.Retries = new(MaxRetries + 1) }, 0, "retries 11"},
 		{"negative warmup", func(p *Plan) { p.Warmup = -time.Second }, 0, "warmup -1s"},
 		{"duplicate conns", func(p *Plan) { p.Conns = []int{16, 16} }, 0, "connections 16 listed twice"},
 	}
@@ -157,6 +160,19 @@ func TestParsePlan(t *testing.T) {
 	}
 	if _, err := ParsePlan([]byte("backend: [gnet]\n"), "x"); err == nil || !strings.Contains(err.Error(), "backend") {
 		t.Fatalf("unknown key accepted: %v", err)
+	}
+	// retries: absent is the default, 0 is off, and plan.yaml keeps 0.
+	p, err := ParsePlan([]byte(yamlText), "d")
+	if err != nil || p.Retries != nil || p.RetryLimit() != DefaultRetries {
+		t.Fatalf("no retries key: %v, %v", p.Retries, err)
+	}
+	p, err = ParsePlan([]byte(yamlText+"retries: 0\n"), "d")
+	if err != nil || p.RetryLimit() != 0 {
+		t.Fatalf("retries 0: %+v, %v", p, err)
+	}
+	data, err := p.Marshal()
+	if err != nil || !strings.Contains(string(data), "\nretries: 0\n") {
+		t.Fatalf("marshalled without retries 0: %v\n%s", err, data)
 	}
 }
 

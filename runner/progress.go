@@ -16,6 +16,9 @@ type Progress interface {
 	// Start is called once with the number of cells to run and their
 	// planned total time.
 	Start(cells int, planned time.Duration)
+	// CellStart is called before each measurement: the i-th of n known so
+	// far. A re-run (c.Attempt > 1) is counted in n once it is queued, so
+	// n grows past Start's count when cells are measured again.
 	CellStart(i, n int, c Cell)
 	// CellDone gets the cell's row.
 	CellDone(i, n int, c Cell, r results.Row)
@@ -30,9 +33,10 @@ func (nopProgress) CellDone(int, int, Cell, results.Row) {}
 func (nopProgress) Finish()                              {}
 
 // cellLine is the one-line account of a finished cell, e.g.
-// "[3/20] gnet/http/plaintext/c64/p1/r0/b0 rep1: 123456 req/s p99 812µs ok".
+// "[3/20] gnet/http/plaintext/c64/p1/r0/b0 rep1: 123456 req/s p99 812µs ok";
+// a re-run says which: "[21/22] … rep1 re-run 1: …".
 func cellLine(i, n int, c Cell, r results.Row) string {
-	s := fmt.Sprintf("[%d/%d] %s rep%d: ", i, n, c.Key(), c.Rep)
+	s := fmt.Sprintf("[%d/%d] %s: ", i, n, cellName(c))
 	if r.Status == results.StatusFailed {
 		return s + "failed: " + r.Reason
 	}
@@ -43,6 +47,15 @@ func cellLine(i, n int, c Cell, r results.Row) string {
 	}
 	if r.Reason != "" {
 		s += " (" + r.Reason + ")"
+	}
+	return s
+}
+
+// cellName is the cell's key and round, and its re-run if it is one.
+func cellName(c Cell) string {
+	s := fmt.Sprintf("%s rep%d", c.Key(), c.Rep)
+	if c.Attempt > 1 {
+		s += fmt.Sprintf(" re-run %d", c.Attempt-1)
 	}
 	return s
 }
@@ -77,6 +90,7 @@ type BarProgress struct {
 	mu      sync.Mutex
 	bar     *progressbar.ProgressBar
 	perCell time.Duration // planned time of one cell
+	cells   int           // measurements the bar spans: the planned cells, then re-runs
 	base    time.Duration // planned time of the cells finished
 	stop    chan struct{} // ends the current cell's ticker
 }
@@ -85,6 +99,7 @@ type BarProgress struct {
 func (p *BarProgress) Start(cells int, planned time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.cells = cells
 	if cells > 0 {
 		p.perCell = planned / time.Duration(cells)
 	}
@@ -103,7 +118,11 @@ func (p *BarProgress) Start(cells int, planned time.Duration) {
 func (p *BarProgress) CellStart(i, n int, c Cell) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.bar.Describe(fmt.Sprintf("[%d/%d] %s rep%d", i, n, c.Key(), c.Rep))
+	if n > p.cells { // re-runs: the bar grows by their planned time
+		p.cells = n
+		p.bar.ChangeMax64(max(int64(time.Duration(n)*p.perCell/time.Millisecond), 1))
+	}
+	p.bar.Describe(fmt.Sprintf("[%d/%d] %s", i, n, cellName(c)))
 	p.stop = make(chan struct{})
 	go p.tick(p.stop, time.Now())
 }

@@ -140,20 +140,25 @@ func errorKinds(m map[string]uint64) string {
 func rowID(cell string, rep int) string { return fmt.Sprintf("%s#%d", cell, rep) }
 
 // Completed returns the cell repetitions in rows that need not run again:
-// those with status ok, backlog or saturated.
+// those with a completed row (ok or saturated). A generator-bound row
+// whose re-run an interrupt cut off thus stays as it is on -resume; a
+// noisy or failed one runs again.
 func Completed(rows []results.Row) map[string]bool {
 	done := map[string]bool{}
 	for _, r := range rows {
-		if r.Status.Counts() || r.Status == results.StatusSaturated {
+		if r.Completed() {
 			done[rowID(r.Cell, r.Rep)] = true
 		}
 	}
 	return done
 }
 
-// Latest keeps one row per cell repetition: a completed one if any, else
-// the last, in the order the rows were first written. A resumed run that
-// retried a failed cell thus reports the retry.
+// Latest keeps one row per cell repetition, in the order the repetitions
+// were first written: the last completed one (ok or saturated) if any,
+// else the last. An ok re-run thus replaces the noisy or generator-bound
+// row it re-measured, and a resumed run that retried a failed cell
+// reports the retry; a repetition whose every attempt was noisy keeps its
+// last noisy row, which the report leaves out of every number.
 func Latest(rows []results.Row) []results.Row {
 	idx := map[string]int{}
 	var out []results.Row
@@ -164,7 +169,7 @@ func Latest(rows []results.Row) []results.Row {
 		case !seen:
 			idx[id] = len(out)
 			out = append(out, r)
-		case !out[i].Status.Counts() && out[i].Status != results.StatusSaturated:
+		case r.Completed() || !out[i].Completed():
 			out[i] = r
 		}
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -128,11 +129,22 @@ func TestCompletedAndLatest(t *testing.T) {
 		{Cell: "a", Rep: 2, Status: results.StatusFailed},
 		{Cell: "b", Rep: 1, Status: results.StatusOK, RPS: 7},
 		{Cell: "a", Rep: 2, Status: results.StatusFailed, Reason: "again"},
-		{Cell: "d", Rep: 1, Status: results.StatusBacklog},
-		{Cell: "d", Rep: 1, Status: results.StatusFailed},
+		// Re-runs within a run: noisy then ok; generator-bound then ok;
+		// generator-bound then noisy (the bound stays); noisy every time.
+		{Cell: "d", Rep: 1, Status: results.StatusNoisy, Attempt: 1},
+		{Cell: "d", Rep: 1, Status: results.StatusOK, Attempt: 2},
+		{Cell: "e", Rep: 1, Status: results.StatusSaturated, Attempt: 1},
+		{Cell: "e", Rep: 1, Status: results.StatusOK, Attempt: 2},
+		{Cell: "f", Rep: 1, Status: results.StatusSaturated, Attempt: 1},
+		{Cell: "f", Rep: 1, Status: results.StatusNoisy, Attempt: 2},
+		{Cell: "g", Rep: 1, Status: results.StatusNoisy, Attempt: 1},
+		{Cell: "g", Rep: 1, Status: results.StatusNoisy, Attempt: 2},
+		{Cell: "g", Rep: 1, Status: results.StatusNoisy, Attempt: 3},
+		{Cell: "h", Rep: 1, Status: results.StatusBacklog},
+		{Cell: "h", Rep: 1, Status: results.StatusFailed},
 	}
 	done := Completed(rows)
-	for id, want := range map[string]bool{"a#1": true, "b#1": true, "c#1": true, "a#2": false, "d#1": true} {
+	for id, want := range map[string]bool{"a#1": true, "b#1": true, "c#1": true, "a#2": false, "d#1": true, "g#1": false, "h#1": true} {
 		if done[id] != want {
 			t.Errorf("Completed[%s] = %v, want %v", id, done[id], want)
 		}
@@ -140,9 +152,9 @@ func TestCompletedAndLatest(t *testing.T) {
 	latest := Latest(rows)
 	var got []string
 	for _, r := range latest {
-		got = append(got, rowID(r.Cell, r.Rep)+":"+string(r.Status)+r.Reason)
+		got = append(got, fmt.Sprintf("%s:%s%s/%d", rowID(r.Cell, r.Rep), r.Status, r.Reason, r.AttemptOf()))
 	}
-	if want := "a#1:ok b#1:ok c#1:saturated a#2:failedagain d#1:backlog"; strings.Join(got, " ") != want {
+	if want := "a#1:ok/1 b#1:ok/1 c#1:saturated/1 a#2:failedagain/1 d#1:ok/2 e#1:ok/2 f#1:saturated/1 g#1:noisy/3 h#1:backlog/1"; strings.Join(got, " ") != want {
 		t.Fatalf("Latest = %v, want %s", got, want)
 	}
 }

@@ -90,12 +90,18 @@ var ErrInterrupted = errors.New("interrupted")
 type Outcome struct {
 	Planned int // cell repetitions in the plan
 	Skipped int // already done (resume)
-	Ran     int // rows written
+	Ran     int // rows written, re-runs included
 	Failed  int // rows written with status failed
+	Reruns  int // re-runs of noisy or generator-bound cell repetitions (retry.go)
+	// RerunsOK counts the re-runs that came out ok and so replaced the
+	// row they re-measured.
+	RerunsOK int
 }
 
-// Run runs every cell of the plan not in cfg.Skip, in plan order, and
-// writes one row per cell to w as soon as it is done. A failing cell gives
+// Run runs every cell of the plan not in cfg.Skip, round by round in plan
+// order, and writes one row per measurement to w as soon as it is done;
+// at the end of each round it measures again the cells of the round that
+// came out noisy or generator-bound (see retry.go). A failing cell gives
 // a failed row and the run goes on. When ctx ends, the current cell's
 // children are stopped, the cell is not recorded (a resumed run repeats
 // it) and Run returns ErrInterrupted.
@@ -132,32 +138,76 @@ func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 	}
 	prog.Start(len(todo), planned)
 	defer prog.Finish()
-	caps := newCapacities(cfg.Prior)
-	for i, c := range todo {
-		if ctx.Err() != nil {
-			return out, ErrInterrupted
+	r := &runner{cfg: &cfg, w: w, prog: prog, out: &out, total: len(todo),
+		caps: newCapacities(cfg.Prior), attempts: priorAttempts(cfg.Prior), boundAgain: map[string]bool{}}
+	for len(todo) > 0 {
+		n := 1
+		for n < len(todo) && todo[n].Rep == todo[0].Rep {
+			n++
 		}
-		prog.CellStart(i+1, len(todo), c)
-		row, eps, interrupted := cfg.runResolved(ctx, caps, c)
-		if interrupted {
-			return out, ErrInterrupted
+		if err := r.round(ctx, todo[:n]); err != nil {
+			return out, err
 		}
-		// Endpoints first: a row in summary.csv marks the cell done, so
-		// its endpoint rows must already be on disk.
-		if err := writeEndpoints(cfg.Endpoints, eps); err != nil {
-			return out, fmt.Errorf("run: %w", err)
-		}
-		if err := w.Write(row); err != nil {
-			return out, fmt.Errorf("run: %w", err)
-		}
-		caps.add(row)
-		out.Ran++
-		if row.Status == results.StatusFailed {
-			out.Failed++
-		}
-		prog.CellDone(i+1, len(todo), c, row)
+		todo = todo[n:]
 	}
 	return out, nil
+}
+
+// runner is the state of one Run across its rounds.
+type runner struct {
+	cfg   *Config
+	w     RowWriter
+	prog  Progress
+	out   *Outcome
+	caps  capacities
+	done  int // measurements started
+	total int // measurements planned so far: the cells, then each re-run as it is queued
+	// attempts counts the rows of each cell repetition (rowID) written so
+	// far, those of a resumed run's summary.csv included.
+	attempts map[string]int
+	// boundAgain holds the cells (keys) whose re-run was generator-bound
+	// again: the generator's CPU, not chance, limits them, so their
+	// generator-bound rows are not measured again (see wantRerun).
+	boundAgain map[string]bool
+}
+
+// measure runs cell c as its next attempt, after waiting up to wait for a
+// quiet second when that is longer than Config.QuietWait, and records the
+// row. It returns ErrInterrupted (nothing recorded) when ctx ended.
+func (r *runner) measure(ctx context.Context, c Cell, wait time.Duration) (results.Row, error) {
+	if ctx.Err() != nil {
+		return results.Row{}, ErrInterrupted
+	}
+	id := rowID(c.Key(), c.Rep)
+	c.Attempt = r.attempts[id] + 1
+	r.done++
+	r.prog.CellStart(r.done, r.total, c)
+	cfg := r.cfg
+	if wait > cfg.QuietWait {
+		quiet := *cfg
+		quiet.QuietWait = wait
+		cfg = &quiet
+	}
+	row, eps, interrupted := cfg.runResolved(ctx, r.caps, c)
+	if interrupted {
+		return results.Row{}, ErrInterrupted
+	}
+	// Endpoints first: a row in summary.csv marks the cell done, so its
+	// endpoint rows must already be on disk.
+	if err := writeEndpoints(r.cfg.Endpoints, eps); err != nil {
+		return row, fmt.Errorf("run: %w", err)
+	}
+	if err := r.w.Write(row); err != nil {
+		return row, fmt.Errorf("run: %w", err)
+	}
+	r.attempts[id] = c.Attempt
+	r.caps.add(row)
+	r.out.Ran++
+	if row.Status == results.StatusFailed {
+		r.out.Failed++
+	}
+	r.prog.CellDone(r.done, r.total, c, row)
+	return row, nil
 }
 
 // baseRow fills the identity and environment columns of a cell's row.
@@ -175,6 +225,7 @@ func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
 		Commit: cfg.Env.Commit, Plan: cfg.Plan.Name,
 		StartTime: start.UTC().Format(time.RFC3339),
 		Label:     c.label(), HostCPUs: positive(cfg.Env.HostCPUs),
+		Attempt: max(c.Attempt, 1),
 	}
 	setWorkloadColumns(&r, c)
 	setRateColumns(&r, c)

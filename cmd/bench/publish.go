@@ -57,10 +57,11 @@ func cmdPublish(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if name == "" || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || name == "README.md" {
 		return usagef("publish", "NAME %q: want a plain directory name", name)
 	}
-	rows, err := readRows(runDir, stderr)
+	all, err := readAllRows(runDir, stderr)
 	if err != nil {
 		return err
 	}
+	rows := runner.Latest(all)
 	if len(rows) == 0 {
 		return fmt.Errorf("publish: %s has no rows", runDir)
 	}
@@ -69,7 +70,7 @@ func cmdPublish(_ context.Context, args []string, stdout, stderr io.Writer) erro
 			"publish: %d rows are noisy or failed, not publishing (use -force to override): %s", len(bad), strings.Join(bad, ", "))}
 	}
 	target := filepath.Join(*dest, name)
-	if err := publish(runDir, target, rows, stderr); err != nil {
+	if err := publish(runDir, target, all, stderr); err != nil {
 		return err
 	}
 	if err := writeIndex(*dest); err != nil {
@@ -92,8 +93,10 @@ func unpublishable(rows []results.Row) []string {
 }
 
 // publish builds the set in a temporary directory next to target and
-// renames it into place, so a failure leaves no half set.
-func publish(runDir, target string, rows []results.Row, stderr io.Writer) error {
+// renames it into place, so a failure leaves no half set. all is every
+// row of the run's summary.csv (each attempt of a re-run cell included),
+// kept as it is so that the set's report counts the re-runs too.
+func publish(runDir, target string, all []results.Row, stderr io.Writer) error {
 	if _, err := os.Stat(target); err == nil {
 		return fmt.Errorf("publish: %s exists; remove it first to publish again under that name", target)
 	}
@@ -108,16 +111,18 @@ func publish(runDir, target string, rows []results.Row, stderr io.Writer) error 
 	if err := copyRun(runDir, tmp); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	rows = slices.Clone(rows)
-	for i := range rows {
-		if rows[i].Hlog != "" {
-			rows[i].Hlog = filepath.Base(rows[i].Hlog)
+	all = slices.Clone(all)
+	for i := range all {
+		if all[i].Hlog != "" {
+			all[i].Hlog = filepath.Base(all[i].Hlog)
 		}
 	}
-	if err := writeRows(filepath.Join(tmp, "summary.csv"), rows); err != nil {
+	if err := writeRows(filepath.Join(tmp, "summary.csv"), all); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	if err := report.WriteWith(tmp, rows, report.Options{Reference: planReference(runDir), Warn: stderr}); err != nil {
+	rows, opts := reportInput(runDir, all)
+	opts.Warn = stderr
+	if err := report.WriteWith(tmp, rows, opts); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
 	if err := checkRelative(tmp, runDir); err != nil {

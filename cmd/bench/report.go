@@ -17,7 +17,8 @@ import (
 const reportDoc = `Report re-renders DIR/report.md, DIR/report.html, DIR/plots and
 DIR/verdicts.csv from DIR/summary.csv, DIR/endpoints.csv and the cells' .hlog
 files (the reference of the verdicts from DIR/plan.yaml), and prints the
-report's path.
+report's path; on stderr, one line counting the verdicts by kind and the
+throughput intervals narrower than 20% of their ratio.
 `
 
 func cmdReport(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -29,15 +30,39 @@ func cmdReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("report", "want one run directory")
 	}
 	dir := fs.Arg(0)
-	rows, err := readRows(dir, stderr)
+	all, err := readAllRows(dir, stderr)
 	if err != nil {
 		return err
 	}
-	if err := report.WriteWith(dir, rows, report.Options{Reference: planReference(dir), Warn: stderr}); err != nil {
+	rows, opts := reportInput(dir, all)
+	opts.Warn = stderr
+	if err := report.WriteWith(dir, rows, opts); err != nil {
 		return err
 	}
+	printTally(stderr, dir, rows, opts.Reference)
 	fmt.Fprintln(stdout, filepath.Join(dir, "report.md"))
 	return nil
+}
+
+// reportInput is what the report of run directory dir is made from: one
+// row per cell repetition of all (every attempt, as in summary.csv; see
+// runner.Latest), and options naming the plan's reference and counting
+// the re-runs.
+func reportInput(dir string, all []results.Row) ([]results.Row, report.Options) {
+	opts := report.Options{Reference: planReference(dir)}
+	opts.Reruns, opts.RerunsOK = report.Reruns(all)
+	return runner.Latest(all), opts
+}
+
+// printTally writes the one-line count of the run's verdicts (see
+// report.Tally), unless the run has none or is a bench slo run.
+func printTally(w io.Writer, dir string, rows []results.Row, reference string) {
+	if _, err := os.Stat(filepath.Join(dir, results.SLOFile)); err == nil {
+		return
+	}
+	if t := report.RunTally(rows, reference); t.Total() > 0 {
+		fmt.Fprintln(w, t)
+	}
 }
 
 // planReference is the reference label of the plan in dir/plan.yaml; ""
@@ -53,6 +78,13 @@ func planReference(dir string) string {
 // readRows reads DIR/summary.csv, one row per cell repetition (see
 // runner.Latest). Torn or non-finite rows are dropped with a warning.
 func readRows(dir string, stderr io.Writer) ([]results.Row, error) {
+	rows, err := readAllRows(dir, stderr)
+	return runner.Latest(rows), err
+}
+
+// readAllRows reads every row of DIR/summary.csv, each attempt of a cell
+// repetition included. Torn or non-finite rows are dropped with a warning.
+func readAllRows(dir string, stderr io.Writer) ([]results.Row, error) {
 	f, err := os.Open(filepath.Join(dir, "summary.csv"))
 	if err != nil {
 		return nil, err
@@ -62,7 +94,7 @@ func readRows(dir string, stderr io.Writer) ([]results.Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	return runner.Latest(rows), nil
+	return rows, nil
 }
 
 // prefixWriter writes each Write (one warning line) with a prefix.

@@ -27,7 +27,11 @@ load generator pinned to separate CPUs, and appends one row to summary.csv
 endpoints.csv). At the end it writes report.md, plots and verdicts.csv.
 Repetitions are rounds: every cell once per round, in an order shuffled per
 round by the plan's seed (picked from the clock and written into plan.yaml
-when the plan has none).
+when the plan has none). A cell that came out noisy or generator-bound is
+measured again at the end of its round, up to the plan's retries (default
+2); each attempt is a row of its own. The run ends with a count of the
+re-runs and one line counting the verdicts by kind and the throughput
+intervals narrower than 20% of their ratio.
 It prints the run directory on stdout.
 
 Ctrl-C stops the current cell without recording it; continue the run with
@@ -227,18 +231,22 @@ func runPlan(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	if cerr := w.Close(); cerr != nil && runErr == nil {
 		runErr = cerr
 	}
-	finishRun(dir, cfg.Plan.ReferenceLabel(), runner.Latest(append(prior, rec.rows...)), out, runErr, stderr)
+	finishRun(dir, cfg.Plan.ReferenceLabel(), append(prior, rec.rows...), out, runErr, stderr)
 	fmt.Fprintln(stdout, dir)
 	return runError(runErr, out, dir)
 }
 
-// finishRun writes the report and says how the run ended.
-func finishRun(dir, reference string, rows []results.Row, out runner.Outcome, runErr error, stderr io.Writer) {
+// finishRun writes the report from all, every row of summary.csv, and
+// says how the run ended.
+func finishRun(dir, reference string, all []results.Row, out runner.Outcome, runErr error, stderr io.Writer) {
 	if out.Skipped > 0 {
 		fmt.Fprintf(stderr, "resumed: %d of %d cells were already done\n", out.Skipped, out.Planned)
 	}
+	rows := runner.Latest(all)
 	if len(rows) > 0 {
-		if err := report.WriteWith(dir, rows, report.Options{Reference: reference}); err != nil {
+		opts := report.Options{Reference: reference}
+		opts.Reruns, opts.RerunsOK = report.Reruns(all)
+		if err := report.WriteWith(dir, rows, opts); err != nil {
 			fmt.Fprintln(stderr, "warning:", err)
 		}
 	}
@@ -246,7 +254,14 @@ func finishRun(dir, reference string, rows []results.Row, out runner.Outcome, ru
 	case errors.Is(runErr, runner.ErrInterrupted):
 		fmt.Fprintf(stderr, "interrupted after %d cells; continue with: bench run -resume %s\n", out.Ran, dir)
 	case runErr == nil:
-		fmt.Fprintf(stderr, "done: %d cells, %d failed\n", out.Ran, out.Failed)
+		fmt.Fprintf(stderr, "done: %d cells, %d failed", out.Ran, out.Failed)
+		if out.Reruns > 0 {
+			fmt.Fprintf(stderr, "; %d of them re-runs of noisy or generator-bound cells, %d ok", out.Reruns, out.RerunsOK)
+		}
+		fmt.Fprintln(stderr)
+	}
+	if len(rows) > 0 {
+		printTally(stderr, dir, rows, reference)
 	}
 }
 

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/asyncbench/asyncbench/internal/cli"
+	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner/cpuset"
+	"github.com/asyncbench/asyncbench/runner/fakechild"
 )
 
 func TestChooseCPUs(t *testing.T) {
@@ -28,5 +34,51 @@ func TestChooseCPUs(t *testing.T) {
 	}
 	if _, _, warn, _ := chooseCPUs(avail.String(), avail.String()); warn == "" {
 		t.Fatal("no warning for shared CPUs")
+	}
+}
+
+// TestRunCountsReruns runs a plan in-process on fake children whose
+// second generator run is generator-bound: the cell is re-run, and the
+// end of the run, the report and bench report count it.
+func TestRunCountsReruns(t *testing.T) {
+	planFile := filepath.Join(t.TempDir(), "p.yaml")
+	plan := "name: rr\nbackends: [stdlib, gnet]\nworkloads: [plaintext]\nconnections: [2]\npipeline: [1]\nrates: [0]\nrepetitions: 1\nduration: 1s\nwarmup: 0s\nseed: 1\n"
+	if err := os.WriteFile(planFile, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(fakechild.EnvFake, "1")
+	t.Setenv(fakechild.EnvDir, t.TempDir())
+	t.Setenv(fakechild.EnvGenBound, "1")
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
+	out := filepath.Join(t.TempDir(), "runs")
+	var stdout, stderr bytes.Buffer
+	args := []string{"run", "-plan", planFile, "-out", out, "-run-id", "r", "-server", os.Args[0], "-loadgen", os.Args[0]}
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	dir := filepath.Join(out, "r")
+	rows := csvRows(t, filepath.Join(dir, "summary.csv"))
+	if len(rows) != 3 || rows[1].Status != results.StatusSaturated || rows[2].Attempt != 2 || rows[2].Status != results.StatusOK || rows[2].Cell != rows[1].Cell {
+		t.Fatalf("rows %+v", rows)
+	}
+	for _, want := range []string{
+		"re-run 1: ",
+		"done: 3 cells, 0 failed; 1 of them re-runs of noisy or generator-bound cells, 1 ok\n",
+		"verdicts: 0 decided, 0 no clear difference, 4 too few rounds; throughput intervals narrower than 20%: 0 of 0 (closed loop: 0 of 0)\n",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil || !strings.Contains(string(md), "| re-runs | 1 of noisy or generator-bound cells, at the end of their round; 1 came out ok") {
+		t.Fatalf("report.md: %v\n%s", err, md)
+	}
+	stderr.Reset()
+	if err := run(context.Background(), []string{"report", dir}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stderr.String(), "verdicts: 0 decided") {
+		t.Fatalf("bench report stderr: %q", stderr.String())
 	}
 }

@@ -332,7 +332,7 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	styles := newStyles(rows)
 
 	var b bytes.Buffer
-	writeReportHeader(&b, rows)
+	writeReportHeader(&b, rows, opts)
 
 	b.WriteString("## At a glance\n\n")
 	writeGlance(&b, verdicts, opts.Reference)
@@ -381,7 +381,7 @@ func writeSLOReport(dir string, rows []results.Row, opts Options) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	var b bytes.Buffer
-	writeReportHeader(&b, rows)
+	writeReportHeader(&b, rows, opts)
 	if err := writeSLO(&b, dir, rows, opts.Warn); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -419,7 +419,7 @@ func joinOr(vs []string, none string) string {
 	return strings.Join(vs, "; ")
 }
 
-func writeReportHeader(b *bytes.Buffer, rows []results.Row) {
+func writeReportHeader(b *bytes.Buffer, rows []results.Row, opts Options) {
 	b.WriteString("# asyncbench report\n\n")
 	starts := distinct(rows, func(r results.Row) string { return r.StartTime })
 	slices.Sort(starts)
@@ -469,11 +469,16 @@ func writeReportHeader(b *bytes.Buffer, rows []results.Row) {
 	if noisy > 0 {
 		fmt.Fprintf(b, "| noisy rows | %d (another process or steal used the pinned CPUs; not a result) |\n", noisy)
 	}
+	if opts.Reruns > 0 {
+		fmt.Fprintf(b, "| re-runs | %d of noisy or generator-bound cells, at the end of their round; %d came out ok and replaced the row they re-measured |\n",
+			opts.Reruns, opts.RerunsOK)
+	}
 	b.WriteString("\n")
 	b.WriteString("Numbers are medians over the ok repetitions of a cell; `±x%` is the largest distance from the median " +
 		"to the minimum or maximum. Latency is in microseconds, measured from the intended send time in open-loop runs. " +
 		"A verdict names a backend only when its min–max range does not overlap the runner-up's. " +
-		"Saturated, noisy and failed rows are listed below and left out of every number, plot and verdict.\n\n")
+		"Saturated, noisy and failed rows are listed below and left out of every number, plot and verdict, " +
+		"except that a generator-bound row's throughput, a lower bound on the server's, reads `≥ N` where no ok row says more.\n\n")
 }
 
 func writeFlagged(b *bytes.Buffer, rows []results.Row) {
@@ -500,10 +505,25 @@ func writeFlagged(b *bytes.Buffer, rows []results.Row) {
 }
 
 // fmtCell formats the ok sample of one point for a table, noting excluded
-// repetitions.
-func fmtCell(c *cellRows, s sample, format func(float64) string) string {
+// repetitions. lower, when not nil, gets the column's figure from a
+// generator-bound closed-loop row, which is then a lower bound on the
+// server's (throughput): with no ok repetition the cell reads "≥ N
+// (generator-bound)", N the median of those rows, else they are noted.
+func fmtCell(c *cellRows, s sample, format func(float64) string, lower func(results.Row) float64) string {
+	var bound []results.Row
+	if lower != nil {
+		for _, r := range c.saturated {
+			if r.GeneratorBound() && r.Rate == 0 {
+				bound = append(bound, r)
+			}
+		}
+	}
+	boundText := func() string { return "≥ " + format(summarize(values(bound, lower)).median) }
+	sat := len(c.saturated) - len(bound)
 	var txt string
 	switch {
+	case len(c.ok) == 0 && len(bound) > 0:
+		txt = boundText() + " (generator-bound)"
 	case len(c.ok) == 0 && len(c.saturated) > 0:
 		txt = "saturated"
 	case len(c.ok) == 0 && len(c.failed) > 0:
@@ -518,8 +538,11 @@ func fmtCell(c *cellRows, s sample, format func(float64) string) string {
 		txt = format(s.median)
 	}
 	var notes []string
-	if len(c.ok) > 0 && len(c.saturated) > 0 {
-		notes = append(notes, fmt.Sprintf("%d sat.", len(c.saturated)))
+	if len(c.ok) > 0 && len(bound) > 0 {
+		notes = append(notes, fmt.Sprintf("%d generator-bound %s", len(bound), boundText()))
+	}
+	if sat > 0 && (len(c.ok) > 0 || len(bound) > 0) {
+		notes = append(notes, fmt.Sprintf("%d sat.", sat))
 	}
 	if len(c.ok) > 0 && len(c.failed) > 0 {
 		notes = append(notes, fmt.Sprintf("%d failed", len(c.failed)))
@@ -537,7 +560,8 @@ func fmtMiB(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
 
 // writeTables writes the throughput/latency table and the cost table of g.
 func writeTables(b *bytes.Buffer, g *group) {
-	table := func(title string, cols [2]string, get [2]func(results.Row) float64, format [2]func(float64) string) {
+	// lower: per column, the figure a generator-bound row bounds from below.
+	table := func(title string, cols [2]string, get [2]func(results.Row) float64, format [2]func(float64) string, lower [2]func(results.Row) float64) {
 		fmt.Fprintf(b, "%s\n\n| conns |", title)
 		for _, be := range g.backends {
 			fmt.Fprintf(b, " %s %s | %s %s |", mdEscape(be), cols[0], mdEscape(be), cols[1])
@@ -552,7 +576,7 @@ func writeTables(b *bytes.Buffer, g *group) {
 			for _, be := range g.backends {
 				cr := g.at(be, c)
 				for i := range 2 {
-					fmt.Fprintf(b, " %s |", fmtCell(cr, g.okSample(be, c, get[i]), format[i]))
+					fmt.Fprintf(b, " %s |", fmtCell(cr, g.okSample(be, c, get[i]), format[i], lower[i]))
 				}
 			}
 			b.WriteString("\n")
@@ -560,9 +584,11 @@ func writeTables(b *bytes.Buffer, g *group) {
 		b.WriteString("\n")
 	}
 	table("Throughput and tail latency:",
-		[2]string{"req/s", "p99 µs"}, [2]func(results.Row) float64{getRPS, getP99}, [2]func(float64) string{fmtCount, fmtCount})
+		[2]string{"req/s", "p99 µs"}, [2]func(results.Row) float64{getRPS, getP99}, [2]func(float64) string{fmtCount, fmtCount},
+		[2]func(results.Row) float64{getRPS, nil})
 	table("Server cost:",
-		[2]string{"RSS peak MiB", "req per CPU-s"}, [2]func(results.Row) float64{getRSSMiB, getReqCPU}, [2]func(float64) string{fmtMiB, fmtCount})
+		[2]string{"RSS peak MiB", "req per CPU-s"}, [2]func(results.Row) float64{getRSSMiB, getReqCPU}, [2]func(float64) string{fmtMiB, fmtCount},
+		[2]func(results.Row) float64{})
 }
 
 // mdEscape keeps s from breaking a markdown table cell.

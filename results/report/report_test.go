@@ -252,3 +252,44 @@ func TestWriteReportNonFinite(t *testing.T) {
 		t.Errorf("report shows a non-finite value:\n%s", s)
 	}
 }
+
+// TestFmtCellGeneratorBound: generator-bound closed-loop rows give a
+// lower bound on throughput, the median of their figures; other columns
+// and other saturated rows say nothing more than before.
+func TestFmtCellGeneratorBound(t *testing.T) {
+	bound := func(rps float64) results.Row {
+		return results.Row{Status: results.StatusSaturated, Bottleneck: "generator", RPS: rps}
+	}
+	lagging := results.Row{Status: results.StatusSaturated, Bottleneck: "server", RPS: 5000, Rate: 10000}
+	ok := func(rps float64) results.Row { return results.Row{Status: results.StatusOK, RPS: rps} }
+	cell := func(rows ...results.Row) *cellRows {
+		c := &cellRows{}
+		for _, r := range rows {
+			if r.Status == results.StatusOK {
+				c.ok = append(c.ok, r)
+			} else {
+				c.saturated = append(c.saturated, r)
+			}
+		}
+		return c
+	}
+	tests := []struct {
+		name  string
+		c     *cellRows
+		lower func(results.Row) float64
+		want  string
+	}{
+		{"bound only", cell(bound(90000), bound(95000), bound(92000)), getRPS, "≥ 92,000 (generator-bound)"},
+		{"not a throughput column", cell(bound(90000)), nil, "saturated"},
+		{"ok and bound", cell(ok(100000), ok(110000), bound(90000), bound(91000)), getRPS, "105,000 ±5% (2 generator-bound ≥ 90,500)"},
+		{"bound and lagging", cell(bound(90000), lagging), getRPS, "≥ 90,000 (generator-bound) (1 sat.)"},
+		{"lagging only", cell(lagging), getRPS, "saturated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := fmtCell(tt.c, summarize(values(tt.c.ok, getRPS)), fmtCount, tt.lower); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

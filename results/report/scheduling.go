@@ -210,10 +210,12 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 	return out
 }
 
-// schedRep names one repetition of one cell.
+// schedRep names one attempt at one repetition of one cell (the attempt
+// read as 1 when empty, as Row.AttemptOf does).
 type schedRep struct {
-	cell string
-	rep  int
+	cell    string
+	rep     int
+	attempt int
 }
 
 // heaviestEndpoints keeps, of each repetition's endpoint rows, the one
@@ -221,7 +223,7 @@ type schedRep struct {
 func heaviestEndpoints(eps []results.EndpointRow) map[schedRep]results.EndpointRow {
 	cheap := map[schedRep]results.EndpointRow{}
 	for _, e := range eps {
-		id := schedRep{e.Cell, e.Rep}
+		id := schedRep{e.Cell, e.Rep, max(e.Attempt, 1)}
 		if c, ok := cheap[id]; !ok || e.Weight > c.Weight {
 			cheap[id] = e
 		}
@@ -312,7 +314,7 @@ func (a *schedAcc) add(r results.Row, cheap map[schedRep]results.EndpointRow) {
 	}
 	a.errs += float64(r.Errors)
 	a.attempts += float64(r.Requests + r.Errors)
-	if e, ok := cheap[schedRep{r.Cell, r.Rep}]; ok && r.Workload == wlMix && e.Requests > 0 {
+	if e, ok := cheap[schedRep{r.Cell, r.Rep, r.AttemptOf()}]; ok && r.Workload == wlMix && e.Requests > 0 {
 		a.cheapP99 = append(a.cheapP99, float64(e.P99Us))
 	}
 }

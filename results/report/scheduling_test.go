@@ -193,3 +193,21 @@ func TestSchedulingNothingCompleted(t *testing.T) {
 		t.Fatalf("section:\n%s", b.String())
 	}
 }
+
+// TestHeaviestEndpointsByAttempt: a re-run's endpoint rows stand beside
+// the first attempt's; each attempt keeps its own cheap requests.
+func TestHeaviestEndpointsByAttempt(t *testing.T) {
+	eps := []results.EndpointRow{
+		{Cell: "c", Rep: 1, Attempt: 1, Path: "/plaintext", Weight: 99, P99Us: 5000},
+		{Cell: "c", Rep: 1, Attempt: 1, Path: "/cpu", Weight: 1, P99Us: 9000},
+		{Cell: "c", Rep: 1, Attempt: 2, Path: "/plaintext", Weight: 99, P99Us: 900},
+		{Cell: "c", Rep: 1, Attempt: 2, Path: "/cpu", Weight: 1, P99Us: 2000},
+		{Cell: "old", Rep: 1, Path: "/plaintext", Weight: 9, P99Us: 700}, // before the attempt column
+	}
+	cheap := heaviestEndpoints(eps)
+	rerun := results.Row{Cell: "c", Rep: 1, Attempt: 2}
+	old := results.Row{Cell: "old", Rep: 1}
+	if len(cheap) != 3 || cheap[schedRep{"c", 1, rerun.AttemptOf()}].P99Us != 900 || cheap[schedRep{"old", 1, old.AttemptOf()}].P99Us != 700 {
+		t.Fatalf("cheap %+v", cheap)
+	}
+}

@@ -61,11 +61,29 @@ type Verdict struct {
 	CILow     float64 // NaN without an interval
 	CIHigh    float64
 	Verdict   string
+	// Bound is BoundLower or BoundUpper when the verdict was decided from
+	// rounds in which one side was generator-bound (see judgeBound): Ratio
+	// and the one end of the interval are then bounds, the other end is
+	// NaN. Empty for an exact verdict.
+	Bound string
+	// BoundRounds counts the rounds in which one side of the pair was
+	// generator-bound in closed loop and the other ok (throughput only).
+	BoundRounds int
+	// Remeasured counts the rounds used whose label or reference row was
+	// a re-run (results.Row.Attempt > 1).
+	Remeasured int
 }
+
+// Values of Verdict.Bound.
+const (
+	BoundLower = "lower" // the label was generator-bound: the true ratio is at least Ratio
+	BoundUpper = "upper" // the reference was generator-bound: the true ratio is at most Ratio
+)
 
 // VerdictsHeader is the header of verdicts.csv.
 var VerdictsHeader = []string{"workload", "proto", "conns", "pipeline", "rate", "payload_bytes", "metric",
-	"backend", "reference", "rounds", "ratio", "ci_low", "ci_high", "verdict"}
+	"backend", "reference", "rounds", "ratio", "ci_low", "ci_high", "verdict",
+	"bound", "bound_rounds", "remeasured_rounds"}
 
 // configKey is what a verdict holds fixed besides the metric.
 type configKey struct {
@@ -94,13 +112,16 @@ func DefaultReference(rows []results.Row) string {
 // configuration and round by round (Row.Rep is the round). A round counts
 // for a metric only when both rows of the pair are ok and both values are
 // measured, finite and the reference's is positive; rows that are noisy,
-// saturated or failed drop their round's pair.
+// saturated or failed drop their round's pair. A throughput comparison
+// left with too few rounds may still be decided one way from rounds in
+// which one side was generator-bound (judgeBound).
 func Verdicts(rows []results.Row, reference string) []Verdict {
 	type side struct {
 		label string
 		key   configKey
 	}
 	byRound := map[side]map[int]results.Row{}
+	bound := map[side]map[int]results.Row{} // generator-bound closed-loop rows
 	var labels []string
 	var keys []configKey
 	for _, r := range rows {
@@ -120,6 +141,12 @@ func Verdicts(rows []results.Row, reference string) []Verdict {
 		}
 		if r.Status.Counts() {
 			byRound[s][r.Rep] = r
+		}
+		if r.GeneratorBound() && r.Rate == 0 {
+			if bound[s] == nil {
+				bound[s] = map[int]results.Row{}
+			}
+			bound[s][r.Rep] = r
 		}
 	}
 	slices.Sort(labels)
@@ -142,6 +169,7 @@ func Verdicts(rows []results.Row, reference string) []Verdict {
 			rounds := slices.Sorted(maps.Keys(other))
 			for _, m := range verdictMetrics {
 				var ratios []float64
+				remeasured := 0
 				for _, rd := range rounds {
 					rr, ok := ref[rd]
 					if !ok {
@@ -150,13 +178,20 @@ func Verdicts(rows []results.Row, reference string) []Verdict {
 					a, b := m.get(other[rd]), m.get(rr)
 					if finite(a) && finite(b) && b > 0 {
 						ratios = append(ratios, a/b)
+						if other[rd].AttemptOf() > 1 || rr.AttemptOf() > 1 {
+							remeasured++
+						}
 					}
 				}
 				v := Verdict{
 					Workload: k.workload, Proto: k.proto, Conns: k.conns, Pipeline: k.pipeline,
 					Rate: k.rate, Payload: k.payload, Metric: m.name, Label: l, Reference: reference,
+					Remeasured: remeasured,
 				}
 				v.Rounds, v.Ratio, v.CILow, v.CIHigh, v.Verdict = judgeRatios(ratios)
+				if m.name == "rps" {
+					judgeBound(&v, ratios, other, ref, bound[side{l, k}], bound[side{reference, k}])
+				}
 				out = append(out, v)
 			}
 		}
@@ -188,6 +223,49 @@ func judgeRatios(ratios []float64) (n int, median, lo, hi float64, verdict strin
 		verdict = VerdictNoDifference
 	}
 	return n, median, lo, hi, verdict
+}
+
+// judgeBound decides a throughput verdict left at too few rounds from the
+// rounds in which one side was generator-bound (in bound and refBound by
+// round) and the other ok (in ok and refOK). A generator-bound server's
+// throughput is at least its measured figure, so such a round's ratio is
+// a lower bound on the true one when the label was bound, an upper bound
+// when the reference was. Raising some of the values can only raise every
+// order statistic, so the sign-test interval of the exact ratios and the
+// lower bounds together starts at or below the true interval's start:
+// when that start is above 1, the label is higher whatever the bound
+// servers could have done, and v says so with Bound BoundLower and no
+// upper end. Likewise below 1 with upper bounds. Rounds with bounds in
+// both directions decide nothing; v only counts them.
+func judgeBound(v *Verdict, exact []float64, ok, refOK, bound, refBound map[int]results.Row) {
+	var lower, upper []float64
+	for rd, r := range bound {
+		if rr, found := refOK[rd]; found && rr.RPS > 0 {
+			lower = append(lower, r.RPS/rr.RPS)
+		}
+	}
+	for rd, rr := range refBound {
+		if r, found := ok[rd]; found && rr.RPS > 0 {
+			upper = append(upper, r.RPS/rr.RPS)
+		}
+	}
+	v.BoundRounds = len(lower) + len(upper)
+	if v.Verdict != VerdictTooFewRounds || (len(lower) > 0) == (len(upper) > 0) {
+		return
+	}
+	vals := slices.Concat(exact, lower, upper)
+	lo, hi, found := SignTestInterval(vals, Confidence)
+	switch {
+	case !found:
+		return
+	case len(lower) > 0 && lo > 1:
+		v.Verdict, v.Bound, v.CILow, v.CIHigh = VerdictHigher, BoundLower, lo, math.NaN()
+	case len(upper) > 0 && hi < 1:
+		v.Verdict, v.Bound, v.CILow, v.CIHigh = VerdictLower, BoundUpper, math.NaN(), hi
+	default:
+		return
+	}
+	v.Rounds, v.Ratio = len(vals), summarize(vals).median
 }
 
 // SignTestInterval returns the distribution-free confidence interval for
@@ -239,7 +317,8 @@ func WriteVerdictsCSV(w io.Writer, vs []Verdict) error {
 	for _, v := range vs {
 		rec := []string{v.Workload, v.Proto, strconv.Itoa(v.Conns), strconv.Itoa(v.Pipeline),
 			strconv.FormatFloat(v.Rate, 'f', -1, 64), strconv.Itoa(v.Payload), v.Metric, v.Label, v.Reference,
-			strconv.Itoa(v.Rounds), num(v.Ratio), num(v.CILow), num(v.CIHigh), v.Verdict}
+			strconv.Itoa(v.Rounds), num(v.Ratio), num(v.CILow), num(v.CIHigh), v.Verdict,
+			v.Bound, strconv.Itoa(v.BoundRounds), strconv.Itoa(v.Remeasured)}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -268,7 +347,18 @@ func writeGlance(b *bytes.Buffer, vs []Verdict, reference string) {
 	if allTooFew(vs) {
 		fmt.Fprintf(b, "No paired verdict: every comparison with **%s** has fewer than %d rounds in which both rows "+
 			"are ok (a 95%% sign-test interval needs %d). The sections below give medians and spreads; "+
-			"run more rounds (`repetitions`) for verdicts.\n\n", mdEscape(reference), MinRounds, MinRounds)
+			"run more rounds (`repetitions`) for verdicts.", mdEscape(reference), MinRounds, MinRounds)
+		bound := 0
+		for _, v := range vs {
+			if v.BoundRounds > 0 {
+				bound++
+			}
+		}
+		if bound > 0 {
+			fmt.Fprintf(b, " Generator-bound rounds left %d throughput comparisons undecided: "+
+				"there the bound side's figure is a lower bound, `≥ N` in the tables.", bound)
+		}
+		b.WriteString("\n\n")
 		return
 	}
 	fmt.Fprintf(b, "Each backend against **%s**, round by round: the median of the per-round ratios with its 95%% "+
@@ -292,12 +382,17 @@ func writeGlance(b *bytes.Buffer, vs []Verdict, reference string) {
 		var same, few []string
 		for _, v := range by[k] {
 			what := v.Label + " " + metricWords[v.Metric]
-			switch v.Verdict {
-			case VerdictHigher, VerdictLower:
-				fmt.Fprintf(b, "- %s: %s is %s than %s's, ×%.3f (95%% CI %.3f–%.3f, %d rounds)\n",
-					mdEscape(v.Label), metricWords[v.Metric], v.Verdict, mdEscape(v.Reference), v.Ratio, v.CILow, v.CIHigh, v.Rounds)
-			case VerdictNoDifference:
-				same = append(same, fmt.Sprintf("%s (×%.3f, %.3f–%.3f)", what, v.Ratio, v.CILow, v.CIHigh))
+			switch {
+			case v.Bound != "":
+				fmt.Fprintf(b, "- %s: %s is %s than %s's, %s\n",
+					mdEscape(v.Label), metricWords[v.Metric], v.Verdict, mdEscape(v.Reference), boundWords(v))
+			case v.Verdict == VerdictHigher || v.Verdict == VerdictLower:
+				fmt.Fprintf(b, "- %s: %s is %s than %s's, ×%.3f (95%% CI %.3f–%.3f, %d rounds%s)\n",
+					mdEscape(v.Label), metricWords[v.Metric], v.Verdict, mdEscape(v.Reference), v.Ratio, v.CILow, v.CIHigh, v.Rounds, remeasuredWords(v))
+			case v.Verdict == VerdictNoDifference:
+				same = append(same, fmt.Sprintf("%s (×%.3f, %.3f–%.3f%s)", what, v.Ratio, v.CILow, v.CIHigh, remeasuredWords(v)))
+			case v.BoundRounds > 0:
+				few = append(few, fmt.Sprintf("%s (%d, and %d with one side generator-bound: its figure is a lower bound, ≥ in the table)", what, v.Rounds, v.BoundRounds))
 			default:
 				few = append(few, fmt.Sprintf("%s (%d)", what, v.Rounds))
 			}
@@ -312,6 +407,26 @@ func writeGlance(b *bytes.Buffer, vs []Verdict, reference string) {
 	}
 }
 
+// boundWords renders a verdict decided from generator-bound rounds, e.g.
+// "≥ ×1.400 (95% CI from 1.210, open above: gnet was generator-bound in
+// 2 of 6 rounds, so its throughput there is a lower bound)".
+func boundWords(v Verdict) string {
+	side, cmp, end, open := v.Label, "≥", fmt.Sprintf("from %.3f", v.CILow), "above"
+	if v.Bound == BoundUpper {
+		side, cmp, end, open = v.Reference, "≤", fmt.Sprintf("up to %.3f", v.CIHigh), "below"
+	}
+	return fmt.Sprintf("%s ×%.3f (95%% CI %s, open %s: %s was generator-bound in %d of %d rounds, so its throughput there is a lower bound)",
+		cmp, v.Ratio, end, open, mdEscape(side), v.BoundRounds, v.Rounds)
+}
+
+// remeasuredWords notes the rounds of a verdict that rest on a re-run.
+func remeasuredWords(v Verdict) string {
+	if v.Remeasured == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d re-measured", v.Remeasured)
+}
+
 // Options change what WriteWith writes.
 type Options struct {
 	// Reference is the label the verdicts compare every other with;
@@ -320,6 +435,25 @@ type Options struct {
 	// Warn receives warnings about the directory's other files (a torn
 	// slo.csv); nil = discard.
 	Warn io.Writer
+	// Reruns and RerunsOK count the re-runs of the run (rows with attempt
+	// above 1, of every attempt, not only those kept) and those that came
+	// out ok; see Reruns.
+	Reruns, RerunsOK int
+}
+
+// Reruns counts the re-runs among all rows of a run (every attempt, as in
+// summary.csv): rows with an attempt above 1, and those of them that are
+// ok.
+func Reruns(all []results.Row) (reruns, ok int) {
+	for _, r := range all {
+		if r.AttemptOf() > 1 {
+			reruns++
+			if r.Status == results.StatusOK {
+				ok++
+			}
+		}
+	}
+	return reruns, ok
 }
 
 // byLabel returns rows with each Backend replaced by its label, so that
@@ -346,12 +480,12 @@ func writeVerdictsFile(dir string, vs []Verdict) error {
 }
 
 // writeBottlenecks says how many ok cells were limited by what, and what
-// to do about co-limited ones.
+// to do about co-limited and generator-bound ones.
 func writeBottlenecks(b *bytes.Buffer, rows []results.Row) {
 	counts := map[string]int{}
 	genBound, known := 0, 0
 	for _, r := range rows {
-		if r.Status == results.StatusSaturated && r.Bottleneck == "generator" {
+		if r.GeneratorBound() {
 			genBound++
 		}
 		if !r.Status.Counts() || r.Bottleneck == "" {
@@ -367,13 +501,16 @@ func writeBottlenecks(b *bytes.Buffer, rows []results.Row) {
 		"%d server-bound, %d co-limited (server and generator both busy), %d latency-bound (neither busy)",
 		known, counts["server"], counts["both"], counts["neither"])
 	if genBound > 0 {
-		fmt.Fprintf(b, "; %d more were generator-bound and are marked saturated", genBound)
+		fmt.Fprintf(b, "; %d more were generator-bound and are marked saturated: in closed loop the server "+
+			"served at least their throughput, shown as `≥ N` in the tables", genBound)
 	}
 	b.WriteString(".")
 	if counts["both"] > 0 || genBound > 0 {
-		b.WriteString(" Co-limited and generator-bound cells measure the generator as much as the server: " +
-			"give the generator more CPUs (`bench run -gen-cpus`, e.g. `-gen-cpus 1-3` on a larger machine) " +
-			"before reading their throughput as the server's.")
+		b.WriteString(" Co-limited and generator-bound cells measure the generator as much as the server. " +
+			"To lift the limit, give the generator less work per request or more CPU: pipeline requests " +
+			"(loadgen `-P`, plan key `pipeline`), give it more CPUs (`bench run -gen-cpus`, e.g. `-gen-cpus 1-3` " +
+			"on a larger machine), or drive the server from several machines (the compose profile `distributed`, " +
+			"then `bench merge`).")
 	}
 	b.WriteString("\n\n")
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,17 +179,119 @@ func TestWriteVerdictsCSV(t *testing.T) {
 			Rounds: 9, Ratio: 1.25, CILow: 1.1, CIHigh: 1.4, Verdict: VerdictHigher},
 		{Workload: "echo", Proto: "echo", Conns: 16, Pipeline: 1, Payload: 64, Metric: "p99_us", Label: "gnet", Reference: "stdlib",
 			Rounds: 3, Ratio: 0.9, CILow: math.NaN(), CIHigh: math.NaN(), Verdict: VerdictTooFewRounds},
+		{Workload: "plaintext", Proto: "http", Conns: 1024, Pipeline: 1, Metric: "rps", Label: "gnet", Reference: "stdlib",
+			Rounds: 6, Ratio: 1.45, CILow: 1.2, CIHigh: math.NaN(), Verdict: VerdictHigher, Bound: BoundLower, BoundRounds: 2, Remeasured: 1},
 	}
 	var b bytes.Buffer
 	if err := WriteVerdictsCSV(&b, vs); err != nil {
 		t.Fatal(err)
 	}
-	want := "workload,proto,conns,pipeline,rate,payload_bytes,metric,backend,reference,rounds,ratio,ci_low,ci_high,verdict\n" +
-		"plaintext,http,64,1,0,0,rps,gnet,stdlib,9,1.25,1.1,1.4,higher\n" +
-		"echo,echo,16,1,0,64,p99_us,gnet,stdlib,3,0.9,,,too few rounds\n"
+	want := "workload,proto,conns,pipeline,rate,payload_bytes,metric,backend,reference,rounds,ratio,ci_low,ci_high,verdict,bound,bound_rounds,remeasured_rounds\n" +
+		"plaintext,http,64,1,0,0,rps,gnet,stdlib,9,1.25,1.1,1.4,higher,,0,0\n" +
+		"echo,echo,16,1,0,64,p99_us,gnet,stdlib,3,0.9,,,too few rounds,,0,0\n" +
+		"plaintext,http,1024,1,0,0,rps,gnet,stdlib,6,1.45,1.2,,higher,lower,2,1\n"
 	if b.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
 	}
+}
+
+// boundRows is six rounds of stdlib and gnet plaintext, closed loop, at
+// the given req/s per round; a negative figure marks a generator-bound
+// row (its throughput the absolute value).
+func boundRows(stdlib, gnet []float64) []results.Row {
+	var rows []results.Row
+	for i := range stdlib {
+		for _, side := range []struct {
+			label string
+			rps   float64
+		}{{"stdlib", stdlib[i]}, {"gnet", gnet[i]}} {
+			r := results.Row{Backend: side.label, Proto: "http", Workload: "plaintext", Conns: 1024, Pipeline: 1,
+				Rep: i + 1, Status: results.StatusOK, RPS: math.Abs(side.rps), P99Us: 1000, Bottleneck: "server"}
+			if side.rps < 0 {
+				r.Status, r.Bottleneck = results.StatusSaturated, "generator"
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// TestVerdictsGeneratorBound: rounds where one side was generator-bound
+// decide a throughput verdict one way when the bounds already do, and
+// only count otherwise; exact verdicts are left as they are.
+func TestVerdictsGeneratorBound(t *testing.T) {
+	ref := []float64{100, 100, 100, 100, 100, 100}
+	tests := []struct {
+		name           string
+		stdlib, gnet   []float64
+		verdict, bound string
+		ratio, lo, hi  float64 // NaN: no such end
+		rounds, nBound int
+	}{
+		// Exact ratios 1.5 1.6 1.4 1.55, lower bounds 1.2 1.3: the
+		// interval of all six runs from 1.2 (min) and has no upper end.
+		{"label bound, decided", ref, []float64{150, -120, 160, 140, -130, 155},
+			VerdictHigher, BoundLower, 1.45, 1.2, math.NaN(), 6, 2},
+		// A lower bound of 0.9 does not show gnet ahead.
+		{"label bound, not decided", ref, []float64{150, -90, 160, 140, -130, 155},
+			VerdictTooFewRounds, "", math.NaN(), math.NaN(), math.NaN(), 4, 2},
+		// The reference bound: gnet/stdlib 0.5 0.6 0.55 0.45 exact, at
+		// most 0.7 and 0.8 where stdlib was held back by the generator.
+		{"reference bound, decided", []float64{100, -100, 100, 100, -100, 100}, []float64{50, 70, 60, 55, 80, 45},
+			VerdictLower, BoundUpper, 0.575, math.NaN(), 0.8, 6, 2},
+		// Bounds both ways decide nothing.
+		{"both bound", []float64{100, -100, 100, 100, 100, 100}, []float64{150, 70, 160, 140, -130, 155},
+			VerdictTooFewRounds, "", math.NaN(), math.NaN(), math.NaN(), 4, 2},
+		// Six exact rounds: the verdict is the exact one.
+		{"exact", append(slices.Clone(ref), 100), []float64{150, 120, 160, 140, 130, 155, -50},
+			VerdictHigher, "", 1.45, 1.2, 1.6, 6, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := rpsVerdictOf(t, Verdicts(boundRows(tt.stdlib, tt.gnet), "stdlib"))
+			same := func(a, b float64) bool { return math.IsNaN(a) && math.IsNaN(b) || math.Abs(a-b) < 1e-12 }
+			if v.Verdict != tt.verdict || v.Bound != tt.bound || v.Rounds != tt.rounds || v.BoundRounds != tt.nBound ||
+				(tt.verdict != VerdictTooFewRounds && !same(v.Ratio, tt.ratio)) || !same(v.CILow, tt.lo) || !same(v.CIHigh, tt.hi) {
+				t.Fatalf("got %+v", v)
+			}
+		})
+	}
+	// The glance says what the bound means.
+	var b bytes.Buffer
+	writeGlance(&b, Verdicts(boundRows(ref, tests[0].gnet), "stdlib"), "stdlib")
+	if want := "- gnet: throughput is higher than stdlib's, ≥ ×1.450 (95% CI from 1.200, open above: gnet was generator-bound in 2 of 6 rounds, so its throughput there is a lower bound)"; !strings.Contains(b.String(), want) {
+		t.Fatalf("glance:\n%s\nwant %s", b.String(), want)
+	}
+	b.Reset()
+	writeGlance(&b, Verdicts(boundRows(ref, tests[1].gnet), "stdlib"), "stdlib")
+	if want := "Generator-bound rounds left 1 throughput comparisons undecided"; !strings.Contains(b.String(), want) {
+		t.Fatalf("glance:\n%s\nwant %s", b.String(), want)
+	}
+	vs := []Verdict{
+		{Label: "gnet", Reference: "stdlib", Metric: "rps", Verdict: VerdictTooFewRounds, Rounds: 4, BoundRounds: 2, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1},
+		{Label: "gnet", Reference: "stdlib", Metric: "p99_us", Verdict: VerdictNoDifference, Rounds: 6, Ratio: 1, CILow: 0.9, CIHigh: 1.1, Remeasured: 2, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1},
+	}
+	b.Reset()
+	writeGlance(&b, vs, "stdlib")
+	for _, want := range []string{
+		"too few paired rounds (fewer than 6) to judge: gnet throughput (4, and 2 with one side generator-bound: its figure is a lower bound, ≥ in the table)",
+		"no clear difference: gnet p99 latency (×1.000, 0.900–1.100, 2 re-measured)",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Fatalf("glance:\n%s\nwant %s", b.String(), want)
+		}
+	}
+}
+
+func rpsVerdictOf(t *testing.T, vs []Verdict) Verdict {
+	t.Helper()
+	for _, v := range vs {
+		if v.Metric == "rps" {
+			return v
+		}
+	}
+	t.Fatal("no throughput verdict")
+	return Verdict{}
 }
 
 func TestWriteWithVerdicts(t *testing.T) {
@@ -202,7 +305,7 @@ func TestWriteWithVerdicts(t *testing.T) {
 			rows[i].Bottleneck = "both"
 		}
 	}
-	if err := WriteWith(dir, rows, Options{Reference: "ref"}); err != nil {
+	if err := WriteWith(dir, rows, Options{Reference: "ref", Reruns: 3, RerunsOK: 2}); err != nil {
 		t.Fatal(err)
 	}
 	csvText, err := os.ReadFile(filepath.Join(dir, "verdicts.csv"))
@@ -223,6 +326,9 @@ func TestWriteWithVerdicts(t *testing.T) {
 		"no clear difference: b p99 latency",
 		"16 co-limited",
 		"-gen-cpus",
+		"(loadgen `-P`, plan key `pipeline`)",
+		"`distributed`, then `bench merge`",
+		"| re-runs | 3 of noisy or generator-bound cells, at the end of their round; 2 came out ok",
 		"| noisy rows | 1 ",
 		"| **noisy** |",
 		"(1 noisy)",

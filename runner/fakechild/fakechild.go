@@ -13,6 +13,13 @@
 //	ASYNCBENCH_FAKE_SLOW_AFTER=N loadgen calls after the N-th sleep a minute
 //	ASYNCBENCH_FAKE_STUBBORN=1   the server starts a grandchild that ignores
 //	                             SIGINT and SIGTERM
+//	ASYNCBENCH_FAKE_GENBOUND=N,… the loadgen runs numbered N (from 0, in the
+//	                             order they start) report their own CPU 95%
+//	                             busy over the window and the server's 50%:
+//	                             generator-bound
+//	ASYNCBENCH_FAKE_WINDOW=1     loadgen sleeps through its window (-d) and
+//	                             reports when it began, so the runner judges
+//	                             host noise over it
 //	ASYNCBENCH_FAKE_TIMEOUTS=1   loadgen with a /delay target reports that 90%
 //	                             of its requests timed out and exits with the
 //	                             generator's "failed" status (3), as a blocked
@@ -58,6 +65,8 @@ const (
 	EnvSlowAfter = "ASYNCBENCH_FAKE_SLOW_AFTER"
 	EnvStubborn  = "ASYNCBENCH_FAKE_STUBBORN"
 	EnvTimeouts  = "ASYNCBENCH_FAKE_TIMEOUTS"
+	EnvGenBound  = "ASYNCBENCH_FAKE_GENBOUND"
+	EnvWindow    = "ASYNCBENCH_FAKE_WINDOW"
 )
 
 // Main plays a fake child and exits if fake mode is on; otherwise it
@@ -219,9 +228,13 @@ func fakeLoadgen(args []string, prior int) error {
 		return fmt.Errorf("server pid %d: %w", *pid, err)
 	}
 	sleep := 20 * time.Millisecond
+	if os.Getenv(EnvWindow) == "1" && *d > 0 {
+		sleep = *d
+	}
 	if n, err := strconv.Atoi(os.Getenv(EnvSlowAfter)); err == nil && prior >= n {
 		sleep = time.Minute
 	}
+	start := time.Now()
 	intr := make(chan os.Signal, 1)
 	signal.Notify(intr, syscall.SIGINT)
 	s := Summary(*conns)
@@ -242,6 +255,13 @@ func fakeLoadgen(args []string, prior int) error {
 			return err
 		}
 		s.Mix, s.Seed, s.Endpoints = *mix, *seed, eps
+	}
+	if os.Getenv(EnvWindow) == "1" {
+		s.StartTime = start.UTC().Format(time.RFC3339Nano)
+	}
+	if listed(os.Getenv(EnvGenBound), prior) {
+		s.GeneratorCPUSeconds = 0.95 * s.DurationSeconds
+		s.Server.CPUSeconds = 0.5 * s.DurationSeconds
 	}
 	timeouts := os.Getenv(EnvTimeouts) == "1" && strings.Contains(fs.Arg(0), "/delay")
 	if timeouts {
@@ -273,6 +293,16 @@ func fakeLoadgen(args []string, prior int) error {
 		os.Exit(3)
 	}
 	return nil
+}
+
+// listed reports whether n is in the comma-separated list.
+func listed(list string, n int) bool {
+	for _, f := range strings.Split(list, ",") {
+		if v, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && v == n {
+			return true
+		}
+	}
+	return false
 }
 
 // Endpoints is the fake per-endpoint result of a mix: the requests split
