@@ -86,6 +86,11 @@ type Row struct {
 	KernelPerConnBytes *int64   `csv:"kernel_per_conn_bytes"` // (ΔVmPTE + Δthreads × stack + socket) ÷ conns
 	TotalPerConnBytes  *int64   `csv:"total_per_conn_bytes"`  // rss_per_conn_bytes + kernel_per_conn_bytes
 	RateFraction       *float64 `csv:"rate_fraction"`         // rate given as a fraction of the round's closed-loop capacity; empty for absolute rates
+
+	// What ran as the server (see results/README.md).
+	ServerCommand string `csv:"server_command"` // command line as run, placeholders filled: "server -backend stdlib -proto http -addr 127.0.0.1:0"
+	ServerSHA256  string `csv:"server_sha256"`  // first 12 hex digits of the SHA-256 of the server's executable
+	ServerEnv     string `csv:"server_env"`     // environment bench added, NAME=VALUE separated by spaces: "GOMAXPROCS=1"
 }
 
 // LabelOf is the name a row is grouped and compared by: its variant label,

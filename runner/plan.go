@@ -332,6 +332,8 @@ type Cell struct {
 	Backend  string
 	Label    string   // the variant label (the backend name unless the plan has variants)
 	Args     []string // extra server flags of the variant
+	Command  []string // the variant's server command, placeholders unfilled; nil = a backend
+	Env      []string // the variant's extra server environment, NAME=VALUE, sorted
 	Workload Workload
 	Conns    int
 	Pipeline int
@@ -385,7 +387,7 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 			if err != nil {
 				continue // Validate reports it
 			}
-			if info, _ := backends.Lookup(v.Backend); !info.Serves(w.Proto) {
+			if !v.serves(w.Proto) {
 				skipped = append(skipped, v.Label+"/"+w.Name)
 				continue
 			}
@@ -404,7 +406,8 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 					for _, r := range p.cellRates() {
 						for _, b := range payloads {
 							cells = append(cells, Cell{
-								Backend: pr.v.Backend, Label: pr.v.Label, Args: pr.v.ServerArgs,
+								Backend: pr.v.rowBackend(), Label: pr.v.Label, Args: pr.v.ServerArgs,
+								Command: pr.v.Command, Env: pr.v.envList(),
 								Workload: pr.w, Conns: c, Pipeline: d, Rate: r.perSec, Fraction: r.fraction, Payload: b, Rep: rep,
 							})
 						}
