@@ -271,6 +271,7 @@ func fakeLoadgen(args []string, prior int) error {
 	mix := fs.String("mix", "", "")
 	seed := fs.Uint64("seed", 0, "")
 	fs.Float64("dial-rate", 0, "")
+	fs.String("source-ips", "", "")
 	idle := fs.Bool("idle", false, "")
 	if err := fs.Parse(args); err != nil {
 		return err
