@@ -152,13 +152,17 @@ func waitAccepting(ctx context.Context, addr string, done <-chan struct{}) error
 	}
 }
 
-// Preflight checks, before anything runs, that the run can: the config
-// (Validate, which also finds every server's executable) and every
-// command variant against the contract, once per protocol of the plan it
+// Preflight checks, before anything runs, that the plan can: it is
+// valid, every server's executable is found (CheckServers), and every
+// command variant meets the contract, once per protocol of the plan it
 // serves. The error names the variant and the failing check. Run calls it
-// unless it already passed on this config.
+// unless it already passed on this config; the run directory need not be
+// set yet.
 func (cfg *Config) Preflight(ctx context.Context) error {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Plan.Validate(0); err != nil {
+		return err
+	}
+	if err := cfg.Plan.CheckServers(cfg.ServerPath); err != nil {
 		return err
 	}
 	cells, _ := cfg.Plan.Expand()

@@ -4,6 +4,13 @@
 // merges several generators' results for one cell (MergeRow) and guards a
 // run directory (NewRunDir, LockDir). The bench command line is cmd/bench.
 //
+// A cell's server is the Go server (-backend NAME), a backend's own
+// program next to it (backends.Info.Program: cthreads, cepoll), or a plan
+// variant's command, with the variant's env (server.go, command.go).
+// Before anything runs, Preflight refuses a plan whose programs are not
+// built or whose commands fail the contract; rows record the command line,
+// executable hash and environment of what ran.
+//
 // Each child leads its own process group and carries Pdeathsig=SIGKILL.
 // Stopping a server sends SIGTERM to its group, then SIGKILL to the group
 // after a grace period (or at once once the leader has exited), so nothing

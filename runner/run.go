@@ -122,6 +122,9 @@ type Outcome struct {
 // ctx ends, the current cell's children are stopped, the cell is not
 // recorded (a resumed run repeats it) and Run returns ErrInterrupted.
 func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
+	if err := cfg.Validate(); err != nil {
+		return Outcome{}, fmt.Errorf("run: %w", err)
+	}
 	if !cfg.preflighted {
 		if err := cfg.Preflight(ctx); err != nil {
 			return Outcome{}, fmt.Errorf("run: %w", err)

@@ -270,3 +270,55 @@ func TestRunCommandRefused(t *testing.T) {
 		t.Fatalf("missing executable: %v", err)
 	}
 }
+
+// TestPlanVariantsRoundTrip: env, command and protocols survive the
+// plan.yaml a run keeps for -resume.
+func TestPlanVariantsRoundTrip(t *testing.T) {
+	text := `name: x
+workloads: [plaintext, echo]
+payloads: [64]
+connections: [4]
+pipeline: [1]
+rates: [0]
+repetitions: 1
+duration: 1s
+variants:
+  - {label: threads-gmp1024, backend: threads, env: {GOMAXPROCS: "1024", GOGC: "off"}}
+  - label: cmd
+    command: [bin/server, -backend, stdlib, -proto, "{proto}", -addr, "{addr}"]
+    protocols: [http, echo]
+`
+	p, err := ParsePlan([]byte(text), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(0); err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParsePlan(out, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := back.Variants
+	if len(v) != 2 || v[0].Env["GOMAXPROCS"] != "1024" || v[0].Env["GOGC"] != "off" ||
+		!slices.Equal(v[1].Command, p.Variants[1].Command) || !slices.Equal(v[1].Protocols, []backends.Proto{"http", "echo"}) {
+		t.Fatalf("round trip: %+v\n%s", v, out)
+	}
+	cells, _ := back.Expand()
+	var keys []string
+	for _, c := range cells {
+		keys = append(keys, c.Key())
+		if c.Label == "threads-gmp1024" && !slices.Equal(c.Env, []string{"GOGC=off", "GOMAXPROCS=1024"}) {
+			t.Errorf("cell env %q", c.Env)
+		}
+	}
+	slices.Sort(keys)
+	want := []string{"cmd/echo/echo/c4/p1/r0/b64", "cmd/http/plaintext/c4/p1/r0/b0", "threads-gmp1024/echo/echo/c4/p1/r0/b64", "threads-gmp1024/http/plaintext/c4/p1/r0/b0"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("cells %v", keys)
+	}
+}
