@@ -49,12 +49,13 @@ bench-full: build
 	$(BIN)/bench run -plan full
 
 # bench-scheduling: threads, goroutines or an event loop against handlers that
-# wait, compute, and a cheap/expensive mix (about 17 minutes on 2 cores).
+# wait, compute, and a cheap/expensive mix, the C references cthreads and
+# cepoll included (about 18 minutes on 2 cores).
 bench-scheduling: build
 	$(BIN)/bench run -plan scheduling
 
 # bench-idle: memory per idle connection, kernel included, for every HTTP
-# backend from 1,000 to 19,000 connections (about 2.5 minutes on 2 cores).
+# backend from 1,000 to 19,000 connections (about 6 minutes on 2 cores).
 bench-idle: build
 	$(BIN)/bench run -plan idle
 

@@ -440,6 +440,7 @@ func (l *epollLoop) dial(c *epollConn, now int64) {
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	if n := len(l.s.cfg.SourceIPs); n > 0 {
 		src, _ := sockaddr(l.s.cfg.SourceIPs[c.id%n].AsSlice(), 0)
+		bindNoPort(fd)
 		if err := syscall.Bind(fd, src); err != nil {
 			l.drop(c, ErrConnect)
 			return
@@ -500,4 +501,14 @@ func rawEpollWait(epfd int, events []syscall.EpollEvent) (int, error) {
 		return 0, e
 	}
 	return int(n), nil
+}
+
+// bindNoPort sets IP_BIND_ADDRESS_NO_PORT on a socket about to be bound to
+// a source address with port 0: the kernel then picks the port at connect,
+// for the whole address pair, instead of at bind among every port of the
+// source address. Without it each source address yields at most one
+// ephemeral range of ports across all destinations, TIME_WAIT included,
+// and a run after a large one runs out. Best effort (Linux 4.2 on).
+func bindNoPort(fd int) {
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
 }

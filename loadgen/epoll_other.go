@@ -12,3 +12,6 @@ const epollAvailable = false
 func startEpoll(*shared, []*conn, []net.Conn, int) error {
 	return errors.New("engine epoll is available on Linux only")
 }
+
+// bindNoPort does nothing off Linux.
+func bindNoPort(int) {}

@@ -153,6 +153,9 @@ func (s *shared) dial(ctx context.Context, id int) (net.Conn, error) {
 	d := net.Dialer{Timeout: s.cfg.Timeout}
 	if n := len(s.cfg.SourceIPs); n > 0 {
 		d.LocalAddr = &net.TCPAddr{IP: s.cfg.SourceIPs[id%n].AsSlice()}
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { bindNoPort(int(fd)) })
+		}
 	}
 	return d.DialContext(ctx, "tcp", s.target.Addr)
 }

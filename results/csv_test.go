@@ -29,7 +29,8 @@ func sampleRows() []Row {
 			CPUModel: "AMD EPYC 7B13, 2 cores", GOMAXPROCS: 1, ServerCPUSet: "0", GeneratorCPUSet: "1",
 			Commit: "abc1234", Plan: "quick", StartTime: "2025-01-01T00:00:00Z", Hlog: "hlog/gnet-c64-rep1.hlog",
 			HostStealPct: new(0.25), HostOtherCPUPct: new(1.5), QuietWaitS: new(1.0), ServerCPUPct: new(97.5),
-			GeneratorCPUPct: new(88.0), Bottleneck: "server", Label: "gnet-a", HostCPUs: new(2), Attempt: 2,
+			GeneratorCPUPct: new(88.0), Bottleneck: "server", Label: "gnet-a", HostCPUs: new(2),
+			ServerCommand: "server -backend gnet -proto http -addr 127.0.0.1:0", ServerSHA256: "0123456789ab", ServerEnv: "GOGC=off GOMAXPROCS=1", Attempt: 2,
 		},
 		{
 			RunID: "r1", Cell: "stdlib/http/plaintext/c64/p1/r5000", Rep: 2, Backend: "stdlib", Proto: "http",
@@ -75,8 +76,8 @@ func TestHeader(t *testing.T) {
 	}
 	// hlog was the last column of the first published schema; later
 	// columns are appended after it.
-	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[len(h)-1] != "attempt" {
-		t.Errorf("unexpected order: first %q, rps at 14 is %q, last %q", h[0], h[14], h[len(h)-1])
+	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[61] != "rate_fraction" || h[len(h)-1] != "attempt" {
+		t.Errorf("unexpected order: first %q, rps at 14 is %q, rate_fraction at 61 is %q, last %q", h[0], h[14], h[61], h[len(h)-1])
 	}
 	seen := map[string]bool{}
 	for _, name := range h {
@@ -151,6 +152,7 @@ func TestReadCSVToleratesSchemaDrift(t *testing.T) {
 	}
 	wantRow := sampleRows()[0]
 	wantRow.HostCPUs, wantRow.Attempt = nil, 0
+	wantRow.ServerCommand, wantRow.ServerSHA256, wantRow.ServerEnv = "", "", ""
 	if len(rows) != 1 || !reflect.DeepEqual(rows[0], wantRow) {
 		t.Errorf("older schema: got %+v, want %+v", rows, wantRow)
 	}

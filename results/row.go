@@ -96,6 +96,11 @@ type Row struct {
 	GCCPUPct          *float64 `csv:"gc_cpu_pct"`           // the runtime's GC CPU estimate ÷ its total CPU estimate, %
 	SchedLatencyP99Us *float64 `csv:"sched_latency_p99_us"` // p99 of the time goroutines waited runnable, µs
 
+	// What ran as the server (see results/README.md).
+	ServerCommand string `csv:"server_command"` // command line as run, placeholders filled: "server -backend stdlib -proto http -addr 127.0.0.1:0"
+	ServerSHA256  string `csv:"server_sha256"`  // first 12 hex digits of the SHA-256 of the server's executable
+	ServerEnv     string `csv:"server_env"`     // environment bench added, NAME=VALUE separated by spaces: "GOMAXPROCS=1"
+
 	// Attempt numbers the measurements of one cell repetition: 1 for the
 	// first, 2, 3, … for re-runs of a noisy or generator-limited one (see
 	// runner.Latest for which one counts); 0 in rows written before the

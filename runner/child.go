@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,14 +27,13 @@ type child struct {
 	err        error         // Wait's result, set before done closes
 }
 
-// startChild starts path with args pinned to cpus, with GOMAXPROCS set to
-// the size of cpus (when not empty) and stdout going to stdout.
-func startChild(path string, args []string, cpus cpuset.Set, stdout *os.File) (*child, error) {
+// startChild starts path with args pinned to cpus, with env (NAME=VALUE)
+// added to this process's environment (replacing what it sets) and
+// stdout going to stdout. serverEnv gives the usual env: GOMAXPROCS = the
+// size of cpus.
+func startChild(path string, args, env []string, cpus cpuset.Set, stdout *os.File) (*child, error) {
 	cmd := exec.Command(path, args...)
-	cmd.Env = os.Environ()
-	if len(cpus) > 0 {
-		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(len(cpus)))
-	}
+	cmd.Env = append(os.Environ(), env...)
 	c := &child{cmd: cmd, stderr: &capped{max: 64 << 10}, stderrDone: make(chan struct{}), done: make(chan struct{})}
 	// Stdout and stderr are files, so Wait returns when the process ends
 	// even if something it started still holds them.

@@ -61,7 +61,7 @@ var goarchStackKiB = func() int64 {
 
 // idleLoadgenArgs is the generator's command line for an idle cell:
 //
-//	-idle -c N -d D [-payload B] [-dial-rate R] -json -server-pid PID TARGET
+//	-idle -c N -d D [-payload B] [-dial-rate R] -source-ips LIST -json -server-pid PID TARGET
 //
 // No -P, -R, -warmup or -hlog: one request per connection, then silence.
 func idleLoadgenArgs(cfg *Config, c Cell, addr string, serverPID int) []string {

@@ -40,16 +40,61 @@ func TestIdleLoadgenArgs(t *testing.T) {
 	cfg := &Config{Plan: p}
 	http := Cell{Workload: Workloads["idle"], Conns: 19000, Pipeline: 1}
 	got := strings.Join(loadgenArgs(cfg, http, "127.0.0.1:9", "x.hlog", 42), " ")
-	want := "-idle -c 19000 -d 2s -dial-rate 10000 -json -server-pid 42 http://127.0.0.1:9/plaintext"
+	want := "-idle -c 19000 -d 2s -dial-rate 10000 -source-ips 127.0.0.2,127.0.0.3 -json -server-pid 42 http://127.0.0.1:9/plaintext"
 	if got != want {
 		t.Errorf("idle args\n got %s\nwant %s", got, want)
 	}
 	cfg.Plan.DialRate = 0
 	echo := Cell{Workload: Workloads["idle-echo"], Conns: 64, Pipeline: 1, Payload: 16}
 	got = strings.Join(loadgenArgs(cfg, echo, "127.0.0.1:9", "x.hlog", 42), " ")
-	want = "-idle -c 64 -d 2s -payload 16 -json -server-pid 42 tcp://127.0.0.1:9"
+	want = "-idle -c 64 -d 2s -payload 16 -source-ips 127.0.0.2 -json -server-pid 42 tcp://127.0.0.1:9"
 	if got != want {
 		t.Errorf("idle-echo args\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestSourceIPs: idle cells and cells above 5,000 connections connect
+// from 127.0.0.2 on, one address per 10,000 connections; others from any.
+func TestSourceIPs(t *testing.T) {
+	p := Plan{Duration: 2 * time.Second, Warmup: time.Second}
+	cfg := &Config{Plan: p}
+	tests := []struct {
+		workload string
+		conns    int
+		want     string // the -source-ips value; "" = no flag
+	}{
+		{"plaintext", 64, ""},
+		{"plaintext", 5000, ""},
+		{"plaintext", 5001, "127.0.0.2"},
+		{"plaintext", 10000, "127.0.0.2"},
+		{"echo", 10001, "127.0.0.2,127.0.0.3"},
+		{"idle", 1000, "127.0.0.2"},
+		{"idle", 19000, "127.0.0.2,127.0.0.3"},
+		{"idle", 19744, "127.0.0.2,127.0.0.3"},
+		{"idle", 30000, "127.0.0.2,127.0.0.3,127.0.0.4"},
+		{"idle", 10_000_000, ""}, // capped at 250 addresses, checked below
+	}
+	for _, tt := range tests {
+		w, err := ParseWorkload(tt.workload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := Cell{Workload: w, Conns: tt.conns, Pipeline: 1, Payload: 16}
+		args := loadgenArgs(cfg, c, "127.0.0.1:9", "x.hlog", 42)
+		i := slices.Index(args, "-source-ips")
+		if tt.conns == 10_000_000 {
+			if ips := strings.Split(args[i+1], ","); len(ips) != 250 || ips[249] != "127.0.0.251" {
+				t.Errorf("%d connections: %d addresses, last %s", tt.conns, len(ips), ips[len(ips)-1])
+			}
+			continue
+		}
+		got := ""
+		if i >= 0 {
+			got = args[i+1]
+		}
+		if got != tt.want {
+			t.Errorf("%s at %d connections: -source-ips %q, want %q (%s)", tt.workload, tt.conns, got, tt.want, strings.Join(args, " "))
+		}
 	}
 }
 
@@ -254,7 +299,7 @@ func num[T int64 | float64](p *T) T {
 }
 
 // TestIdlePlanBudget checks the arithmetic in idle.yaml's comment whatever
-// backends are registered: 35 cells, 140 s planned (under 6 minutes), the
+// backends are registered: 49 cells, 343 s planned (under 7 minutes), the
 // largest count within the open-file limit, and every backend of the
 // catalog that serves HTTP in the plan.
 func TestIdlePlanBudget(t *testing.T) {
@@ -270,11 +315,11 @@ func TestIdlePlanBudget(t *testing.T) {
 			t.Errorf("%d connections: above the %d the open-file limit allows", c, 20000-FDHeadroom)
 		}
 	}
-	if n := cells * len(p.Conns); n != 35 {
-		t.Errorf("%d cells, the comment says 35", n)
+	if n := cells * len(p.Conns); n != 49 {
+		t.Errorf("%d cells, the comment says 49", n)
 	}
-	if total > 6*time.Minute || total.Round(time.Second) != 245*time.Second {
-		t.Errorf("planned %v; the comment says 245 s and the limit is 6 min", total)
+	if total > 7*time.Minute || total.Round(time.Second) != 343*time.Second {
+		t.Errorf("planned %v; the comment says 343 s and the limit is 7 min", total)
 	}
 	if err := p.checkRanges(20000 - FDHeadroom); len(err) > 0 {
 		t.Errorf("ranges: %v", err)
@@ -288,11 +333,11 @@ func TestIdlePlanBudget(t *testing.T) {
 		}
 	}
 	for _, b := range backends.Catalog {
-		if b.Serves(backends.ProtoHTTP) && !b.External() && !slices.Contains(p.Backends, b.Name) { // TODO(programs): every backend
+		if b.Serves(backends.ProtoHTTP) && !slices.Contains(p.Backends, b.Name) {
 			t.Errorf("backend %s serves HTTP but is not in the idle plan", b.Name)
 		}
 	}
-	for _, want := range []string{"stdlib", "fasthttp", "gnet", "gnet-pool", "threads"} {
+	for _, want := range []string{"stdlib", "fasthttp", "gnet", "gnet-pool", "threads", "cthreads", "cepoll"} {
 		if !slices.Contains(p.Backends, want) {
 			t.Errorf("idle plan lacks %s", want)
 		}

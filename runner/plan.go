@@ -4,6 +4,13 @@
 // merges several generators' results for one cell (MergeRow) and guards a
 // run directory (NewRunDir, LockDir). The bench command line is cmd/bench.
 //
+// A cell's server is the Go server (-backend NAME), a backend's own
+// program next to it (backends.Info.Program: cthreads, cepoll), or a plan
+// variant's command, with the variant's env (server.go, command.go).
+// Before anything runs, Preflight refuses a plan whose programs are not
+// built or whose commands fail the contract; rows record the command line,
+// executable hash and environment of what ran.
+//
 // Each child leads its own process group and carries Pdeathsig=SIGKILL.
 // Stopping a server sends SIGTERM to its group, then SIGKILL to the group
 // after a grace period (or at once once the leader has exited), so nothing
@@ -344,6 +351,8 @@ type Cell struct {
 	Backend  string
 	Label    string   // the variant label (the backend name unless the plan has variants)
 	Args     []string // extra server flags of the variant
+	Command  []string // the variant's server command, placeholders unfilled; nil = a backend
+	Env      []string // the variant's extra server environment, NAME=VALUE, sorted
 	Workload Workload
 	Conns    int
 	Pipeline int
@@ -409,7 +418,7 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 			if err != nil {
 				continue // Validate reports it
 			}
-			if info, _ := backends.Lookup(v.Backend); !info.Serves(w.Proto) {
+			if !v.serves(w.Proto) {
 				skipped = append(skipped, v.Label+"/"+w.Name)
 				continue
 			}
@@ -428,7 +437,8 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 					for _, r := range p.cellRates() {
 						for _, b := range payloads {
 							cells = append(cells, Cell{
-								Backend: pr.v.Backend, Label: pr.v.Label, Args: pr.v.ServerArgs,
+								Backend: pr.v.rowBackend(), Label: pr.v.Label, Args: pr.v.ServerArgs,
+								Command: pr.v.Command, Env: pr.v.envList(),
 								Workload: pr.w, Conns: c, Pipeline: d, Rate: r.perSec, Fraction: r.fraction, Payload: b, Rep: rep,
 							})
 						}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncbench/asyncbench/backends"
 	"github.com/asyncbench/asyncbench/plans"
 )
 
@@ -275,14 +276,15 @@ func TestParsePlanRejectsNonFinite(t *testing.T) {
 }
 
 // TestSchedulingPlanBudget checks the arithmetic in scheduling.yaml's
-// comment whatever backends are registered: 180 cells, at most 20 minutes
-// with dialling, and 10,000 connections within the open-file limit.
+// comment whatever backends are registered: 192 cells, at most 25 minutes
+// with dialling, 10,000 connections within the open-file limit, every
+// backend of the catalog in it and threads also at GOMAXPROCS=1024.
 func TestSchedulingPlanBudget(t *testing.T) {
 	p, err := LoadPlan("scheduling")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cells := len(p.Backends) * len(p.Workloads) * len(p.Pipeline) * len(p.Rates) * p.Reps
+	cells := len(p.AllVariants()) * len(p.Workloads) * len(p.Pipeline) * len(p.Rates) * p.Reps
 	var total time.Duration
 	for _, c := range p.Conns {
 		total += time.Duration(cells) * (p.CellTime() + p.dialTime(c))
@@ -290,15 +292,57 @@ func TestSchedulingPlanBudget(t *testing.T) {
 			t.Errorf("%d connections need %d open files", c, c+FDHeadroom)
 		}
 	}
-	if n := cells * len(p.Conns); n != 180 {
-		t.Errorf("%d cells, the comment says 180", n)
+	if n := cells * len(p.Conns); n != 192 {
+		t.Errorf("%d cells, the comment says 192", n)
 	}
-	if total > 20*time.Minute || total.Round(time.Second) != 1033*time.Second {
-		t.Errorf("planned %v; the comment says 1033 s and the limit is 20 min", total)
+	if total > 25*time.Minute || total.Round(time.Second) != 1102*time.Second {
+		t.Errorf("planned %v; the comment says 1102 s and the limit is 25 min", total)
+	}
+	if got := p.PlannedTime().Round(time.Second); got != 1102*time.Second {
+		t.Errorf("PlannedTime %v", got)
+	}
+	// One more workload (as costly as the average one) must still fit.
+	more := total / time.Duration(len(p.Workloads))
+	if total+more > 25*time.Minute {
+		t.Errorf("planned %v with one more workload; the limit is 25 min", total+more)
 	}
 	for _, w := range p.Workloads {
 		if _, err := ParseWorkload(w); err != nil {
 			t.Error(err)
+		}
+	}
+	for _, b := range backends.Catalog {
+		if !slices.Contains(p.Backends, b.Name) {
+			t.Errorf("backend %s is not in the scheduling plan", b.Name)
+		}
+	}
+	i := slices.IndexFunc(p.Variants, func(v Variant) bool { return v.Label == "threads-gmp1024" })
+	if i < 0 || p.Variants[i].Backend != "threads" || p.Variants[i].Env["GOMAXPROCS"] != "1024" || len(p.Variants) != 1 {
+		t.Errorf("variants %+v", p.Variants)
+	}
+	if err := p.Validate(20000 - FDHeadroom); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestBuiltinPlansPrograms: only the plans about designs name backends
+// that are separate programs; the default, calibration and latency plans
+// run with the Go server alone, so they run wherever it builds.
+func TestBuiltinPlansPrograms(t *testing.T) {
+	withPrograms := []string{"idle", "scheduling"}
+	for _, name := range plans.Names() {
+		p, err := LoadPlan(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var programs []string
+		for _, v := range p.AllVariants() {
+			if info, _ := backends.Lookup(v.Backend); info.External() || len(v.Command) > 0 {
+				programs = append(programs, v.Label)
+			}
+		}
+		if got := len(programs) > 0; got != slices.Contains(withPrograms, name) {
+			t.Errorf("plan %s: programs %v", name, programs)
 		}
 	}
 }

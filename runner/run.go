@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -60,6 +61,22 @@ type Config struct {
 	// Prior are the rows already in summary.csv (resume): fraction cells
 	// find their round's capacity there when its cell is skipped.
 	Prior []results.Row
+
+	preflighted bool // Preflight passed
+}
+
+func (c *Config) startTimeout() time.Duration {
+	if c.StartTimeout > 0 {
+		return c.StartTimeout
+	}
+	return DefaultStartTimeout
+}
+
+func (c *Config) stopGrace() time.Duration {
+	if c.StopGrace > 0 {
+		return c.StopGrace
+	}
+	return DefaultStopGrace
 }
 
 // Validate checks that the config can run.
@@ -76,6 +93,11 @@ func (c *Config) Validate() error {
 	}
 	if c.StartTimeout < 0 || c.StopGrace < 0 {
 		errs = append(errs, errors.New("timeouts must not be negative"))
+	}
+	if c.ServerPath != "" {
+		if err := c.Plan.CheckServers(c.ServerPath); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return errorList(errs)
@@ -101,13 +123,19 @@ type Outcome struct {
 // Run runs every cell of the plan not in cfg.Skip, round by round in plan
 // order, and writes one row per measurement to w as soon as it is done;
 // at the end of each round it measures again the cells of the round that
-// came out noisy or generator-bound (see retry.go). A failing cell gives
-// a failed row and the run goes on. When ctx ends, the current cell's
-// children are stopped, the cell is not recorded (a resumed run repeats
-// it) and Run returns ErrInterrupted.
+// came out noisy or generator-bound (see retry.go). Nothing runs unless
+// cfg passes Preflight (every server found, every command meeting the
+// contract). A failing cell gives a failed row and the run goes on. When
+// ctx ends, the current cell's children are stopped, the cell is not
+// recorded (a resumed run repeats it) and Run returns ErrInterrupted.
 func Run(ctx context.Context, cfg Config, w RowWriter) (Outcome, error) {
 	if err := cfg.Validate(); err != nil {
 		return Outcome{}, fmt.Errorf("run: %w", err)
+	}
+	if !cfg.preflighted {
+		if err := cfg.Preflight(ctx); err != nil {
+			return Outcome{}, fmt.Errorf("run: %w", err)
+		}
 	}
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = DefaultStartTimeout
@@ -229,6 +257,7 @@ func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
 	}
 	setWorkloadColumns(&r, c)
 	setRateColumns(&r, c)
+	setServerColumns(&r, cfg.describeServer(c))
 	return r
 }
 
@@ -276,7 +305,7 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 			}
 		}
 	}()
-	if !c.Workload.Idle {
+	if cfg.goServer(c) {
 		// A directory of its own: a socket path must stay under ~108 bytes,
 		// and a server killed before it removed its socket leaves nothing
 		// in the next cell's way.
@@ -287,7 +316,12 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 		defer os.RemoveAll(dir)
 		c.markSocket = filepath.Join(dir, "mark.sock")
 	}
-	srv, addr, err := startServer(ctx, cfg, c)
+	spec, err := cfg.serverSpec(c)
+	if err != nil {
+		return failed(row, err.Error()), nil, false
+	}
+	setServerColumns(&row, spec)
+	srv, addr, err := startServer(ctx, cfg, spec)
 	if err != nil {
 		return failed(row, err.Error()), nil, ctx.Err() != nil
 	}
@@ -307,7 +341,7 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 	if err != nil {
 		return failed(row, fmt.Sprintf("create %s: %v", jsonPath, err)), nil, false
 	}
-	lg, err := startChild(cfg.LoadgenPath, loadgenArgs(cfg, c, addr, hlogPath, srv.Pid()), cfg.GeneratorCPUSet, jf)
+	lg, err := startChild(cfg.LoadgenPath, loadgenArgs(cfg, c, addr, hlogPath, srv.Pid()), serverEnv(cfg.GeneratorCPUSet, nil), cfg.GeneratorCPUSet, jf)
 	jf.Close()
 	if err != nil {
 		return failed(row, err.Error()), nil, false
@@ -369,18 +403,15 @@ func waitLoadgen(ctx context.Context, cfg *Config, c Cell, srv, lg *child) (reas
 	return reason, false
 }
 
-// startServer starts the server for c and waits for its listening line.
-func startServer(ctx context.Context, cfg *Config, c Cell) (*child, string, error) {
+// startServer starts the server spec describes and waits until it is up:
+// its "listening on" line, or for a command given its address, the
+// address accepting connections.
+func startServer(ctx context.Context, cfg *Config, spec serverSpec) (*child, string, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, "", err
 	}
-	args := []string{"-backend", c.Backend, "-proto", string(c.Workload.Proto), "-addr", "127.0.0.1:0"}
-	if p := markSocket(cfg, c); p != "" {
-		args = append(args, "-runtime-metrics", p)
-	}
-	args = append(args, c.Args...)
-	srv, err := startChild(cfg.ServerPath, args, cfg.ServerCPUSet, pw)
+	srv, err := startChild(spec.path, spec.args, spec.env, cfg.ServerCPUSet, pw)
 	pw.Close()
 	if err != nil {
 		pr.Close()
@@ -391,11 +422,19 @@ func startServer(ctx context.Context, cfg *Config, c Cell) (*child, string, erro
 		err  error
 	}
 	ch := make(chan listen, 1)
-	go func() {
-		addr, err := scanListen(pr)
-		ch <- listen{addr, err}
-	}()
-	t := time.NewTimer(cfg.StartTimeout)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if spec.addr != "" {
+		go func() { _, _ = io.Copy(io.Discard, pr) }()
+		go func() { ch <- listen{spec.addr, waitAccepting(wctx, spec.addr, srv.done)} }()
+	} else {
+		go func() {
+			addr, err := scanListen(pr)
+			ch <- listen{addr, err}
+		}()
+	}
+	timeout := cfg.startTimeout()
+	t := time.NewTimer(timeout)
 	defer t.Stop()
 	var fail string
 	select {
@@ -415,12 +454,15 @@ func startServer(ctx context.Context, cfg *Config, c Cell) (*child, string, erro
 	case <-srv.done:
 		fail = "server exited before listening"
 	case <-t.C:
-		fail = fmt.Sprintf("server printed no %q line within %v", backends.ListeningPrefix+"ADDR", cfg.StartTimeout)
+		fail = fmt.Sprintf("server printed no %q line within %v", backends.ListeningPrefix+"ADDR", timeout)
+		if spec.addr != "" {
+			fail = fmt.Sprintf("server did not accept connections at %s within %v", spec.addr, timeout)
+		}
 	case <-ctx.Done():
 		fail = "interrupted"
 	}
 	early := srv.exited()
-	srv.stop(syscall.SIGTERM, cfg.StopGrace)
+	srv.stop(syscall.SIGTERM, cfg.stopGrace())
 	if early {
 		fail = srv.failure(fail)
 	}

@@ -217,7 +217,7 @@ func TestChildStopKillsGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := startChild(os.Args[0], []string{"-backend", "x", "-proto", "http", "-addr", "127.0.0.1:0"}, nil, w)
+	c, err := startChild(os.Args[0], []string{"-backend", "x", "-proto", "http", "-addr", "127.0.0.1:0"}, nil, nil, w)
 	w.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -10,14 +12,62 @@ import (
 	"github.com/asyncbench/asyncbench/backends"
 )
 
-// Variant is one backend under a label, with extra server flags: the way
-// a plan lists a backend more than once (to calibrate: the same server
-// twice, or with a known handicap). Rows carry the label in their label
-// column; verdicts and the report group by it.
+// Variant is one backend under a label, with extra server flags and
+// environment: the way a plan lists a backend more than once (to
+// calibrate: the same server twice, or with a known handicap; threads at
+// another GOMAXPROCS). Rows carry the label in their label column;
+// verdicts and the report group by it.
+//
+// A variant may instead name any server by Command (see command.go): the
+// executable and its arguments, with placeholders for the address and
+// protocol. Backend is then optional and only says which design the
+// command serves; the rows' backend column says "command" without it.
 type Variant struct {
 	Label      string   `yaml:"label"`
-	Backend    string   `yaml:"backend"`
+	Backend    string   `yaml:"backend,omitempty"`
 	ServerArgs []string `yaml:"server_args,omitempty"`
+	// Command starts the server instead of the Go server or a backend's
+	// program: [BINARY, ARG, ...] with {addr}, {host}, {port}, {proto}.
+	Command []string `yaml:"command,omitempty"`
+	// Protocols the command serves; default [http]. Only with Command.
+	Protocols []backends.Proto `yaml:"protocols,omitempty"`
+	// Env is added to the server's environment; GOMAXPROCS here replaces
+	// the default (the number of server CPUs).
+	Env map[string]string `yaml:"env,omitempty"`
+}
+
+// CommandBackend is the backend column of a command variant that names no
+// backend.
+const CommandBackend = "command"
+
+// rowBackend is what the variant's rows carry in their backend column.
+func (v Variant) rowBackend() string {
+	if v.Backend == "" && len(v.Command) > 0 {
+		return CommandBackend
+	}
+	return v.Backend
+}
+
+// serves reports whether the variant's server serves p: a command the
+// protocols it lists (default http), a backend those of the catalog.
+func (v Variant) serves(p backends.Proto) bool {
+	if len(v.Command) > 0 {
+		if len(v.Protocols) == 0 {
+			return p == backends.ProtoHTTP
+		}
+		return slices.Contains(v.Protocols, p)
+	}
+	info, err := backends.Lookup(v.Backend)
+	return err == nil && info.Serves(p)
+}
+
+// envList is the variant's environment as sorted NAME=VALUE entries.
+func (v Variant) envList() []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(v.Env)) {
+		out = append(out, k+"="+v.Env[k])
+	}
+	return out
 }
 
 // DefaultReference is the label compared against when a plan names none.
@@ -73,7 +123,7 @@ func (p *Plan) checkVariants() []error {
 			errs = append(errs, fmt.Errorf("variants[%d]: label %q used twice", i, v.Label))
 		}
 		seen[v.Label] = true
-		if _, err := backends.Lookup(v.Backend); err != nil {
+		for _, err := range v.check() {
 			errs = append(errs, fmt.Errorf("variants[%d]: %w", i, err))
 		}
 	}
@@ -81,6 +131,57 @@ func (p *Plan) checkVariants() []error {
 		errs = append(errs, fmt.Errorf("reference %q: not a backend or variant label of the plan", p.Reference))
 	}
 	return errs
+}
+
+// check validates the variant's backend, command, protocols and
+// environment.
+func (v Variant) check() []error {
+	var errs []error
+	switch {
+	case v.Backend == "" && len(v.Command) == 0:
+		errs = append(errs, errors.New("no backend or command"))
+	case v.Backend != "":
+		if _, err := backends.Lookup(v.Backend); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(v.Command) > 0 {
+		errs = append(errs, checkCommand(v.Command)...)
+		if len(v.ServerArgs) > 0 {
+			errs = append(errs, errors.New("server_args go with a backend; put a command's arguments in command"))
+		}
+	}
+	if len(v.Protocols) > 0 && len(v.Command) == 0 {
+		errs = append(errs, errors.New("protocols go with a command (a backend's come from the catalog)"))
+	}
+	for _, p := range v.Protocols {
+		if _, err := backends.ParseProto(string(p)); err != nil {
+			errs = append(errs, fmt.Errorf("protocols: %w", err))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(v.Env)) {
+		if !validEnvName(k) {
+			errs = append(errs, fmt.Errorf("env %q: names are [A-Z_][A-Z0-9_]*", k))
+		}
+		if strings.ContainsAny(v.Env[k], "\x00\n") {
+			errs = append(errs, fmt.Errorf("env %s: the value holds a NUL or a newline", k))
+		}
+	}
+	return errs
+}
+
+// validEnvName reports whether s is an environment variable name of the
+// form [A-Z_][A-Z0-9_]*.
+func validEnvName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // shuffleRound puts the cells of one round into an order drawn from seed

@@ -210,7 +210,8 @@ func (p *Plan) PlannedTime() time.Duration {
 }
 
 // workloadArgs are the generator flags the cell's workload and the plan's
-// dial rate add: -mix SPEC -seed S for a mix, -dial-rate R when set.
+// dial rate add: -mix SPEC -seed S for a mix, -dial-rate R when set,
+// -source-ips LIST for an idle cell or many connections (SourceIPs).
 func workloadArgs(p *Plan, c Cell) []string {
 	var args []string
 	if c.Workload.Mix != "" {
@@ -219,7 +220,38 @@ func workloadArgs(p *Plan, c Cell) []string {
 	if p.DialRate > 0 {
 		args = append(args, "-dial-rate", formatRate(p.DialRate))
 	}
+	if ips := SourceIPs(c); len(ips) > 0 {
+		args = append(args, "-source-ips", strings.Join(ips, ","))
+	}
 	return args
+}
+
+// Source addresses. One address pair offers ~28,000 ephemeral ports, and
+// a large cell leaves its connections in TIME_WAIT for a minute after it,
+// so the next large cell from the same address can run out (the idle
+// sweep's 19,000-connection point failed so). Idle cells and cells above
+// SourceIPsAbove connections therefore connect from 127.0.0.2 on, one
+// address per ConnsPerSourceIP connections: on Linux every 127.0.0.0/8
+// address is the loopback interface's, with no set-up.
+const (
+	SourceIPsAbove    = 5000
+	ConnsPerSourceIP  = 10000
+	maxSourceIPs      = 250 // 127.0.0.2 to 127.0.0.251
+	firstSourceIPByte = 2
+)
+
+// SourceIPs lists the local addresses the generator spreads c's
+// connections over; nil = any (the kernel's choice, 127.0.0.1).
+func SourceIPs(c Cell) []string {
+	if !c.Workload.Idle && c.Conns <= SourceIPsAbove {
+		return nil
+	}
+	n := min(max((c.Conns+ConnsPerSourceIP-1)/ConnsPerSourceIP, 1), maxSourceIPs)
+	ips := make([]string, n)
+	for i := range ips {
+		ips[i] = "127.0.0." + strconv.Itoa(firstSourceIPByte+i)
+	}
+	return ips
 }
 
 // handlerWorkload recognises, for bench merge, a generator summary of a

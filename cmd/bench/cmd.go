@@ -19,6 +19,7 @@ Usage:
   bench compare [flags] A B            compare two run directories cell by cell
   bench merge [-out FILE] INPUT...     merge several generators' results for one cell into one row
   bench plans                          list the built-in plans
+  bench backends [-server PATH]        list the backends, their designs and which are built
   bench slo -p99 D [flags]             per backend, the highest open-loop rate whose p99 meets D
   bench costs [flags]                  what a goroutine and an OS thread cost here: create, switch, memory
   bench publish [-force] RUN_DIR NAME  copy a run into results/published/NAME and update the index
@@ -28,14 +29,15 @@ Run "bench COMMAND -h" for a command's flags.
 
 // commands are the subcommands by name.
 var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
-	"run":     cmdRun,
-	"report":  cmdReport,
-	"compare": cmdCompare,
-	"merge":   cmdMerge,
-	"plans":   cmdPlans,
-	"costs":   cmdCosts,
-	"publish": cmdPublish,
-	"slo":     cmdSLO,
+	"run":      cmdRun,
+	"report":   cmdReport,
+	"compare":  cmdCompare,
+	"merge":    cmdMerge,
+	"plans":    cmdPlans,
+	"backends": cmdBackends,
+	"costs":    cmdCosts,
+	"publish":  cmdPublish,
+	"slo":      cmdSLO,
 }
 
 // run is the bench command: args without the program name. Output meant

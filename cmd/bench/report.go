@@ -6,8 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/asyncbench/asyncbench/backends"
 	"github.com/asyncbench/asyncbench/plans"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/results/report"
@@ -125,6 +128,7 @@ func cmdPlans(_ context.Context, args []string, stdout, _ io.Writer) error {
 	for _, name := range plans.Names() {
 		width = max(width, len(name))
 	}
+	serverPath, _ := findBinary("", "server") // "" when not built: no program is either
 	for _, name := range plans.Names() {
 		p, err := runner.LoadPlan(name)
 		if err != nil {
@@ -132,7 +136,24 @@ func cmdPlans(_ context.Context, args []string, stdout, _ io.Writer) error {
 		}
 		cells, _ := p.Expand()
 		total := p.PlannedTime()
-		fmt.Fprintf(stdout, "%-10s %4d cells, about %-9v %s\n", name, len(cells), total.Round(time.Minute), p.Description)
+		fmt.Fprintf(stdout, "%-10s %4d cells, about %-9v %s%s\n", name, len(cells), total.Round(time.Minute), p.Description, notBuilt(&p, serverPath))
 	}
 	return nil
+}
+
+// notBuilt says which of the plan's backends are programs not built next
+// to the server binary at serverPath: " (needs cthreads, cepoll: make
+// build)", or "" when every one is.
+func notBuilt(p *runner.Plan, serverPath string) string {
+	var missing []string
+	for _, v := range p.AllVariants() {
+		info, err := backends.Lookup(v.Backend)
+		if err == nil && !slices.Contains(missing, v.Backend) && runner.CheckProgram(serverPath, info) != nil {
+			missing = append(missing, v.Backend)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return " (needs " + strings.Join(missing, ", ") + ": make build)"
 }

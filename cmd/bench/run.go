@@ -150,7 +150,7 @@ func newConfig(ctx context.Context, f *runFlags, stderr io.Writer) (runner.Confi
 	if err != nil {
 		return runner.Config{}, err
 	}
-	return runner.Config{
+	cfg := runner.Config{
 		Plan:       plan,
 		ServerPath: serverPath, LoadgenPath: loadgenPath,
 		ServerCPUSet: serverCPUs, GeneratorCPUSet: genCPUs,
@@ -158,7 +158,13 @@ func newConfig(ctx context.Context, f *runFlags, stderr io.Writer) (runner.Confi
 		StartTimeout: f.startTimeout,
 		QuietWait:    f.quietWait,
 		Progress:     newProgress(stderr),
-	}, nil
+	}
+	// Before the run directory exists: a backend not built or a command
+	// that fails the contract refuses the run with nothing written.
+	if err := cfg.Preflight(ctx); err != nil {
+		return runner.Config{}, err
+	}
+	return cfg, nil
 }
 
 // openRunDir creates the run directory (or takes the resumed one), locks

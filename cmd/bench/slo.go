@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/asyncbench/asyncbench/backends"
 	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/results/report"
@@ -59,7 +58,7 @@ func parseSLOFlags(args []string, stdout io.Writer) (sloFlags, error) {
 	var f sloFlags
 	fs := newFlagSet("slo", "-p99 D [flags]", sloDoc)
 	fs.DurationVar(&f.target, "p99", 0, "the p99 target, e.g. 1ms (required)")
-	fs.StringVar(&f.backends, "backends", strings.Join(backends.Names(), ","), "comma-separated `LIST` of backends")
+	fs.StringVar(&f.backends, "backends", "", "comma-separated `LIST` of backends (default: every one built, see bench backends)")
 	fs.IntVar(&f.conns, "conns", 64, "connections")
 	fs.StringVar(&f.workload, "workload", "plaintext", "workload `NAME` as in a plan (plaintext, echo, delay:N, …; echo sends 64 B)")
 	fs.Float64Var(&f.start, "start", 0, "first rate in req/s (0 = half the closed-loop capacity, measured first)")
@@ -107,8 +106,11 @@ func parseSLOFlags(args []string, stdout io.Writer) (sloFlags, error) {
 }
 
 // plan is the one-round plan the search's cells belong to; it is written
-// as the run's plan.yaml and names the rows' plan column.
-func (f *sloFlags) plan() (runner.Plan, error) {
+// as the run's plan.yaml and names the rows' plan column. Without
+// -backends it searches every backend that can run with the server binary
+// at serverPath (every Go backend when serverPath is empty: not found); a
+// named one that cannot refuses the search.
+func (f *sloFlags) plan(serverPath string) (runner.Plan, error) {
 	p := runner.Plan{
 		Name:        "slo",
 		Description: fmt.Sprintf("highest rate with p99 ≤ %v", f.target),
@@ -126,10 +128,16 @@ func (f *sloFlags) plan() (runner.Plan, error) {
 			p.Backends = append(p.Backends, b)
 		}
 	}
+	if len(p.Backends) == 0 {
+		p.Backends = runner.Available(serverPath)
+	}
 	if err := p.Validate(maxConns()); err != nil {
 		return p, cli.Usagef("slo: %v (see bench slo -h)", err)
 	}
-	return p, nil
+	if serverPath == "" {
+		return p, nil // not found: the caller says so
+	}
+	return p, p.CheckServers(serverPath)
 }
 
 func cmdSLO(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -137,10 +145,16 @@ func cmdSLO(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	plan, err := f.plan()
+	// A bad -backends is a usage error even where no server is built.
+	serverPath, serverErr := findBinary(f.run.server, "server")
+	plan, err := f.plan(serverPath)
 	if err != nil {
 		return err
 	}
+	if serverErr != nil {
+		return serverErr
+	}
+	f.run.server = serverPath
 	cfg, err := newSLOConfig(&f, plan, stderr)
 	if err != nil {
 		return err

@@ -474,11 +474,35 @@ func writeReportHeader(b *bytes.Buffer, rows []results.Row, opts Options) {
 			opts.Reruns, opts.RerunsOK)
 	}
 	b.WriteString("\n")
+	writeServers(b, rows)
 	b.WriteString("Numbers are medians over the ok repetitions of a cell; `±x%` is the largest distance from the median " +
 		"to the minimum or maximum. Latency is in microseconds, measured from the intended send time in open-loop runs. " +
 		"A verdict names a backend only when its min–max range does not overlap the runner-up's. " +
 		"Saturated, noisy and failed rows are listed below and left out of every number, plot and verdict, " +
 		"except that a generator-bound row's throughput, a lower bound on the server's, reads `≥ N` where no ok row says more.\n\n")
+}
+
+// writeServers lists what ran as each label's server: the command line of
+// its first row (a command's address differs per cell), the environment
+// bench added and the executable's hash. Rows from before these columns
+// have none and list nothing.
+func writeServers(b *bytes.Buffer, rows []results.Row) {
+	seen := map[string]bool{}
+	var lines []string
+	for _, r := range rows {
+		if r.ServerCommand == "" || seen[r.LabelOf()] {
+			continue
+		}
+		seen[r.LabelOf()] = true
+		lines = append(lines, fmt.Sprintf("| %s | %s | `%s` | %s | %s |", mdEscape(r.LabelOf()), mdEscape(r.Backend),
+			strings.ReplaceAll(r.ServerCommand, "|", "\\|"), mdEscape(r.ServerEnv), r.ServerSHA256))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("| label | backend | server command (first cell) | environment | sha256 |\n|---|---|---|---|---|\n")
+	b.WriteString(strings.Join(lines, "\n"))
+	b.WriteString("\n\n")
 }
 
 func writeFlagged(b *bytes.Buffer, rows []results.Row) {

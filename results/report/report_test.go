@@ -293,3 +293,27 @@ func TestFmtCellGeneratorBound(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteServers: the report lists what ran as each label's server, from
+// the first row that says; rows without the columns list nothing.
+func TestWriteServers(t *testing.T) {
+	rows := []results.Row{
+		{Backend: "threads", Label: "threads-gmp1024", ServerCommand: "server -backend threads -proto http -addr 127.0.0.1:0", ServerEnv: "GOMAXPROCS=1024", ServerSHA256: "0123456789ab"},
+		{Backend: "threads", Label: "threads-gmp1024", ServerCommand: "other"},
+		{Backend: "command", Label: "nginx", ServerCommand: "sh -c 'a | b'", ServerEnv: "GOMAXPROCS=1"},
+		{Backend: "stdlib"},
+	}
+	var b bytes.Buffer
+	writeServers(&b, rows)
+	want := "| label | backend | server command (first cell) | environment | sha256 |\n|---|---|---|---|---|\n" +
+		"| threads-gmp1024 | threads | `server -backend threads -proto http -addr 127.0.0.1:0` | GOMAXPROCS=1024 | 0123456789ab |\n" +
+		"| nginx | command | `sh -c 'a \\| b'` | GOMAXPROCS=1 |  |\n\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
+	writeServers(&b, rows[3:])
+	if b.Len() != 0 {
+		t.Errorf("rows without server columns: %q", b.String())
+	}
+}

@@ -25,6 +25,16 @@
 //	                             generator's "failed" status (3), as a blocked
 //	                             event loop makes the real one do
 //
+// A server started with -proto first is a backend's program (cthreads);
+// it behaves as the fake server. Every fake server writes
+// "GOMAXPROCS=V program=NAME" into its pid file (its environment's
+// GOMAXPROCS, its executable's base name).
+//
+// Started as "command -proto P -addr A [-wrong]", the child is a real
+// server for command variants: the stdlib backend on P at A (printing its
+// listening line when A's port is 0), or with -wrong an HTTP server that
+// answers with a Server header, which the contract refuses.
+//
 // The fake loadgen reports the measured window it was given (-d), with
 // its canned requests and rate whatever the window; given -R it serves
 // exactly that rate. Given -mix SPEC it
@@ -41,6 +51,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -52,6 +63,8 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/backends/stdlib"
 	"github.com/asyncbench/asyncbench/internal/rtmetrics"
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
@@ -80,8 +93,10 @@ func Main() {
 	switch {
 	case len(args) > 0 && args[0] == "stubborn":
 		role = "stubborn"
-	case len(args) > 0 && args[0] == "-backend":
+	case len(args) > 0 && (args[0] == "-backend" || args[0] == "-proto"):
 		role = "server"
+	case len(args) > 0 && args[0] == "command":
+		role = "command"
 	}
 	n := writePID(role)
 	var err error
@@ -91,6 +106,8 @@ func Main() {
 		time.Sleep(5 * time.Minute)
 	case "server":
 		err = server(args)
+	case "command":
+		err = command(args[1:])
 	default:
 		err = fakeLoadgen(args, n)
 	}
@@ -109,7 +126,8 @@ func writePID(role string) int {
 		return 0
 	}
 	prior, _ := filepath.Glob(filepath.Join(dir, role+"-*.pid"))
-	_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.pid", role, os.Getpid())), nil, 0o644)
+	note := fmt.Sprintf("GOMAXPROCS=%s program=%s", os.Getenv("GOMAXPROCS"), filepath.Base(os.Args[0]))
+	_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.pid", role, os.Getpid())), []byte(note), 0o644)
 	return len(prior)
 }
 
@@ -122,6 +140,9 @@ func server(args []string) error {
 	metricsFile := fs.String("runtime-metrics", "", "")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *backend == "" { // a backend's program
+		*backend = filepath.Base(os.Args[0])
 	}
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
@@ -151,6 +172,70 @@ func server(args []string) error {
 	case <-time.After(5 * time.Minute):
 	}
 	return nil
+}
+
+// command serves for real: the stdlib backend, or with -wrong an HTTP
+// server that breaks the contract with a Server header.
+func command(args []string) error {
+	fs := flag.NewFlagSet("command", flag.ContinueOnError)
+	proto := fs.String("proto", "http", "")
+	addr := fs.String("addr", "127.0.0.1:0", "")
+	bad := fs.Bool("wrong", false, "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	var bound net.Addr
+	if *bad {
+		ln, err := net.Listen("tcp", *addr)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		go serveWrong(ln)
+		bound = ln.Addr()
+	} else {
+		p, err := backends.ParseProto(*proto)
+		if err != nil {
+			return err
+		}
+		srv, err := stdlib.New(p)
+		if err != nil {
+			return err
+		}
+		if bound, err = srv.Listen(*addr); err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	if strings.HasSuffix(*addr, ":0") {
+		fmt.Println(backends.ListeningPrefix + bound.String())
+	}
+	<-term
+	return nil
+}
+
+// serveWrong answers every request on ln's connections with /plaintext's
+// answer plus a Server header.
+func serveWrong(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for {
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nServer: fake\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nDate: %s\r\n\r\n%s",
+					time.Now().UTC().Format(http.TimeFormat), backends.PlaintextBody)
+			}
+		}()
+	}
 }
 
 // Summary is the canned result of a fake loadgen run with conns
@@ -205,6 +290,7 @@ func fakeLoadgen(args []string, prior int) error {
 	mix := fs.String("mix", "", "")
 	seed := fs.Uint64("seed", 0, "")
 	fs.Float64("dial-rate", 0, "")
+	fs.String("source-ips", "", "")
 	idle := fs.Bool("idle", false, "")
 	mark := fs.String("mark-socket", "", "")
 	if err := fs.Parse(args); err != nil {
