@@ -48,6 +48,7 @@ type Config struct {
 	RateEnd   float64        // open loop: ramp the rate linearly from Rate to RateEnd over Duration (after the warm-up at Rate); 0 = constant
 	Live      io.Writer      // once per second of the window, a live line (LiveLine) overwritten in place with \r; nil = off. Not a result
 	Idle      bool           // idle run: one request per connection, then all held open and silent for Duration (needs ServerPID)
+	Churn     bool           // http: every request on a new connection with Connection: close; the server's close ends it (pipeline 1)
 	// MarkSocket is a unix socket of the server's on which the measured
 	// window's opening and closing are marked (a line "open", then
 	// "close", each answered with one line), so that the server can give
@@ -219,6 +220,16 @@ func (c Config) Validate() error {
 			return errors.New("body does not apply to an idle run")
 		case c.Duration == 0:
 			return errors.New("idle needs a duration to hold the connections")
+		}
+	}
+	if c.Churn {
+		switch {
+		case t.Workload != summary.WorkloadHTTP:
+			return errors.New("churn applies to http targets only")
+		case c.Pipeline != 1:
+			return fmt.Errorf("churn sends one request per connection: pipeline must be 1, got %d", c.Pipeline)
+		case c.Idle:
+			return errors.New("churn and idle do not combine: an idle run holds its connections open")
 		}
 	}
 	for _, ip := range c.SourceIPs {

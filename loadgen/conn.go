@@ -83,6 +83,7 @@ type connStats struct {
 	sends        uint64 // open loop: sends whose response was recorded
 	slotsSent    uint64 // open loop: schedule slots sent in the measured window
 	windowFull   uint64 // open loop: slots that came due while the window was full
+	dials        uint64 // connections opened in the measured window (by the engine, after the start)
 	errs         [numErrKinds]uint64
 }
 
@@ -126,6 +127,11 @@ type conn struct {
 	skip        int     // bytes still to come
 	skipVerdict ErrKind // verdict on the response, decided from its header
 	skipClose   bool    // the response asked to close
+
+	// Churn: the response came with Connection: close and the connection
+	// waits for the server to close it (since drainNs).
+	draining bool
+	drainNs  int64
 
 	st connStats
 
@@ -210,6 +216,12 @@ func (s *shared) counts(ph int32) bool {
 	return ph == phaseMeasure && (s.requestLimit == 0 || s.requestsLeft.Load() > 0)
 }
 
+// limitReached reports whether the request limit (-n) has been reached: a
+// churn run then dials no more.
+func (s *shared) limitReached() bool {
+	return s.requestLimit > 0 && s.requestsLeft.Load() <= 0
+}
+
 // errKindNone marks an orderly reconnect that is not an error.
 const errKindNone ErrKind = -1
 
@@ -267,6 +279,7 @@ func (c *conn) reset() {
 	c.rlen, c.head, c.count = 0, 0, 0
 	c.pos, c.bad = 0, false
 	c.skip = 0
+	c.draining = false
 	c.seqOut, c.seqIn = 0, 0
 	c.stampExpect()
 }
@@ -305,20 +318,26 @@ func (c *conn) take(now int64, ph int32) int {
 		}
 	}
 	if c.count == p {
-		// Every slot that has come due behind the full window counts once,
-		// however many times the window is found full.
-		from := max(c.nextSlot, c.fullUpTo)
-		if to := c.sched.DueBy(time.Duration(now)); to > from {
-			c.fullUpTo = to
-			if ph == phaseMeasure {
-				c.st.windowFull += to - from
-			}
-		}
+		c.countFull(now, ph)
 	}
 	if ph == phaseMeasure {
 		c.st.slotsSent += uint64(k)
 	}
 	return k
+}
+
+// countFull counts the slots of this connection that have come due by now
+// while it could not send them (its window full, or with churn the
+// connection busy). Every such slot counts once, however many times the
+// connection is found busy.
+func (c *conn) countFull(now int64, ph int32) {
+	from := max(c.nextSlot, c.fullUpTo)
+	if to := c.sched.DueBy(time.Duration(now)); to > from {
+		c.fullUpTo = to
+		if ph == phaseMeasure {
+			c.st.windowFull += to - from
+		}
+	}
 }
 
 func (c *conn) push(due, sent int64) {
@@ -464,7 +483,17 @@ func (c *conn) judge(r Response, body []byte) ErrKind {
 
 // complete ends the oldest outstanding request with verdict: a good one is
 // recorded, a bad one counted. With closing set the server asked to close.
+//
+// With churn the server must close: after a response with Connection:
+// close the connection waits for the server's close (draining). A good
+// response without it is a protocol error (errKeptAlive, returned for the
+// caller to count against the request, which stays outstanding); a bad
+// one counts as its verdict. Either way the generator then closes the
+// connection itself.
 func (c *conn) complete(now int64, ph int32, verdict ErrKind, closing bool) (ErrKind, error) {
+	if c.s.churn && !closing && verdict == verdictOK {
+		return ErrProtocol, errKeptAlive
+	}
 	due, sent, ep := c.pop(now)
 	if verdict == verdictOK {
 		if ph == phaseMeasure {
@@ -476,7 +505,12 @@ func (c *conn) complete(now int64, ph int32, verdict ErrKind, closing bool) (Err
 			c.epSt[ep].errors++
 		}
 	}
-	if closing {
+	switch {
+	case c.s.churn && closing:
+		c.draining, c.drainNs = true, now
+	case c.s.churn:
+		return errKindNone, errKeptAlive
+	case closing:
 		return errKindNone, errClosedByServer
 	}
 	return 0, nil
@@ -510,11 +544,14 @@ func (c *conn) expire(now int64, ph int32) ErrKind {
 	return ErrTimeout
 }
 
-// closedKind is the error kind of the server closing the connection: a
+// closedKind is the error kind of the server closing the connection: none
+// when a churn request's response is complete (the close ends it), a
 // response cut short is a protocol error (an echo message cut short a
 // mismatch); otherwise it is a read error.
 func (c *conn) closedKind() ErrKind {
 	switch {
+	case c.draining:
+		return errKindNone
 	case c.s.echo && c.pos > 0:
 		return ErrMismatch
 	case !c.s.echo && (c.rlen > 0 || c.skip > 0):
@@ -529,6 +566,8 @@ var (
 	errTooLarge       error = ProtocolError("chunked or checked response larger than the buffer limit")
 	errEchoExtra            = errors.New("echo: more bytes than were sent")
 	errClosedByServer       = errors.New("server asked to close")
+	errKeptAlive      error = ProtocolError("churn: response without Connection: close (the generator closed the connection)")
+	errNotClosed      error = ProtocolError("churn: the server did not close the connection within the timeout after Connection: close")
 )
 
 // consumeEcho checks the echoed bytes against what was sent, message by
@@ -590,8 +629,9 @@ func (c *conn) stampExpect() {
 	}
 }
 
-// httpRequest returns the bytes of one request.
-func httpRequest(t Target, body []byte) []byte {
+// httpRequest returns the bytes of one request; with closing it asks the
+// server to close the connection after the response.
+func httpRequest(t Target, body []byte, closing bool) []byte {
 	var b []byte
 	if body == nil {
 		b = append(b, "GET "...)
@@ -602,6 +642,9 @@ func httpRequest(t Target, body []byte) []byte {
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, t.Addr...)
 	b = append(b, "\r\n"...)
+	if closing {
+		b = append(b, "Connection: close\r\n"...)
+	}
 	if body != nil {
 		b = append(b, "Content-Type: application/octet-stream\r\nContent-Length: "...)
 		b = strconv.AppendInt(b, int64(len(body)), 10)

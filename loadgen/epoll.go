@@ -94,7 +94,10 @@ func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 		l := ls[i%loops]
 		c := &epollConn{conn: rc, fd: -1}
 		l.conns = append(l.conns, c)
-		if ncs[i] != nil {
+		switch {
+		case s.churn: // every request dials its own connection
+			c.redialAtNs = s.firstDialNs(i)
+		case ncs[i] != nil:
 			fd, err := takeFD(ncs[i])
 			if err == nil {
 				c.fd, c.state = fd, sockOpen
@@ -104,7 +107,7 @@ func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 			if err != nil {
 				l.drop(c, errKindNone) // re-dials at once
 			}
-		} else {
+		default:
 			l.dial(c, s.now())
 		}
 	}
@@ -232,7 +235,16 @@ func (l *epollLoop) pace(now int64, ph int32) {
 			return
 		}
 		c := l.conn(id)
-		if c.state == sockOpen && c.wpend == nil {
+		switch {
+		case l.s.churn:
+			// A due slot dials a new connection; one still busy with
+			// its last request (or waiting out a backoff) counts it.
+			if c.state == sockClosed && l.mayDial(c, now) {
+				l.dial(c, now)
+			} else {
+				c.countFull(now, ph)
+			}
+		case c.state == sockOpen && c.wpend == nil:
 			l.send(c, now, ph)
 		}
 		l.nextSlot++
@@ -262,6 +274,9 @@ func (l *epollLoop) run() {
 	}
 	if l.tfd >= 0 {
 		l.pace(now, ph)
+	}
+	if s.churn {
+		l.housekeep(now, ph) // first dials due at once
 	}
 	nextScanNs := now + l.scanNs
 	_ = l.f.SetReadDeadline(s.start.Add(time.Duration(nextScanNs)))
@@ -346,7 +361,7 @@ func (l *epollLoop) read(c *epollConn, ph int32) bool {
 		l.drop(c, kind)
 		return false
 	}
-	if c.wpend == nil {
+	if c.wpend == nil && !c.s.churn { // a churn connection carries one request
 		return l.send(c, now, ph)
 	}
 	return true
@@ -396,7 +411,8 @@ func (l *epollLoop) flush(c *epollConn, ph int32) bool {
 }
 
 // drop counts kind (unless errKindNone), closes the socket and re-dials:
-// at once after an orderly close the server asked for, else after the
+// at once after an orderly close the server asked for (in an open-loop
+// churn run, when the connection's next slot is due), else after the
 // backoff, at the first housekeeping round past it.
 func (l *epollLoop) drop(c *epollConn, kind ErrKind) {
 	c.fail(kind)
@@ -409,12 +425,34 @@ func (l *epollLoop) drop(c *epollConn, kind ErrKind) {
 	now := l.s.now()
 	if d := c.retry(kind); d > 0 {
 		c.redialAtNs = now + int64(d)
+		c.freedNs = c.redialAtNs // sends wait for the re-dial: not the generator's lag
 		return
 	}
-	l.dial(c, now) // a failed dial drops with ErrConnect, so with a backoff
+	c.redialAtNs = now
+	c.freedNs = now // a churn slot is free once its connection is closed
+	if l.mayDial(c, now) {
+		l.dial(c, now) // a failed dial drops with ErrConnect, so with a backoff
+	}
 }
 
-// housekeep expires timed-out requests and connects, and starts re-dials.
+// mayDial reports whether the closed connection c may dial at now: its
+// backoff is over and, in a churn run, the request limit is not reached
+// and (in open loop) its next slot is due (pace dials it then).
+func (l *epollLoop) mayDial(c *epollConn, now int64) bool {
+	s := l.s
+	switch {
+	case now < c.redialAtNs:
+		return false
+	case !s.churn:
+		return true
+	case s.limitReached():
+		return false
+	}
+	return !s.open || int64(c.sched.Due(c.nextSlot)) <= now
+}
+
+// housekeep expires timed-out requests and connects, closes churn
+// connections the server did not close, and starts re-dials.
 func (l *epollLoop) housekeep(now int64, ph int32) {
 	timeout := int64(l.s.cfg.Timeout)
 	for _, c := range l.conns {
@@ -423,7 +461,9 @@ func (l *epollLoop) housekeep(now int64, ph int32) {
 			l.drop(c, ErrConnect)
 		case c.state == sockOpen && c.count > 0 && now-c.sentNs[c.head] >= timeout:
 			l.drop(c, c.expire(now, ph))
-		case c.state == sockClosed && now >= c.redialAtNs:
+		case c.state == sockOpen && c.draining && now-c.drainNs >= timeout:
+			l.drop(c, ErrProtocol) // errNotClosed
+		case c.state == sockClosed && l.mayDial(c, now):
 			l.dial(c, now)
 		}
 	}
@@ -472,7 +512,23 @@ func (l *epollLoop) connected(c *epollConn, ph int32) {
 		l.drop(c, ErrConnect)
 		return
 	}
-	l.send(c, l.s.now(), ph)
+	if l.s.counts(ph) {
+		c.st.dials++
+	}
+	if !l.s.churn {
+		l.send(c, l.s.now(), ph)
+		return
+	}
+	// A churn connection's one request is taken as of the dial's start,
+	// so its latency includes the connect (open loop: from its intended
+	// time, which the dial waited for).
+	k := c.take(c.connectStartNs, ph)
+	if k == 0 { // nothing due: cannot happen, dials follow due slots
+		l.drop(c, errKindNone)
+		return
+	}
+	c.wpend = c.out(k)
+	l.flush(c, ph)
 }
 
 // The sockets and the epoll descriptor are non-blocking, so these calls

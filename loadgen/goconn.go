@@ -35,7 +35,11 @@ func startGoroutines(s *shared, conns []*conn, ncs []net.Conn) (shut func()) {
 	for i, c := range conns {
 		gcs[i] = &goConn{conn: c}
 		s.wg.Add(1)
-		go gcs[i].loop(ncs[i])
+		if s.churn {
+			go gcs[i].churn()
+		} else {
+			go gcs[i].loop(ncs[i])
+		}
 	}
 	return func() {
 		for _, gc := range gcs {
@@ -70,6 +74,9 @@ func (c *goConn) loop(first net.Conn) {
 			c.backoff = 0
 			if !c.attach(nc) {
 				return
+			}
+			if c.s.counts(c.s.phase.Load()) {
+				c.st.dials++
 			}
 		}
 		kind, err := c.serve()
@@ -192,6 +199,110 @@ func (c *goConn) serve() (ErrKind, error) {
 				continue
 			}
 			return c.closedKind(), err
+		}
+	}
+}
+
+// churn runs the connection of a churn run: for each request a new
+// connection (in open loop once its slot is due), the request, its
+// response and the server's close, then the next.
+func (c *goConn) churn() {
+	defer c.s.wg.Done()
+	s := c.s
+	if !s.sleep(time.Duration(s.firstDialNs(c.id))) {
+		return
+	}
+	for {
+		if s.phase.Load() == phaseStop || s.limitReached() {
+			return
+		}
+		c.freedNs = s.now() // the slot is free: its last connection is closed
+		if s.open { // wait for the next slot
+			if wait := c.sched.Due(c.nextSlot) - time.Duration(s.now()); wait > 0 && !s.sleep(wait) {
+				return
+			}
+		}
+		start := s.now()
+		nc, err := s.dial(s.ctx, c.id)
+		if err != nil {
+			if isDone(s.done) { // the run ended during the dial
+				return
+			}
+			c.fail(ErrConnect)
+			if !s.sleep(c.retry(ErrConnect)) {
+				return
+			}
+			continue
+		}
+		c.backoff = 0
+		if !c.attach(nc) {
+			return
+		}
+		ph := s.phase.Load()
+		if s.counts(ph) {
+			c.st.dials++
+		}
+		kind, err := c.serveOne(start, ph)
+		if err == errStopped || s.phase.Load() == phaseStop {
+			return
+		}
+		c.fail(kind)
+		c.detach()
+		if d := c.retry(kind); d > 0 && !s.sleep(d) {
+			return
+		}
+	}
+}
+
+// serveOne sends the one request of a churn connection dialled at start
+// (so its latency includes the connect) and reads its response and then
+// the server's close. It returns errKindNone after that close.
+func (c *goConn) serveOne(start int64, ph int32) (ErrKind, error) {
+	s := c.s
+	timeout := int64(s.cfg.Timeout)
+	k := c.take(start, ph)
+	if k == 0 { // nothing due: cannot happen, dials wait for due slots
+		return errKindNone, nil
+	}
+	n, err := c.nc.Write(c.out(k))
+	if ph == phaseMeasure {
+		c.st.bytesWritten += uint64(n)
+	}
+	if err != nil {
+		return ErrWrite, err
+	}
+	for {
+		if s.phase.Load() == phaseStop {
+			return 0, errStopped
+		}
+		limit := c.drainNs + timeout // waiting for the close
+		if c.count > 0 {
+			limit = c.sentNs[c.head] + timeout
+		}
+		if err := c.nc.SetReadDeadline(s.start.Add(time.Duration(limit))); err != nil {
+			return ErrRead, err
+		}
+		n, err := c.nc.Read(c.rbuf[c.rlen:])
+		if n > 0 {
+			now := s.now()
+			if ph = s.phase.Load(); ph == phaseMeasure {
+				c.st.bytesRead += uint64(n)
+			}
+			c.rlen += n
+			if kind, perr := c.consumeHTTP(now, ph); perr != nil {
+				return kind, perr
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				return c.closedKind(), err
+			}
+			switch now := s.now(); {
+			case c.count > 0 && now-c.sentNs[c.head] >= timeout:
+				return c.expire(now, s.phase.Load()), err
+			case c.draining && now-c.drainNs >= timeout:
+				return ErrProtocol, errNotClosed
+			}
 		}
 	}
 }

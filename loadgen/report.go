@@ -25,6 +25,9 @@ func WriteHeader(w io.Writer, cfg Config) error {
 	} else if cfg.Rate > 0 {
 		mode = fmt.Sprintf("open loop at %g req/s", cfg.Rate)
 	}
+	if cfg.Churn {
+		mode = "a new connection per request, " + mode
+	}
 	if cfg.Idle {
 		_, err := fmt.Fprintf(w, "Running %s idle test @ %s\n  %d connections, one request on each, then held open and silent\n",
 			d, cfg.Target, cfg.Conns)
@@ -90,6 +93,9 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 			m.RSSBaseKiB, m.RSSKiB, m.VmPTEBaseKiB, m.VmPTEKiB, m.ThreadsBase, m.Threads, m.SockMemBaseKiB, m.SockMemKiB, m.SlabBaseKiB, m.SlabKiB)
 	}
 	fmt.Fprintf(&b, "Requests/sec: %12.2f\n", s.RPS)
+	if s.Churn || s.Dials > 0 {
+		fmt.Fprintf(&b, "Dials/sec:    %12.2f (%d connections opened)\n", s.DialsPerSecond, s.Dials)
+	}
 	if s.DurationSeconds > 0 {
 		fmt.Fprintf(&b, "Transfer/sec: %12s\n", fmtBytes(float64(s.BytesRead)/s.DurationSeconds))
 	}

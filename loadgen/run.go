@@ -68,6 +68,7 @@ type shared struct {
 	engine summary.Engine
 	open   bool // open loop (cfg.Rate > 0)
 	echo   bool
+	churn  bool // a new connection per request (cfg.Churn)
 	hlog   bool
 	req    []byte     // one request, or the echo message template
 	mix    []MixEntry // with a mix: its entries, in the order written
@@ -106,6 +107,7 @@ func newShared(cfg Config, hlog bool) (*shared, error) {
 		engine:       cfg.engine(),
 		open:         cfg.Rate > 0,
 		echo:         t.Workload == summary.WorkloadEcho,
+		churn:        cfg.Churn,
 		hlog:         hlog || cfg.Live != nil,
 		requestLimit: int64(cfg.Requests),
 	}
@@ -116,13 +118,13 @@ func newShared(cfg Config, hlog bool) (*shared, error) {
 		if cfg.Body > 0 {
 			s.body = pattern(cfg.Body)
 		}
-		s.req = httpRequest(t, s.body)
+		s.req = httpRequest(t, s.body, cfg.Churn)
 	}
 	if cfg.Mix != "" {
 		s.mix, _ = ParseMix(cfg.Mix)
 		s.cum = cumulative(s.mix)
 		for _, e := range s.mix {
-			s.reqs = append(s.reqs, httpRequest(Target{Addr: t.Addr, Path: e.Path}, nil))
+			s.reqs = append(s.reqs, httpRequest(Target{Addr: t.Addr, Path: e.Path}, nil, cfg.Churn))
 		}
 	}
 	if s.open {
@@ -184,7 +186,12 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 	defer stop(nil)
 	s.ctx, s.done, s.stop = runCtx, runCtx.Done(), stop
 
-	ncs, err := dialAll(runCtx, s)
+	var ncs []net.Conn
+	if s.churn {
+		ncs, err = make([]net.Conn, s.cfg.Conns), probe(runCtx, s)
+	} else {
+		ncs, err = dialAll(runCtx, s)
+	}
 	if err == nil {
 		err = sleepCtx(runCtx, time.Until(s.cfg.StartAt))
 	}
@@ -328,6 +335,34 @@ func dialAll(ctx context.Context, s *shared) ([]net.Conn, error) {
 		return nil, context.Canceled
 	}
 	return ncs, nil
+}
+
+// probe checks that the target accepts a connection before a churn run,
+// whose every request dials its own: a refusal fails the run at once, as
+// the refusal of the first connection does in dialAll. The probe
+// connection is closed unused; a timeout is left to the run.
+func probe(ctx context.Context, s *shared) error {
+	nc, err := s.dial(ctx, 0)
+	switch {
+	case err == nil:
+		return nc.Close()
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case isTimeout(err):
+		return nil
+	}
+	return fmt.Errorf("connect to %s: %w", s.target.Addr, err)
+}
+
+// firstDialNs is when, in ns from the start, connection id of a
+// closed-loop churn run dials for the first time: at cfg.DialRate, so
+// thousands of connections do not open in one burst. Later dials follow
+// the responses (closed loop) or the schedule (open loop).
+func (s *shared) firstDialNs(id int) int64 {
+	if s.open {
+		return 0
+	}
+	return int64(float64(id) / s.cfg.DialRate * 1e9)
 }
 
 func isDone(done <-chan struct{}) bool {

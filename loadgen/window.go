@@ -232,6 +232,7 @@ func (st *connStats) add(o *connStats) {
 	st.sends += o.sends
 	st.slotsSent += o.slotsSent
 	st.windowFull += o.windowFull
+	st.dials += o.dials
 	for k := range st.errs {
 		st.errs[k] += o.errs[k]
 	}
@@ -263,8 +264,10 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 		sum.Errors += n
 	}
 	sum.DurationSeconds = m.end.Sub(m.start).Seconds()
+	sum.Churn, sum.Dials = cfg.Churn, st.dials
 	if sum.DurationSeconds > 0 {
 		sum.RPS = float64(st.requests) / sum.DurationSeconds
+		sum.DialsPerSecond = float64(st.dials) / sum.DurationSeconds
 	}
 	sum.Latency = summary.PercentilesOf(m.latency)
 	sum.BytesRead, sum.BytesWritten = st.bytesRead, st.bytesWritten

@@ -27,12 +27,16 @@ func TestSummarize(t *testing.T) {
 	}
 	m.counts.requests, m.counts.slotsSent, m.counts.windowFull = 100, 100, 0
 	m.counts.bytesRead, m.counts.bytesWritten = 1000, 500
+	m.counts.dials = 7
 	m.counts.errs[ErrStatus] = 2
 	cfg := Config{Target: "http://127.0.0.1:1/", Conns: 4, Pipeline: 1, Rate: 50, Body: 0, Payload: 64}
 	s := summarize(cfg, summary.WorkloadHTTP, summary.EngineEpoll, m).Summary
 
 	if s.Requests != 100 || s.Errors != 2 || s.ErrorKinds["status"] != 2 || len(s.ErrorKinds) != int(numErrKinds) {
 		t.Fatalf("counts %d %d %v", s.Requests, s.Errors, s.ErrorKinds)
+	}
+	if s.Dials != 7 || s.DialsPerSecond != 3.5 || s.Churn {
+		t.Fatalf("dials %d, %v/s, churn %v", s.Dials, s.DialsPerSecond, s.Churn)
 	}
 	if s.DurationSeconds != 2 || s.RPS != 50 || s.StartTime != "2026-01-02T03:04:05Z" || s.StopReason != summary.StopDuration {
 		t.Fatalf("window %v %v %q %q", s.DurationSeconds, s.RPS, s.StartTime, s.StopReason)

@@ -283,7 +283,7 @@ func workloadOf(s summary.Summary) (Workload, error) {
 		if w.Idle {
 			continue // an idle summary carries server_idle, refused above
 		}
-		if (w.Proto == backends.ProtoEcho) == (s.Workload == summary.WorkloadEcho) && w.Path == u.Path {
+		if (w.Proto == backends.ProtoEcho) == (s.Workload == summary.WorkloadEcho) && w.Path == u.Path && w.Churn == s.Churn {
 			return w, nil
 		}
 	}

@@ -117,6 +117,12 @@ type Workload struct {
 	// Idle: connections held open and silent after one request each
 	// (loadgen -idle); the row measures memory per connection (idle.go).
 	Idle bool
+
+	// Churn: every request on a new connection with Connection: close,
+	// which the server closes (loadgen -churn): accepting, serving and
+	// closing a connection per request, where creating a thread or a
+	// goroutine per connection costs.
+	Churn bool
 }
 
 // Workloads are the workloads a plan may name.
@@ -126,6 +132,7 @@ var Workloads = map[string]Workload{
 	"echo":      {Name: "echo", Proto: backends.ProtoEcho, UsePayload: true},
 	"idle":      {Name: "idle", Proto: backends.ProtoHTTP, Path: "/plaintext", Idle: true},
 	"idle-echo": {Name: "idle-echo", Proto: backends.ProtoEcho, UsePayload: true, Idle: true},
+	"churn":     {Name: "churn", Proto: backends.ProtoHTTP, Path: "/plaintext", Churn: true},
 }
 
 // FDHeadroom is the number of file descriptors kept free besides one per

@@ -181,6 +181,9 @@ func (p *Plan) checkWorkloads() []error {
 		seen[w.keyName()] = name
 	}
 	errs = append(errs, p.checkIdle()...)
+	if slices.Contains(p.Workloads, "churn") && len(p.Pipeline) > 0 && !slices.Equal(p.Pipeline, []int{1}) {
+		errs = append(errs, errors.New("workload churn sends one request per connection: pipeline must be [1] (put pipelined workloads in a plan of their own)"))
+	}
 	if math.IsNaN(p.DialRate) || p.DialRate < 0 || p.DialRate > MaxDialRate || (p.DialRate > 0 && p.DialRate < 1) {
 		errs = append(errs, fmt.Errorf("dial_rate %g: must be 0 (the generator's default, %d/s) or 1 to %d new connections/s", p.DialRate, DefaultDialRate, MaxDialRate))
 	}
@@ -210,10 +213,14 @@ func (p *Plan) PlannedTime() time.Duration {
 }
 
 // workloadArgs are the generator flags the cell's workload and the plan's
-// dial rate add: -mix SPEC -seed S for a mix, -dial-rate R when set,
-// -source-ips LIST for an idle cell or many connections (SourceIPs).
+// dial rate add: -mix SPEC -seed S for a mix, -churn for churn, -dial-rate
+// R when set, -source-ips LIST for an idle cell or many connections
+// (SourceIPs).
 func workloadArgs(p *Plan, c Cell) []string {
 	var args []string
+	if c.Workload.Churn {
+		args = append(args, "-churn")
+	}
 	if c.Workload.Mix != "" {
 		args = append(args, "-mix", c.Workload.Mix, "-seed", strconv.FormatUint(c.Seed(), 10))
 	}

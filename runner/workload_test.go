@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner/fakechild"
 )
@@ -134,6 +135,34 @@ func TestPlanValidateWorkloadParams(t *testing.T) {
 	}
 }
 
+// TestChurnWorkload: churn is plain GET /plaintext on a new connection
+// per request; a plan refuses it with pipelining, and a merged summary is
+// told from plaintext by its churn field.
+func TestChurnWorkload(t *testing.T) {
+	w, err := ParseWorkload("churn")
+	if err != nil || !w.Churn || w.Path != "/plaintext" || w.Proto != "http" || w.keyName() != "churn" || w.UsePayload || w.Idle {
+		t.Fatalf("churn: %+v, %v", w, err)
+	}
+	base := "backends: [stdlib]\nconnections: [64]\nrates: [0]\nrepetitions: 1\nduration: 1s\n"
+	p, err := ParsePlan([]byte(base+"workloads: [churn, plaintext]\npipeline: [1, 16]\n"), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(0); err == nil || !strings.Contains(err.Error(), "churn") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("churn with pipeline 16: %v, want one line naming churn", err)
+	}
+	p.Pipeline = []int{1}
+	if err := p.Validate(0); err != nil {
+		t.Fatalf("churn with pipeline 1: %v", err)
+	}
+	for _, churn := range []bool{false, true} {
+		got, err := workloadOf(summary.Summary{Target: "http://127.0.0.1:1/plaintext", Workload: summary.WorkloadHTTP, Churn: churn})
+		if want := map[bool]string{false: "plaintext", true: "churn"}[churn]; err != nil || got.Name != want {
+			t.Errorf("churn %v: workload %q, %v; want %s", churn, got.Name, err, want)
+		}
+	}
+}
+
 func TestLoadgenArgsWorkloads(t *testing.T) {
 	cfg := &Config{Plan: Plan{Duration: 5e9, Warmup: 1e9, DialRate: 5000}}
 	mix, _ := ParseWorkload("mix:/plaintext:99,/cpu?us=1000:1")
@@ -146,6 +175,8 @@ func TestLoadgenArgsWorkloads(t *testing.T) {
 			"-c 64 -P 1 -d 5s -warmup 1s -dial-rate 5000 -json -hlog H -server-pid 42 http://127.0.0.1:9/delay?us=1000"},
 		{Cell{Workload: mix, Conns: 64, Pipeline: 1, Rep: 3},
 			"-c 64 -P 1 -d 5s -warmup 1s -mix /plaintext:99,/cpu?us=1000:1 -seed 3 -dial-rate 5000 -json -hlog H -server-pid 42 http://127.0.0.1:9/plaintext"},
+		{Cell{Workload: Workloads["churn"], Conns: 64, Pipeline: 1, Rep: 1},
+			"-c 64 -P 1 -d 5s -warmup 1s -churn -dial-rate 5000 -json -hlog H -server-pid 42 http://127.0.0.1:9/plaintext"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(loadgenArgs(cfg, tt.c, "127.0.0.1:9", "H", 42), " "); got != tt.want {

@@ -79,6 +79,7 @@ func newFlagSet(o *options, sources, startAt *string) *flag.FlagSet {
 	fs.StringVar(&o.cfg.Mix, "mix", "", "http: weighted request mix 'PATH:WEIGHT,PATH:WEIGHT' (e.g. '/plaintext:99,/cpu?us=1000:1'), host and port from the URL")
 	fs.BoolVar(&o.cfg.Idle, "idle", false, "idle run: sample -server-pid, dial -c connections, one request on each, then hold them open and silent for -d (not with -R, -P)")
 	fs.Uint64Var(&o.cfg.Seed, "seed", 1, "seed of the -mix draws (with the connection index)")
+	fs.BoolVar(&o.cfg.Churn, "churn", false, "http: every request on a new connection with Connection: close, which the server closes; -c connections dial in turn (not with -P > 1, -idle or tcp targets)")
 	return fs
 }
 

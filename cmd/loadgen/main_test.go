@@ -50,6 +50,9 @@ func TestBadFlags(t *testing.T) {
 		{"-idle", "-server-pid", "1", "-R", "100", "http://127.0.0.1:1/"},
 		{"-idle", "-server-pid", "1", "-P", "1", "http://127.0.0.1:1/"},
 		{"-idle", "-server-pid", "1", "-mix", "/a:1", "http://127.0.0.1:1/"},
+		{"-churn", "-P", "2", "http://127.0.0.1:1/"},
+		{"-churn", "tcp://127.0.0.1:1"},
+		{"-churn", "-idle", "-server-pid", "1", "http://127.0.0.1:1/"},
 	} {
 		err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
 		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") {
@@ -280,6 +283,43 @@ func TestJSONMix(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Mix (seed 1):") || !strings.Contains(out.String(), "/cpu?us=1000") {
 		t.Fatalf("text output lacks the mix table:\n%s", out.String())
+	}
+}
+
+// TestJSONChurn: -churn puts every request on a connection of its own,
+// with Connection: close; the JSON says so and counts the dials.
+func TestJSONChurn(t *testing.T) {
+	var accepts, closeAsked atomic.Int64
+	addr := serveLocal(t, func(c net.Conn) {
+		accepts.Add(1)
+		var got []byte
+		buf := make([]byte, 4096)
+		for !bytes.Contains(got, []byte("\r\n\r\n")) {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			got = append(got, buf[:n]...)
+		}
+		if bytes.Contains(got, []byte("\r\nConnection: close\r\n")) {
+			closeAsked.Add(1)
+		}
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, World!"))
+	})
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-churn", "-c", "1", "-n", "100", "-d", "10s", "-warmup", "0", "-json", "http://" + addr + "/plaintext"}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	if raw["churn"] != true || raw["requests"] != 100.0 || raw["dials"] != 100.0 || raw["dials_per_s"].(float64) <= 0 {
+		t.Fatalf("churn %v requests %v dials %v dials_per_s %v", raw["churn"], raw["requests"], raw["dials"], raw["dials_per_s"])
+	}
+	// The probe, the 100 requests' connections; each asked to close.
+	if a, c := accepts.Load(), closeAsked.Load(); c != 100 || a != 101 {
+		t.Fatalf("%d connections, %d requests asking to close; want 101 and 100", a, c)
 	}
 }
 

@@ -99,6 +99,15 @@ type Summary struct {
 	// (-R START:END) Rate is their mean.
 	RateStart float64 `json:"rate_start,omitempty"`
 	RateEnd   float64 `json:"rate_end,omitempty"`
+
+	// Connections the generator opened in the measured window (connects
+	// that succeeded; failed ones are connect errors) and their rate. With
+	// Churn (-churn, a new connection per request) every request dials its
+	// own, so Dials follows Requests; otherwise only re-dials after errors
+	// or a server's close count.
+	Churn          bool    `json:"churn,omitempty"`
+	Dials          uint64  `json:"dials"`
+	DialsPerSecond float64 `json:"dials_per_s"`
 }
 
 // FailErrorPercent is the share of errors, in percent of requests + errors,
