@@ -217,7 +217,7 @@ func (c *goConn) churn() {
 			return
 		}
 		c.freedNs = s.now() // the slot is free: its last connection is closed
-		if s.open { // wait for the next slot
+		if s.open {         // wait for the next slot
 			if wait := c.sched.Due(c.nextSlot) - time.Duration(s.now()); wait > 0 && !s.sleep(wait) {
 				return
 			}
