@@ -3,18 +3,43 @@ BIN       ?= bin
 PKGS      := ./...
 FUZZTIME  ?= 10s
 IMAGE_TAG ?= latest
+CC        ?= cc
+CFLAGS    ?= -O2 -Wall -Wextra
 
-.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-idle bench-latency costs report compare \
+.PHONY: build build-go build-c test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-idle bench-latency costs report compare \
 	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke compose-up-check clean
 
 # -buildvcs=auto: the binaries carry their commit (rows read it) even where
 # GOFLAGS=-buildvcs=false is set in the environment.
-build:
+build: build-go build-c
+
+build-go:
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN)/ ./cmd/...
 
-# test is what CI runs: formatting, vet, race-enabled tests, a short fuzz smoke.
-test: fmt-check vet
-	$(GO) test -race -count=1 $(PKGS)
+# build-c compiles the two C reference servers (backends/cthreads,
+# backends/cepoll) with the system C compiler; without one it says so and
+# builds nothing, and the conformance suite skips them.
+CSHARED := backends/csrc/h1.c backends/csrc/cmd.c
+CDEPS   := $(CSHARED) backends/csrc/h1.h backends/csrc/cmd.h
+ifeq ($(shell command -v $(firstword $(CC)) 2>/dev/null),)
+build-c:
+	@echo "no C compiler ($(CC)): cepoll and cthreads not built; apt-get install gcc"
+else
+build-c: $(BIN)/cthreads $(BIN)/cepoll
+
+$(BIN)/cthreads: backends/cthreads/cthreads.c $(CDEPS)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -pthread -Ibackends/csrc -o $@ $< $(CSHARED)
+
+$(BIN)/cepoll: backends/cepoll/cepoll.c $(CDEPS)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -pthread -Ibackends/csrc -o $@ $< $(CSHARED)
+endif
+
+# test is what CI runs: formatting, vet, the C servers (the conformance suite
+# runs them from $(BIN)), race-enabled tests, a short fuzz smoke.
+test: fmt-check vet build-c
+	ASYNCBENCH_BIN=$(abspath $(BIN)) $(GO) test -race -count=1 $(PKGS)
 	$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=3s
 
 fmt-check:
