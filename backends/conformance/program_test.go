@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,17 +65,28 @@ func (p *program) Listen(addr string) (net.Addr, error) {
 	cmd.Stdout, cmd.Stderr = w, &p.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = time.Second // a child left holding stderr does not block Wait
-	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("%s: %w", p.name, err)
-	}
-	w.Close()
-	p.cmd, p.stdout, p.exited = cmd, r, make(chan struct{})
+	p.exited = make(chan struct{})
+	started := make(chan error, 1)
 	go func() {
-		p.waitErr = cmd.Wait()
+		// Pdeathsig follows the thread that started the child, not the
+		// process: that thread must live until the child has exited, or
+		// the child is killed when the runtime ends the thread (as it
+		// does after a goroutine that exits locked, like threads' own).
+		runtime.LockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			p.waitErr = cmd.Wait()
+		}
 		close(p.exited)
 	}()
+	err = <-started
+	w.Close()
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%s: %w", p.name, err)
+	}
+	p.cmd, p.stdout = cmd, r
 	lines := make(chan string, 1)
 	go func() { // the listening line, then stdout is drained so the program never blocks on it
 		sc := bufio.NewScanner(r)

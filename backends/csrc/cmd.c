@@ -142,7 +142,7 @@ int cmd_listen(int argc, char **argv, const char *name, int nonblock, enum proto
 		usage_error("-proto: want echo or http, got ", proto_s);
 	char *end;
 	errno = 0;
-	handicap_us = strtoll(handicap_s, &end, 10);
+	handicap_us = strtoll(handicap_s, &end, 0); /* base 0, as Go's flag.Int */
 	if (errno || !*handicap_s || *end || handicap_us < 0 || handicap_us > MAX_WORK_US)
 		usage_error("-handicap-cpu-us: want 0 to 10000000, got ", handicap_s);
 	struct sockaddr_storage ss;
