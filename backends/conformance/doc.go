@@ -29,8 +29,8 @@
 //	CONFORMANCE_ADDR=127.0.0.1:8080 CONFORMANCE_PROTO=http \
 //	    go test ./backends/conformance -run TestExternal -v
 //
-// The command runs with sh -c in a process group of its own, which gets
-// SIGTERM (then SIGKILL) at the end; it must stay in the foreground (for
-// nginx: -g 'daemon off;'). CONFORMANCE_PROTO is http (the default) or
-// echo. TestExternal skips when neither variable is set.
+// The command runs with sh -c in the module root, in a process group of
+// its own, which gets SIGTERM (then SIGKILL) at the end; it must stay in
+// the foreground (for nginx: -g 'daemon off;'). CONFORMANCE_PROTO is http
+// (the default) or echo. TestExternal skips when neither variable is set.
 package conformance

@@ -11,9 +11,10 @@ import (
 // TestExternal checks a server that is not in the catalog against the
 // contract, with the same checks as TestConformance (see doc.go):
 //
-//	CONFORMANCE_CMD='COMMAND'       run COMMAND with sh -c; {addr} and {port}
-//	                                in it become a free 127.0.0.1 port, or
-//	                                else COMMAND prints "listening on HOST:PORT"
+//	CONFORMANCE_CMD='COMMAND'       run COMMAND with sh -c in the module root;
+//	                                {addr} and {port} in it become a free
+//	                                127.0.0.1 port, or else COMMAND prints
+//	                                "listening on HOST:PORT"
 //	CONFORMANCE_ADDR=HOST:PORT      a server already running there
 //	CONFORMANCE_PROTO=http|echo     its protocol (default http)
 //
@@ -31,7 +32,11 @@ func TestExternal(t *testing.T) {
 		t.Fatalf("CONFORMANCE_PROTO: %v", err)
 	}
 	if cmdline != "" {
-		p := &program{name: cmdline, argv: []string{"sh", "-c", cmdline}}
+		root, err := moduleRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &program{name: cmdline, argv: []string{"sh", "-c", cmdline}, dir: root}
 		a, err := p.Listen("127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)

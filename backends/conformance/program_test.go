@@ -35,8 +35,9 @@ const listenTimeout = 10 * time.Second
 type program struct {
 	name    string
 	argv    []string
-	addrArg bool // Listen appends "-addr ADDR" to argv (the catalog's programs)
-	exit0   bool // it must exit with status 0 at SIGTERM (the catalog's programs)
+	dir     string // the working directory; empty: the test's
+	addrArg bool   // Listen appends "-addr ADDR" to argv (the catalog's programs)
+	exit0   bool   // it must exit with status 0 at SIGTERM (the catalog's programs)
 
 	cmd     *exec.Cmd
 	stdout  *os.File // read end of the program's stdout
@@ -62,7 +63,7 @@ func (p *program) Listen(addr string) (net.Addr, error) {
 		return nil, err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = w, &p.stderr
+	cmd.Dir, cmd.Stdout, cmd.Stderr = p.dir, w, &p.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = time.Second // a child left holding stderr does not block Wait
 	p.exited = make(chan struct{})
