@@ -335,12 +335,12 @@ static void watch(int fd, void *tag)
 
 int main(int argc, char **argv)
 {
-	lfd = cmd_listen(argc, argv, "cepoll", 1, &proto);
 	sigset_t stop;
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
-	sigprocmask(SIG_BLOCK, &stop, NULL);
+	sigprocmask(SIG_BLOCK, &stop, NULL); /* before the listening line; read from a signalfd */
+	lfd = cmd_listen(argc, argv, "cepoll", 1, &proto);
 	int sfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	ep = epoll_create1(EPOLL_CLOEXEC);

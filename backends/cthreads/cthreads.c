@@ -154,12 +154,14 @@ static void *wait_signal(void *set)
 
 int main(int argc, char **argv)
 {
-	int lfd = cmd_listen(argc, argv, "cthreads", 0, &proto);
 	static sigset_t stop;
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL); /* every thread inherits the mask */
+	/* Blocked before the listening line, and inherited by every thread:
+	 * only wait_signal takes them. */
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	int lfd = cmd_listen(argc, argv, "cthreads", 0, &proto);
 	pthread_attr_t attr;
 	pthread_t t;
 	pthread_attr_init(&attr);
