@@ -58,8 +58,7 @@ static struct conn *dead;       /* closed during this batch of events, freed aft
 static struct buf spare[256];
 static int nspare;
 
-static void buf_take(struct buf *b)
-{
+static void buf_take(struct buf *b) {
 	if (b->p)
 		return;
 	if (nspare)
@@ -69,8 +68,7 @@ static void buf_take(struct buf *b)
 	b->len = 0;
 }
 
-static void buf_give(struct buf *b)
-{
+static void buf_give(struct buf *b) {
 	if (b->p && b->cap == BUF_SIZE && nspare < 256) {
 		spare[nspare++] = *b;
 		*b = (struct buf){0};
@@ -84,22 +82,19 @@ static void buf_give(struct buf *b)
 static struct conn **heap;
 static size_t nheap, capheap;
 
-static void heap_put(size_t i, struct conn *c)
-{
+static void heap_put(size_t i, struct conn *c) {
 	heap[i] = c;
 	c->slot = i + 1;
 }
 
-static void sift_up(size_t i)
-{
+static void sift_up(size_t i) {
 	struct conn *c = heap[i];
 	for (; i > 0 && heap[(i - 1) / 2]->deadline > c->deadline; i = (i - 1) / 2)
 		heap_put(i, heap[(i - 1) / 2]);
 	heap_put(i, c);
 }
 
-static void sift_down(size_t i)
-{
+static void sift_down(size_t i) {
 	struct conn *c = heap[i];
 	for (size_t k; (k = 2 * i + 1) < nheap; i = k) {
 		if (k + 1 < nheap && heap[k + 1]->deadline < heap[k]->deadline)
@@ -111,8 +106,7 @@ static void sift_down(size_t i)
 	heap_put(i, c);
 }
 
-static void timer_add(struct conn *c, long long deadline)
-{
+static void timer_add(struct conn *c, long long deadline) {
 	if (nheap == capheap) {
 		capheap = capheap ? 2 * capheap : 1024;
 		if (!(heap = realloc(heap, capheap * sizeof *heap)))
@@ -123,8 +117,7 @@ static void timer_add(struct conn *c, long long deadline)
 	sift_up(nheap - 1);
 }
 
-static void timer_del(struct conn *c)
-{
+static void timer_del(struct conn *c) {
 	if (!c->slot)
 		return;
 	size_t i = c->slot - 1;
@@ -138,8 +131,7 @@ static void timer_del(struct conn *c)
 }
 
 /* arm sets the timerfd to the earliest deadline, if it is not set earlier. */
-static void arm(void)
-{
+static void arm(void) {
 	long long want = nheap ? heap[0]->deadline : 0;
 	if (accept_resume && (!want || accept_resume < want))
 		want = accept_resume;
@@ -152,8 +144,7 @@ static void arm(void)
 
 /* --- connections --- */
 
-static void conn_close(struct conn *c)
-{
+static void conn_close(struct conn *c) {
 	timer_del(c);
 	close(c->fd);
 	c->fd = -1;
@@ -164,8 +155,7 @@ static void conn_close(struct conn *c)
 }
 
 /* flush writes what the socket takes; -1 when the connection is gone. */
-static int flush(struct conn *c)
-{
+static int flush(struct conn *c) {
 	while (c->off < c->out.len) {
 		ssize_t k = write(c->fd, c->out.p + c->off, c->out.len - c->off);
 		if (k < 0 && errno == EINTR)
@@ -184,8 +174,7 @@ static int flush(struct conn *c)
 }
 
 /* serve answers the complete requests read, up to a /delay. */
-static void serve(struct conn *c)
-{
+static void serve(struct conn *c) {
 	while (c->in.len > 0) {
 		struct h1_work w;
 		int close;
@@ -212,8 +201,7 @@ static void serve(struct conn *c)
 
 /* advance serves what can be served, writes, and then closes the
  * connection or sets what it waits for. */
-static void advance(struct conn *c)
-{
+static void advance(struct conn *c) {
 	if (proto == PROTO_HTTP && !c->waiting && !c->closing)
 		serve(c);
 	if (c->in.len == 0)
@@ -243,8 +231,7 @@ static void advance(struct conn *c)
 }
 
 /* conn_read reads once; -1 when the connection is gone. */
-static int conn_read(struct conn *c)
-{
+static int conn_read(struct conn *c) {
 	struct buf *b = proto == PROTO_ECHO ? &c->out : &c->in;
 	buf_take(b);
 	if (c->lingering)
@@ -269,8 +256,7 @@ static int conn_read(struct conn *c)
 	return 0;
 }
 
-static void conn_event(struct conn *c, uint32_t events)
-{
+static void conn_event(struct conn *c, uint32_t events) {
 	if (c->fd < 0)
 		return; /* closed earlier in this batch */
 	if (events & (EPOLLERR | EPOLLHUP)) {
@@ -283,8 +269,7 @@ static void conn_event(struct conn *c, uint32_t events)
 }
 
 /* on_timer ends a /delay wait or a linger. */
-static void on_timer(struct conn *c)
-{
+static void on_timer(struct conn *c) {
 	if (c->lingering) {
 		conn_close(c);
 		return;
@@ -298,8 +283,7 @@ static void on_timer(struct conn *c)
 	advance(c);
 }
 
-static void accept_all(void)
-{
+static void accept_all(void) {
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -326,15 +310,13 @@ static void accept_all(void)
 	}
 }
 
-static void watch(int fd, void *tag)
-{
+static void watch(int fd, void *tag) {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
 		abort();
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	sigset_t stop;
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);

@@ -1,4 +1,5 @@
-/* The command line, the listening socket and the slow work of the C servers. */
+/* The command line, the listening socket, the slow work and the buffers of
+ * the C servers. */
 #define _GNU_SOURCE
 #include "cmd.h"
 
@@ -22,8 +23,7 @@ long long handicap_us;
 
 static const char *prog;
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
 	fprintf(f,
 		"usage: %s -proto http|echo -addr HOST:PORT [-handicap-cpu-us N]\n"
 		"  -addr HOST:PORT        listen address, an IP address or localhost (port 0 picks one; default 127.0.0.1:8080)\n"
@@ -34,16 +34,14 @@ static void usage(FILE *f)
 }
 
 /* usage_error reports a bad command line in one line and exits 2. */
-static void usage_error(const char *what, const char *arg)
-{
+static void usage_error(const char *what, const char *arg) {
 	fprintf(stderr, "%s: %s%s; run with -h for usage\n", prog, what, arg);
 	exit(2);
 }
 
 /* parse_addr fills ss from HOST:PORT: an IPv4 address, [IPv6], localhost
  * or an empty host (both 127.0.0.1), and a decimal port. */
-static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *sl)
-{
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *sl) {
 	char host[64];
 	const char *colon = strrchr(addr, ':');
 	if (!colon || (size_t)(colon - addr) >= sizeof host)
@@ -81,8 +79,7 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
 }
 
 /* print_listening prints the bound address as Go's net.JoinHostPort does. */
-static void print_listening(int fd)
-{
+static void print_listening(int fd) {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	char ip[INET6_ADDRSTRLEN];
@@ -102,8 +99,7 @@ static void print_listening(int fd)
 	fflush(stdout);
 }
 
-int cmd_listen(int argc, char **argv, const char *name, int nonblock, enum proto *proto)
-{
+int cmd_listen(int argc, char **argv, const char *name, int nonblock, enum proto *proto) {
 	const char *addr = "127.0.0.1:8080", *proto_s = "http", *handicap_s = "0";
 	prog = name;
 	for (int i = 1; i < argc; i++) {
@@ -162,8 +158,7 @@ int cmd_listen(int argc, char **argv, const char *name, int nonblock, enum proto
 	return fd;
 }
 
-static long long thread_cpu_ns(void)
-{
+static long long thread_cpu_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
@@ -172,8 +167,7 @@ static long long thread_cpu_ns(void)
 /* sink keeps the compiler from removing burn_cpu's work. */
 volatile uint64_t burn_sink;
 
-void burn_cpu(long long us)
-{
+void burn_cpu(long long us) {
 	if (us <= 0)
 		return;
 	long long start = thread_cpu_ns(), d = us * 1000;
@@ -190,27 +184,50 @@ void burn_cpu(long long us)
 	burn_sink = x;
 }
 
-void pay_handicap(void)
-{
+void pay_handicap(void) {
 	burn_cpu(handicap_us);
 }
 
-void sleep_us(long long us)
-{
+void sleep_us(long long us) {
 	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
 	while ((ts.tv_sec > 0 || ts.tv_nsec > 0) && clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
 		;
 }
 
-long long now_ns(void)
-{
+long long now_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-void set_nodelay(int fd)
-{
+void set_nodelay(int fd) {
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void buf_reserve(struct buf *b, size_t n) {
+	if (b->cap - b->len >= n)
+		return;
+	size_t c = b->cap ? b->cap : 4096;
+	while (c - b->len < n)
+		c *= 2;
+	char *p = realloc(b->p, c);
+	if (!p) {
+		fputs("out of memory\n", stderr);
+		abort();
+	}
+	b->p = p;
+	b->cap = c;
+}
+
+void buf_put(struct buf *b, const void *p, size_t n) {
+	buf_reserve(b, n);
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+void buf_free(struct buf *b) {
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
 }

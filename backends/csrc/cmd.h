@@ -1,8 +1,11 @@
 /* What the two C servers (cthreads, cepoll) share outside HTTP: the command
- * line, the listening socket, and the slow work (/delay, /cpu, the handicap)
- * done on the calling thread. See backends/README.md for the contract. */
+ * line, the listening socket, the slow work (/delay, /cpu, the handicap)
+ * done on the calling thread, and a growable buffer. See backends/README.md
+ * for the contract. */
 #ifndef ASYNCBENCH_CMD_H
 #define ASYNCBENCH_CMD_H
+
+#include <stddef.h>
 
 enum proto { PROTO_HTTP, PROTO_ECHO };
 
@@ -34,5 +37,16 @@ long long now_ns(void);
 
 /* set_nodelay sets TCP_NODELAY on an accepted socket. */
 void set_nodelay(int fd);
+
+/* buf is a growable byte buffer. Its zero value is empty. */
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+/* buf_reserve makes room for n more bytes; it aborts when memory is out. */
+void buf_reserve(struct buf *b, size_t n);
+void buf_put(struct buf *b, const void *p, size_t n);
+void buf_free(struct buf *b);
 
 #endif

@@ -6,39 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cmd.h"
-
-void buf_reserve(struct buf *b, size_t n)
-{
-	if (b->cap - b->len >= n)
-		return;
-	size_t c = b->cap ? b->cap : 4096;
-	while (c - b->len < n)
-		c *= 2;
-	char *p = realloc(b->p, c);
-	if (!p) {
-		fputs("out of memory\n", stderr);
-		abort();
-	}
-	b->p = p;
-	b->cap = c;
-}
-
-void buf_put(struct buf *b, const void *p, size_t n)
-{
-	buf_reserve(b, n);
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-void buf_free(struct buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
 
 #define PUTS(b, s) buf_put(b, s, sizeof s - 1)
 
@@ -74,8 +45,7 @@ struct request {
 };
 
 /* is_tchar reports whether c is a token character (RFC 9110 §5.6.2). */
-static int is_tchar(unsigned char c)
-{
+static int is_tchar(unsigned char c) {
 	return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') ||
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
 }
@@ -86,16 +56,14 @@ static int is_vchar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
-static int unhex(unsigned char c)
-{
+static int unhex(unsigned char c) {
 	if (c >= '0' && c <= '9')
 		return c - '0';
 	c |= 32;
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static struct str trim_ows(struct str s)
-{
+static struct str trim_ows(struct str s) {
 	while (s.n && (s.p[0] == ' ' || s.p[0] == '\t'))
 		s.p++, s.n--;
 	while (s.n && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t'))
@@ -103,28 +71,31 @@ static struct str trim_ows(struct str s)
 	return s;
 }
 
-/* eq_fold reports whether s equals the lower-case lc, folding only A-Z. */
-static int eq_fold(struct str s, const char *lc)
-{
-	size_t n = strlen(lc);
-	if (s.n != n)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s.p[i];
-		if (c >= 'A' && c <= 'Z')
-			c += 'a' - 'A';
-		if (c != lc[i])
-			return 0;
-	}
-	return 1;
-}
+/* eq_fold reports whether s equals lc, ignoring ASCII case. */
+static int eq_fold(struct str s, const char *lc) { return s.n == strlen(lc) && !strncasecmp(s.p, lc, s.n); }
 
 static int str_is(struct str s, const char *lit) { return s.n == strlen(lit) && !memcmp(s.p, lit, s.n); }
 
+/* all_vchar reports whether every byte of s may appear in a field value. */
+static int all_vchar(struct str s) {
+	for (size_t i = 0; i < s.n; i++)
+		if (!is_vchar(s.p[i]))
+			return 0;
+	return 1;
+}
+
+/* cut returns s up to the first c and leaves in *s what follows that c
+ * (nothing when there is none). */
+static struct str cut(struct str *s, char c) {
+	const char *k = s->n ? memchr(s->p, c, s->n) : NULL;
+	struct str head = {s->p, k ? (size_t)(k - s->p) : s->n};
+	*s = k ? (struct str){k + 1, s->n - head.n - 1} : (struct str){s->p + s->n, 0};
+	return head;
+}
+
 /* head_line finds the line of the head starting at b[from] (without its
  * CRLF or bare LF) and the offset after it. */
-static int head_line(const char *b, size_t len, size_t from, struct str *line, size_t *next)
-{
+static int head_line(const char *b, size_t len, size_t from, struct str *line, size_t *next) {
 	const char *nl = memchr(b + from, '\n', len - from);
 	if (!nl)
 		return len >= H1_MAX_HEAD ? HEAD_TOO_LARGE : NEED_MORE;
@@ -139,8 +110,7 @@ static int head_line(const char *b, size_t len, size_t from, struct str *line, s
 
 /* target_path splits an origin-form or absolute-form target into path and
  * raw query; the asterisk-form is refused. */
-static int target_path(struct str t, struct request *r)
-{
+static int target_path(struct str t, struct request *r) {
 	if (t.p[0] != '/') {
 		const char *k = memmem(t.p, t.n, "://", 3);
 		if (!k || k == t.p)
@@ -148,26 +118,23 @@ static int target_path(struct str t, struct request *r)
 		for (const char *c = t.p; c < k; c++)
 			if (!(is_digit(*c) || ((*c | 32) >= 'a' && (*c | 32) <= 'z') || *c == '+' || *c == '-' || *c == '.'))
 				return 0;
-		struct str rest = {k + 3, t.n - (k + 3 - t.p)};
-		const char *s = memchr(rest.p, '/', rest.n), *q = memchr(rest.p, '?', rest.n);
-		if (!s || (q && q < s)) {
+		t = (struct str){k + 3, t.n - (k + 3 - t.p)};
+		const char *s = memchr(t.p, '/', t.n), *q = memchr(t.p, '?', t.n);
+		if (!s || (q && q < s)) { /* no path: "/" */
+			cut(&t, '?');
 			r->path = (struct str){"/", 1};
-			if (q)
-				r->query = (struct str){q + 1, rest.p + rest.n - q - 1};
+			r->query = t;
 			return 1;
 		}
-		t = (struct str){s, rest.p + rest.n - s};
+		t = (struct str){s, t.p + t.n - s};
 	}
-	const char *q = memchr(t.p, '?', t.n);
-	r->path = (struct str){t.p, q ? (size_t)(q - t.p) : t.n};
-	if (q)
-		r->query = (struct str){q + 1, t.p + t.n - q - 1};
+	r->path = cut(&t, '?');
+	r->query = t;
 	return 1;
 }
 
 /* request_line parses "METHOD SP request-target SP HTTP/1.d". */
-static int request_line(struct str l, struct request *r)
-{
+static int request_line(struct str l, struct request *r) {
 	size_t i = 0, j = 0;
 	while (i < l.n && is_tchar(l.p[i]))
 		i++;
@@ -190,25 +157,20 @@ static int request_line(struct str l, struct request *r)
 
 /* split_field splits "name: value" and checks its syntax; value keeps its
  * surrounding whitespace. Space before the colon and obs-fold fail here. */
-static int split_field(struct str l, struct str *name, struct str *value)
-{
+static int split_field(struct str l, struct str *name, struct str *value) {
 	size_t i = 0;
 	while (i < l.n && is_tchar(l.p[i]))
 		i++;
 	if (i == 0 || i >= l.n || l.p[i] != ':')
 		return BAD;
-	for (size_t k = i + 1; k < l.n; k++)
-		if (!is_vchar(l.p[k]))
-			return BAD;
 	*name = (struct str){l.p, i};
 	*value = (struct str){l.p + i + 1, l.n - i - 1};
-	return OK;
+	return all_vchar(*value) ? OK : BAD;
 }
 
 /* parse_cl parses 1*DIGIT; a value over the body limit becomes TOO_LONG,
  * one that does not fit 63 bits is malformed. */
-static int parse_cl(struct str v, long long *cl)
-{
+static int parse_cl(struct str v, long long *cl) {
 	long long x = 0;
 	if (v.n == 0)
 		return 0;
@@ -225,15 +187,11 @@ static int parse_cl(struct str v, long long *cl)
 }
 
 /* connection reads the comma-separated Connection options. */
-static void connection(struct str v, struct request *r)
-{
+static void connection(struct str v, struct request *r) {
 	while (v.n) {
-		const char *c = memchr(v.p, ',', v.n);
-		size_t k = c ? (size_t)(c - v.p) : v.n;
-		struct str tok = trim_ows((struct str){v.p, k});
+		struct str tok = trim_ows(cut(&v, ','));
 		r->conn_close |= eq_fold(tok, "close");
 		r->keep_alive |= eq_fold(tok, "keep-alive");
-		v = c ? (struct str){c + 1, v.n - k - 1} : (struct str){v.p + k, 0};
 	}
 }
 
@@ -244,15 +202,9 @@ struct fields {
 
 /* field_line parses one field line. An obs-fold line is accepted unless it
  * continues a field the server acts on or no field precedes it. */
-static int field_line(struct fields *h, struct str l, struct request *r)
-{
+static int field_line(struct fields *h, struct str l, struct request *r) {
 	if (l.p[0] == ' ' || l.p[0] == '\t') {
-		if (!h->any || h->acted)
-			return BAD;
-		for (size_t i = 0; i < l.n; i++)
-			if (!is_vchar(l.p[i]))
-				return BAD;
-		return OK;
+		return h->any && !h->acted && all_vchar(l) ? OK : BAD;
 	}
 	struct str name, value;
 	if (split_field(l, &name, &value) != OK)
@@ -283,8 +235,7 @@ static int field_line(struct fields *h, struct str l, struct request *r)
 /* parse_request parses the head at the start of b. Every complete line is
  * checked as soon as it is present; empty lines before the request line
  * are skipped and a bare LF ends a line. */
-static int parse_request(const char *b, size_t len, struct request *r, size_t *hn)
-{
+static int parse_request(const char *b, size_t len, struct request *r, size_t *hn) {
 	struct str line = {0};
 	struct fields h = {0};
 	size_t next = 0;
@@ -318,15 +269,11 @@ static int parse_request(const char *b, size_t len, struct request *r, size_t *h
 
 /* parse_micros reads us= from a raw query as backends.ParseMicros does:
  * exactly once, plain decimal digits, at most MAX_WORK_US. */
-static int parse_micros(struct str q, long long *us)
-{
+static int parse_micros(struct str q, long long *us) {
 	int found = 0;
 	*us = 0;
 	while (q.n) {
-		const char *amp = memchr(q.p, '&', q.n);
-		size_t k = amp ? (size_t)(amp - q.p) : q.n;
-		struct str p = {q.p, k};
-		q = amp ? (struct str){amp + 1, q.n - k - 1} : (struct str){q.p + k, 0};
+		struct str p = cut(&q, '&');
 		if (p.n < 3 || memcmp(p.p, "us=", 3))
 			continue;
 		if (found || p.n == 3 || p.n > 3 + 8)
@@ -341,8 +288,7 @@ static int parse_micros(struct str q, long long *us)
 	return found && *us <= MAX_WORK_US;
 }
 
-static int route_of(const struct request *r, long long *us)
-{
+static int route_of(const struct request *r, long long *us) {
 	int rt;
 	*us = 0;
 	if (str_is(r->path, "/plaintext"))
@@ -360,8 +306,7 @@ static int route_of(const struct request *r, long long *us)
 
 /* date is the current time as an IMF-fixdate, formatted at most once a
  * second per thread. */
-static const char *date(void)
-{
+static const char *date(void) {
 	static __thread time_t sec = -1;
 	static __thread char buf[32];
 	time_t now = time(NULL);
@@ -376,8 +321,7 @@ static const char *date(void)
 
 /* respond appends the answer for rt: Content-Type, Content-Length, Date,
  * then Connection when present; no body for HEAD. */
-static void respond(struct buf *out, int rt, const char *body, size_t n, int close, int keep_alive, int head)
-{
+static void respond(struct buf *out, int rt, const char *body, size_t n, int close, int keep_alive, int head) {
 	char num[24];
 	buf_reserve(out, 200 + n);
 	switch (rt) {
@@ -409,16 +353,8 @@ static void respond(struct buf *out, int rt, const char *body, size_t n, int clo
 		buf_put(out, body, n);
 }
 
-static void too_large(struct buf *out)
-{
-	PUTS(out, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/plain\r\nContent-Length: 24\r\nDate: ");
-	buf_put(out, date(), 29);
-	PUTS(out, "\r\nConnection: close\r\n\r\nRequest Entity Too Large");
-}
-
 /* parse_chunk_size parses "1*HEXDIG [ BWS ; chunk-ext ]". */
-static int parse_chunk_size(struct str l, long long *size)
-{
+static int parse_chunk_size(struct str l, long long *size) {
 	size_t i = 0;
 	*size = 0;
 	for (; i < l.n && unhex(l.p[i]) >= 0; i++)
@@ -427,11 +363,8 @@ static int parse_chunk_size(struct str l, long long *size)
 	if (i == 0)
 		return 0;
 	struct str rest = trim_ows((struct str){l.p + i, l.n - i});
-	if (rest.n && rest.p[0] != ';')
+	if ((rest.n && rest.p[0] != ';') || !all_vchar(rest))
 		return 0;
-	for (size_t k = 0; k < rest.n; k++)
-		if (!is_vchar(rest.p[k]))
-			return 0;
 	if (*size > H1_MAX_BODY)
 		*size = TOO_LONG;
 	return 1;
@@ -441,8 +374,7 @@ static int parse_chunk_size(struct str l, long long *size)
  * the data of an /echo body is moved to follow the head (s->dec bytes so
  * far), the framing is removed and *rlen shrinks by as much. It returns
  * OK once the body is complete, or NEED_MORE, BAD or BODY_TOO_LARGE. */
-static int chunks(struct h1_session *s, char *r, size_t *rlen)
-{
+static int chunks(struct h1_session *s, char *r, size_t *rlen) {
 	size_t end = *rlen, rd = s->hn + s->dec, wr = rd;
 	int st = NEED_MORE;
 	while (st == NEED_MORE) {
@@ -518,8 +450,7 @@ out:
 }
 
 /* slow hands out the current request's work when its route is a slow one. */
-static int slow(struct h1_session *s, struct h1_work *w)
-{
+static int slow(struct h1_session *s, struct h1_work *w) {
 	if (s->route != ROUTE_DELAY && s->route != ROUTE_CPU)
 		return 0;
 	s->in_body = 0;
@@ -529,21 +460,26 @@ static int slow(struct h1_session *s, struct h1_work *w)
 	return 1;
 }
 
-static size_t fail(struct h1_session *s, struct buf *out, const char *answer, size_t n, size_t len, int *close)
-{
+/* fail answers a request that ends the connection (st is neither OK nor
+ * NEED_MORE): the rest of the input is consumed and dropped. */
+static size_t fail(struct h1_session *s, int st, struct buf *out, size_t len, int *close) {
+	static const char *const answers[] = {
+		[BAD] = BAD_REQUEST, [VERSION] = VERSION_NOT_SUPPORTED,
+		[CODING] = NOT_IMPLEMENTED, [HEAD_TOO_LARGE] = HEADER_TOO_LARGE,
+	};
 	memset(s, 0, sizeof *s);
-	if (answer)
-		buf_put(out, answer, n);
-	else
-		too_large(out);
+	if (st == BODY_TOO_LARGE) { /* the 413, with Date */
+		PUTS(out, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/plain\r\nContent-Length: 24\r\nDate: ");
+		buf_put(out, date(), 29);
+		PUTS(out, "\r\nConnection: close\r\n\r\nRequest Entity Too Large");
+	} else {
+		buf_put(out, answers[st], strlen(answers[st]));
+	}
 	*close = 1;
 	return len;
 }
 
-#define FAIL(answer) fail(s, out, answer, sizeof answer - 1, *len, close)
-
-size_t h1_serve(struct h1_session *s, char *in, size_t *len, struct buf *out, int *close, struct h1_work *w)
-{
+size_t h1_serve(struct h1_session *s, char *in, size_t *len, struct buf *out, int *close, struct h1_work *w) {
 	size_t n = 0;
 	*close = 0;
 	w->kind = H1_NONE;
@@ -557,12 +493,10 @@ size_t h1_serve(struct h1_session *s, char *in, size_t *len, struct buf *out, in
 			} else if (rlen >= s->hn + (size_t)s->cl) {
 				st = OK;
 			}
-			if (st == BODY_TOO_LARGE)
-				return fail(s, out, NULL, 0, *len, close);
-			if (st == BAD)
-				return FAIL(BAD_REQUEST);
 			if (st == NEED_MORE)
 				return n;
+			if (st != OK)
+				return fail(s, st, out, *len, close);
 			size_t body = s->chunked ? s->dec : (size_t)s->cl, end = n + s->hn + body;
 			if (slow(s, w))
 				return end;
@@ -579,20 +513,11 @@ size_t h1_serve(struct h1_session *s, char *in, size_t *len, struct buf *out, in
 			return n;
 		struct request r;
 		size_t hn;
-		switch (parse_request(in + n, *len - n, &r, &hn)) {
-		case OK:
-			break;
-		case NEED_MORE:
+		int st = parse_request(in + n, *len - n, &r, &hn);
+		if (st == NEED_MORE)
 			return n;
-		case HEAD_TOO_LARGE:
-			return FAIL(HEADER_TOO_LARGE);
-		case VERSION:
-			return FAIL(VERSION_NOT_SUPPORTED);
-		case CODING:
-			return FAIL(NOT_IMPLEMENTED);
-		default:
-			return FAIL(BAD_REQUEST);
-		}
+		if (st != OK)
+			return fail(s, st, out, *len, close);
 		pay_handicap();
 		/* A request with Transfer-Encoding is chunked, and it always closes. */
 		s->close = r.conn_close || r.chunked || (r.minor == 0 && !r.keep_alive);
@@ -603,13 +528,12 @@ size_t h1_serve(struct h1_session *s, char *in, size_t *len, struct buf *out, in
 		s->chunked = r.chunked;
 		s->cl = r.cl < 0 ? 0 : r.cl;
 		if (s->cl > H1_MAX_BODY)
-			return fail(s, out, NULL, 0, *len, close);
+			return fail(s, BODY_TOO_LARGE, out, *len, close);
 		s->in_body = 1; /* answered above, at once when the body is here */
 	}
 }
 
-int h1_finish(struct h1_session *s, struct buf *out)
-{
+int h1_finish(struct h1_session *s, struct buf *out) {
 	if (!s->owed)
 		return 0;
 	int c = s->close;

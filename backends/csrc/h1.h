@@ -7,22 +7,13 @@
 
 #include <stddef.h>
 
+#include "cmd.h"
+
 #define H1_MAX_HEAD (8 << 10)  /* request line + headers over this: 431 */
 #define H1_MAX_BODY (1 << 20)  /* a body over this: 413 */
 /* H1_IN_MAX bounds the input a session needs buffered at once: one head,
  * one body and one incomplete line of chunked framing. */
 #define H1_IN_MAX (H1_MAX_HEAD + H1_MAX_BODY + (16 << 10))
-
-/* buf is a growable byte buffer. Its zero value is empty. */
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-/* buf_reserve makes room for n more bytes; it aborts when memory is out. */
-void buf_reserve(struct buf *b, size_t n);
-void buf_put(struct buf *b, const void *p, size_t n);
-void buf_free(struct buf *b);
 
 /* h1_work is the slow step of one request: wait (/delay) or compute (/cpu). */
 enum h1_kind { H1_NONE, H1_DELAY, H1_CPU };

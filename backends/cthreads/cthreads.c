@@ -32,8 +32,7 @@
 static enum proto proto;
 
 /* read_fd is read(2) retried on EINTR. */
-static ssize_t read_fd(int fd, void *p, size_t n)
-{
+static ssize_t read_fd(int fd, void *p, size_t n) {
 	ssize_t k;
 	while ((k = read(fd, p, n)) < 0 && errno == EINTR)
 		;
@@ -41,8 +40,7 @@ static ssize_t read_fd(int fd, void *p, size_t n)
 }
 
 /* write_all writes every byte of p, looping over short writes. */
-static int write_all(int fd, const char *p, size_t n)
-{
+static int write_all(int fd, const char *p, size_t n) {
 	while (n > 0) {
 		ssize_t k = write(fd, p, n);
 		if (k < 0 && errno == EINTR)
@@ -59,8 +57,7 @@ static int write_all(int fd, const char *p, size_t n)
  * does: shut the write side, so the client reads the end of the answer,
  * then read and drop what it still sends until it closes or LingerTime
  * passes (SO_RCVTIMEO bounds each read). */
-static void linger(int fd)
-{
+static void linger(int fd) {
 	struct timeval tv = {0, LINGER_US};
 	char drop[512];
 	if (shutdown(fd, SHUT_WR) < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
@@ -70,8 +67,7 @@ static void linger(int fd)
 			return;
 }
 
-static void serve_echo(int fd)
-{
+static void serve_echo(int fd) {
 	char *b = malloc(ECHO_BUF);
 	ssize_t n;
 	while (b && (n = read_fd(fd, b, ECHO_BUF)) > 0) {
@@ -84,8 +80,7 @@ static void serve_echo(int fd)
 
 /* serve_http reads, answers every complete request, writes everything and
  * reads again. */
-static void serve_http(int fd)
-{
+static void serve_http(int fd) {
 	struct h1_session s = {0};
 	struct buf in = {0}, out = {0};
 	for (;;) {
@@ -133,8 +128,7 @@ static void serve_http(int fd)
 	buf_free(&out);
 }
 
-static void *conn_thread(void *arg)
-{
+static void *conn_thread(void *arg) {
 	int fd = (int)(intptr_t)arg;
 	if (proto == PROTO_ECHO)
 		serve_echo(fd);
@@ -145,15 +139,13 @@ static void *conn_thread(void *arg)
 }
 
 /* wait_signal ends the process at SIGTERM or SIGINT, closing every socket. */
-static void *wait_signal(void *set)
-{
+static void *wait_signal(void *set) {
 	int sig;
 	sigwait(set, &sig);
 	_exit(0);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	static sigset_t stop;
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
