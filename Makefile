@@ -3,28 +3,50 @@ BIN       ?= bin
 PKGS      := ./...
 FUZZTIME  ?= 10s
 IMAGE_TAG ?= latest
+CC        ?= cc
+CFLAGS    ?= -O2 -Wall -Wextra
 
-.PHONY: build test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-idle bench-latency costs report compare \
+.PHONY: build build-go build-c test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-idle bench-latency costs report compare \
 	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke compose-up-check clean
 
 # -buildvcs=auto: the binaries carry their commit (rows read it) even where
 # GOFLAGS=-buildvcs=false is set in the environment.
-build: programs
+build: build-go build-c
+
+build-go:
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN)/ ./cmd/...
 
-# programs: the C programs (references without a language runtime). Each
-# adds itself with one prerequisite line; without a C compiler each says so
-# in one line and is skipped, and bench reports it as not built.
-.PHONY: programs
-programs: $(BIN)/threadcost
+# build-c compiles the C programs with the system C compiler: the two
+# reference servers without a runtime (backends/cthreads, backends/cepoll)
+# and bench costs' thread measurements (runner/costs/threadcost). Without a
+# compiler it says so in one line and builds nothing: bench reports those
+# backends as not built, bench costs shows no C rows, and the conformance
+# suite skips them.
+CSHARED := backends/csrc/h1.c backends/csrc/cmd.c
+CDEPS   := $(CSHARED) backends/csrc/h1.h backends/csrc/cmd.h
+ifeq ($(shell command -v $(firstword $(CC)) 2>/dev/null),)
+build-c:
+	@echo "no C compiler ($(CC)): cepoll, cthreads and threadcost not built; apt-get install gcc"
+else
+build-c: $(BIN)/cthreads $(BIN)/cepoll $(BIN)/threadcost
+
+$(BIN)/cthreads: backends/cthreads/cthreads.c $(CDEPS)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -pthread -Ibackends/csrc -o $@ $< $(CSHARED)
+
+$(BIN)/cepoll: backends/cepoll/cepoll.c $(CDEPS)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -pthread -Ibackends/csrc -o $@ $< $(CSHARED)
 
 $(BIN)/threadcost: runner/costs/threadcost/threadcost.c
-	@if command -v $(CC) >/dev/null 2>&1; then mkdir -p $(BIN); set -x; $(CC) -O2 -Wall -Wextra -pthread -o $@ $<; \
-	else echo "threadcost: no C compiler ($(CC)), not built: bench costs shows no C rows"; fi
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -pthread -o $@ $<
+endif
 
-# test is what CI runs: formatting, vet, race-enabled tests, a short fuzz smoke.
-test: fmt-check vet
-	$(GO) test -race -count=1 $(PKGS)
+# test is what CI runs: formatting, vet, the C programs (the conformance
+# suite runs the servers from $(BIN)), race-enabled tests, a short fuzz smoke.
+test: fmt-check vet build-c
+	ASYNCBENCH_BIN=$(abspath $(BIN)) $(GO) test -race -count=1 $(PKGS)
 	$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=3s
 
 fmt-check:

@@ -5,7 +5,7 @@
 # errors or non-2xx responses.
 #
 # Environment: DURATION (10s), CONNS (64), THREADS (1), DEPTH (16),
-# BACKENDS ("stdlib gnet fasthttp"), PORT (18080), SERVER_CPU (0),
+# BACKENDS ("stdlib gnet fasthttp"; cthreads and cepoll run from bin/), PORT (18080), SERVER_CPU (0),
 # WRK_CPU (1), PATH_REQ (/plaintext).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,14 @@ trap cleanup EXIT
 "$GO" build -o "$tmp/server" ./cmd/server
 
 start_server() { # backend
-	GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$tmp/server" -backend "$1" -proto http -addr "127.0.0.1:$PORT" >"$tmp/server.out" 2>"$tmp/server.err" &
+	local cmd=("$tmp/server" -backend "$1")
+	case $1 in
+	cthreads | cepoll) # C programs: built by make into bin/
+		make --no-print-directory build-c >&2
+		cmd=("bin/$1")
+		;;
+	esac
+	GOMAXPROCS=1 taskset -c "$SERVER_CPU" "${cmd[@]}" -proto http -addr "127.0.0.1:$PORT" >"$tmp/server.out" 2>"$tmp/server.err" &
 	server_pid=$!
 	for _ in $(seq 100); do
 		grep -q '^listening on ' "$tmp/server.out" 2>/dev/null && return 0

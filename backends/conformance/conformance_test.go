@@ -3,11 +3,13 @@ package conformance
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,19 +29,55 @@ var protos = []backends.Proto{backends.ProtoEcho, backends.ProtoHTTP}
 // returns its address. Stopping it must take less than closeTimeout.
 func start(t *testing.T, name string, proto backends.Proto) string {
 	t.Helper()
-	if info, _ := backends.Lookup(name); info.External() {
-		t.Skipf("%s is a separate program (bin/%s)", name, info.Program) // TODO(programs): start bin/PROGRAM
-	}
-	srv, err := registry.New(name, proto)
-	if err != nil {
-		t.Fatalf("New(%s, %s): %v", name, proto, err)
-	}
+	srv := newServer(t, name, proto)
 	addr, err := srv.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
 	t.Cleanup(func() { closeWithin(t, srv) })
+	track(t, addr.String(), srv)
 	return addr.String()
+}
+
+// newServer returns backend name serving proto: from the registry, or for
+// a catalog entry with Program, that program (see catalogProgram).
+func newServer(t *testing.T, name string, proto backends.Proto) backends.Server {
+	t.Helper()
+	info, err := backends.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.External() {
+		return catalogProgram(t, info, proto)
+	}
+	srv, err := registry.New(name, proto)
+	if err != nil {
+		t.Fatalf("New(%s, %s): %v", name, proto, err)
+	}
+	return srv
+}
+
+// cpuMeter reads the CPU time a server has used; a difference of two
+// readings may fall short of the truth by up to slack.
+type cpuMeter struct {
+	read  func() (time.Duration, error)
+	slack time.Duration
+}
+
+// cpuMeters maps the address of every server the suite runs to its
+// cpuMeter. A server known only by its address (TestExternal) has none.
+var cpuMeters sync.Map // string → cpuMeter
+
+// track records how the CPU time of the server at addr is read: this
+// process's for an in-process backend, the program's process group's
+// for a program.
+func track(t *testing.T, addr string, srv backends.Server) {
+	m := cpuMeter{read: processCPU}
+	if p, ok := srv.(*program); ok {
+		m = cpuMeter{read: p.cpuTime, slack: procCPUSlack}
+	}
+	cpuMeters.Store(addr, m)
+	t.Cleanup(func() { cpuMeters.Delete(addr) })
 }
 
 const closeTimeout = 3 * time.Second
@@ -83,6 +121,10 @@ func TestConformance(t *testing.T) {
 }
 
 func testUnsupported(t *testing.T, name string, proto backends.Proto) {
+	if info, _ := backends.Lookup(name); info.External() {
+		testProgramUnsupported(t, info, proto)
+		return
+	}
 	srv, err := registry.New(name, proto)
 	if err == nil {
 		srv.Close()
@@ -96,13 +138,36 @@ func testUnsupported(t *testing.T, name string, proto backends.Proto) {
 	}
 }
 
-// testCloseWithConns checks Close returns promptly while connections are
-// idle, mid-request and mid-stream, and that those connections end.
-func testCloseWithConns(t *testing.T, name string, proto backends.Proto) {
-	srv, err := registry.New(name, proto)
-	if err != nil {
+// testProgramUnsupported checks a program refuses a protocol it does not
+// serve on its command line: exit status 2, the protocol named on stderr.
+func testProgramUnsupported(t *testing.T, info backends.Info, proto backends.Proto) {
+	path, skip, err := programPath(info.Program)
+	switch {
+	case skip != "":
+		t.Skip(skip)
+	case err != nil:
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "-proto", string(proto), "-addr", "127.0.0.1:0")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("%s -proto %s: %v; want exit status 2", info.Program, proto, err)
+	}
+	if !strings.Contains(stderr.String(), string(proto)) {
+		t.Fatalf("%s -proto %s: stderr %q does not name the protocol", info.Program, proto, stderr.String())
+	}
+}
+
+// testCloseWithConns checks Close returns promptly while connections are
+// idle, mid-request and mid-stream, and that those connections end. For a
+// program, Close is SIGTERM and the process must exit in time.
+func testCloseWithConns(t *testing.T, name string, proto backends.Proto) {
+	srv := newServer(t, name, proto)
 	addr, err := srv.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -551,6 +616,12 @@ func TestSameResponses(t *testing.T) {
 	var names []string
 	addrs := map[string]string{}
 	for _, b := range backends.Catalog {
+		if b.External() {
+			if _, skip, _ := programPath(b.Program); skip != "" {
+				t.Logf("%s left out: %s", b.Name, skip)
+				continue
+			}
+		}
 		if b.Serves(backends.ProtoHTTP) {
 			names = append(names, b.Name)
 			addrs[b.Name] = start(t, b.Name, backends.ProtoHTTP)
