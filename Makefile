@@ -6,7 +6,7 @@ IMAGE_TAG ?= latest
 CC        ?= cc
 CFLAGS    ?= -O2 -Wall -Wextra
 
-.PHONY: build build-go build-c test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-idle bench-latency costs report compare \
+.PHONY: build build-go build-c test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-floor bench-idle bench-latency costs report compare \
 	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke compose-up-check clean
 
 # -buildvcs=auto: the binaries carry their commit (rows read it) even where
@@ -71,10 +71,15 @@ bench-full: build
 	$(BIN)/bench run -plan full
 
 # bench-scheduling: threads, goroutines or an event loop against handlers that
-# wait, compute, and a cheap/expensive mix, the C references cthreads and
-# cepoll included (about 18 minutes on 2 cores).
+# wait, compute, a cheap/expensive mix and a new connection per request, the
+# C references cthreads and cepoll included (about 23 minutes on 2 cores).
 bench-scheduling: build
 	$(BIN)/bench run -plan scheduling
+
+# bench-floor: every HTTP backend at one equal offered load, requests per
+# server CPU-second against cepoll's, the C epoll loop (about 6 minutes).
+bench-floor: build
+	$(BIN)/bench run -plan floor
 
 # bench-idle: memory per idle connection, kernel included, for every HTTP
 # backend from 1,000 to 19,000 connections (about 6 minutes on 2 cores).

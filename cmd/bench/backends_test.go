@@ -59,7 +59,7 @@ func TestRunSchedulingPrograms(t *testing.T) {
 	if err != nil {
 		t.Fatalf("with every program: %v", err)
 	}
-	if cells, _ := cfg.Plan.Expand(); len(cells) != 192 {
+	if cells, _ := cfg.Plan.Expand(); len(cells) != 240 {
 		t.Fatalf("%d cells", len(cells))
 	}
 }
