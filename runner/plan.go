@@ -82,6 +82,11 @@ type Plan struct {
 	RateList  []RateValue   `yaml:"rates"`
 	Payloads  []int         `yaml:"payloads"`
 	Reps      int           `yaml:"repetitions"`
+	// MaxReps, when above Reps, lets bench run add rounds one at a time
+	// after the first Reps, up to MaxReps, while a comparison is still
+	// undecided for want of rounds or a throughput interval is wide (see
+	// cmd/bench's adaptive rounds); 0 = exactly Reps.
+	MaxReps int `yaml:"max_repetitions,omitempty"`
 	Duration  time.Duration `yaml:"duration"`
 	Warmup    time.Duration `yaml:"warmup"`
 	DialRate  float64       `yaml:"dial_rate,omitempty"` // generator -dial-rate; 0 = its default
@@ -221,6 +226,9 @@ func (p *Plan) checkRanges(maxConns int) []error {
 	}
 	if p.Reps < 1 || p.Reps > MaxRepetitions {
 		add("repetitions %d: must be 1 to %d", p.Reps, MaxRepetitions)
+	}
+	if p.MaxReps != 0 && (p.MaxReps < p.Reps || p.MaxReps > MaxRepetitions) {
+		add("max_repetitions %d: must be 0 (exactly repetitions) or from repetitions (%d) to %d", p.MaxReps, p.Reps, MaxRepetitions)
 	}
 	if p.Retries != nil && (*p.Retries < 0 || *p.Retries > MaxRetries) {
 		add("retries %d: must be 0 (never) to %d", *p.Retries, MaxRetries)

@@ -344,3 +344,17 @@ func TestBuiltinPlansPrograms(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxRepetitions(t *testing.T) {
+	p := threeCells()
+	p.Reps = 6
+	for _, tc := range []struct {
+		max int
+		ok  bool
+	}{{0, true}, {6, true}, {9, true}, {5, false}, {MaxRepetitions + 1, false}} {
+		p.MaxReps = tc.max
+		if err := p.Validate(0); (err == nil) != tc.ok {
+			t.Errorf("max_repetitions %d: %v, want ok %v", tc.max, err, tc.ok)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -234,6 +235,9 @@ func runPlan(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		runID, cfg.Plan.Name, cfg.ServerCPUSet, cfg.GeneratorCPUSet, dir)
 	rec := &recorder{w: w}
 	out, runErr := runner.Run(ctx, cfg, rec)
+	if runErr == nil {
+		out, runErr = moreRounds(ctx, &cfg, rec, prior, out, dir, stderr)
+	}
 	if cerr := w.Close(); cerr != nil && runErr == nil {
 		runErr = cerr
 	}
@@ -376,4 +380,54 @@ func findBinary(path, name string) (string, error) {
 		return "", fmt.Errorf("%s binary %s is not an executable file", name, path)
 	}
 	return path, nil
+}
+
+// moreRounds runs the plan's adaptive rounds: while the plan allows more
+// (max_repetitions) and the run is not settled, one more round, then the
+// question again. Each added round goes into the run's plan.yaml first, so
+// -resume knows of it.
+func moreRounds(ctx context.Context, cfg *runner.Config, rec *recorder, prior []results.Row, out runner.Outcome, dir string, stderr io.Writer) (runner.Outcome, error) {
+	for cfg.Plan.MaxReps > cfg.Plan.Reps {
+		all := append(slices.Clip(prior), rec.rows...)
+		t := report.RunTally(runner.Latest(all), cfg.Plan.ReferenceLabel())
+		if settled(t) {
+			break
+		}
+		cfg.Plan.Reps++
+		fmt.Fprintf(stderr, "round %d of at most %d: %s\n", cfg.Plan.Reps, cfg.Plan.MaxReps, unsettled(t))
+		if err := writePlan(dir, &cfg.Plan); err != nil {
+			return out, err
+		}
+		cfg.Skip, cfg.Prior = runner.Completed(all), all
+		more, err := runner.Run(ctx, *cfg, rec)
+		out.Planned = more.Planned
+		out.Ran += more.Ran
+		out.Failed += more.Failed
+		out.Reruns += more.Reruns
+		out.RerunsOK += more.RerunsOK
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// settled reports whether a run needs no more rounds: no comparison is
+// undecided for want of rounds, and every closed-loop throughput interval
+// is narrower than report.NarrowInterval of its ratio (open-loop ones are
+// narrow by construction when the servers keep up).
+func settled(t report.Tally) bool {
+	return t.TooFew == 0 && t.ClosedNarrow == t.ClosedIntervals
+}
+
+// unsettled says why another round runs.
+func unsettled(t report.Tally) string {
+	var why []string
+	if t.TooFew > 0 {
+		why = append(why, fmt.Sprintf("%d verdicts with too few rounds", t.TooFew))
+	}
+	if n := t.ClosedIntervals - t.ClosedNarrow; n > 0 {
+		why = append(why, fmt.Sprintf("%d of %d closed-loop throughput intervals %.0f%% of their ratio or wider", n, t.ClosedIntervals, 100*report.NarrowInterval))
+	}
+	return strings.Join(why, ", ")
 }

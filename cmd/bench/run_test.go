@@ -82,3 +82,54 @@ func TestRunCountsReruns(t *testing.T) {
 		t.Fatalf("bench report stderr: %q", stderr.String())
 	}
 }
+
+// TestRunAdaptiveRounds: with max_repetitions above repetitions, bench run
+// adds rounds one at a time while verdicts lack rounds, and stops at the
+// maximum; the run's plan.yaml says how many rounds there were.
+func TestRunAdaptiveRounds(t *testing.T) {
+	planFile := filepath.Join(t.TempDir(), "p.yaml")
+	plan := "name: ad\nbackends: [stdlib, gnet]\nworkloads: [plaintext]\nconnections: [2]\npipeline: [1]\nrates: [0]\nrepetitions: 2\nmax_repetitions: 4\nretries: 0\nduration: 1s\nwarmup: 0s\nseed: 1\n"
+	if err := os.WriteFile(planFile, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(fakechild.EnvFake, "1")
+	t.Setenv(fakechild.EnvDir, t.TempDir())
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
+	out := filepath.Join(t.TempDir(), "runs")
+	var stdout, stderr bytes.Buffer
+	args := []string{"run", "-plan", planFile, "-out", out, "-run-id", "r", "-server", os.Args[0], "-loadgen", os.Args[0]}
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	dir := filepath.Join(out, "r")
+	rows := csvRows(t, filepath.Join(dir, "summary.csv"))
+	reps := map[int]int{}
+	for _, r := range rows {
+		reps[r.Rep]++
+	}
+	if len(rows) != 8 || reps[1] != 2 || reps[4] != 2 {
+		t.Fatalf("%d rows, rounds %v: want 2 cells × 4 rounds", len(rows), reps)
+	}
+	for _, want := range []string{"round 3 of at most 4: ", "round 4 of at most 4: ", "too few rounds"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if p, err := os.ReadFile(filepath.Join(dir, "plan.yaml")); err != nil || !strings.Contains(string(p), "repetitions: 4\n") {
+		t.Fatalf("plan.yaml: %v\n%s", err, p)
+	}
+	// Settled early: six identical rounds decide every verdict (the fake
+	// servers are equal), so no seventh runs.
+	plan = strings.Replace(strings.Replace(plan, "repetitions: 2\n", "repetitions: 6\n", 1), "max_repetitions: 4", "max_repetitions: 9", 1)
+	if err := os.WriteFile(planFile, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	args[len(args)-5] = "r2" // -run-id
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if rows := csvRows(t, filepath.Join(out, "r2", "summary.csv")); len(rows) != 12 || strings.Contains(stderr.String(), "round 7") {
+		t.Fatalf("%d rows, want 12 (6 rounds); stderr:\n%s", len(rows), stderr.String())
+	}
+}
