@@ -78,18 +78,18 @@ type Plan struct {
 	// Fractions are rates as fractions of capacity (0.5 = "50%"; see
 	// capacity.go). ParsePlan fills Rates and Fractions from the file's
 	// rates key (RateList); Marshal writes them back there.
-	Fractions []float64     `yaml:"-"`
-	RateList  []RateValue   `yaml:"rates"`
-	Payloads  []int         `yaml:"payloads"`
-	Reps      int           `yaml:"repetitions"`
+	Fractions []float64   `yaml:"-"`
+	RateList  []RateValue `yaml:"rates"`
+	Payloads  []int       `yaml:"payloads"`
+	Reps      int         `yaml:"repetitions"`
 	// MaxReps, when above Reps, lets bench run add rounds one at a time
 	// after the first Reps, up to MaxReps, while a comparison is still
 	// undecided for want of rounds or a throughput interval is wide (see
 	// cmd/bench's adaptive rounds); 0 = exactly Reps.
-	MaxReps int `yaml:"max_repetitions,omitempty"`
-	Duration  time.Duration `yaml:"duration"`
-	Warmup    time.Duration `yaml:"warmup"`
-	DialRate  float64       `yaml:"dial_rate,omitempty"` // generator -dial-rate; 0 = its default
+	MaxReps  int           `yaml:"max_repetitions,omitempty"`
+	Duration time.Duration `yaml:"duration"`
+	Warmup   time.Duration `yaml:"warmup"`
+	DialRate float64       `yaml:"dial_rate,omitempty"` // generator -dial-rate; 0 = its default
 	// Seed orders the cells of every round (see Expand); 0 = plan order.
 	// bench run picks one from the clock when the plan has none and
 	// writes it into the run's plan.yaml, so a resumed run keeps the order.
