@@ -66,9 +66,14 @@ func serve(t testing.TB, handle func(net.Conn)) string {
 // respond(n, body), n counting requests on the whole server from 0. It
 // allocates nothing per request when respond does not.
 func httpServer(t testing.TB, respond func(n int, body []byte) []byte) string {
+	return serve(t, httpHandler(respond))
+}
+
+// httpHandler is httpServer's connection handler.
+func httpHandler(respond func(n int, body []byte) []byte) func(net.Conn) {
 	var mu sync.Mutex
 	count := 0
-	return serve(t, func(c net.Conn) {
+	return func(c net.Conn) {
 		buf := make([]byte, 64<<10)
 		have := 0
 		for {
@@ -108,11 +113,16 @@ func httpServer(t testing.TB, respond func(n int, body []byte) []byte) string {
 			}
 			have = copy(buf, buf[off:have])
 		}
-	})
+	}
 }
 
 func echoServer(t testing.TB, corrupt int) string {
-	return serve(t, func(c net.Conn) {
+	return serve(t, echoHandler(corrupt))
+}
+
+// echoHandler is echoServer's connection handler.
+func echoHandler(corrupt int) func(net.Conn) {
+	return func(c net.Conn) {
 		buf := make([]byte, 32<<10)
 		pos := 0
 		for {
@@ -128,7 +138,7 @@ func echoServer(t testing.TB, corrupt int) string {
 				return
 			}
 		}
-	})
+	}
 }
 
 // forEngines runs a test on every engine.
