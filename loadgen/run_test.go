@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"os/exec"
 	"runtime"
@@ -352,7 +353,8 @@ func testGarbageIsProtocolError(t *testing.T, engine summary.Engine) {
 func TestTimeout(t *testing.T) { forEngines(t, testTimeout) }
 
 func testTimeout(t *testing.T, engine summary.Engine) {
-	addr := serve(t, func(c net.Conn) { _, _ = c.Read(make([]byte, 1024)); time.Sleep(2 * time.Second) })
+	// The server reads and never answers, until the generator closes.
+	addr := serve(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
 	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 1, Duration: 700 * time.Millisecond, Timeout: 200 * time.Millisecond})
 	if s := res.Summary; s.ErrorKinds["timeout"] < 1 || s.Requests != 0 {
 		t.Fatalf("timeouts %d requests %d", s.ErrorKinds["timeout"], s.Requests)
@@ -367,11 +369,13 @@ func TestUnreachableFailsFast(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nobody listens here now
 	start := time.Now()
-	_, err = Run(context.Background(), Config{Target: "http://" + addr + "/", Conns: 10, Duration: 10 * time.Second}, nil)
+	_, err = Run(context.Background(), Config{Target: "http://" + addr + "/", Conns: 10, Duration: time.Minute}, nil)
 	if err == nil || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("err = %v, want one naming %s", err, addr)
 	}
-	if d := time.Since(start); d > 3*time.Second {
+	// Failing at all shows the dial failed first; the bound only tells it
+	// from waiting out the minute, however loaded the machine.
+	if d := time.Since(start); d > 30*time.Second {
 		t.Fatalf("took %v", d)
 	}
 }
@@ -448,7 +452,9 @@ func TestServerExitEndsRun(t *testing.T) {
 	if s.StopReason != summary.StopServerExited || s.Server == nil || !s.Server.Exited {
 		t.Fatalf("stop %q server %+v", s.StopReason, s.Server)
 	}
-	if s.DurationSeconds > 5 || s.Requests == 0 || s.Server.Samples < 5 || s.Server.RSSIdleKiB <= 0 {
+	// The stop reason says why the run ended; the duration only has to be
+	// short of the 10 s asked for.
+	if s.DurationSeconds >= 9 || s.Requests == 0 || s.Server.Samples < 2 || s.Server.RSSIdleKiB <= 0 {
 		t.Fatalf("summary %+v server %+v", s, *s.Server)
 	}
 }
@@ -472,14 +478,46 @@ func TestRunFileLimit(t *testing.T) {
 	}
 	defer ln.Close()
 	cfg := Config{Target: "tcp://" + ln.Addr().String(), Conns: 300, Duration: time.Second, DialRate: 1e6}
-	start := time.Now()
 	_, err = Run(context.Background(), cfg, nil)
 	if err == nil || !strings.Contains(err.Error(), "open-file limit is 256") {
 		t.Fatalf("err = %v, want the open-file limit named", err)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("failed after %v, want at once", d)
+	// At once: the kernel queues every completed handshake on the listener
+	// before connect returns, so a dialled connection would be waiting.
+	if n := queued(t, ln); n != 0 {
+		t.Fatalf("%d connections dialled before the limit was named, want none", n)
 	}
+}
+
+// queued accepts, without blocking, every connection waiting on ln and
+// returns how many there were.
+func queued(t *testing.T, ln net.Listener) int {
+	t.Helper()
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var acceptErr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			nfd, _, err := syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+			if err != nil {
+				if err != syscall.EAGAIN {
+					acceptErr = err
+				}
+				return
+			}
+			syscall.Close(nfd)
+			n++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if acceptErr != nil {
+		t.Fatal(acceptErr)
+	}
+	return n
 }
 
 // TestOpenLoopRamp ramps 100 → 500 req/s over 1 s: about 300 requests,
