@@ -127,7 +127,7 @@ func (f *sloFlags) plan() (runner.Plan, error) {
 		}
 	}
 	if err := p.Validate(maxConns()); err != nil {
-		return p, cli.Usagef("slo: %v (see bench slo -h)", err)
+		return p, usagef("slo", "%w", err)
 	}
 	return p, nil
 }
