@@ -1,6 +1,7 @@
 // Package cli holds what the three commands (server, loadgen, bench) share
-// on the command line: the usage error and the exit codes, documented once
-// in the README's "Exit codes" table.
+// on the command line: flag parsing with -h and the usage hint (Parse), the
+// usage error, the exit codes, documented once in the README's "Exit codes"
+// table, and how a command reports its error and exits (Exit).
 package cli
 
 import (
