@@ -529,16 +529,20 @@ func queued(t *testing.T, ln net.Listener) int {
 	return n
 }
 
-// TestOpenLoopRamp ramps 100 → 500 req/s over 1 s: about 300 requests,
-// rate the mean, start and end recorded.
+// TestOpenLoopRamp ramps 100 → 500 req/s over 1 s: about 300 requests
+// (fewer only in a run marked saturated), rate the mean, start and end
+// recorded.
 func TestOpenLoopRamp(t *testing.T) { forEngines(t, testOpenLoopRamp) }
 
 func testOpenLoopRamp(t *testing.T, engine summary.Engine) {
 	addr := httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
 	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 4, Rate: 100, RateEnd: 500, Duration: time.Second, Warmup: 200 * time.Millisecond})
 	s := res.Summary
-	if s.Requests < 240 || s.Requests > 360 {
-		t.Fatalf("requests = %d, want ≈ 300", s.Requests)
+	// No request goes out before its intended time: at most the 300 the
+	// schedule holds, give or take the edges. Fewer only when the run says
+	// the generator fell behind, as a loaded machine can make it.
+	if s.Requests > 360 || (s.Requests < 240 && !s.Saturated) {
+		t.Fatalf("requests = %d (saturated %v), want ≈ 300", s.Requests, s.Saturated)
 	}
 	if s.Rate != 300 || s.RateStart != 100 || s.RateEnd != 500 || s.Errors != 0 {
 		t.Fatalf("rate %v start %v end %v errors %v", s.Rate, s.RateStart, s.RateEnd, s.ErrorKinds)
