@@ -27,9 +27,18 @@ type pingResult struct {
 	read, wrote int     // socket bytes
 }
 
-// runIdle performs an idle run; s.ctx is the run's context.
-func runIdle(ctx context.Context, s *shared) (*Result, error) {
-	rd := procstat.Reader{PID: s.cfg.ServerPID}
+// memoryReader reads the server's memory: procstat.Reader in a run, a
+// fake in tests.
+type memoryReader interface {
+	ReadMemory() (procstat.Memory, error)
+}
+
+// runIdle performs an idle run of s, reading the server's memory from rd,
+// under ctx; it sets up s's run context (s.ctx, s.done, s.stop).
+func runIdle(ctx context.Context, s *shared, rd memoryReader) (*Result, error) {
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	s.ctx, s.done, s.stop = runCtx, runCtx.Done(), stop
 	base, err := rd.ReadMemory()
 	if err != nil {
 		return nil, fmt.Errorf("server pid: %w", err)
@@ -170,9 +179,7 @@ func ping(s *shared, nc net.Conn) pingResult {
 // the server exits, and returns the largest value of each field seen (each
 // field's own maximum; they may come from different samples) and why it
 // stopped.
-func holdIdle(ctx context.Context, rd interface {
-	ReadMemory() (procstat.Memory, error)
-}, d, interval time.Duration) (procstat.Memory, error) {
+func holdIdle(ctx context.Context, rd memoryReader, d, interval time.Duration) (procstat.Memory, error) {
 	peak := procstat.Memory{SlabKiB: -1}
 	add := func() error {
 		m, err := rd.ReadMemory()

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,47 +16,117 @@ import (
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
+// connMemory is a server's memory as a function of the connections it
+// holds open (open): each costs 8 KiB of RSS, 1 KiB of page tables, one
+// thread and 2 KiB of socket memory above a fixed base. It counts its
+// readings.
+type connMemory struct {
+	open  *atomic.Int64
+	reads atomic.Int64
+}
+
+func (c *connMemory) ReadMemory() (procstat.Memory, error) {
+	c.reads.Add(1)
+	n := c.open.Load()
+	return procstat.Memory{RSSKiB: 1000 + 8*n, VmPTEKiB: 100 + n, Threads: 4 + int(n), SockMemKiB: 50 + 2*n, SlabKiB: -1}, nil
+}
+
+// countingServer starts an HTTP (answering okResp) or echo server and
+// returns its address and the number of connections it holds open.
+func countingServer(t *testing.T, scheme string) (string, *atomic.Int64) {
+	t.Helper()
+	var open atomic.Int64
+	var handle func(net.Conn)
+	if scheme == "http" {
+		handle = httpHandler(func(int, []byte) []byte { return []byte(okResp) })
+	} else {
+		handle = echoHandler(-1)
+	}
+	return serve(t, func(c net.Conn) {
+		open.Add(1)
+		defer open.Add(-1)
+		handle(c)
+	}), &open
+}
+
 // TestIdleRun holds 200 connections open on a goroutine-per-connection
-// server in this process, which is also the process sampled: the idle
-// figures are filled and none is below its base.
+// server whose memory grows by a known amount per open connection: the
+// base is read before any connection is dialled, every idle reading with
+// all 200 open, and each figure lands in its own field.
 func TestIdleRun(t *testing.T) {
+	const conns = 200
 	for _, scheme := range []string{"http", "tcp"} {
 		t.Run(scheme, func(t *testing.T) {
-			var addr string
-			if scheme == "http" {
-				addr = httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
-			} else {
-				addr = echoServer(t, -1)
+			addr, open := countingServer(t, scheme)
+			s, err := newShared(Config{Target: scheme + "://" + addr + "/", Conns: conns, Duration: 300 * time.Millisecond,
+				Idle: true, ServerPID: 1, DialRate: 1e5}, false)
+			if err != nil {
+				t.Fatal(err)
 			}
-			res := runOK(t, Config{Target: scheme + "://" + addr + "/", Conns: 200, Duration: 300 * time.Millisecond,
-				Idle: true, ServerPID: os.Getpid(), DialRate: 1e5})
-			s := res.Summary
-			m := s.ServerIdle
+			mem := &connMemory{open: open}
+			res, err := runIdle(context.Background(), s, mem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := res.Summary
+			m := sum.ServerIdle
 			if m == nil {
 				t.Fatal("no server_idle")
 			}
-			t.Logf("requests %d errors %v idle %+v", s.Requests, s.ErrorKinds, *m)
-			if s.Requests != 200 || s.Errors != 0 || s.Failed || s.StopReason != summary.StopDuration {
-				t.Fatalf("summary %+v", s)
+			if sum.Requests != conns || sum.Errors != 0 || sum.Failed || sum.StopReason != summary.StopDuration {
+				t.Fatalf("summary %+v", sum)
 			}
 			per := uint64(len(okResp))
 			if scheme == "tcp" {
 				per = 64
 			}
-			if s.BytesRead != 200*per || s.BytesWritten == 0 {
-				t.Fatalf("bytes read %d written %d, want read %d", s.BytesRead, s.BytesWritten, 200*per)
+			if sum.BytesRead != conns*per || sum.BytesWritten == 0 {
+				t.Fatalf("bytes read %d written %d, want read %d", sum.BytesRead, sum.BytesWritten, conns*per)
 			}
-			if uint64(res.Latency.TotalCount()) != s.Requests {
+			if uint64(res.Latency.TotalCount()) != sum.Requests {
 				t.Fatalf("latency count %d", res.Latency.TotalCount())
 			}
-			if m.RSSBaseKiB <= 0 || m.RSSKiB < m.RSSBaseKiB || m.ThreadsBase < 1 || m.Threads < m.ThreadsBase ||
-				m.VmPTEKiB < m.VmPTEBaseKiB || m.VmPTEBaseKiB <= 0 || m.SockMemBaseKiB < 0 || m.SockMemKiB < 0 || m.SlabBaseKiB < -1 {
-				t.Fatalf("server_idle %+v", *m)
+			want := summary.IdleMemory{
+				RSSBaseKiB: 1000, RSSKiB: 1000 + 8*conns,
+				VmPTEBaseKiB: 100, VmPTEKiB: 100 + conns,
+				ThreadsBase: 4, Threads: 4 + conns,
+				SockMemBaseKiB: 50, SockMemKiB: 50 + 2*conns,
+				SlabBaseKiB: -1, SlabKiB: -1,
 			}
-			if s.DurationSeconds < 0.25 || s.DurationSeconds > 30 {
-				t.Fatalf("held %vs", s.DurationSeconds)
+			if *m != want {
+				t.Fatalf("server_idle %+v, want %+v", *m, want)
+			}
+			if sum.DurationSeconds < 0.3 || sum.DurationSeconds > 30 {
+				t.Fatalf("held %vs", sum.DurationSeconds)
+			}
+			// The base, the first idle reading, the last, and at most one
+			// per SampleInterval tick within the time held.
+			ticks := int64(sum.DurationSeconds / SampleInterval.Seconds())
+			if r := mem.reads.Load(); r < 3 || r > 3+ticks {
+				t.Fatalf("%d readings in %vs", r, sum.DurationSeconds)
 			}
 		})
+	}
+}
+
+// TestIdleRunProc runs an idle run against this process's real /proc
+// entry. What the Go runtime and the rest of the machine do to those
+// figures meanwhile is theirs, so only their structure is checked: every
+// figure read, none negative, slab -1 or more.
+func TestIdleRunProc(t *testing.T) {
+	addr := echoServer(t, -1)
+	res := runOK(t, Config{Target: "tcp://" + addr + "/", Conns: 20, Duration: 100 * time.Millisecond,
+		Idle: true, ServerPID: os.Getpid()})
+	if s := res.Summary; s.Requests != 20 || s.Errors != 0 || s.Failed || s.StopReason != summary.StopDuration {
+		t.Fatalf("summary %+v", s)
+	}
+	m := res.Summary.ServerIdle
+	if m == nil {
+		t.Fatal("no server_idle")
+	}
+	if m.RSSBaseKiB <= 0 || m.RSSKiB <= 0 || m.VmPTEBaseKiB <= 0 || m.VmPTEKiB <= 0 || m.ThreadsBase < 1 || m.Threads < 1 ||
+		m.SockMemBaseKiB < 0 || m.SockMemKiB < 0 || m.SlabBaseKiB < -1 || m.SlabKiB < -1 {
+		t.Fatalf("server_idle %+v", *m)
 	}
 }
 

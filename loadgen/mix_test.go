@@ -156,7 +156,8 @@ func checkEndpointTotals(t *testing.T, s summary.Summary) {
 }
 
 // TestMixLatencyPerEndpoint: a server that answers /slow 20 ms late and
-// /fast at once shows it in the per-entry p50s, in closed and open loop.
+// /fast at once shows it in the per-entry p50s, in closed and open loop
+// (there, when the generator kept the schedule).
 func TestMixLatencyPerEndpoint(t *testing.T) { forEngines(t, testMixLatencyPerEndpoint) }
 
 func testMixLatencyPerEndpoint(t *testing.T, engine summary.Engine) {
@@ -167,8 +168,8 @@ func testMixLatencyPerEndpoint(t *testing.T, engine summary.Engine) {
 		}
 		return 0, okResp
 	})
-	for _, rate := range []float64{0, 200} {
-		cfg := Config{Engine: engine, Target: "http://" + addr + "/ignored", Conns: 4, Rate: rate,
+	for _, rate := range []float64{0, 100} {
+		cfg := Config{Engine: engine, Target: "http://" + addr + "/ignored", Conns: 16, Rate: rate,
 			Duration: time.Second, Warmup: 100 * time.Millisecond, Mix: "/fast:1,/slow?x=1:1", Seed: 3}
 		s := runOK(t, cfg).Summary
 		checkEndpointTotals(t, s)
@@ -182,7 +183,16 @@ func testMixLatencyPerEndpoint(t *testing.T, engine summary.Engine) {
 		if p := time.Duration(slw.Latency.P50) * time.Microsecond; p < slow {
 			t.Errorf("rate %v: slow p50 %v < %v", rate, p, slow)
 		}
-		if fast.Latency.P50*2 > slw.Latency.P50 {
+		// Both entries see the same round trips, /slow 20 ms more. In open
+		// loop, a run whose generator fell behind (marked saturated, as a
+		// loaded machine can make it) adds the same backlog of up to
+		// seconds to both, which buries the 20 ms: only the bound above
+		// holds then.
+		if rate > 0 && s.Saturated {
+			t.Logf("rate %v: %s; p50 fast %dus, slow %dus not compared", rate, s.SaturatedReason, fast.Latency.P50, slw.Latency.P50)
+			continue
+		}
+		if d := time.Duration(slw.Latency.P50-fast.Latency.P50) * time.Microsecond; d < slow/2 {
 			t.Errorf("rate %v: fast p50 %dus not well below slow p50 %dus", rate, fast.Latency.P50, slw.Latency.P50)
 		}
 	}

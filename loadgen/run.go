@@ -173,10 +173,7 @@ func Run(ctx context.Context, cfg Config, hlog io.Writer) (*Result, error) {
 		return nil, err
 	}
 	if s.cfg.Idle {
-		runCtx, stop := context.WithCancelCause(ctx)
-		defer stop(nil)
-		s.ctx, s.done, s.stop = runCtx, runCtx.Done(), stop
-		return runIdle(ctx, s)
+		return runIdle(ctx, s, procstat.Reader{PID: s.cfg.ServerPID})
 	}
 	sampler, err := newSampler(s.cfg.ServerPID)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -69,9 +70,14 @@ func serve(t testing.TB, handle func(net.Conn)) string {
 // respond(n, body), n counting requests on the whole server from 0. It
 // allocates nothing per request when respond does not.
 func httpServer(t testing.TB, respond func(n int, body []byte) []byte) string {
+	return serve(t, httpHandler(respond))
+}
+
+// httpHandler is httpServer's connection handler.
+func httpHandler(respond func(n int, body []byte) []byte) func(net.Conn) {
 	var mu sync.Mutex
 	count := 0
-	return serve(t, func(c net.Conn) {
+	return func(c net.Conn) {
 		buf := make([]byte, 64<<10)
 		have := 0
 		for {
@@ -111,11 +117,16 @@ func httpServer(t testing.TB, respond func(n int, body []byte) []byte) string {
 			}
 			have = copy(buf, buf[off:have])
 		}
-	})
+	}
 }
 
 func echoServer(t testing.TB, corrupt int) string {
-	return serve(t, func(c net.Conn) {
+	return serve(t, echoHandler(corrupt))
+}
+
+// echoHandler is echoServer's connection handler.
+func echoHandler(corrupt int) func(net.Conn) {
+	return func(c net.Conn) {
 		buf := make([]byte, 32<<10)
 		pos := 0
 		for {
@@ -131,7 +142,7 @@ func echoServer(t testing.TB, corrupt int) string {
 				return
 			}
 		}
-	})
+	}
 }
 
 // forEngines runs a test on every engine.
@@ -261,15 +272,24 @@ func testCoordinatedOmission(t *testing.T, engine summary.Engine) {
 
 func TestOpenLoopKeepsRate(t *testing.T) { forEngines(t, testOpenLoopKeepsRate) }
 
+// testOpenLoopKeepsRate runs 400 requests at 400/s, without warm-up: the
+// window opens where the schedule starts. No request goes out before its
+// intended time and each of the 4 connections sends its 100th at 0.99 s,
+// so the window lasts at least that, however the machine runs (0.9 s
+// leaves room for the instant between the schedule's start and the
+// window's). How far a loaded machine falls behind is not checked here (the
+// run is marked saturated then); the 30 s duration only catches a hang.
 func testOpenLoopKeepsRate(t *testing.T, engine summary.Engine) {
 	addr := httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
-	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 4, Rate: 400, Duration: time.Second, Warmup: 200 * time.Millisecond})
+	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 4, Rate: 400, Requests: 400, Duration: 30 * time.Second})
 	s := res.Summary
-	// 400/s for 1s: 400 requests give or take the edges.
-	if s.Requests < 340 || s.Requests > 460 {
-		t.Fatalf("requests = %d, want ≈ 400", s.Requests)
+	if s.Requests != 400 || s.StopReason != summary.StopRequests {
+		t.Fatalf("requests = %d, stop %q; want 400, stopped by the request limit", s.Requests, s.StopReason)
 	}
-	if s.Errors != 0 || s.SendLag == nil || s.Uncorrected == nil {
+	if s.DurationSeconds < 0.9 {
+		t.Fatalf("400 requests at 400/s measured in %.3fs: faster than the schedule allows", s.DurationSeconds)
+	}
+	if s.Errors != 0 || s.SendLag == nil || s.Uncorrected == nil || s.Rate != 400 {
 		t.Fatalf("summary %+v", s)
 	}
 }
@@ -349,7 +369,8 @@ func testGarbageIsProtocolError(t *testing.T, engine summary.Engine) {
 func TestTimeout(t *testing.T) { forEngines(t, testTimeout) }
 
 func testTimeout(t *testing.T, engine summary.Engine) {
-	addr := serve(t, func(c net.Conn) { _, _ = c.Read(make([]byte, 1024)); time.Sleep(2 * time.Second) })
+	// The server reads and never answers, until the generator closes.
+	addr := serve(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
 	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 1, Duration: 700 * time.Millisecond, Timeout: 200 * time.Millisecond})
 	if s := res.Summary; s.ErrorKinds["timeout"] < 1 || s.Requests != 0 {
 		t.Fatalf("timeouts %d requests %d", s.ErrorKinds["timeout"], s.Requests)
@@ -364,11 +385,13 @@ func TestUnreachableFailsFast(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nobody listens here now
 	start := time.Now()
-	_, err = Run(context.Background(), Config{Target: "http://" + addr + "/", Conns: 10, Duration: 10 * time.Second}, nil)
+	_, err = Run(context.Background(), Config{Target: "http://" + addr + "/", Conns: 10, Duration: time.Minute}, nil)
 	if err == nil || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("err = %v, want one naming %s", err, addr)
 	}
-	if d := time.Since(start); d > 3*time.Second {
+	// Failing at all shows the dial failed first; the bound only tells it
+	// from waiting out the minute, however loaded the machine.
+	if d := time.Since(start); d > 30*time.Second {
 		t.Fatalf("took %v", d)
 	}
 }
@@ -445,7 +468,9 @@ func TestServerExitEndsRun(t *testing.T) {
 	if s.StopReason != summary.StopServerExited || s.Server == nil || !s.Server.Exited {
 		t.Fatalf("stop %q server %+v", s.StopReason, s.Server)
 	}
-	if s.DurationSeconds > 5 || s.Requests == 0 || s.Server.Samples < 5 || s.Server.RSSIdleKiB <= 0 {
+	// The stop reason says why the run ended; the duration only has to be
+	// short of the 10 s asked for.
+	if s.DurationSeconds >= 9 || s.Requests == 0 || s.Server.Samples < 2 || s.Server.RSSIdleKiB <= 0 {
 		t.Fatalf("summary %+v server %+v", s, *s.Server)
 	}
 }
@@ -469,26 +494,62 @@ func TestRunFileLimit(t *testing.T) {
 	}
 	defer ln.Close()
 	cfg := Config{Target: "tcp://" + ln.Addr().String(), Conns: 300, Duration: time.Second, DialRate: 1e6}
-	start := time.Now()
 	_, err = Run(context.Background(), cfg, nil)
 	if err == nil || !strings.Contains(err.Error(), "open-file limit is 256") {
 		t.Fatalf("err = %v, want the open-file limit named", err)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("failed after %v, want at once", d)
+	// At once: the kernel queues every completed handshake on the listener
+	// before connect returns, so a dialled connection would be waiting.
+	if n := queued(t, ln); n != 0 {
+		t.Fatalf("%d connections dialled before the limit was named, want none", n)
 	}
 }
 
-// TestOpenLoopRamp ramps 100 → 500 req/s over 1 s: about 300 requests,
-// rate the mean, start and end recorded.
+// queued accepts, without blocking, every connection waiting on ln and
+// returns how many there were.
+func queued(t *testing.T, ln net.Listener) int {
+	t.Helper()
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var acceptErr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			nfd, _, err := syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+			if err != nil {
+				if err != syscall.EAGAIN {
+					acceptErr = err
+				}
+				return
+			}
+			syscall.Close(nfd)
+			n++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if acceptErr != nil {
+		t.Fatal(acceptErr)
+	}
+	return n
+}
+
+// TestOpenLoopRamp ramps 100 → 500 req/s over 1 s: about 300 requests
+// (fewer only in a run marked saturated), rate the mean, start and end
+// recorded.
 func TestOpenLoopRamp(t *testing.T) { forEngines(t, testOpenLoopRamp) }
 
 func testOpenLoopRamp(t *testing.T, engine summary.Engine) {
 	addr := httpServer(t, func(int, []byte) []byte { return []byte(okResp) })
 	res := runOK(t, Config{Engine: engine, Target: "http://" + addr + "/", Conns: 4, Rate: 100, RateEnd: 500, Duration: time.Second, Warmup: 200 * time.Millisecond})
 	s := res.Summary
-	if s.Requests < 240 || s.Requests > 360 {
-		t.Fatalf("requests = %d, want ≈ 300", s.Requests)
+	// No request goes out before its intended time: at most the 300 the
+	// schedule holds, give or take the edges. Fewer only when the run says
+	// the generator fell behind, as a loaded machine can make it.
+	if s.Requests > 360 || (s.Requests < 240 && !s.Saturated) {
+		t.Fatalf("requests = %d (saturated %v), want ≈ 300", s.Requests, s.Saturated)
 	}
 	if s.Rate != 300 || s.RateStart != 100 || s.RateEnd != 500 || s.Errors != 0 {
 		t.Fatalf("rate %v start %v end %v errors %v", s.Rate, s.RateStart, s.RateEnd, s.ErrorKinds)

@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,15 +175,18 @@ func TestRunInterrupted(t *testing.T) {
 	t.Setenv(fakechild.EnvStubborn, "1")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := &notifyRows{first: make(chan struct{})}
+	var w memRows
+	waited := make(chan error, 1)
 	go func() {
-		<-w.first
-		time.Sleep(200 * time.Millisecond) // into the second cell
+		waited <- waitPIDFiles(ctx, pids, "loadgen", 2) // the second cell's generator runs
 		cancel()
 	}()
 	// The second cell's generator would run a minute: Run returning at all
 	// shows the interrupt stopped it.
-	out, err := Run(ctx, cfg, w)
+	out, err := Run(ctx, cfg, &w)
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
 	if err != ErrInterrupted {
 		t.Fatalf("err = %v, want ErrInterrupted", err)
 	}
@@ -195,16 +199,24 @@ func TestRunInterrupted(t *testing.T) {
 	}
 }
 
-type notifyRows struct {
-	memRows
-	first chan struct{}
-}
-
-func (n *notifyRows) Write(r results.Row) error {
-	if len(n.rows) == 0 {
-		close(n.first)
+// waitPIDFiles waits until at least n fake children of role have written
+// their pid files in dir, or ctx ends. The minute it allows is a hang, not
+// a speed limit.
+func waitPIDFiles(ctx context.Context, dir, role string, n int) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if m, _ := filepath.Glob(filepath.Join(dir, role+"-*.pid")); len(m) >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("fewer than %d %s pid files: %w", n, role, context.Cause(ctx))
+		case <-tick.C:
+		}
 	}
-	return n.memRows.Write(r)
 }
 
 func TestChildStopKillsGroup(t *testing.T) {
@@ -226,12 +238,9 @@ func TestChildStopKillsGroup(t *testing.T) {
 	if err != nil || addr != "127.0.0.1:1234" {
 		t.Fatalf("scanListen = %q, %v", addr, err)
 	}
-	// Wait for the grandchild to be recorded before stopping.
-	for i := 0; i < 200; i++ {
-		if m, _ := filepath.Glob(filepath.Join(pids, "stubborn-*.pid")); len(m) == 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	// The grandchild is recorded before the server is stopped.
+	if err := waitPIDFiles(context.Background(), pids, "stubborn", 1); err != nil {
+		t.Fatal(err)
 	}
 	c.stop(syscall.SIGTERM, 5*time.Second)
 	if c.err != nil {

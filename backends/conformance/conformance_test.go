@@ -80,7 +80,9 @@ func track(t *testing.T, addr string, srv backends.Server) {
 	t.Cleanup(func() { cpuMeters.Delete(addr) })
 }
 
-const closeTimeout = 3 * time.Second
+// closeTimeout bounds Close so that one that hangs fails the test; it is
+// not a speed limit (a loaded 2-core machine can stall a Close for seconds).
+const closeTimeout = 30 * time.Second
 
 func closeWithin(t *testing.T, srv backends.Server) {
 	t.Helper()

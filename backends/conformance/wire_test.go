@@ -17,8 +17,9 @@ import (
 )
 
 // ioTimeout bounds every socket operation so a broken backend fails a test
-// instead of hanging it.
-const ioTimeout = 5 * time.Second
+// instead of hanging it. It is a hang guard, not a speed limit: wide enough
+// for a loaded 2-core machine running the race detector.
+const ioTimeout = 30 * time.Second
 
 // header is one response header line, as sent.
 type header struct{ name, value string }

@@ -1,7 +1,6 @@
 package threads
 
 import (
-	"bufio"
 	"io"
 	"net"
 	"os"
@@ -32,7 +31,9 @@ func sleepingThreads(t *testing.T) int {
 // TestDelayBlocksThread checks that /delay blocks the connection's OS
 // thread in a system call rather than parking a goroutine: with n waits in
 // flight, at least n threads sleep in nanosleep(2) (one of them may be the
-// runtime's sysmon, so at least n-1 are the connections').
+// runtime's sysmon, so at least n-1 are the connections'). The waits are
+// the longest a request may ask for (10 s), so that all n overlap however
+// slowly a loaded machine starts them; Close then cuts them short.
 func TestDelayBlocksThread(t *testing.T) {
 	srv, err := New(backends.ProtoHTTP)
 	if err != nil {
@@ -42,7 +43,6 @@ func TestDelayBlocksThread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
 	const n = 8
 	conns := make([]net.Conn, n)
 	for i := range conns {
@@ -51,78 +51,25 @@ func TestDelayBlocksThread(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		io.WriteString(c, "GET /delay?us=3000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.SetDeadline(time.Now().Add(time.Minute))
+		io.WriteString(c, "GET /delay?us=10000000 HTTP/1.1\r\nHost: x\r\n\r\n")
 		conns[i] = c
 	}
+	// Until the last wait has begun; the first ends 10 s after it began,
+	// so 9 s after the last send is still within every wait.
 	got := 0
-	for deadline := time.Now().Add(2500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if got = max(got, sleepingThreads(t)); got >= n {
-			break
-		}
+	for deadline := time.Now().Add(9 * time.Second); got < n && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		got = max(got, sleepingThreads(t))
 	}
 	if got < n {
 		t.Fatalf("at most %d threads in nanosleep with %d /delay requests waiting, want at least %d", got, n, n)
 	}
-	for i, c := range conns {
-		line, err := bufio.NewReader(c).ReadString('\n')
-		if err != nil || line != "HTTP/1.1 200 OK\r\n" {
-			t.Fatalf("conn %d: %q, %v", i, line, err)
-		}
-	}
-}
-
-// TestHTTPManyConns holds many connections, each with a /delay in flight
-// on its own thread, and checks every one is answered and the process
-// holds a thread per connection meanwhile. (The race detector allows 8128
-// live goroutines, so this stays well below the 19,000 the backend is
-// built for; cmd/server and loadgen check that scale, see README.md.)
-func TestHTTPManyConns(t *testing.T) {
-	srv, err := New(backends.ProtoHTTP)
-	if err != nil {
+	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	const n = 1000
-	conns := make([]net.Conn, n)
-	for i := range conns {
-		c, err := net.DialTimeout("tcp", addr.String(), 10*time.Second)
-		if err != nil {
-			t.Fatalf("dial %d: %v", i, err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(60 * time.Second))
-		io.WriteString(c, "GET /delay?us=1000000 HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
-		conns[i] = c
-	}
-	// A dial returns once the kernel has queued the connection; the
-	// server accepts it and starts its thread a little later.
-	got := threadCount(t)
-	for deadline := time.Now().Add(20 * time.Second); got < n && time.Now().Before(deadline); got = threadCount(t) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got < n {
-		t.Errorf("%d threads with %d connections open", got, n)
-	}
 	for i, c := range conns {
-		br := bufio.NewReader(c)
-		for j := range 2 {
-			line, err := br.ReadString('\n')
-			if err != nil || line != "HTTP/1.1 200 OK\r\n" {
-				t.Fatalf("conn %d answer %d: %q, %v", i, j, line, err)
-			}
-			for line != "\r\n" {
-				if line, err = br.ReadString('\n'); err != nil {
-					t.Fatalf("conn %d answer %d: %v", i, j, err)
-				}
-			}
-			if _, err := br.Discard(len(backends.PlaintextBody)); err != nil {
-				t.Fatal(err)
-			}
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("conn %d not closed by Close: %v", i, err)
 		}
 	}
 }
@@ -145,8 +92,10 @@ func TestCloseInterruptsDelay(t *testing.T) {
 	}
 	defer c.Close()
 	io.WriteString(c, "GET /delay?us=10000000 HTTP/1.1\r\nHost: x\r\n\r\n")
-	for deadline := time.Now().Add(5 * time.Second); sleepingThreads(t) == 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond) // until the thread sleeps, at best
+	for deadline := time.Now().Add(5 * time.Second); sleepingThreads(t) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) { // the wait would be half over
+			t.Fatal("no thread in nanosleep 5 s after the /delay request")
+		}
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Close() }()

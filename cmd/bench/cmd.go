@@ -44,7 +44,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 // for scripts goes to stdout, progress and diagnostics to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return cli.Usagef("missing command (see bench -h)")
+		return cli.Hintf("bench", "missing command")
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return cli.Usagef("unknown command %q (see bench -h)", args[0])
+		return cli.Hintf("bench", "unknown command %q", args[0])
 	}
 	return cmd(ctx, args[1:], stdout, stderr)
 }
@@ -63,7 +63,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // says what the command does.
 func newFlagSet(name, synopsis, doc string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: %s\n\n%s", strings.TrimSpace("bench "+name+" "+synopsis), doc)
@@ -77,25 +76,22 @@ func newFlagSet(name, synopsis, doc string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args with fs. -h prints the command's complete usage to
-// stdout and returns flag.ErrHelp (exit 0); a bad flag returns a one-line
-// *cli.UsageError that points at -h.
+// parse parses args with fs (cli.Parse). -h prints the command's complete
+// usage to stdout and returns flag.ErrHelp (exit 0); a bad flag returns a
+// one-line *cli.UsageError that points at "bench NAME -h".
 func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return flag.ErrHelp
-	}
-	if err != nil {
-		return usagef(fs.Name(), "%v", err)
+	if err := cli.Parse(fs, args, stdout, "bench "+fs.Name()); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%s: %w", fs.Name(), err)
 	}
 	return nil
 }
 
 // usagef is a usage error of command name: "run: MESSAGE (see bench run -h)".
 func usagef(name, format string, a ...any) error {
-	return cli.Usagef("%s: %s (see bench %s -h)", name, fmt.Sprintf(format, a...), name)
+	return cli.Hintf("bench "+name, "%s: %w", name, fmt.Errorf(format, a...))
 }
 
 // isSet reports whether the command line gave fs's flag name.

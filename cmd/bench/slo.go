@@ -132,7 +132,7 @@ func (f *sloFlags) plan(serverPath string) (runner.Plan, error) {
 		p.Backends = runner.Available(serverPath)
 	}
 	if err := p.Validate(maxConns()); err != nil {
-		return p, cli.Usagef("slo: %v (see bench slo -h)", err)
+		return p, usagef("slo", "%w", err)
 	}
 	if serverPath == "" {
 		return p, nil // not found: the caller says so

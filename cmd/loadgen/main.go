@@ -32,10 +32,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-	}
-	os.Exit(cli.Code(err))
+	os.Exit(cli.Exit(os.Stderr, "loadgen", err))
 }
 
 // options are the command line beyond loadgen.Config.
@@ -53,7 +50,14 @@ const usageLine = "usage: loadgen [flags] http://HOST:PORT/PATH | tcp://HOST:POR
 // newFlagSet defines every flag of loadgen into o.
 func newFlagSet(o *options, sources, startAt *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported once, by main
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintln(w, usageLine)
+		fmt.Fprintln(w, "\nloadgen drives an HTTP/1.1 or TCP echo server and reports latency and throughput, like wrk2.")
+		fmt.Fprintln(w, "\nFlags:")
+		fs.PrintDefaults()
+		fmt.Fprintln(w, "\nExit status: 0 ok, 1 error, 2 bad command line, 3 failed run, 4 saturated run, 130 interrupted.")
+	}
 	fs.IntVar(&o.cfg.Conns, "c", 10, "connections")
 	fs.DurationVar(&o.cfg.Duration, "d", 10*time.Second, "measured duration (0 = until -n or Ctrl-C)")
 	fs.Func("R", "open loop: total requests/s (0 = closed loop), or START:END to ramp linearly over -d after a warm-up at START",
@@ -91,14 +95,8 @@ func parseArgs(args []string, stdout io.Writer) (options, error) {
 	fs := newFlagSet(&o, &sources, &startAt)
 	var targets []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintln(stdout, usageLine)
-				fs.SetOutput(stdout)
-				fs.PrintDefaults()
-				fmt.Fprintln(stdout, "Exit status: 0 ok, 1 error, 2 bad command line, 3 failed run, 4 saturated run, 130 interrupted.")
-			}
-			return o, &cli.UsageError{Err: err}
+		if err := cli.Parse(fs, args, stdout, "loadgen"); err != nil {
+			return o, err
 		}
 		if fs.NArg() == 0 {
 			break
@@ -107,7 +105,7 @@ func parseArgs(args []string, stdout io.Writer) (options, error) {
 		args = fs.Args()[1:]
 	}
 	if len(targets) != 1 {
-		return o, cli.Usagef("need exactly one target URL, got %d (%s)", len(targets), usageLine)
+		return o, cli.Hintf("loadgen", "need exactly one target URL, got %d", len(targets))
 	}
 	o.cfg.Target = targets[0]
 	if o.cfg.Idle {
@@ -118,10 +116,10 @@ func parseArgs(args []string, stdout io.Writer) (options, error) {
 			}
 		})
 		if len(bad) > 0 {
-			return o, cli.Usagef("-idle: %s does not apply to an idle run", strings.Join(bad, ", "))
+			return o, cli.Hintf("loadgen", "-idle: %s does not apply to an idle run", strings.Join(bad, ", "))
 		}
 		if o.cfg.ServerPID == 0 {
-			return o, cli.Usagef("-idle needs -server-pid")
+			return o, cli.Hintf("loadgen", "-idle needs -server-pid")
 		}
 	}
 	if err := o.finish(sources, startAt); err != nil {
@@ -136,7 +134,7 @@ func (o *options) finish(sources, startAt string) error {
 		for _, s := range strings.Split(sources, ",") {
 			ip, err := netip.ParseAddr(strings.TrimSpace(s))
 			if err != nil {
-				return cli.Usagef("-source-ips: %w", err)
+				return cli.Hintf("loadgen", "-source-ips: %w", err)
 			}
 			o.cfg.SourceIPs = append(o.cfg.SourceIPs, ip)
 		}
@@ -144,7 +142,7 @@ func (o *options) finish(sources, startAt string) error {
 	if startAt != "" {
 		t, err := parseTime(startAt)
 		if err != nil {
-			return cli.Usagef("-start-at: %w", err)
+			return cli.Hintf("loadgen", "-start-at: %w", err)
 		}
 		o.cfg.StartAt = t
 	}
@@ -152,18 +150,18 @@ func (o *options) finish(sources, startAt string) error {
 	// mistake, not a request for the default.
 	switch {
 	case o.threads < 0:
-		return cli.Usagef("-t must not be negative, got %d", o.threads)
+		return cli.Hintf("loadgen", "-t must not be negative, got %d", o.threads)
 	case o.cfg.Pipeline < 1:
-		return cli.Usagef("-P must be in [1, %d], got %d", loadgen.MaxPipeline, o.cfg.Pipeline)
+		return cli.Hintf("loadgen", "-P must be in [1, %d], got %d", loadgen.MaxPipeline, o.cfg.Pipeline)
 	case o.cfg.Timeout < time.Millisecond:
-		return cli.Usagef("-timeout must be at least 1ms, got %v", o.cfg.Timeout)
+		return cli.Hintf("loadgen", "-timeout must be at least 1ms, got %v", o.cfg.Timeout)
 	case o.cfg.Payload < 1:
-		return cli.Usagef("-payload must be at least 1 byte, got %d", o.cfg.Payload)
+		return cli.Hintf("loadgen", "-payload must be at least 1 byte, got %d", o.cfg.Payload)
 	case o.cfg.DialRate < 1:
-		return cli.Usagef("-dial-rate must be at least 1/s, got %v", o.cfg.DialRate)
+		return cli.Hintf("loadgen", "-dial-rate must be at least 1/s, got %v", o.cfg.DialRate)
 	}
 	if err := o.cfg.Validate(); err != nil {
-		return &cli.UsageError{Err: err}
+		return cli.Hintf("loadgen", "%w", err)
 	}
 	return nil
 }

@@ -55,8 +55,8 @@ func TestBadFlags(t *testing.T) {
 		{"-churn", "-idle", "-server-pid", "1", "http://127.0.0.1:1/"},
 	} {
 		err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
-		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%q: err = %v, want a one-line usage error", args, err)
+		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") || !strings.HasSuffix(err.Error(), " (see loadgen -h)") {
+			t.Errorf("%q: err = %v, want a one-line usage error ending with the hint", args, err)
 		}
 	}
 	// The flag named in the message.
@@ -99,16 +99,39 @@ func TestUnwritableOutputsFailFirst(t *testing.T) {
 	}
 }
 
+// TestHelpIsNotAnError: -h prints the complete usage, every flag
+// included, on stdout and exits 0 with nothing on stderr.
 func TestHelpIsNotAnError(t *testing.T) {
-	var stdout bytes.Buffer
-	err := run(context.Background(), []string{"-h"}, &stdout, &bytes.Buffer{})
-	if !errors.Is(err, flag.ErrHelp) || cli.Code(err) != cli.ExitOK {
-		t.Errorf("-h: err = %v, want flag.ErrHelp (exit status 0)", err)
-	}
-	for _, want := range []string{"usage: loadgen", "-json-out", "-hlog", "-timeout", "Exit status"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("-h: stdout = %q, want %q in the usage", stdout.String(), want)
+	for _, args := range [][]string{{"-h"}, {"-help"}, {"-c", "2", "http://127.0.0.1:1/", "-h"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		if code := cli.Exit(&stderr, "loadgen", err); !errors.Is(err, flag.ErrHelp) || code != cli.ExitOK || stderr.Len() != 0 {
+			t.Errorf("%q: err = %v (exit %d), stderr %q; want flag.ErrHelp, exit 0, no stderr", args, err, code, stderr.String())
 		}
+		out := stdout.String()
+		if !strings.HasPrefix(out, usageLine+"\n") || !strings.Contains(out, "Exit status") {
+			t.Errorf("%q: usage lacks its synopsis or exit status:\n%s", args, out)
+		}
+		var o options
+		var sources, startAt string
+		newFlagSet(&o, &sources, &startAt).VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(out, "\n  -"+f.Name+" ") && !strings.Contains(out, "\n  -"+f.Name+"\n") {
+				t.Errorf("%q: usage lacks -%s:\n%s", args, f.Name, out)
+			}
+		})
+	}
+}
+
+// TestUnknownFlag: an unknown flag is one line on stderr with the hint,
+// exit 2, nothing on stdout.
+func TestUnknownFlag(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-bogus", "http://127.0.0.1:1/"}, &stdout, &stderr)
+	if code := cli.Exit(&stderr, "loadgen", err); code != cli.ExitUsage || stdout.Len() != 0 {
+		t.Fatalf("exit %d (%v), stdout %q", code, err, stdout.String())
+	}
+	if want := "loadgen: flag provided but not defined: -bogus (see loadgen -h)\n"; stderr.String() != want {
+		t.Fatalf("stderr %q, want %q", stderr.String(), want)
 	}
 }
 

@@ -19,7 +19,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,19 +38,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
-
-// exitCode reports err on stderr, unless it is nil or a -h request, and
-// maps it to the exit status (cli.Code: 0 ok, 1 failure, 2 usage).
-func exitCode(err error, stderr io.Writer) int {
-	code := cli.Code(err)
-	if code != cli.ExitOK {
-		fmt.Fprintln(stderr, "server:", err)
-	}
-	return code
+	os.Exit(cli.Exit(os.Stderr, "server", err))
 }
 
 // config is the parsed command line.
@@ -63,40 +52,49 @@ type config struct {
 	Metrics  string        // -runtime-metrics socket path; "" = off
 }
 
-// parseArgs parses the command line; usage goes to stderr only for -h.
-func parseArgs(args []string, stderr io.Writer) (config, error) {
+const usage = `usage: server [-backend NAME] [-proto http|echo] [-addr HOST:PORT] [-handicap-cpu-us N]
+
+server runs one backend on one protocol until SIGINT or SIGTERM. It prints
+"listening on HOST:PORT" on stdout once it accepts connections, and nothing
+per request.
+
+Flags:
+`
+
+// parseArgs parses the command line; -h prints the usage to stdout.
+func parseArgs(args []string, stdout io.Writer) (config, error) {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	backend := fs.String("backend", "stdlib", "backend: "+strings.Join(backends.Names(), ", "))
 	proto := fs.String("proto", "http", "protocol: echo, http")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT (port 0 picks one)")
 	metricsFile := fs.String("runtime-metrics", "", "answer window marks (open, close) on a unix socket at `PATH`: a close answers the window's GC cycles, GC pause p99, GC CPU share and scheduling latency p99 (runtime/metrics); loadgen -mark-socket sends them")
 	handicap := fs.Int("handicap-cpu-us", 0, "burn this many microseconds of CPU per HTTP request and per echo read, before answering (calibration; 0 = none)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fs.Usage()
-			return config{}, err
-		}
-		return config{}, cli.Usagef("%v", err)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+		fmt.Fprintln(fs.Output(), "\nExit status: 0 stopped by SIGINT or SIGTERM (or -h), 1 error, 2 bad command line.")
+	}
+	if err := cli.Parse(fs, args, stdout, "server"); err != nil {
+		return config{}, err
 	}
 	if fs.NArg() > 0 {
-		return config{}, cli.Usagef("unexpected argument %q", fs.Arg(0))
+		return config{}, cli.Hintf("server", "unexpected argument %q", fs.Arg(0))
 	}
 	p, err := backends.ParseProto(*proto)
 	if err != nil {
-		return config{}, cli.Usagef("-proto: %v", err)
+		return config{}, cli.Hintf("server", "-proto: %w", err)
 	}
 	if *handicap < 0 || *handicap > backends.MaxWorkMicros {
-		return config{}, cli.Usagef("-handicap-cpu-us %d: want 0 to %d", *handicap, backends.MaxWorkMicros)
+		return config{}, cli.Hintf("server", "-handicap-cpu-us %d: want 0 to %d", *handicap, backends.MaxWorkMicros)
 	}
 	return config{Backend: *backend, Proto: p, Addr: *addr, Handicap: time.Duration(*handicap) * time.Microsecond, Metrics: *metricsFile}, nil
 }
 
 // run serves until ctx is done. It writes exactly one line to stdout,
-// "listening on HOST:PORT", once the backend accepts connections.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseArgs(args, stderr)
+// "listening on HOST:PORT", once the backend accepts connections, or the
+// usage for -h.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	cfg, err := parseArgs(args, stdout)
 	if err != nil {
 		return err
 	}
