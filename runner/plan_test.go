@@ -236,6 +236,20 @@ func TestBuiltinPlans(t *testing.T) {
 		if q.Reps < 6 {
 			t.Errorf("%s: %d rounds; verdicts need at least 6", name, q.Reps)
 		}
+		// At most max_repetitions rounds, with the 0.5 s per cell beyond
+		// warm-up and window measured here, still fit.
+		if q.MaxReps > q.Reps {
+			more := q
+			more.Reps = q.MaxReps
+			cells, _ := more.Expand()
+			var t2 time.Duration
+			for _, c := range cells {
+				t2 += q.Duration + q.Warmup + 500*time.Millisecond + q.dialTime(c.Conns)
+			}
+			if t2 > 5*time.Minute {
+				t.Errorf("%s: %d rounds take %v: too long", name, q.MaxReps, t2)
+			}
+		}
 	}
 	q, _ := LoadPlan("quick")
 	if _, skipped := q.Expand(); strings.Join(skipped, ",") != "fasthttp/echo" {

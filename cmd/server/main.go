@@ -52,7 +52,7 @@ type config struct {
 	Metrics  string        // -runtime-metrics socket path; "" = off
 }
 
-const usage = `usage: server [-backend NAME] [-proto http|echo] [-addr HOST:PORT] [-handicap-cpu-us N]
+const usage = `usage: server [-backend NAME] [-proto http|echo] [-addr HOST:PORT] [-handicap-cpu-us N] [-runtime-metrics PATH]
 
 server runs one backend on one protocol until SIGINT or SIGTERM. It prints
 "listening on HOST:PORT" on stdout once it accepts connections, and nothing
