@@ -830,7 +830,7 @@ func (d *schedData) workPlot(styles map[string]style, title, xlabel, workload st
 			if pt.failed > 0 {
 				failedXYs = append(failedXYs, xys[len(xys)-1])
 			}
-			errs = append(errs, struct{ Low, High float64 }{pt.rps.median - pt.rps.min, pt.rps.max - pt.rps.median})
+			errs = append(errs, struct{ Low, High float64 }{pt.rps.median - math.Max(pt.rps.min, 1), pt.rps.max - pt.rps.median}) // a log axis: a failed repetition at 0 req/s draws to 1
 			ymin, ymax = math.Min(ymin, math.Max(pt.rps.min, 1)), math.Max(ymax, pt.rps.max)
 		}
 		if len(xys) == 0 {

@@ -211,3 +211,23 @@ func TestHeaviestEndpointsByAttempt(t *testing.T) {
 		t.Fatalf("cheap %+v", cheap)
 	}
 }
+
+// TestWriteSchedulingFailedAtZero: a repetition that failed with 0 req/s
+// beside one that measured draws a bar down to the log axis' floor
+// instead of refusing to plot (it once panicked in gonum's log scale).
+func TestWriteSchedulingFailedAtZero(t *testing.T) {
+	var rows []results.Row
+	for _, b := range []string{"gnet", "stdlib"} {
+		rows = append(rows,
+			results.Row{Backend: b, Proto: "http", Workload: "plaintext", Conns: 8, Pipeline: 1, Rep: 1, Status: results.StatusOK, DurationS: 1, RPS: 1000, Requests: 1000, P99Us: 500},
+			results.Row{Backend: b, Proto: "http", Workload: "cpu", HandlerUs: new(int64(50)), Conns: 8, Pipeline: 1, Rep: 1, Status: results.StatusOK, DurationS: 1, RPS: 900, Requests: 900, P99Us: 600},
+			results.Row{Backend: b, Proto: "http", Workload: "cpu", HandlerUs: new(int64(50)), Conns: 8, Pipeline: 1, Rep: 2, Status: results.StatusFailed, DurationS: 1, RPS: 0, Errors: 50})
+	}
+	dir := t.TempDir()
+	if err := Write(dir, rows); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "plots", "sched1-cpu-c8.png")); err != nil {
+		t.Fatal(err)
+	}
+}
