@@ -379,8 +379,10 @@ type Cell struct {
 	// a re-run (retry.go) has 2 or more. 0 reads as 1.
 	Attempt int
 
-	// markSocket is where the cell's Go server answers window marks while
-	// it is measured (see measureCell); "" = none.
+	// markSocket is the unix socket on which the cell's Go server answers
+	// window marks (server -runtime-metrics) and its generator marks the
+	// measured window (loadgen -mark-socket) while it is measured; set by
+	// measureCell for Go servers only (goServer); "" = none.
 	markSocket string
 }
 

@@ -489,17 +489,12 @@ func loadgenArgs(cfg *Config, c Cell, addr, hlog string, serverPID int) []string
 		args = append(args, "-body", strconv.Itoa(c.Payload))
 	}
 	args = append(args, workloadArgs(&cfg.Plan, c)...)
-	if p := markSocket(cfg, c); p != "" {
+	if p := c.markSocket; p != "" {
 		args = append(args, "-mark-socket", p)
 	}
 	args = append(args, "-json", "-hlog", hlog, "-server-pid", strconv.Itoa(serverPID), target(c, addr))
 	return args
 }
-
-// markSocket is the unix socket on which the Go server of cell c answers
-// window marks (server -runtime-metrics) and its generator marks the
-// measured window (loadgen -mark-socket), or "" where nothing is read.
-func markSocket(_ *Config, c Cell) string { return c.markSocket }
 
 // fillRuntime fills the runtime columns of r from the server's answer to
 // the window's close mark; they stay empty without one.

@@ -81,8 +81,7 @@ func (cfg *Config) spec(c Cell, pick bool) (serverSpec, error) {
 	}
 	s.args = append(s.args, c.Args...)
 	s.line = commandLine(filepath.Base(s.path), s.args)
-	if c.markSocket != "" && !info.External() {
-		// Not in the line: the path is a temporary one per cell.
+	if c.markSocket != "" { // set for Go servers only (goServer); not in the line: the path is temporary
 		s.args = append(s.args, "-runtime-metrics", c.markSocket)
 	}
 	return s, nil

@@ -14,24 +14,8 @@ import (
 	"github.com/asyncbench/asyncbench/backends"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner/cpuset"
+	"github.com/asyncbench/asyncbench/runner/fakechild"
 )
-
-// fakeBin makes a directory holding this test binary under each of names
-// (server, cthreads, …) and returns it.
-func fakeBin(t *testing.T, names ...string) string {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, n := range names {
-		if err := os.Symlink(exe, filepath.Join(dir, n)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // exeSHA256 is the server_sha256 of this test binary.
 func exeSHA256(t *testing.T) string {
@@ -76,7 +60,7 @@ func programPlan() Plan {
 // what ran.
 func TestRunProgramBackend(t *testing.T) {
 	cfg, pids := fakeConfig(t, programPlan())
-	cfg.ServerPath = filepath.Join(fakeBin(t, "server", "cthreads"), "server")
+	cfg.ServerPath = filepath.Join(fakechild.BinDir(t, "server", "cthreads"), "server")
 	var w memRows
 	out, err := Run(context.Background(), cfg, &w)
 	if err != nil || out.Ran != 2 {
@@ -103,7 +87,7 @@ func TestRunProgramBackend(t *testing.T) {
 // to build it.
 func TestRunProgramMissing(t *testing.T) {
 	cfg, pids := fakeConfig(t, programPlan())
-	bin := fakeBin(t, "server")
+	bin := fakechild.BinDir(t, "server")
 	cfg.ServerPath = filepath.Join(bin, "server")
 	var w memRows
 	_, err := Run(context.Background(), cfg, &w)
@@ -120,7 +104,7 @@ func TestRunProgramMissing(t *testing.T) {
 	if got := Available(cfg.ServerPath); slices.Contains(got, "cthreads") || !slices.Contains(got, "stdlib") {
 		t.Errorf("available: %v", got)
 	}
-	if got := Available(filepath.Join(fakeBin(t, "server", "cthreads", "cepoll"), "server")); !slices.Equal(got, backends.Names()) {
+	if got := Available(filepath.Join(fakechild.BinDir(t, "server", "cthreads", "cepoll"), "server")); !slices.Equal(got, backends.Names()) {
 		t.Errorf("available with every program: %v", got)
 	}
 }

@@ -9,24 +9,8 @@ import (
 	"testing"
 
 	"github.com/asyncbench/asyncbench/runner"
+	"github.com/asyncbench/asyncbench/runner/fakechild"
 )
-
-// binDir makes a directory holding this test binary under each of names,
-// as make build would hold server, loadgen and the backends' programs.
-func binDir(t *testing.T, names ...string) string {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, n := range names {
-		if err := os.Symlink(exe, filepath.Join(dir, n)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // TestRunSchedulingPrograms: bench run -plan scheduling is refused before
 // anything is written when bin/cthreads or bin/cepoll is missing, with one
@@ -37,7 +21,7 @@ func TestRunSchedulingPrograms(t *testing.T) {
 		t.Skipf("the open-file limit allows %d connections; the plan needs 10,000", n)
 	}
 	out := t.TempDir()
-	without := binDir(t, "server", "loadgen", "cepoll")
+	without := fakechild.BinDir(t, "server", "loadgen", "cepoll")
 	f := runFlags{plan: "scheduling", out: out, server: filepath.Join(without, "server"), loadgen: filepath.Join(without, "loadgen"), startTimeout: runner.DefaultStartTimeout}
 	var stderr bytes.Buffer
 	_, err := newConfig(context.Background(), &f, &stderr)
@@ -53,7 +37,7 @@ func TestRunSchedulingPrograms(t *testing.T) {
 		t.Fatalf("a refused run wrote %d entries in %s", len(entries), out)
 	}
 
-	with := binDir(t, "server", "loadgen", "cthreads", "cepoll")
+	with := fakechild.BinDir(t, "server", "loadgen", "cthreads", "cepoll")
 	f.server, f.loadgen = filepath.Join(with, "server"), filepath.Join(with, "loadgen")
 	cfg, err := newConfig(context.Background(), &f, &stderr)
 	if err != nil {
@@ -65,7 +49,7 @@ func TestRunSchedulingPrograms(t *testing.T) {
 }
 
 func TestBackendsCommand(t *testing.T) {
-	dir := binDir(t, "server", "cepoll")
+	dir := fakechild.BinDir(t, "server", "cepoll")
 	var stdout bytes.Buffer
 	if err := run(context.Background(), []string{"backends", "-server", filepath.Join(dir, "server")}, &stdout, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
@@ -89,7 +73,7 @@ func TestBackendsCommand(t *testing.T) {
 // TestSLODefaultBackends: without -backends the search covers the
 // backends that are built; naming one that is not refuses it.
 func TestSLODefaultBackends(t *testing.T) {
-	server := filepath.Join(binDir(t, "server"), "server")
+	server := filepath.Join(fakechild.BinDir(t, "server"), "server")
 	f, err := parseSLOFlags([]string{"-p99", "1ms"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)

@@ -59,6 +59,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -493,4 +494,22 @@ func (m *markConn) mark(cmd string) ([]byte, error) {
 	}
 	line, err := m.rd.ReadBytes('\n')
 	return bytes.TrimSpace(line), err
+}
+
+// BinDir makes a directory holding the running test binary under each of
+// names, as make build would hold server, loadgen and the backends'
+// programs, and returns it; with EnvFake set each plays its part.
+func BinDir(t testing.TB, names ...string) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, n := range names {
+		if err := os.Symlink(exe, filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
