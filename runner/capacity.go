@@ -141,10 +141,14 @@ func (c Cell) rateKey() string {
 }
 
 // capacityCell is the closed-loop cell whose throughput a fraction cell's
-// rate is relative to.
+// rate is relative to: its own label's, or the reference label's when the
+// plan shares capacity (capLabel).
 func (c Cell) capacityCell() Cell {
 	cc := c
 	cc.Rate, cc.Fraction = 0, 0
+	if c.capLabel != "" {
+		cc.Label, cc.capLabel = c.capLabel, ""
+	}
 	return cc
 }
 

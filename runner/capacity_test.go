@@ -189,3 +189,38 @@ func TestRunFractionsRerun(t *testing.T) {
 	}
 	assertGone(t, pids)
 }
+
+// TestExpandSharedCapacity: with shared_capacity every label's fraction
+// cells take the reference label's capacity cell of the same round, which
+// comes first in the round.
+func TestExpandSharedCapacity(t *testing.T) {
+	p := fractionPlan()
+	p.Reps, p.SharedCapacity, p.Reference = 4, true, "gnet"
+	cells, _ := p.Expand()
+	seen := map[string]bool{}
+	fractions := 0
+	for _, c := range cells {
+		if c.Fraction == 0 {
+			seen[rowID(c.Key(), c.Rep)] = true
+			continue
+		}
+		fractions++
+		if got, want := c.capacityCell().Key(), "gnet/http/plaintext/c4/p1/r0/b0"; got != want {
+			t.Errorf("%s: capacity cell %s, want %s", c.Key(), got, want)
+		}
+		if !seen[rowID(c.capacityCell().Key(), c.Rep)] {
+			t.Errorf("%s rep %d before the reference's capacity cell", c.Key(), c.Rep)
+		}
+	}
+	if fractions != 2*4 {
+		t.Errorf("%d fraction cells, want 8", fractions)
+	}
+	// Without it, each label its own.
+	p.SharedCapacity = false
+	cells, _ = p.Expand()
+	for _, c := range cells {
+		if c.Fraction > 0 && !strings.HasPrefix(c.capacityCell().Key(), c.Label+"/") && !strings.HasPrefix(c.capacityCell().Key(), c.Backend+"/") {
+			t.Errorf("%s: capacity cell %s of another label", c.Key(), c.capacityCell().Key())
+		}
+	}
+}

@@ -104,6 +104,11 @@ type Plan struct {
 	// generator-bound is measured again at the end of its round (see
 	// retry.go); nil = DefaultRetries, 0 = never.
 	Retries *int `yaml:"retries,omitempty"`
+	// SharedCapacity runs the fraction rates of every label at that
+	// fraction of the reference label's capacity in the same round, so
+	// that every label is offered the same rate (latency comparisons at
+	// an equal load); false = each label's own capacity.
+	SharedCapacity bool `yaml:"shared_capacity,omitempty"`
 }
 
 // Workload describes how one workload name maps onto a server protocol and
@@ -384,6 +389,9 @@ type Cell struct {
 	// measured window (loadgen -mark-socket) while it is measured; set by
 	// measureCell for Go servers only (goServer); "" = none.
 	markSocket string
+	// capLabel is the label whose closed-loop cell gives a fraction cell
+	// its capacity (Plan.SharedCapacity); "" = the cell's own label.
+	capLabel string
 }
 
 // label is the cell's variant label, the backend when none is set.
@@ -453,11 +461,15 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 				for _, d := range p.Pipeline {
 					for _, r := range p.cellRates() {
 						for _, b := range payloads {
-							cells = append(cells, Cell{
+							cell := Cell{
 								Backend: pr.v.rowBackend(), Label: pr.v.Label, Args: pr.v.ServerArgs,
 								Command: pr.v.Command, Env: pr.v.envList(),
 								Workload: pr.w, Conns: c, Pipeline: d, Rate: r.perSec, Fraction: r.fraction, Payload: b, Rep: rep,
-							})
+							}
+							if p.SharedCapacity && r.fraction > 0 {
+								cell.capLabel = p.ReferenceLabel()
+							}
+							cells = append(cells, cell)
 						}
 					}
 				}

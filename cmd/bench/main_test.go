@@ -247,7 +247,7 @@ func TestMainUsage(t *testing.T) {
 	if err := run(context.Background(), []string{"plans"}, &stdout, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(stdout.String(), "calibrate    60 cells") || !strings.Contains(stdout.String(), "\nquick       120 cells") {
+	if !strings.HasPrefix(stdout.String(), "calibrate   112 cells") || !strings.Contains(stdout.String(), "\nquick       120 cells") {
 		t.Fatalf("plans output:\n%s", stdout.String())
 	}
 }

@@ -1,6 +1,6 @@
 // Command server runs one backend on one protocol until SIGINT or SIGTERM:
 //
-//	server -backend fasthttp|gnet|gnet-pool|stdlib|threads -proto http|echo -addr HOST:PORT [-handicap-cpu-us N] [-runtime-metrics PATH]
+//	server -backend fasthttp|gnet|gnet-pool|stdlib|threads -proto http|echo -addr HOST:PORT [-handicap-cpu-us N] [-handicap-delay-us D -handicap-delay-every N] [-runtime-metrics PATH]
 //
 // It prints "listening on HOST:PORT" once it accepts connections, and
 // nothing per request.
@@ -15,6 +15,11 @@
 // burn N microseconds of CPU time (backends.BurnCPU, on the thread serving
 // it), on every backend, so that a calibration plan can compare a backend
 // with a copy of itself carrying a known cost. 0, the default, is none.
+//
+// -handicap-delay-us D -handicap-delay-every N makes one request (or echo
+// read) in every N wait D microseconds before it is answered
+// (backends.SetDelayHandicap): a known latency cost, with a p99 that can
+// be computed, for the calibration plan's latency cells.
 package main
 
 import (
@@ -49,10 +54,12 @@ type config struct {
 	Proto    backends.Proto
 	Addr     string
 	Handicap time.Duration // CPU burnt per HTTP request or echo read
+	Delay    time.Duration // latency handicap: the wait of a delayed request
+	Every    int           // one request in Every is delayed
 	Metrics  string        // -runtime-metrics socket path; "" = off
 }
 
-const usage = `usage: server [-backend NAME] [-proto http|echo] [-addr HOST:PORT] [-handicap-cpu-us N] [-runtime-metrics PATH]
+const usage = `usage: server [-backend NAME] [-proto http|echo] [-addr HOST:PORT] [-handicap-cpu-us N] [-handicap-delay-us D -handicap-delay-every N] [-runtime-metrics PATH]
 
 server runs one backend on one protocol until SIGINT or SIGTERM. It prints
 "listening on HOST:PORT" on stdout once it accepts connections, and nothing
@@ -69,6 +76,8 @@ func parseArgs(args []string, stdout io.Writer) (config, error) {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT (port 0 picks one)")
 	metricsFile := fs.String("runtime-metrics", "", "answer window marks (open, close) on a unix socket at `PATH`: a close answers the window's GC cycles, GC pause p99, GC CPU share and scheduling latency p99 (runtime/metrics); loadgen -mark-socket sends them")
 	handicap := fs.Int("handicap-cpu-us", 0, "burn this many microseconds of CPU per HTTP request and per echo read, before answering (calibration; 0 = none)")
+	delayUs := fs.Int("handicap-delay-us", 0, "make one request in -handicap-delay-every wait this many microseconds before it is answered (calibration; 0 = none)")
+	every := fs.Int("handicap-delay-every", 0, "which share of requests -handicap-delay-us delays: one in `N`")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -87,7 +96,14 @@ func parseArgs(args []string, stdout io.Writer) (config, error) {
 	if *handicap < 0 || *handicap > backends.MaxWorkMicros {
 		return config{}, cli.Hintf("server", "-handicap-cpu-us %d: want 0 to %d", *handicap, backends.MaxWorkMicros)
 	}
-	return config{Backend: *backend, Proto: p, Addr: *addr, Handicap: time.Duration(*handicap) * time.Microsecond, Metrics: *metricsFile}, nil
+	if *delayUs < 0 || *delayUs > backends.MaxWorkMicros {
+		return config{}, cli.Hintf("server", "-handicap-delay-us %d: want 0 to %d", *delayUs, backends.MaxWorkMicros)
+	}
+	if (*delayUs > 0) != (*every > 0) || *every < 0 {
+		return config{}, cli.Hintf("server", "-handicap-delay-us and -handicap-delay-every go together, both positive (got %d and %d)", *delayUs, *every)
+	}
+	return config{Backend: *backend, Proto: p, Addr: *addr, Handicap: time.Duration(*handicap) * time.Microsecond,
+		Delay: time.Duration(*delayUs) * time.Microsecond, Every: *every, Metrics: *metricsFile}, nil
 }
 
 // run serves until ctx is done. It writes exactly one line to stdout,
@@ -100,6 +116,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	backends.SetHandicap(cfg.Handicap)
 	defer backends.SetHandicap(0)
+	backends.SetDelayHandicap(cfg.Delay, cfg.Every)
+	defer backends.SetDelayHandicap(0, 0)
 	srv, err := registry.New(cfg.Backend, cfg.Proto)
 	if err != nil {
 		return err

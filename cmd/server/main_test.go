@@ -111,6 +111,8 @@ func TestRunErrors(t *testing.T) {
 		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: cepoll, cthreads, fasthttp, gnet, gnet-pool, stdlib, threads)`},
 		{"unsupported proto", []string{"-backend", "fasthttp", "-proto", "echo", "-addr", "127.0.0.1:0"}, 1, "fasthttp: echo: not supported (fasthttp serves http)"},
 		{"negative handicap", []string{"-handicap-cpu-us", "-1"}, 2, "-handicap-cpu-us -1: want 0 to 10000000 (see server -h)"},
+		{"delay without share", []string{"-handicap-delay-us", "2000"}, 2, "-handicap-delay-us and -handicap-delay-every go together, both positive (got 2000 and 0) (see server -h)"},
+		{"share without delay", []string{"-handicap-delay-every", "50"}, 2, "-handicap-delay-us and -handicap-delay-every go together, both positive (got 0 and 50) (see server -h)"},
 		{"busy port", []string{"-addr", busy.Addr().String()}, 1, "address already in use"},
 	}
 	for _, tt := range tests {
@@ -292,6 +294,34 @@ func TestHandicap(t *testing.T) {
 				t.Fatalf("%d round trips used %v of CPU, want at least %v", n, used, want)
 			}
 		})
+	}
+}
+
+// TestDelayHandicap checks -handicap-delay-us with -handicap-delay-every:
+// of n sequential requests on one connection every 4th takes at least the
+// delay (counted from the first). Only that lower bound is checked.
+func TestDelayHandicap(t *testing.T) {
+	const every, delay, n = 4, 30 * time.Millisecond, 12
+	addr, cancel := startRun(t, "-backend", "stdlib", "-proto", "http", "-addr", "127.0.0.1:0",
+		"-handicap-delay-us", strconv.Itoa(int(delay/time.Microsecond)), "-handicap-delay-every", strconv.Itoa(every))
+	defer cancel()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	for i := 1; i <= n; i++ {
+		start := time.Now()
+		io.WriteString(c, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+		got := make([]byte, len("HTTP/1.1 200 OK\r\n")+len(okPlaintextRest))
+		if _, err := io.ReadFull(br, got); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if took := time.Since(start); i%every == 0 && took < delay {
+			t.Errorf("request %d took %v, want at least the delay %v", i, took, delay)
+		}
 	}
 }
 

@@ -339,6 +339,7 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	writeLittleNote(&b, rows)
 	writeCalibration(&b, rows, verdicts, opts.Reference)
 	writeBottlenecks(&b, rows)
+	writeTails(&b, dir, rows, opts.Reference)
 	writeFlagged(&b, rows)
 	if err := writeScheduling(&b, dir, rows, styles); err != nil {
 		return fmt.Errorf("report: %w", err)

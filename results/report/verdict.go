@@ -523,17 +523,21 @@ func writeBottlenecks(b *bytes.Buffer, rows []results.Row) {
 // runs.
 func writeCalibration(b *bytes.Buffer, rows []results.Row, vs []Verdict, reference string) {
 	backendOf := map[string]string{}
+	delayed := map[string]bool{} // labels with a latency handicap: see writeTailCalibration
 	handicap := false
 	for _, r := range rows {
 		backendOf[r.LabelOf()] = r.Backend
 		handicap = handicap || strings.Contains(r.LabelOf(), "handicap")
+		if d, _ := delayHandicap(r.ServerCommand); d > 0 {
+			delayed[r.LabelOf()] = true
+		}
 	}
 	if !handicap {
 		return
 	}
 	b.WriteString("**Calibration** (same server against itself must show no clear difference; the handicap must be found):\n\n")
 	for _, v := range vs {
-		if v.Metric != "rps" && v.Metric != "requests_per_server_cpu_s" {
+		if v.Metric != "rps" && v.Metric != "requests_per_server_cpu_s" || delayed[v.Label] {
 			continue
 		}
 		var want string

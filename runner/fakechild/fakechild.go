@@ -138,6 +138,8 @@ func server(args []string) error {
 	fs.String("proto", "", "")
 	fs.String("addr", "", "")
 	fs.String("handicap-cpu-us", "", "") // passed through from plan variants
+	fs.String("handicap-delay-us", "", "")
+	fs.String("handicap-delay-every", "", "")
 	metricsFile := fs.String("runtime-metrics", "", "")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -1,0 +1,363 @@
+package report
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/asyncbench/asyncbench/results"
+)
+
+// Latency tails of open-loop cells: each label's p99 and p99.9 from its
+// rounds' histograms summed, with the 95% interval of results.Tails (a
+// two-stage bootstrap over rounds and 1 s intervals), and each label's p99
+// against the reference's where both were offered the same rate, with the
+// runtime's GC and scheduling figures beside it.
+
+// tailMinRounds is the fewest paired rounds a tail comparison is judged
+// from: fewer cannot show how much server processes differ.
+const tailMinRounds = 3
+
+// tailKey is an open-loop configuration: a rate as requests/s or, for
+// rates given as shares of capacity, the share.
+type tailKey struct {
+	proto, workload          string
+	conns, pipeline, payload int
+	rate, fraction           float64
+}
+
+func (k tailKey) String() string {
+	rate := fmtCount(k.rate) + " req/s"
+	if k.fraction > 0 {
+		rate = strconv.FormatFloat(k.fraction*100, 'f', -1, 64) + "% of capacity"
+	}
+	return fmt.Sprintf("%s, %d conns, %s", k.workload, k.conns, rate)
+}
+
+// tailCell is one label at one open-loop configuration: its counted rows
+// by round and their interval histograms.
+type tailCell struct {
+	label string
+	key   tailKey
+	rows  map[int]results.Row
+	ivs   map[int][]*hdrhistogram.Histogram
+}
+
+// tailComparison is a label's p99 against the reference's at one key.
+type tailComparison struct {
+	key               tailKey
+	label, reference  string
+	rounds            int
+	ratio, lo, hi     float64
+	verdict           string
+	cause             string
+	refCell, labelCel *tailCell
+}
+
+// collectTails reads the interval histograms of every counted open-loop
+// row. Rows whose .hlog cannot be read are left out and named in skipped.
+func collectTails(dir string, rows []results.Row) (cells []*tailCell, skipped []string) {
+	byKey := map[string]*tailCell{}
+	for _, r := range rows {
+		if r.Rate <= 0 || !r.Status.Counts() || r.Errors > 0 || r.Hlog == "" || r.Workload == "idle" {
+			continue
+		}
+		k := tailKey{r.Proto, r.Workload, r.Conns, r.Pipeline, r.Payload, r.Rate, 0}
+		if r.RateFraction != nil {
+			k.rate, k.fraction = 0, *r.RateFraction
+		}
+		id := r.LabelOf() + "|" + fmt.Sprint(k)
+		c := byKey[id]
+		if c == nil {
+			c = &tailCell{label: r.LabelOf(), key: k, rows: map[int]results.Row{}, ivs: map[int][]*hdrhistogram.Histogram{}}
+			byKey[id] = c
+			cells = append(cells, c)
+		}
+		path := r.Hlog
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		ivs, err := results.ReadIntervals(path)
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("%s round %d: %v", r.Cell, r.Rep, err))
+			continue
+		}
+		c.rows[r.Rep], c.ivs[r.Rep] = r, ivs // a later attempt replaces an earlier one
+	}
+	slices.SortFunc(cells, func(a, b *tailCell) int {
+		return cmp.Or(cmp.Compare(fmt.Sprint(a.key), fmt.Sprint(b.key)), cmp.Compare(a.label, b.label))
+	})
+	return cells, skipped
+}
+
+// tails returns c's rounds listed in reps (all when nil), as results.Tails.
+func (c *tailCell) tails(reps []int) (*results.Tails, error) {
+	if reps == nil {
+		for rep := range c.ivs {
+			reps = append(reps, rep)
+		}
+		slices.Sort(reps)
+	}
+	rounds := make([][]*hdrhistogram.Histogram, 0, len(reps))
+	for _, rep := range reps {
+		rounds = append(rounds, c.ivs[rep])
+	}
+	return results.NewTails(rounds)
+}
+
+// compareTails compares every label with the reference at each key, over
+// the rounds both measured at the same rate (within 1%).
+func compareTails(cells []*tailCell, reference string) []tailComparison {
+	ref := map[tailKey]*tailCell{}
+	for _, c := range cells {
+		if c.label == reference {
+			ref[c.key] = c
+		}
+	}
+	var out []tailComparison
+	for _, c := range cells {
+		rc := ref[c.key]
+		if c.label == reference || rc == nil {
+			continue
+		}
+		var reps []int
+		for rep, r := range c.rows {
+			if rr, ok := rc.rows[rep]; ok && math.Abs(r.Rate-rr.Rate) <= 0.01*rr.Rate {
+				reps = append(reps, rep)
+			}
+		}
+		slices.Sort(reps)
+		tc := tailComparison{key: c.key, label: c.label, reference: reference, rounds: len(reps), refCell: rc, labelCel: c}
+		if len(reps) < tailMinRounds {
+			tc.verdict = VerdictTooFewRounds
+			out = append(out, tc)
+			continue
+		}
+		ta, errA := rc.tails(reps)
+		tb, errB := c.tails(reps)
+		if errA != nil || errB != nil {
+			continue
+		}
+		var ok bool
+		tc.ratio, tc.lo, tc.hi, ok = results.RatioCI(ta, tb, 99, rand.New(rand.NewPCG(uint64(len(reps)), 99)))
+		if !ok {
+			continue
+		}
+		switch {
+		case tc.lo > 1:
+			tc.verdict = VerdictHigher
+		case tc.hi < 1:
+			tc.verdict = VerdictLower
+		default:
+			tc.verdict = VerdictNoDifference
+		}
+		tc.cause = tailCause(tc, reps)
+		out = append(out, tc)
+	}
+	return out
+}
+
+// runtimeMedians are a cell's medians over rounds of its runtime figures;
+// ok is false for a server without them (not Go, or not reported).
+func runtimeMedians(c *tailCell, reps []int) (gcCycles, gcPause, sched float64, ok bool) {
+	var cyc, pause, lat []float64
+	for _, rep := range reps {
+		r := c.rows[rep]
+		if r.GCCycles == nil || r.GCPauseP99Us == nil || r.SchedLatencyP99Us == nil {
+			continue
+		}
+		cyc = append(cyc, float64(*r.GCCycles))
+		pause = append(pause, *r.GCPauseP99Us)
+		lat = append(lat, *r.SchedLatencyP99Us)
+	}
+	if len(lat) == 0 {
+		return 0, 0, 0, false
+	}
+	return median(cyc), median(pause), median(lat), true
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// tailMoves is the share by which a runtime figure must move, in the
+// direction the tail moved, to be named as moving with it.
+const tailMoves = 1.25
+
+// tailCause says whether a difference in p99 goes with a difference in
+// the servers' scheduling latency or GC (medians over the paired rounds).
+func tailCause(tc tailComparison, reps []int) string {
+	ac, ap, as, okA := runtimeMedians(tc.refCell, reps)
+	bc, bp, bs, okB := runtimeMedians(tc.labelCel, reps)
+	if !okA || !okB {
+		return "no runtime figures (not a Go server on both sides)"
+	}
+	figures := fmt.Sprintf("scheduling latency p99 %s → %s µs, GC pause p99 %s → %s µs, GC cycles %s → %s",
+		fmtUs(as), fmtUs(bs), fmtUs(ap), fmtUs(bp), fmtCount(ac), fmtCount(bc))
+	if tc.verdict == VerdictNoDifference {
+		return figures
+	}
+	up := tc.verdict == VerdictHigher
+	moved := func(a, b float64) bool {
+		if up {
+			return b > a*tailMoves
+		}
+		return b*tailMoves < a
+	}
+	var with []string
+	if moved(as, bs) {
+		with = append(with, "scheduling delay")
+	}
+	if moved(ap, bp) || moved(ac, bc) {
+		with = append(with, "GC")
+	}
+	if len(with) == 0 {
+		return figures + ": the tail moves with neither the runtime's scheduling delay nor its GC"
+	}
+	return figures + ": the tail moves with " + strings.Join(with, " and ")
+}
+
+func fmtUs(x float64) string { return strconv.FormatFloat(x, 'f', 0, 64) }
+
+// writeTails writes the section "Latency tails" for the open-loop cells of
+// rows (nothing when there are none).
+func writeTails(b *bytes.Buffer, dir string, rows []results.Row, reference string) {
+	cells, skipped := collectTails(dir, rows)
+	if len(cells) == 0 {
+		return
+	}
+	b.WriteString("## Latency tails (open loop)\n\n")
+	b.WriteString("p99 and p99.9 of each label's rounds summed (exact: histograms added, never averaged), with a 95% interval from a two-stage bootstrap: rounds drawn with replacement, then each drawn round's 1 s intervals. Rounds carry the differences between server processes, intervals keep a burst (a GC cycle, a scheduling stall) whole. ⚠ marks a percentile with fewer than ")
+	fmt.Fprintf(b, "%d samples beyond it.\n\n", results.MinBeyond)
+	b.WriteString("| configuration | label | rounds | requests | p99 µs [95%] | p99.9 µs [95%] |\n|---|---|---:|---:|---|---|\n")
+	for _, c := range cells {
+		t, err := c.tails(nil)
+		if err != nil {
+			continue
+		}
+		rng := rand.New(rand.NewPCG(uint64(t.Count()), 1))
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s |\n", c.key, mdEscape(c.label), t.Rounds(), fmtCount(float64(t.Count())),
+			fmtPercentile(t.Percentile(99, rng)), fmtPercentile(t.Percentile(99.9, rng)))
+	}
+	b.WriteString("\n")
+	cmps := compareTails(cells, reference)
+	if len(cmps) > 0 {
+		fmt.Fprintf(b, "p99 against %s at the same offered rate, paired by round (ratio label ÷ %s, 95%% interval from the paired bootstrap; at least %d rounds):\n\n", mdEscape(reference), mdEscape(reference), tailMinRounds)
+		for _, tc := range cmps {
+			if tc.verdict == VerdictTooFewRounds {
+				fmt.Fprintf(b, "- %s, %s: %s (%d rounds at the same rate)\n", tc.key, mdEscape(tc.label), tc.verdict, tc.rounds)
+				continue
+			}
+			fmt.Fprintf(b, "- %s, %s: p99 %s (×%.2f [%.2f, %.2f], %d rounds). %s.\n", tc.key, mdEscape(tc.label), tc.verdict, tc.ratio, tc.lo, tc.hi, tc.rounds, tc.cause)
+		}
+		b.WriteString("\n")
+	}
+	writeTailCalibration(b, cmps)
+	for _, s := range skipped {
+		fmt.Fprintf(b, "> not read: %s\n\n", s)
+	}
+}
+
+// calibrationBounds is where the A/A p99 ratio's interval must lie for the
+// tail comparison to be called calibrated.
+var calibrationBounds = [2]float64{0.85, 1.18}
+
+// writeTailCalibration checks the calibration plan's latency cells: a
+// label on the reference's own server (no handicap) must show no clear
+// difference with its interval inside calibrationBounds; a label with a
+// latency handicap (server -handicap-delay-us D -handicap-delay-every N)
+// must come out higher, near the p99 computed from the reference's
+// distribution: with one request in N delayed by D and N < 100, the
+// slowest 1% are delayed ones, so p99 ≈ D + the reference's percentile
+// 100·(1 − N/100) (the delayed requests' own latency, at the share of them
+// that the top 1% leaves below).
+func writeTailCalibration(b *bytes.Buffer, cmps []tailComparison) {
+	var lines []string
+	for _, tc := range cmps {
+		if tc.verdict == VerdictTooFewRounds {
+			continue
+		}
+		lr := anyRow(tc.labelCel)
+		rr := anyRow(tc.refCell)
+		delay, every := delayHandicap(lr.ServerCommand)
+		switch {
+		case delay > 0 && every > 0 && every < 100:
+			ref, err := tc.refCell.tails(nil)
+			lab, err2 := tc.labelCel.tails(nil)
+			if err != nil || err2 != nil {
+				continue
+			}
+			rng := rand.New(rand.NewPCG(7, 7))
+			want := float64(delay) + float64(ref.Percentile(100*(1-float64(every)/100), rng).Us)
+			got := lab.Percentile(99, rng)
+			mark := "as expected"
+			if tc.verdict != VerdictHigher {
+				mark = "NOT as expected: the instrument misses a known latency cost"
+			}
+			lines = append(lines, fmt.Sprintf("- %s, %s (one request in %d waits %d µs): p99 %s, ×%.2f [%.2f, %.2f]; computed p99 ≈ %s µs, measured %s — %s",
+				tc.key, mdEscape(tc.label), every, delay, tc.verdict, tc.ratio, tc.lo, tc.hi, fmtUs(want), fmtPercentile(got), mark))
+		case lr.Backend == rr.Backend && !strings.Contains(tc.label, "handicap") && !strings.Contains(lr.ServerCommand, "-handicap"):
+			mark := "as expected"
+			if tc.verdict != VerdictNoDifference || tc.lo < calibrationBounds[0] || tc.hi > calibrationBounds[1] {
+				mark = fmt.Sprintf("NOT as expected (want no clear difference with the interval inside [%.2f, %.2f])", calibrationBounds[0], calibrationBounds[1])
+			}
+			lines = append(lines, fmt.Sprintf("- %s, %s vs %s (same server): p99 %s, ×%.2f [%.2f, %.2f] — %s",
+				tc.key, mdEscape(tc.label), mdEscape(tc.reference), tc.verdict, tc.ratio, tc.lo, tc.hi, mark))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("**Latency calibration** (the same server against itself must show no clear p99 difference; a known latency cost must be found):\n\n")
+	b.WriteString(strings.Join(lines, "\n") + "\n\n")
+}
+
+// anyRow returns one of c's rows (the lowest round).
+func anyRow(c *tailCell) results.Row {
+	best := -1
+	for rep := range c.rows {
+		if best < 0 || rep < best {
+			best = rep
+		}
+	}
+	return c.rows[best]
+}
+
+// delayHandicap reads -handicap-delay-us and -handicap-delay-every from a
+// server command line; zeros when absent.
+func delayHandicap(command string) (delayUs, every int) {
+	f := strings.Fields(command)
+	for i := 0; i+1 < len(f); i++ {
+		switch f[i] {
+		case "-handicap-delay-us":
+			delayUs, _ = strconv.Atoi(f[i+1])
+		case "-handicap-delay-every":
+			every, _ = strconv.Atoi(f[i+1])
+		}
+	}
+	return delayUs, every
+}
+
+// fmtPercentile writes a percentile with its interval and a warning when
+// few samples lie beyond it.
+func fmtPercentile(p results.Percentile) string {
+	s := fmt.Sprintf("%d [%d, %d]", p.Us, p.LoUs, p.HiUs)
+	if p.Few() {
+		s += fmt.Sprintf(" ⚠ %d beyond", p.Beyond)
+	}
+	return s
+}

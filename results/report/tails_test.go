@@ -1,0 +1,115 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/asyncbench/asyncbench/results"
+)
+
+// tailRun writes 8 rounds of three open-loop labels at 2,000 req/s, each
+// round two 1 s intervals: stdlib-a and stdlib-b from one distribution,
+// stdlib-delay the same with one request in 50 delayed by 5 ms.
+func tailRun(t *testing.T, dir string) []results.Row {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(4, 2))
+	var rows []results.Row
+	for rep := 1; rep <= 8; rep++ {
+		for _, label := range []string{"stdlib-a", "stdlib-b", "stdlib-delay"} {
+			var ivs []*hdrhistogram.Histogram
+			for range 2 {
+				h := newHist()
+				for i := 1; i <= 2000; i++ {
+					v := int64(200 * (1 + 0.5*rng.NormFloat64()*0.3))
+					if label == "stdlib-delay" && i%50 == 0 {
+						v += 5000
+					}
+					h.RecordValue(max(v, 1))
+				}
+				ivs = append(ivs, h)
+			}
+			name := fmt.Sprintf("%s_rep%d.hlog", label, rep)
+			writeHlog(t, filepath.Join(dir, name), ivs...)
+			cmd := "server -backend stdlib -proto http -addr 127.0.0.1:0"
+			if label == "stdlib-delay" {
+				cmd += " -handicap-delay-us 5000 -handicap-delay-every 50"
+			}
+			frac := 0.5
+			rows = append(rows, results.Row{
+				Cell: label + "/http/plaintext/c64/p1/r50pct/b0", Rep: rep, Backend: "stdlib", Label: label,
+				Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1, Rate: 2000, RateFraction: &frac,
+				Status: results.StatusOK, Requests: 4000, RPS: 2000, Hlog: name, ServerCommand: cmd,
+			})
+		}
+	}
+	return rows
+}
+
+func TestWriteTails(t *testing.T) {
+	dir := t.TempDir()
+	rows := tailRun(t, dir)
+	var b bytes.Buffer
+	writeTails(&b, dir, rows, "stdlib-a")
+	md := b.String()
+	for _, want := range []string{
+		"## Latency tails (open loop)",
+		"| plaintext, 64 conns, 50% of capacity | stdlib-a | 8 | 32,000 |",
+		"plaintext, 64 conns, 50% of capacity, stdlib-b: p99 no clear difference",
+		"plaintext, 64 conns, 50% of capacity, stdlib-delay: p99 higher",
+		"**Latency calibration**",
+		"stdlib-b vs stdlib-a (same server): p99 no clear difference",
+		"(one request in 50 waits 5000 µs): p99 higher",
+		"no runtime figures",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "NOT as expected") {
+		t.Errorf("calibration failed on made-up data:\n%s", md)
+	}
+	// The p99 shown is that of all rounds' histograms added.
+	all := newHist()
+	for _, r := range rows {
+		if r.Label != "stdlib-a" {
+			continue
+		}
+		ivs, err := results.ReadIntervals(filepath.Join(dir, r.Hlog))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range ivs {
+			all.Merge(h)
+		}
+	}
+	if want := fmt.Sprintf("| stdlib-a | 8 | 32,000 | %d [", all.ValueAtQuantile(99)); !strings.Contains(md, want) {
+		t.Errorf("report lacks the merged p99 %q", want)
+	}
+	// Rates that differ by more than 1% are not paired.
+	for i := range rows {
+		if rows[i].Label == "stdlib-b" {
+			rows[i].Rate = 2100
+		}
+	}
+	b.Reset()
+	writeTails(&b, dir, rows, "stdlib-a")
+	if !strings.Contains(b.String(), "stdlib-b: too few rounds (0 rounds at the same rate)") {
+		t.Errorf("unequal rates paired:\n%s", b.String())
+	}
+}
+
+func TestDelayHandicapParse(t *testing.T) {
+	d, n := delayHandicap("server -backend stdlib -handicap-delay-us 2000 -handicap-delay-every 50 -addr x")
+	if d != 2000 || n != 50 {
+		t.Errorf("got %d %d", d, n)
+	}
+	if d, n := delayHandicap("server -backend stdlib"); d != 0 || n != 0 {
+		t.Errorf("got %d %d, want zeros", d, n)
+	}
+}
