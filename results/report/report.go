@@ -9,11 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/asyncbench/asyncbench/results"
 )
@@ -361,7 +364,7 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 			fmt.Fprintf(&b, "- %s\n", v)
 		}
 		b.WriteString("\n")
-		writeTables(&b, g)
+		writeTables(&b, dir, g)
 		plots, notes, err := writeGroupPlots(dir, g, styles)
 		if err != nil {
 			return fmt.Errorf("report: %s: %w", g.key.Title(), err)
@@ -584,7 +587,10 @@ func fmtCell(c *cellRows, s sample, format func(float64) string, lower func(resu
 func fmtMiB(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
 
 // writeTables writes the throughput/latency table and the cost table of g.
-func writeTables(b *bytes.Buffer, g *group) {
+// The p99 of a point is that of its ok rounds' histograms summed, with
+// its 95% interval (results.Tails), read from the .hlog files under dir;
+// where they cannot be read, the median over rounds.
+func writeTables(b *bytes.Buffer, dir string, g *group) {
 	// lower: per column, the figure a generator-bound row bounds from below.
 	table := func(title string, cols [2]string, get [2]func(results.Row) float64, format [2]func(float64) string, lower [2]func(results.Row) float64) {
 		fmt.Fprintf(b, "%s\n\n| conns |", title)
@@ -601,7 +607,16 @@ func writeTables(b *bytes.Buffer, g *group) {
 			for _, be := range g.backends {
 				cr := g.at(be, c)
 				for i := range 2 {
-					fmt.Fprintf(b, " %s |", fmtCell(cr, g.okSample(be, c, get[i]), format[i], lower[i]))
+					txt := fmtCell(cr, g.okSample(be, c, get[i]), format[i], lower[i])
+					if tail, ok := tailText(dir, cr); ok && cols[i] == p99Column {
+						// Keep fmtCell's notes on the other rounds: "(1 failed)".
+						_, notes, _ := strings.Cut(txt, " (")
+						txt = tail
+						if notes != "" {
+							txt += " (" + notes
+						}
+					}
+					fmt.Fprintf(b, " %s |", txt)
 				}
 			}
 			b.WriteString("\n")
@@ -609,11 +624,43 @@ func writeTables(b *bytes.Buffer, g *group) {
 		b.WriteString("\n")
 	}
 	table("Throughput and tail latency:",
-		[2]string{"req/s", "p99 µs"}, [2]func(results.Row) float64{getRPS, getP99}, [2]func(float64) string{fmtCount, fmtCount},
+		[2]string{"req/s", p99Column}, [2]func(results.Row) float64{getRPS, getP99}, [2]func(float64) string{fmtCount, fmtCount},
 		[2]func(results.Row) float64{getRPS, nil})
 	table("Server cost:",
 		[2]string{"RSS peak MiB", "req per CPU-s"}, [2]func(results.Row) float64{getRSSMiB, getReqCPU}, [2]func(float64) string{fmtMiB, fmtCount},
 		[2]func(results.Row) float64{})
+}
+
+// p99Column heads the tables' p99 column.
+const p99Column = "p99 µs [95%]"
+
+// tailText is the p99 of c's ok rounds, histograms summed, with its 95%
+// interval and a warning when few samples lie beyond it; ok is false when
+// there is no ok round or a .hlog cannot be read.
+func tailText(dir string, c *cellRows) (string, bool) {
+	if len(c.ok) == 0 {
+		return "", false
+	}
+	rounds := make([][]*hdrhistogram.Histogram, 0, len(c.ok))
+	for _, r := range c.ok {
+		if r.Hlog == "" {
+			return "", false
+		}
+		p := r.Hlog
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		ivs, err := results.ReadIntervals(p)
+		if err != nil {
+			return "", false
+		}
+		rounds = append(rounds, ivs)
+	}
+	t, err := results.NewTails(rounds)
+	if err != nil {
+		return "", false
+	}
+	return fmtPercentile(t.Percentile(99, rand.New(rand.NewPCG(uint64(t.Count()), 99)))), true
 }
 
 // mdEscape keeps s from breaking a markdown table cell.

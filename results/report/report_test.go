@@ -46,7 +46,7 @@ func TestWrite(t *testing.T) {
 		"## echo echo, 64 B payload, pipeline 1, open loop at 20000 req/s",
 		"At 256 connections, gnet has the highest median throughput: 168,000 req/s against 133,000 req/s for fasthttp, the next best (1.26×).",
 		"At 256 connections, gnet has the lowest median p99 latency: 748 µs against 982 µs for fasthttp, the next best (0.76×).",
-		"| 256 | 133,000 ±2% | 982 ±5% | 168,000 ±2% | 748 ±6% | 97,020 ±1% (1 failed) | 1,341 ±2% (1 failed) |",
+		"| 256 | 133,000 ±2% | 992 [961, 1,032] | 168,000 ±2% | 751 [722, 790] | 97,020 ±1% (1 failed) | 1,346 [1,291, 1,377] (1 failed) |",
 		"20,001 (1 sat.)",
 		"| **failed** | stdlib/http/plaintext/c256/p1 | stdlib | 256 | 3 | connect: connection refused |",
 		"| **saturated** | stdlib/echo/echo/c64/p1/r20000 | stdlib | 64 | 2 | send lag p99 12ms > 1ms |",

@@ -130,6 +130,7 @@ type schedPoint struct {
 	reps, measured, failed, saturated, noisy int
 	rps, p99                                 sample  // over measured repetitions
 	cheapP99                                 sample  // mix: p99 of the entry with the largest weight
+	sched, gcPause                           sample  // Go servers: scheduling latency p99 and GC pause p99, µs
 	errShare                                 float64 // errors ÷ attempts over measured repetitions; NaN without attempts
 }
 
@@ -298,6 +299,7 @@ type schedAcc struct {
 	rows               []results.Row
 	errs, attempts     float64
 	rps, p99, cheapP99 []float64
+	sched, gcPause     []float64
 }
 
 // add counts r as a repetition and, when it measured and was neither
@@ -312,6 +314,10 @@ func (a *schedAcc) add(r results.Row, cheap map[schedRep]results.EndpointRow) {
 	if r.Requests > 0 { // no latency without a completed request
 		a.p99 = append(a.p99, float64(r.P99Us))
 	}
+	if r.SchedLatencyP99Us != nil && r.GCPauseP99Us != nil {
+		a.sched = append(a.sched, *r.SchedLatencyP99Us)
+		a.gcPause = append(a.gcPause, *r.GCPauseP99Us)
+	}
 	a.errs += float64(r.Errors)
 	a.attempts += float64(r.Requests + r.Errors)
 	if e, ok := cheap[schedRep{r.Cell, r.Rep, r.AttemptOf()}]; ok && r.Workload == wlMix && e.Requests > 0 {
@@ -322,7 +328,8 @@ func (a *schedAcc) add(r results.Row, cheap map[schedRep]results.EndpointRow) {
 // point summarizes the repetitions gathered.
 func (a *schedAcc) point() *schedPoint {
 	p := &schedPoint{reps: len(a.rows), measured: len(a.rps),
-		rps: summarize(a.rps), p99: summarize(a.p99), cheapP99: summarize(a.cheapP99), errShare: math.NaN()}
+		rps: summarize(a.rps), p99: summarize(a.p99), cheapP99: summarize(a.cheapP99),
+		sched: summarize(a.sched), gcPause: summarize(a.gcPause), errShare: math.NaN()}
 	if a.attempts > 0 {
 		p.errShare = a.errs / a.attempts
 	}
@@ -364,7 +371,12 @@ func schedulingText(w io.Writer, rows []results.Row, eps []results.EndpointRow) 
 			fmt.Fprintf(w, "### %s\n\n", d.regime)
 		}
 		d.writeFindings(w)
-		d.writeTable(w)
+		d.writeTable(w, "Median req/s and p99 (for a mix: the cheap requests' p99); failed repetitions included and marked.", tableCell)
+		if d.hasRuntime() {
+			d.writeTable(w, "The quantity the question is about, for the Go servers: how long a runnable goroutine waited for a thread "+
+				"(scheduling latency p99, runtime/metrics /sched/latencies, over the measured window), with the GC's stop-the-world pause p99 beside it; "+
+				"median over repetitions. A thread or an event loop has no such figure (–).", schedCell)
+		}
 	}
 	return data
 }
@@ -582,7 +594,7 @@ func cheapEntry(spec string) string {
 // writeTable writes one line per workload and connection count, one
 // column per backend: median req/s and p99 (for a mix, the cheap
 // requests' p99), with error share and failed repetitions.
-func (d *schedData) writeTable(w io.Writer) {
+func (d *schedData) writeTable(w io.Writer, title string, cell func(*schedPoint, bool) string) {
 	type line struct {
 		label    string
 		workload string
@@ -599,7 +611,7 @@ func (d *schedData) writeTable(w io.Writer) {
 	for _, m := range d.mixes {
 		lines = append(lines, line{"mix " + m, wlMix, -1, m})
 	}
-	fmt.Fprint(w, "Median req/s and p99 (for a mix: the cheap requests' p99); failed repetitions included and marked.\n\n| workload | conns |")
+	fmt.Fprintf(w, "%s\n\n| workload | conns |", title)
 	for _, b := range d.backends {
 		fmt.Fprintf(w, " %s |", mdEscape(b))
 	}
@@ -613,12 +625,30 @@ func (d *schedData) writeTable(w io.Writer) {
 			fmt.Fprintf(w, "| %s | %d |", mdEscape(l.label), c)
 			for _, b := range d.backends {
 				p := d.at(l.workload, l.handler, l.mix, b, c)
-				fmt.Fprintf(w, " %s |", tableCell(p, l.workload == wlMix))
+				fmt.Fprintf(w, " %s |", cell(p, l.workload == wlMix))
 			}
 			fmt.Fprintln(w)
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// hasRuntime reports whether any point has runtime figures.
+func (d *schedData) hasRuntime() bool {
+	for _, p := range d.points {
+		if p.sched.n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// schedCell is a point's scheduling latency p99 and GC pause p99.
+func schedCell(p *schedPoint, _ bool) string {
+	if p == nil || p.sched.n == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("sched %s (GC pause %s)", fmtMicros(p.sched.median), fmtMicros(p.gcPause.median))
 }
 
 func tableCell(p *schedPoint, mix bool) string {

@@ -46,6 +46,9 @@ func schedFixture() ([]results.Row, []results.EndpointRow) {
 						DurationS: 3, RPS: pf.rps * spread, Requests: uint64(3 * pf.rps * spread), P99Us: int64(pf.p99),
 						GOMAXPROCS: 1,
 					}
+					if b == "stdlib" || b == "gnet-pool" {
+						r.SchedLatencyP99Us, r.GCPauseP99Us = new(pf.p99/10), new(float64(40))
+					}
 					switch wl {
 					case "delay":
 						r.HandlerUs = new(int64(1000))
@@ -109,6 +112,8 @@ func TestSchedulingText(t *testing.T) {
 		"The CPU bound is 20,000 req/s (1 server CPU ÷ 50 µs)",
 		"the cheap /plaintext requests' p99 was lowest on stdlib",
 		"| delay 1 ms | 64 |",
+		"scheduling latency p99, runtime/metrics",
+		"| plaintext | 1024 | – | sched 700 µs (GC pause 40 µs) | sched 900 µs (GC pause 40 µs) |",
 	} {
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("section lacks %q", s)

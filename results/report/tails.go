@@ -355,7 +355,7 @@ func delayHandicap(command string) (delayUs, every int) {
 // fmtPercentile writes a percentile with its interval and a warning when
 // few samples lie beyond it.
 func fmtPercentile(p results.Percentile) string {
-	s := fmt.Sprintf("%d [%d, %d]", p.Us, p.LoUs, p.HiUs)
+	s := fmt.Sprintf("%s [%s, %s]", fmtCount(float64(p.Us)), fmtCount(float64(p.LoUs)), fmtCount(float64(p.HiUs)))
 	if p.Few() {
 		s += fmt.Sprintf(" ⚠ %d beyond", p.Beyond)
 	}

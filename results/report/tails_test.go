@@ -88,7 +88,7 @@ func TestWriteTails(t *testing.T) {
 			all.Merge(h)
 		}
 	}
-	if want := fmt.Sprintf("| stdlib-a | 8 | 32,000 | %d [", all.ValueAtQuantile(99)); !strings.Contains(md, want) {
+	if want := fmt.Sprintf("| stdlib-a | 8 | 32,000 | %s [", fmtCount(float64(all.ValueAtQuantile(99)))); !strings.Contains(md, want) {
 		t.Errorf("report lacks the merged p99 %q", want)
 	}
 	// Rates that differ by more than 1% are not paired.
