@@ -104,6 +104,10 @@ type Plan struct {
 	// generator-bound is measured again at the end of its round (see
 	// retry.go); nil = DefaultRetries, 0 = never.
 	Retries *int `yaml:"retries,omitempty"`
+	// ServerCPUs is the server's CPU count as an axis: every cell is
+	// measured once per count, on CPU sets bench run chooses (cpuaxis.go);
+	// empty = the -server-cpus and -gen-cpus sets for every cell.
+	ServerCPUs []int `yaml:"server_cpus,omitempty"`
 }
 
 // Workload describes how one workload name maps onto a server protocol and
@@ -163,6 +167,7 @@ func (p *Plan) Validate(maxConns int) error {
 	}
 	errs = append(errs, p.checkWorkloads()...)
 	errs = append(errs, p.checkRanges(maxConns)...)
+	errs = append(errs, p.checkServerCPUs()...)
 	for _, dup := range duplicates(p) {
 		errs = append(errs, fmt.Errorf("%s listed twice", dup))
 	}
@@ -375,6 +380,9 @@ type Cell struct {
 	Fraction float64 // of capacity; 0 = Rate is absolute
 	Payload  int     // 0 when the workload takes none
 	Rep      int     // 1-based: the round
+	// ServerCPUs is the server's CPU count on a plan's server_cpus axis;
+	// 0 = no axis, the run's CPU sets.
+	ServerCPUs int
 	// Attempt numbers the measurements of this cell repetition, from 1;
 	// a re-run (retry.go) has 2 or more. 0 reads as 1.
 	Attempt int
@@ -396,10 +404,15 @@ func (c Cell) label() string {
 
 // Key is the cell's stable identity across runs and repetitions, e.g.
 // "gnet/http/plaintext/c64/p1/r0/b0" or "gnet/http/delay-1000us/c64/p1/r0/b0";
-// a variant's label stands in for the backend ("stdlib-handicap/http/…").
+// a variant's label stands in for the backend ("stdlib-handicap/http/…"),
+// and a cell of a server_cpus axis ends in its count ("…/b0/s2").
 func (c Cell) Key() string {
-	return fmt.Sprintf("%s/%s/%s/c%d/p%d/r%s/b%d",
+	k := fmt.Sprintf("%s/%s/%s/c%d/p%d/r%s/b%d",
 		c.label(), c.Workload.Proto, c.Workload.keyName(), c.Conns, c.Pipeline, c.rateKey(), c.Payload)
+	if c.ServerCPUs > 0 {
+		k += "/s" + strconv.Itoa(c.ServerCPUs)
+	}
+	return k
 }
 
 // FileName is the base name (without extension) of the cell's files in the
@@ -453,11 +466,14 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 				for _, d := range p.Pipeline {
 					for _, r := range p.cellRates() {
 						for _, b := range payloads {
-							cells = append(cells, Cell{
-								Backend: pr.v.rowBackend(), Label: pr.v.Label, Args: pr.v.ServerArgs,
-								Command: pr.v.Command, Env: pr.v.envList(),
-								Workload: pr.w, Conns: c, Pipeline: d, Rate: r.perSec, Fraction: r.fraction, Payload: b, Rep: rep,
-							})
+							for _, n := range p.serverCPUCounts() {
+								cells = append(cells, Cell{
+									Backend: pr.v.rowBackend(), Label: pr.v.Label, Args: pr.v.ServerArgs,
+									Command: pr.v.Command, Env: pr.v.envList(),
+									Workload: pr.w, Conns: c, Pipeline: d, Rate: r.perSec, Fraction: r.fraction, Payload: b, Rep: rep,
+									ServerCPUs: n,
+								})
+							}
 						}
 					}
 				}
