@@ -30,7 +30,7 @@ func sampleRows() []Row {
 			Commit: "abc1234", Plan: "quick", StartTime: "2025-01-01T00:00:00Z", Hlog: "hlog/gnet-c64-rep1.hlog",
 			HostStealPct: new(0.25), HostOtherCPUPct: new(1.5), QuietWaitS: new(1.0), ServerCPUPct: new(97.5),
 			GeneratorCPUPct: new(88.0), Bottleneck: "server", Label: "gnet-a", HostCPUs: new(2),
-			ServerCommand: "server -backend gnet -proto http -addr 127.0.0.1:0", ServerSHA256: "0123456789ab", ServerEnv: "GOGC=off GOMAXPROCS=1", Attempt: 2,
+			ServerCommand: "server -backend gnet -proto http -addr 127.0.0.1:0", ServerSHA256: "0123456789ab", ServerEnv: "GOGC=off GOMAXPROCS=1", Attempt: 2, ServerCPUCount: new(1),
 		},
 		{
 			RunID: "r1", Cell: "stdlib/http/plaintext/c64/p1/r5000", Rep: 2, Backend: "stdlib", Proto: "http",
@@ -76,7 +76,7 @@ func TestHeader(t *testing.T) {
 	}
 	// hlog was the last column of the first published schema; later
 	// columns are appended after it.
-	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[61] != "rate_fraction" || h[len(h)-1] != "attempt" {
+	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[61] != "rate_fraction" || h[70] != "attempt" || h[len(h)-1] != "server_cpu_count" {
 		t.Errorf("unexpected order: first %q, rps at 14 is %q, rate_fraction at 61 is %q, last %q", h[0], h[14], h[61], h[len(h)-1])
 	}
 	seen := map[string]bool{}
@@ -151,7 +151,7 @@ func TestReadCSVToleratesSchemaDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRow := sampleRows()[0]
-	wantRow.HostCPUs, wantRow.Attempt = nil, 0
+	wantRow.HostCPUs, wantRow.Attempt, wantRow.ServerCPUCount = nil, 0, nil
 	wantRow.ServerCommand, wantRow.ServerSHA256, wantRow.ServerEnv = "", "", ""
 	if len(rows) != 1 || !reflect.DeepEqual(rows[0], wantRow) {
 		t.Errorf("older schema: got %+v, want %+v", rows, wantRow)

@@ -106,6 +106,11 @@ type Row struct {
 	// runner.Latest for which one counts); 0 in rows written before the
 	// column existed and in merged rows, read as 1.
 	Attempt int `csv:"attempt"`
+
+	// ServerCPUCount is the cell's count on a plan's server_cpus axis: the
+	// server ran on that many CPUs with GOMAXPROCS at that number; empty
+	// when the plan has no such axis.
+	ServerCPUCount *int `csv:"server_cpu_count"`
 }
 
 // LabelOf is the name a row is grouped and compared by: its variant label,

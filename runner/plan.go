@@ -109,6 +109,10 @@ type Plan struct {
 	// that every label is offered the same rate (latency comparisons at
 	// an equal load); false = each label's own capacity.
 	SharedCapacity bool `yaml:"shared_capacity,omitempty"`
+	// ServerCPUs is the server's CPU count as an axis: every cell is
+	// measured once per count, on CPU sets bench run chooses (cpuaxis.go);
+	// empty = the -server-cpus and -gen-cpus sets for every cell.
+	ServerCPUs []int `yaml:"server_cpus,omitempty"`
 }
 
 // Workload describes how one workload name maps onto a server protocol and
@@ -168,6 +172,7 @@ func (p *Plan) Validate(maxConns int) error {
 	}
 	errs = append(errs, p.checkWorkloads()...)
 	errs = append(errs, p.checkRanges(maxConns)...)
+	errs = append(errs, p.checkServerCPUs()...)
 	for _, dup := range duplicates(p) {
 		errs = append(errs, fmt.Errorf("%s listed twice", dup))
 	}
@@ -380,6 +385,9 @@ type Cell struct {
 	Fraction float64 // of capacity; 0 = Rate is absolute
 	Payload  int     // 0 when the workload takes none
 	Rep      int     // 1-based: the round
+	// ServerCPUs is the server's CPU count on a plan's server_cpus axis;
+	// 0 = no axis, the run's CPU sets.
+	ServerCPUs int
 	// Attempt numbers the measurements of this cell repetition, from 1;
 	// a re-run (retry.go) has 2 or more. 0 reads as 1.
 	Attempt int
@@ -404,10 +412,15 @@ func (c Cell) label() string {
 
 // Key is the cell's stable identity across runs and repetitions, e.g.
 // "gnet/http/plaintext/c64/p1/r0/b0" or "gnet/http/delay-1000us/c64/p1/r0/b0";
-// a variant's label stands in for the backend ("stdlib-handicap/http/…").
+// a variant's label stands in for the backend ("stdlib-handicap/http/…"),
+// and a cell of a server_cpus axis ends in its count ("…/b0/s2").
 func (c Cell) Key() string {
-	return fmt.Sprintf("%s/%s/%s/c%d/p%d/r%s/b%d",
+	k := fmt.Sprintf("%s/%s/%s/c%d/p%d/r%s/b%d",
 		c.label(), c.Workload.Proto, c.Workload.keyName(), c.Conns, c.Pipeline, c.rateKey(), c.Payload)
+	if c.ServerCPUs > 0 {
+		k += "/s" + strconv.Itoa(c.ServerCPUs)
+	}
+	return k
 }
 
 // FileName is the base name (without extension) of the cell's files in the
@@ -461,15 +474,18 @@ func (p *Plan) Expand() (cells []Cell, skipped []string) {
 				for _, d := range p.Pipeline {
 					for _, r := range p.cellRates() {
 						for _, b := range payloads {
-							cell := Cell{
-								Backend: pr.v.rowBackend(), Label: pr.v.Label, Args: pr.v.ServerArgs,
-								Command: pr.v.Command, Env: pr.v.envList(),
-								Workload: pr.w, Conns: c, Pipeline: d, Rate: r.perSec, Fraction: r.fraction, Payload: b, Rep: rep,
+							for _, n := range p.serverCPUCounts() {
+								cell := Cell{
+									Backend: pr.v.rowBackend(), Label: pr.v.Label, Args: pr.v.ServerArgs,
+									Command: pr.v.Command, Env: pr.v.envList(),
+									Workload: pr.w, Conns: c, Pipeline: d, Rate: r.perSec, Fraction: r.fraction, Payload: b, Rep: rep,
+									ServerCPUs: n,
+								}
+								if p.SharedCapacity && r.fraction > 0 {
+									cell.capLabel = p.ReferenceLabel()
+								}
+								cells = append(cells, cell)
 							}
-							if p.SharedCapacity && r.fraction > 0 {
-								cell.capLabel = p.ReferenceLabel()
-							}
-							cells = append(cells, cell)
 						}
 					}
 				}

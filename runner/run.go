@@ -43,7 +43,10 @@ type Config struct {
 	// ServerCPUSet and GeneratorCPUSet pin the children; empty = unpinned.
 	ServerCPUSet    cpuset.Set
 	GeneratorCPUSet cpuset.Set
-	Env             Env
+	// CPUSplits are the sets of each count of the plan's server_cpus axis
+	// (SplitCPUs); a cell of the axis runs on its count's sets instead.
+	CPUSplits []CPUSplit
+	Env       Env
 	// Skip holds cell repetitions already done (see Completed).
 	Skip         map[string]bool
 	StartTimeout time.Duration // for the "listening on" line; zero = DefaultStartTimeout
@@ -93,6 +96,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StartTimeout < 0 || c.StopGrace < 0 {
 		errs = append(errs, errors.New("timeouts must not be negative"))
+	}
+	if err := c.checkSplits(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ServerPath != "" {
 		if err := c.Plan.CheckServers(c.ServerPath); err != nil {
@@ -210,7 +216,7 @@ func (r *runner) measure(ctx context.Context, c Cell, wait time.Duration) (resul
 	c.Attempt = r.attempts[id] + 1
 	r.done++
 	r.prog.CellStart(r.done, r.total, c)
-	cfg := r.cfg
+	cfg := r.cfg.forCell(c)
 	if wait > cfg.QuietWait {
 		quiet := *cfg
 		quiet.QuietWait = wait
@@ -254,6 +260,9 @@ func baseRow(cfg *Config, c Cell, start time.Time) results.Row {
 		StartTime: start.UTC().Format(time.RFC3339),
 		Label:     c.label(), HostCPUs: positive(cfg.Env.HostCPUs),
 		Attempt: max(c.Attempt, 1),
+	}
+	if c.ServerCPUs > 0 {
+		r.ServerCPUCount = new(c.ServerCPUs)
 	}
 	setWorkloadColumns(&r, c)
 	setRateColumns(&r, c)

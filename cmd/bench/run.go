@@ -136,13 +136,14 @@ func newConfig(ctx context.Context, f *runFlags, stderr io.Writer) (runner.Confi
 	if err != nil {
 		return runner.Config{}, err
 	}
-	serverCPUs, genCPUs, warn, err := chooseCPUs(f.serverCPUs, f.genCPUs)
+	serverCPUs, genCPUs, splits, warn, err := chooseRunCPUs(plan, f.serverCPUs, f.genCPUs)
 	if err != nil {
 		return runner.Config{}, err
 	}
 	if warn != "" {
 		fmt.Fprintln(stderr, "warning:", warn)
 	}
+	fmt.Fprint(stderr, runner.FormatSplits(splits))
 	serverPath, err := findBinary(f.server, "server")
 	if err != nil {
 		return runner.Config{}, err
@@ -155,6 +156,7 @@ func newConfig(ctx context.Context, f *runFlags, stderr io.Writer) (runner.Confi
 		Plan:       plan,
 		ServerPath: serverPath, LoadgenPath: loadgenPath,
 		ServerCPUSet: serverCPUs, GeneratorCPUSet: genCPUs,
+		CPUSplits:    splits,
 		Env:          runner.DetectEnv(serverPath),
 		StartTimeout: f.startTimeout,
 		QuietWait:    f.quietWait,

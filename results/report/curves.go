@@ -43,19 +43,28 @@ func fractionKey(k *groupKey, r results.Row) {
 type curveKey struct {
 	Proto, Workload, Handler, Mix string
 	Pipeline, Payload, Conns      int
+	ServerCPUs                    int // on a server_cpus axis; 0 = none
 }
 
 func (k curveKey) title() string {
 	g := groupKey{Proto: k.Proto, Workload: k.Workload, Pipeline: k.Pipeline, Payload: k.Payload, Handler: k.Handler, Mix: k.Mix}
 	t := g.Title()
 	t = t[:len(t)-len(", closed loop")]
-	return fmt.Sprintf("%s, %d connections", t, k.Conns)
+	t = fmt.Sprintf("%s, %d connections", t, k.Conns)
+	if k.ServerCPUs > 0 {
+		t += ", " + cpusWords(k.ServerCPUs)
+	}
+	return t
 }
 
 func (k curveKey) slug() string {
 	g := groupKey{Proto: k.Proto, Workload: k.Workload, Pipeline: k.Pipeline, Payload: k.Payload, Handler: k.Handler, Mix: k.Mix}
 	s := g.Slug()
-	return s[:len(s)-len("-closed")] + "-c" + strconv.Itoa(k.Conns) + "-curve"
+	s = s[:len(s)-len("-closed")] + "-c" + strconv.Itoa(k.Conns)
+	if k.ServerCPUs > 0 {
+		s += "-s" + strconv.Itoa(k.ServerCPUs)
+	}
+	return s + "-curve"
 }
 
 // curvePoint is one open-loop rate of one backend: medians over the ok
@@ -93,7 +102,7 @@ func buildCurves(rows []results.Row) []*curve {
 		if r.RateFraction != nil {
 			rate = "f" + strconv.FormatFloat(*r.RateFraction, 'f', -1, 64)
 		}
-		k := rk{curveKey{r.Proto, r.Workload, handlerKey(r), r.Mix, r.Pipeline, r.Payload, r.Conns}, r.Backend, rate}
+		k := rk{curveKey{r.Proto, r.Workload, handlerKey(r), r.Mix, r.Pipeline, r.Payload, r.Conns, serverCPUsOf(r)}, r.Backend, rate}
 		if _, ok := buckets[k]; !ok {
 			order = append(order, k)
 		}
@@ -158,7 +167,7 @@ func buildCurves(rows []results.Row) []*curve {
 		return cmp.Or(cmp.Compare(a.key.Proto, b.key.Proto), cmp.Compare(a.key.Workload, b.key.Workload),
 			cmp.Compare(a.key.Handler, b.key.Handler), cmp.Compare(a.key.Mix, b.key.Mix),
 			cmp.Compare(a.key.Pipeline, b.key.Pipeline), cmp.Compare(a.key.Payload, b.key.Payload),
-			cmp.Compare(a.key.Conns, b.key.Conns))
+			cmp.Compare(a.key.Conns, b.key.Conns), cmp.Compare(a.key.ServerCPUs, b.key.ServerCPUs))
 	})
 	return out
 }

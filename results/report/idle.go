@@ -157,6 +157,7 @@ func FitIdle(rows []results.Row) []IdleFit {
 type idleGroupKey struct {
 	proto, workload string
 	payload         int
+	serverCPUs      int // on a server_cpus axis; 0 = none
 }
 
 func (k idleGroupKey) title() string {
@@ -164,11 +165,18 @@ func (k idleGroupKey) title() string {
 	if k.payload > 0 {
 		s += fmt.Sprintf(", %d B payload", k.payload)
 	}
+	if k.serverCPUs > 0 {
+		s += ", " + cpusWords(k.serverCPUs)
+	}
 	return s
 }
 
 func (k idleGroupKey) slug() string {
-	return fmt.Sprintf("idle-%s-%s-b%d", k.proto, k.workload, k.payload)
+	s := fmt.Sprintf("idle-%s-%s-b%d", k.proto, k.workload, k.payload)
+	if k.serverCPUs > 0 {
+		s += fmt.Sprintf("-s%d", k.serverCPUs)
+	}
+	return s
 }
 
 // idleGroups splits the idle rows of rows by idleGroupKey, in a stable
@@ -180,14 +188,15 @@ func idleGroups(rows []results.Row) ([]idleGroupKey, map[idleGroupKey][]results.
 		if !isIdle(r) {
 			continue
 		}
-		k := idleGroupKey{r.Proto, r.Workload, r.Payload}
+		k := idleGroupKey{r.Proto, r.Workload, r.Payload, serverCPUsOf(r)}
 		if _, ok := m[k]; !ok {
 			keys = append(keys, k)
 		}
 		m[k] = append(m[k], r)
 	}
 	slices.SortFunc(keys, func(a, b idleGroupKey) int {
-		return cmp.Or(cmp.Compare(a.proto, b.proto), cmp.Compare(a.workload, b.workload), cmp.Compare(a.payload, b.payload))
+		return cmp.Or(cmp.Compare(a.proto, b.proto), cmp.Compare(a.workload, b.workload), cmp.Compare(a.payload, b.payload),
+			cmp.Compare(a.serverCPUs, b.serverCPUs))
 	})
 	return keys, m
 }

@@ -32,6 +32,8 @@ type groupKey struct {
 	Handler  string  // µs per request of delay and cpu workloads; empty for others
 	Mix      string  // spec of a mix workload
 	Fraction float64 // rate as a fraction of capacity (Rate is then 0); see fractionKey
+	// ServerCPUs is the row's count on a server_cpus axis; 0 = none.
+	ServerCPUs int
 }
 
 // Title is the heading of the group.
@@ -53,6 +55,9 @@ func (k groupKey) Title() string {
 		parts = append(parts, fmt.Sprintf("open loop at %s%% of closed-loop capacity", trimFloat(100*k.Fraction)))
 	} else {
 		parts = append(parts, "closed loop")
+	}
+	if k.ServerCPUs > 0 {
+		parts = append(parts, cpusWords(k.ServerCPUs))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -76,6 +81,9 @@ func (k groupKey) Slug() string {
 	} else {
 		s += "-closed"
 	}
+	if k.ServerCPUs > 0 {
+		s += "-s" + strconv.Itoa(k.ServerCPUs)
+	}
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
@@ -95,6 +103,7 @@ func compareKeys(a, b groupKey) int {
 		cmp.Compare(a.Handler, b.Handler),
 		cmp.Compare(a.Mix, b.Mix),
 		cmp.Compare(a.Fraction, b.Fraction),
+		cmp.Compare(a.ServerCPUs, b.ServerCPUs),
 	)
 }
 
@@ -134,7 +143,7 @@ func (g *group) okSample(backend string, conns int, f func(results.Row) float64)
 func groupRows(rows []results.Row) []*group {
 	byKey := map[groupKey]*group{}
 	for _, r := range rows {
-		k := groupKey{r.Proto, r.Workload, r.Pipeline, r.Rate, r.Payload, handlerKey(r), r.Mix, 0}
+		k := groupKey{r.Proto, r.Workload, r.Pipeline, r.Rate, r.Payload, handlerKey(r), r.Mix, 0, serverCPUsOf(r)}
 		fractionKey(&k, r)
 		g, ok := byKey[k]
 		if !ok {
@@ -351,6 +360,9 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	if err := writeCurves(&b, dir, rows, styles); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := writeServerCPUs(&b, dir, rows, styles); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 

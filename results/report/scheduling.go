@@ -77,6 +77,9 @@ func workloadID(r results.Row) string {
 	if r.Mix != "" {
 		id += "-" + mixSlug(r.Mix)
 	}
+	if n := serverCPUsOf(r); n > 0 {
+		id += "-s" + strconv.Itoa(n)
+	}
 	return id
 }
 
@@ -137,12 +140,16 @@ type schedPoint struct {
 // regime is the part of the configuration every point of one block of the
 // section shares.
 type regime struct {
-	pipeline int
-	rate     float64
+	pipeline   int
+	rate       float64
+	serverCPUs int // on a server_cpus axis; 0 = none
 }
 
 func (r regime) String() string {
 	s := fmt.Sprintf("pipeline %d, ", r.pipeline)
+	if r.serverCPUs > 0 {
+		s = cpusWords(r.serverCPUs) + ", " + s
+	}
 	if r.rate > 0 {
 		return s + "open loop at " + fmtCount(r.rate) + " req/s"
 	}
@@ -179,7 +186,7 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 		if !inScheduling(r) {
 			continue
 		}
-		rg := regime{r.Pipeline, r.Rate}
+		rg := regime{r.Pipeline, r.Rate, serverCPUsOf(r)}
 		d, ok := byRegime[rg]
 		if !ok {
 			d = &schedData{regime: rg, points: map[schedKey]*schedPoint{}, procs: -1}
@@ -198,7 +205,7 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 	}
 	var out []*schedData
 	slices.SortFunc(order, func(a, b regime) int {
-		return cmp.Or(cmp.Compare(a.pipeline, b.pipeline), cmp.Compare(a.rate, b.rate))
+		return cmp.Or(cmp.Compare(a.pipeline, b.pipeline), cmp.Compare(a.rate, b.rate), cmp.Compare(a.serverCPUs, b.serverCPUs))
 	})
 	for _, rg := range order {
 		d := byRegime[rg]
