@@ -74,6 +74,11 @@ func cmdSwarm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	o.Docker = swarm.CLI{}
+	// Before the run directory exists: no swarm, nothing written.
+	if _, err := swarm.CheckSwarm(ctx, o.Docker); err != nil {
+		return err
+	}
 	dir, runID, err := runner.NewRunDir(f.out, f.runID, time.Now())
 	if err != nil {
 		return err
@@ -83,7 +88,7 @@ func cmdSwarm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer unlock()
-	o.RunDir, o.Log, o.Docker = dir, stderr, swarm.CLI{}
+	o.RunDir, o.Log = dir, stderr
 	reps, err := swarm.Run(ctx, o)
 	if err != nil {
 		return fmt.Errorf("%w (files in %s)", err, dir)

@@ -165,3 +165,5 @@ func mustTime(t *testing.T, s string) time.Time {
 	}
 	return v
 }
+
+func yamlUnmarshal(data []byte, v any) error { return yaml.Unmarshal(data, v) }
