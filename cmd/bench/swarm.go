@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/results/report"
 	"github.com/asyncbench/asyncbench/runner"
@@ -41,7 +42,9 @@ logs on more. The images (make images) must be on every node that runs a task.
 
 A generator that fails, or is still running at the deadline, fails the run
 with one line naming its replica and its last log line; its files are kept.
-Exit status: 0 done, 1 failed, 2 bad command line.
+Ctrl-C removes the stack and exits 130.
+
+Exit status: 0 done, 1 failed, 2 bad command line, 130 interrupted.
 `
 
 // swarmFlags are the flags of bench swarm.
@@ -91,7 +94,11 @@ func cmdSwarm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	o.RunDir, o.Log = dir, stderr
 	reps, err := swarm.Run(ctx, o)
 	if err != nil {
-		return fmt.Errorf("%w (files in %s)", err, dir)
+		err = fmt.Errorf("%w (files in %s)", err, dir)
+		if ctx.Err() != nil {
+			return &cli.ExitError{Code: cli.ExitInterrupted, Err: err}
+		}
+		return err
 	}
 	if err := writeSwarmRun(dir, runID, f.backend, w, reps, stderr); err != nil {
 		return err
