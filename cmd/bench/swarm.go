@@ -78,8 +78,8 @@ func cmdSwarm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	o.Docker = swarm.CLI{}
-	// Before the run directory exists: no swarm, nothing written.
-	if _, err := swarm.CheckSwarm(ctx, o.Docker); err != nil {
+	// Before the run directory exists: no swarm, no images, nothing written.
+	if _, err := swarm.Preflight(ctx, o); err != nil {
 		return err
 	}
 	dir, runID, err := runner.NewRunDir(f.out, f.runID, time.Now())

@@ -103,6 +103,33 @@ func CheckSwarm(ctx context.Context, d Docker) (Info, error) {
 	return info, nil
 }
 
+// Preflight checks what Run needs before anything is deployed: a swarm
+// this node manages (CheckSwarm), on a one-node swarm the images, and no
+// stack of the same name.
+func Preflight(ctx context.Context, o Options) (Info, error) {
+	info, err := CheckSwarm(ctx, o.Docker)
+	if err != nil {
+		return info, err
+	}
+	if info.Nodes == 1 {
+		// On one node the images must be here; on several, each node
+		// needs them (a registry, or docker save | docker load).
+		for _, img := range []string{o.Stack.ServerImage, o.Stack.LoadgenImage} {
+			if _, _, err := o.Docker.Run(ctx, nil, "image", "inspect", "--format", "{{.Id}}", img); err != nil {
+				return info, fmt.Errorf("swarm: image %s is not on this node; build it with `make images` (IMAGE_TAG=tag for another tag)", img)
+			}
+		}
+	}
+	out, _, err := o.Docker.Run(ctx, nil, "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+o.Name)
+	if err != nil {
+		return info, fmt.Errorf("swarm: %w", err)
+	}
+	if len(bytes.TrimSpace(out)) > 0 {
+		return info, fmt.Errorf("swarm: stack %s is already deployed; remove it with `docker stack rm %s` or pick another -stack", o.Name, o.Name)
+	}
+	return info, nil
+}
+
 // GeneratorArgs is a generator's command line: flags, the shared start,
 // the outputs for collect (files in /out, or stdout) and the target.
 func GeneratorArgs(flags []string, startAt time.Time, collect Collect, target string) []string {
@@ -121,7 +148,7 @@ func GeneratorArgs(flags []string, startAt time.Time, collect Collect, target st
 // returns, whatever happened.
 func Run(ctx context.Context, o Options) (reps []Replica, err error) {
 	o.defaults()
-	info, err := CheckSwarm(ctx, o.Docker)
+	info, err := Preflight(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -130,20 +157,6 @@ func Run(ctx context.Context, o Options) (reps []Replica, err error) {
 		if info.Nodes > 1 {
 			o.Collect = CollectLogs
 		}
-	}
-	if info.Nodes == 1 {
-		// On one node the images must be here; on several, each node
-		// needs them (a registry, or docker save | docker load).
-		for _, img := range []string{o.Stack.ServerImage, o.Stack.LoadgenImage} {
-			if _, _, err := o.Docker.Run(ctx, nil, "image", "inspect", "--format", "{{.Id}}", img); err != nil {
-				return nil, fmt.Errorf("swarm: image %s is not on this node; build it with `make images` (IMAGE_TAG=tag for another tag)", img)
-			}
-		}
-	}
-	if out, _, err := o.Docker.Run(ctx, nil, "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+o.Name); err != nil {
-		return nil, fmt.Errorf("swarm: %w", err)
-	} else if len(bytes.TrimSpace(out)) > 0 {
-		return nil, fmt.Errorf("swarm: stack %s is already deployed; remove it with `docker stack rm %s` or pick another -stack", o.Name, o.Name)
 	}
 	if err := o.prepareDirs(); err != nil {
 		return nil, err

@@ -40,6 +40,8 @@ type fakeDocker struct {
 	serverEnd string // server task state once deployed; "" = running
 	gens      []fakeTask
 	collect   Collect
+	existing  bool   // a stack of the same name is deployed
+	noImage   string // image missing on the node
 
 	mu       sync.Mutex
 	calls    []string
@@ -54,7 +56,17 @@ func (f *fakeDocker) Run(_ context.Context, _ []byte, args ...string) ([]byte, [
 	switch {
 	case args[0] == "info":
 		return fmt.Appendf(nil, `{"LocalNodeState":%q,"ControlAvailable":true,"Nodes":%d}`, f.state, f.nodes), nil, nil
-	case args[0] == "image", args[0] == "service" && args[1] == "ls", args[0] == "ps":
+	case args[0] == "image":
+		if args[len(args)-1] == f.noImage {
+			return nil, nil, errors.New("docker image inspect: No such image")
+		}
+		return nil, nil, nil
+	case args[0] == "service" && args[1] == "ls":
+		if f.existing {
+			return []byte("abc123\n"), nil, nil
+		}
+		return nil, nil, nil
+	case args[0] == "ps":
 		return nil, nil, nil
 	case args[0] == "node":
 		return []byte("node-a\n"), nil, nil
@@ -295,6 +307,21 @@ func TestRunInactive(t *testing.T) {
 	}
 	if d.called("stack") {
 		t.Fatalf("calls %q", d.calls)
+	}
+}
+
+// TestPreflight: a missing image or a stack of the same name refuses the
+// run before anything is deployed.
+func TestPreflight(t *testing.T) {
+	d := &fakeDocker{t: t, state: "active", nodes: 1, gens: okGens(1), noImage: "asyncbench/loadgen:t"}
+	_, err := Run(context.Background(), options(t, d))
+	if err == nil || err.Error() != "swarm: image asyncbench/loadgen:t is not on this node; build it with `make images` (IMAGE_TAG=tag for another tag)" || d.called("stack") {
+		t.Fatalf("err %v, calls %q", err, d.calls)
+	}
+	d = &fakeDocker{t: t, state: "active", nodes: 3, gens: okGens(1), noImage: "asyncbench/loadgen:t", existing: true}
+	_, err = Run(context.Background(), options(t, d))
+	if err == nil || !strings.Contains(err.Error(), "stack ab is already deployed; remove it with `docker stack rm ab`") || d.called("stack") || d.called("image") {
+		t.Fatalf("err %v, calls %q", err, d.calls)
 	}
 }
 
