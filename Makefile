@@ -7,7 +7,7 @@ CC        ?= cc
 CFLAGS    ?= -O2 -Wall -Wextra
 
 .PHONY: build build-go build-c test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-floor bench-idle bench-latency costs report compare \
-	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke compose-up-check clean
+	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke compose-up-check swarm-smoke clean
 
 # -buildvcs=auto: the binaries carry their commit (rows read it) even where
 # GOFLAGS=-buildvcs=false is set in the environment.
@@ -139,6 +139,11 @@ compose-up: images
 # compose-smoke: images, a tiny containerised plan, a 2-generator merge check.
 compose-smoke:
 	IMAGE_TAG=$(IMAGE_TAG) ./scripts/compose-smoke.sh
+
+# swarm-smoke: bench swarm on a single-node swarm (turned on for the run
+# only): one server, 3 generator replicas, merged requests = their sum.
+swarm-smoke:
+	./scripts/swarm-smoke.sh
 
 # compose-up-check: `make images` then the literal `docker compose up` with a
 # one-cell plan: files in results/runs/ owned by the caller, exit codes.

@@ -134,6 +134,7 @@ func (w *window) close() {
 // and summarises it.
 func (w *window) result(stop summary.StopReason) *Result {
 	m := measured{
+		warmup:       w.s.start,
 		start:        w.start,
 		end:          w.end,
 		cpuSeconds:   cpuSeconds(w.rusEnd) - cpuSeconds(w.rusStart),
@@ -194,6 +195,7 @@ type measured struct {
 	ownLag                    *hdr.Histogram // µs, open loop: the generator's part of lag
 	counts                    connStats
 	start, end                time.Time // of the measured window
+	warmup                    time.Time // when the warm-up began; zero if the run never began
 	cpuSeconds                float64   // generator user+system CPU in the window
 	cpus                      int       // open loop: CPUs the generator may use (GOMAXPROCS)
 	serverWindow              json.RawMessage
@@ -272,6 +274,11 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 	sum.Latency = summary.PercentilesOf(m.latency)
 	sum.BytesRead, sum.BytesWritten = st.bytesRead, st.bytesWritten
 	sum.StartTime = m.start.UTC().Format(time.RFC3339Nano)
+	if !cfg.StartAt.IsZero() && !m.warmup.IsZero() {
+		sum.StartAt = cfg.StartAt.UTC().Format(time.RFC3339Nano)
+		skew := m.warmup.Sub(cfg.StartAt).Microseconds()
+		sum.StartSkewUs = &skew
+	}
 	sum.StopReason = m.stop
 	if m.uncorrected != nil {
 		u := summary.PercentilesOf(m.uncorrected)

@@ -57,6 +57,30 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
+// TestSummarizeStartSkew checks start_at and start_skew_us: recorded only
+// with a shared start, as warm-up start minus start_at.
+func TestSummarizeStartSkew(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	m := measured{latency: newHist(), warmup: at.Add(1500 * time.Microsecond), start: at.Add(time.Second), end: at.Add(2 * time.Second)}
+	cfg := Config{Target: "http://127.0.0.1:1/", Conns: 1, Pipeline: 1, Payload: 64}
+	if s := summarize(cfg, summary.WorkloadHTTP, summary.EngineEpoll, m).Summary; s.StartAt != "" || s.StartSkewUs != nil {
+		t.Fatalf("without -start-at: start_at %q, skew %v", s.StartAt, s.StartSkewUs)
+	}
+	cfg.StartAt = at
+	s := summarize(cfg, summary.WorkloadHTTP, summary.EngineEpoll, m).Summary
+	if s.StartAt != "2026-01-02T03:04:05Z" || s.StartSkewUs == nil || *s.StartSkewUs != 1500 {
+		t.Fatalf("start_at %q, skew %v", s.StartAt, s.StartSkewUs)
+	}
+	m.warmup = at.Add(-2 * time.Millisecond) // a clock read just before the timer's instant
+	if s := summarize(cfg, summary.WorkloadHTTP, summary.EngineEpoll, m).Summary; *s.StartSkewUs != -2000 {
+		t.Fatalf("early skew %d, want -2000", *s.StartSkewUs)
+	}
+	m.warmup = time.Time{} // stopped before it began
+	if s := summarize(cfg, summary.WorkloadHTTP, summary.EngineEpoll, m).Summary; s.StartSkewUs != nil {
+		t.Fatalf("run that never began: skew %d", *s.StartSkewUs)
+	}
+}
+
 func TestJudgeSchedule(t *testing.T) {
 	const sat, backlog = "saturated", "backlog"
 	for _, tc := range []struct {

@@ -18,6 +18,7 @@ Usage:
   bench report DIR                     re-render DIR/report.md and DIR/plots from DIR/summary.csv
   bench compare [flags] A B            compare two run directories cell by cell
   bench merge [-out FILE] INPUT...     merge several generators' results for one cell into one row
+  bench swarm [flags]                  one cell, N generators as Docker Swarm services, merged into one row
   bench plans                          list the built-in plans
   bench backends [-server PATH]        list the backends, their designs and which are built
   bench slo -p99 D [flags]             per backend, the highest open-loop rate whose p99 meets D
@@ -33,6 +34,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"report":   cmdReport,
 	"compare":  cmdCompare,
 	"merge":    cmdMerge,
+	"swarm":    cmdSwarm,
 	"plans":    cmdPlans,
 	"backends": cmdBackends,
 	"costs":    cmdCosts,

@@ -70,12 +70,14 @@ type Summary struct {
 	ServerWindow      json.RawMessage `json:"server_window,omitempty"`
 	ServerWindowError string          `json:"server_window_error,omitempty"`
 
-	BytesRead    uint64     `json:"bytes_read"`            // received in the measured window
-	BytesWritten uint64     `json:"bytes_written"`         // sent in the measured window
-	WindowFull   uint64     `json:"window_full,omitempty"` // open loop: sends due while the window was full
-	StartTime    string     `json:"start_time"`            // start of the measured window, RFC 3339, UTC
-	StopReason   StopReason `json:"stop_reason"`           // why the window ended
-	Engine       Engine     `json:"engine"`                // goroutines or epoll
+	BytesRead    uint64     `json:"bytes_read"`              // received in the measured window
+	BytesWritten uint64     `json:"bytes_written"`           // sent in the measured window
+	WindowFull   uint64     `json:"window_full,omitempty"`   // open loop: sends due while the window was full
+	StartTime    string     `json:"start_time"`              // start of the measured window, RFC 3339, UTC
+	StartAt      string     `json:"start_at,omitempty"`      // with -start-at: the shared start asked for, RFC 3339, UTC
+	StartSkewUs  *int64     `json:"start_skew_us,omitempty"` // with -start-at: when the warm-up began minus start_at, µs (> 0: late)
+	StopReason   StopReason `json:"stop_reason"`             // why the window ended
+	Engine       Engine     `json:"engine"`                  // goroutines or epoll
 
 	ErrorPercent float64 `json:"error_pct"`               // 100 × errors / (requests + errors); 0 when both are 0
 	Failed       bool    `json:"failed"`                  // no request succeeded, or ErrorPercent > FailErrorPercent
