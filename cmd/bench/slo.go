@@ -360,9 +360,9 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 func (s *sloRun) logStep(st runner.Step) {
 	switch {
 	case st.Inconclusive && st.Verdict == runner.Again:
-		fmt.Fprintf(s.stderr, "    → does not count (%s): measuring again\n", st.Reason)
+		fmt.Fprintln(s.stderr, "    → does not count: measuring again")
 	case st.Pooled.Rounds == 0:
-		fmt.Fprintf(s.stderr, "    → %s: %s\n", st.Verdict, st.Reason)
+		fmt.Fprintf(s.stderr, "    → %s: the run did not count\n", st.Verdict)
 	default:
 		what := st.Verdict.String()
 		switch {
