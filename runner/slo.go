@@ -43,15 +43,15 @@ type Step struct {
 	Close   bool
 }
 
-// StepKind says what a step is for. A confirmation re-measures an answer
-// that rests on one run; a Measurer may measure it longer than a search
-// step.
+// StepKind says what a step is for. A confirmation re-measures an end of
+// the final bracket that rests on one run; a Measurer may measure it
+// longer than a search step.
 type StepKind int
 
 // Kinds of steps.
 const (
-	SearchStep   StepKind = iota // the start, a doubling, halving, bisection or a repeat of one
-	Confirmation                 // a second server process at the answer, and its repeats
+	SearchStep   StepKind = iota // the start, a doubling, halving, bisection, or a run again at a rate
+	Confirmation                 // the second run at an end of the final bracket
 )
 
 // Verdict is what the runs at one rate say about the target.
@@ -126,13 +126,15 @@ var _ Measurer = MeasureFunc(nil)
 // close. A run that does not count (errors, generator behind, server
 // behind) makes the rate miss at once.
 //
-// The answer is the highest rate that met, the bracket's low end. An
-// answer resting on one run is measured once more as a Confirmation,
-// pooled with its first run and judged again by the same rule: one server
-// process can be luckier than the next, and only a second shows it. If
-// the pool misses, the answer becomes the bracket's high end and the
-// search goes on below it, from the highest rate that met there (halving
-// when none did), at most MaxConfirm confirmations in all.
+// The answer is the highest rate that met, the bracket's low end. One
+// run's intervals cannot show how one server process differs from the
+// next, so each end of the final bracket that rests on one run is
+// measured once more (the first of these runs a Confirmation), pooled and
+// judged again by the same rule. A low end that misses becomes the high
+// end, and the answer falls back to the highest rate below it that met
+// (halving when none did); a high end that meets becomes the low end and
+// the search goes on above it; then bisection resumes. At most MaxConfirm
+// confirmations in all.
 //
 // Every run counts against Budget, retries of noisy runs included; the
 // search stops there with the answer found so far.
@@ -146,7 +148,7 @@ type SLOSearch struct {
 	GrowSteps   int // doublings or halvings in a row
 	BisectSteps int // bisections in a row
 	MaxRuns     int // runs at one rate while its p99's interval holds the target
-	MaxConfirm  int // confirmations of answers
+	MaxConfirm  int // confirmations of the final bracket's ends
 	Retries     int // re-measurements of an inconclusive run; 0 = DefaultSLORetries, <0 = none
 	Budget      int // runs in all (see MaxSteps)
 	// OnStep, when not nil, is called with every run once it is judged.
@@ -157,10 +159,11 @@ type SLOSearch struct {
 //
 // DefaultSLOBudget keeps one backend's search with bench slo's defaults
 // within 5 minutes: a run is its 3 s window + 1 s warm-up + about 1 s to
-// start and stop the server, 5 s; a confirmation's 6 s window makes 8 s.
-// At most MaxConfirm × (MaxRuns − 1) = 4 runs are confirmations (an answer
-// is confirmed only while it rests on one run), so the capacity probe
-// (5 s) + 44 × 5 s + 4 × 8 s = 257 s, about 4.3 minutes.
+// start and stop the server, 5 s; a confirmation's first run has a 6 s
+// window, 8 s. At most MaxConfirm × (1 + Retries) = 12 runs are that
+// long (4 confirmations, each retried twice if noisy), so the capacity
+// probe (5 s) + 36 × 5 s + 12 × 8 s = 281 s, about 4.7 minutes; without
+// noisy retries 5 s + 44 × 5 s + 4 × 8 s = 257 s.
 const (
 	DefaultSLOTolerance   = 0.02
 	DefaultSLOGrowSteps   = 12 // ×2 twelve times spans 4096×
