@@ -445,15 +445,32 @@ func finishSLO(dir string, answers []results.SLORow, rows []results.Row, stdout,
 				runs += " close"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s–%s\t%s\t%s–%s\t%s\t%d\t\t%s\n", a.Backend, a.Workload, a.Conns, a.TargetP99Us,
-			fmtOpt(a.MaxRate), fmtOpt(a.BracketLow), fmtOpt(a.BracketHigh), fmtOptInt(a.P99AtMaxUs), fmtOptInt(a.P99LoUs), fmtOptInt(a.P99HiUs),
-			runs, a.Steps, a.Reason)
+		ci := "–"
+		if a.P99LoUs != nil && a.P99HiUs != nil {
+			ci = fmtOptInt(a.P99LoUs) + "–" + fmtOptInt(a.P99HiUs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t\t%s\n", a.Backend, a.Workload, a.Conns, a.TargetP99Us,
+			fmtOpt(a.MaxRate), fmtBracket(a.BracketLow, a.BracketHigh), fmtOptInt(a.P99AtMaxUs), ci, runs, a.Steps, a.Reason)
 	}
 	tw.Flush()
 	if len(rows) == 0 {
 		return nil
 	}
 	return report.WriteWith(dir, rows, report.Options{Warn: stderr})
+}
+
+// fmtBracket writes a bracket as low–high, "< high" when nothing met, "≥
+// low" when nothing above low missed, "–" when neither is known.
+func fmtBracket(low, high *float64) string {
+	switch {
+	case low != nil && high != nil:
+		return fmtOpt(low) + "–" + fmtOpt(high)
+	case high != nil:
+		return "< " + fmtOpt(high)
+	case low != nil:
+		return "≥ " + fmtOpt(low)
+	}
+	return "–"
 }
 
 func fmtOpt(p *float64) string {
