@@ -333,6 +333,7 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 		if st.Pass {
 			if st.Intervals, err = stepIntervals(s.cfg.Dir, row); err != nil {
 				st.Pass, st.Reason = false, err.Error()
+				fmt.Fprintf(s.stderr, "    the run cannot be judged: %v\n", err)
 			}
 		}
 		return st, nil
