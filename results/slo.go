@@ -11,21 +11,30 @@ import (
 const SLOFile = "slo.csv"
 
 // SLORow is one backend's answer of bench slo: the highest open-loop rate
-// whose corrected p99 met the target. MaxRate and P99AtMaxUs are nil when
-// no rate met it (Reason says why); BracketLow is the highest rate that
-// met the target during the search, BracketHigh the lowest above it that
-// did not (nil: none).
+// whose corrected p99 met the target. MaxRate and the columns about it
+// are nil when no rate met it (Reason says why); BracketLow is the highest
+// rate that met the target during the search, BracketHigh the lowest above
+// it that did not (nil: none). The bracket is the answer's resolution in
+// rate; the interval columns are about its p99, not its rate.
 type SLORow struct {
 	Backend     string   `csv:"backend"` // the label
 	Workload    string   `csv:"workload"`
 	Conns       int      `csv:"conns"`
 	TargetP99Us int64    `csv:"target_p99_us"`
 	MaxRate     *float64 `csv:"max_rate"`
-	P99AtMaxUs  *int64   `csv:"p99_at_max_us"` // the larger p99 of the runs at MaxRate (after a step down, the confirmation's)
+	P99AtMaxUs  *int64   `csv:"p99_at_max_us"` // p99 of the runs at MaxRate pooled (their histograms added)
 	BracketLow  *float64 `csv:"bracket_low"`
 	BracketHigh *float64 `csv:"bracket_high"`
-	Steps       int      `csv:"steps"`  // measurements made, the capacity probe excluded
-	Reason      string   `csv:"reason"` // a failed capacity probe, then how the answer was confirmed or why there is none
+	Steps       int      `csv:"steps"`  // runs made, the capacity probe excluded
+	Reason      string   `csv:"reason"` // a failed capacity probe, failed confirmations, the answer's evidence or why there is none
+	// The 95% interval of P99AtMaxUs: a two-stage bootstrap over the runs
+	// at MaxRate and their 1 s intervals (Tails).
+	P99LoUs *int64 `csv:"p99_lo_us"`
+	P99HiUs *int64 `csv:"p99_hi_us"`
+	Runs    *int   `csv:"runs"` // runs pooled at MaxRate, each a fresh server
+	// Close: the interval still held the target after the most runs at
+	// MaxRate, and the pooled p99 alone decided that it met.
+	Close *bool `csv:"close"`
 }
 
 var sloTable = newTable[SLORow]()

@@ -5,41 +5,94 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/asyncbench/asyncbench/results"
 )
 
-// Step is one measurement of an SLO search: an open-loop run at Rate.
-// Pass is true when the run met every condition but the latency target:
-// it completed with zero errors, the generator kept its schedule and the
-// host was quiet. Reason says why not, when Pass is false.
+// Step is one run of an SLO search: an open-loop run at Rate. Pass is true
+// when the run counts: it completed with zero errors, the generator kept
+// its schedule, the server kept up and the host was quiet (see StepOf).
+// Reason says why not, when Pass is false. A run that passes carries its
+// interval histograms; the search pools them with the other runs at the
+// same rate and judges the target on the pooled p99 and its interval.
 type Step struct {
 	Rate float64       // offered load, requests/s
-	P99  time.Duration // corrected p99; 0 when not measured
-	Pass bool          // the run counts (see above); Meets adds the target
+	P99  time.Duration // the run's own corrected p99; 0 when not measured
+	Pass bool          // the run counts (see above)
 	// Inconclusive marks a run that says nothing about the server (the
 	// host was noisy): the search measures the rate again, at most
 	// Retries times, before taking it as not meeting the target.
 	Inconclusive bool
 	Reason       string
 	Kind         StepKind // what the search measured the rate for
+	// Intervals are the run's histograms of corrected latency in µs, one
+	// per interval of about 1 s of its measured window (its .hlog). A run
+	// that passes without any is taken as one that did not count.
+	Intervals []*hdrhistogram.Histogram
+
+	// Set by the search once it has judged the run: the p99 over every
+	// run at Rate that counted so far, with its 95% interval (zero when
+	// this run did not count), what that says, and whether it was decided
+	// by the point estimate alone (see Decide).
+	Pooled  results.Percentile
+	Verdict Verdict
+	Close   bool
 }
 
-// Meets reports whether the step counts and its p99 is within target.
-func (s Step) Meets(target time.Duration) bool {
-	return s.Pass && s.P99 > 0 && s.P99 <= target
-}
-
-// StepKind says what a step is for. A confirmation re-measures the
-// search's answer; a Measurer may measure it longer than a search step.
+// StepKind says what a step is for. A confirmation re-measures an end of
+// the final bracket that rests on one run; a Measurer may measure it
+// longer than a search step.
 type StepKind int
 
 // Kinds of steps.
 const (
-	SearchStep   StepKind = iota // the start, a doubling, halving or bisection
-	Confirmation                 // a run of the answer that must meet the target again
+	SearchStep   StepKind = iota // the start, a doubling, halving, bisection, or a run again at a rate
+	Confirmation                 // the second run at an end of the final bracket
 )
+
+// Verdict is what the runs at one rate say about the target.
+type Verdict int
+
+// Verdicts.
+const (
+	Again  Verdict = iota // the p99's interval holds the target: measure the rate again
+	Meets                 // the p99 is at or below the target
+	Misses                // the p99 is above the target, or a run did not count
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Meets:
+		return "meets"
+	case Misses:
+		return "misses"
+	}
+	return "again"
+}
+
+// Decide judges p, the p99 pooled over runs runs at one rate, against
+// target: Meets when the upper end of its 95% interval is at or below the
+// target, Misses when the lower end is above it. An interval that holds
+// the target gives Again while runs < maxRuns; from then on the point
+// estimate decides (p.Us ≤ target meets) and close is true.
+func Decide(p results.Percentile, target time.Duration, runs, maxRuns int) (v Verdict, close bool) {
+	t := target.Microseconds()
+	switch {
+	case p.HiUs <= t:
+		return Meets, false
+	case p.LoUs > t:
+		return Misses, false
+	case runs < maxRuns:
+		return Again, false
+	case p.Us <= t:
+		return Meets, true
+	}
+	return Misses, true
+}
 
 // Measurer runs one open-loop step of the given kind. Measure returns an
 // error only when the search must stop (interrupted, results not
@@ -60,16 +113,31 @@ var _ Measurer = MeasureFunc(nil)
 
 // SLOSearch finds the highest open-loop rate whose corrected p99 stays at
 // or below Target. From Start it doubles the rate until the target breaks
-// (or halves it until the target holds, down to MinRate), bisects the
+// (or halves it until the target holds, down to MinRate), then bisects the
 // bracket [highest rate that met, lowest that did not] until it is within
-// Tolerance of its low end, and runs the answer once more (a Confirmation)
-// to confirm it. A confirmation that fails steps the answer down and
-// confirms again, at most MaxConfirm confirmations in all: the first step
-// down is StepDown, each further one twice the last, at most 50%, and
-// none goes below MinRate. Rates are whole requests per second.
+// Tolerance of its low end. Rates are whole requests per second.
 //
-// The number of steps is bounded: at most GrowSteps doublings or halvings,
-// BisectSteps bisections and MaxConfirm confirmations (see MaxSteps).
+// Each rate is judged on evidence, not on one run's p99: the interval
+// histograms of every run at the rate that counted are pooled (one round
+// per run, each a fresh server) and the p99 of the pool with its 95%
+// interval (results.Tails, a two-stage bootstrap) goes to Decide. While
+// the interval holds the target the rate is measured again, at most
+// MaxRuns runs; then the pooled p99 decides and the verdict is marked
+// close. A run that does not count (errors, generator behind, server
+// behind) makes the rate miss at once.
+//
+// The answer is the highest rate that met, the bracket's low end. One
+// run's intervals cannot show how one server process differs from the
+// next, so each end of the final bracket that rests on one run is
+// measured once more (the first of these runs a Confirmation), pooled and
+// judged again by the same rule. A low end that misses becomes the high
+// end, and the answer falls back to the highest rate below it that met
+// (halving when none did); a high end that meets becomes the low end and
+// the search goes on above it; then bisection resumes. At most MaxConfirm
+// confirmations in all.
+//
+// Every run counts against Budget, retries of noisy runs included; the
+// search stops there with the answer found so far.
 type SLOSearch struct {
 	Target    time.Duration
 	Start     float64 // first rate tried, > 0
@@ -77,34 +145,52 @@ type SLOSearch struct {
 	MaxRate   float64 // highest rate tried while doubling; default MaxRate
 	Tolerance float64 // bracket width ÷ low end at which bisection stops; default 0.02
 	// Bounds; zero = the defaults below.
-	GrowSteps   int
-	BisectSteps int
-	MaxConfirm  int
-	StepDown    float64 // share by which the first failed confirmation lowers the answer; default 0.05
-	Retries     int     // re-measurements of an inconclusive step; 0 = DefaultSLORetries, <0 = none
+	GrowSteps   int // doublings or halvings in a row
+	BisectSteps int // bisections in a row
+	MaxRuns     int // runs at one rate while its p99's interval holds the target
+	MaxConfirm  int // confirmations of the final bracket's ends
+	Retries     int // re-measurements of an inconclusive run; 0 = DefaultSLORetries, <0 = none
+	Budget      int // runs in all (see MaxSteps)
+	// OnStep, when not nil, is called with every run once it is judged.
+	OnStep func(Step)
 }
 
 // Defaults of SLOSearch.
+//
+// DefaultSLOBudget keeps one backend's search with bench slo's defaults
+// within 5 minutes: a run is its 3 s window + 1 s warm-up + about 1 s to
+// start and stop the server, 5 s; a confirmation's first run has a 6 s
+// window, 8 s. At most MaxConfirm × (1 + Retries) = 12 runs are that
+// long (4 confirmations, each retried twice if noisy), so the capacity
+// probe (5 s) + 36 × 5 s + 12 × 8 s = 281 s, about 4.7 minutes; without
+// noisy retries 5 s + 44 × 5 s + 4 × 8 s = 257 s.
 const (
 	DefaultSLOTolerance   = 0.02
 	DefaultSLOGrowSteps   = 12 // ×2 twelve times spans 4096×
 	DefaultSLOBisectSteps = 10
-	DefaultSLOMaxConfirm  = 5 // step-downs of 5, 10, 20, 40% reach 0.41× the first answer
-	DefaultSLOStepDown    = 0.05
+	DefaultSLOMaxRuns     = 3
+	DefaultSLOMaxConfirm  = 4
 	DefaultSLORetries     = 2
+	DefaultSLOBudget      = 48
 )
 
 // SLOResult is the outcome of a search.
 type SLOResult struct {
-	Met      bool    // some rate met the target and was confirmed
-	MaxRate  float64 // the answer; 0 when !Met
-	P99AtMax time.Duration
+	Met     bool    // some rate met the target
+	MaxRate float64 // the answer; 0 when !Met
+	// P99AtMax is the p99 pooled over the runs at MaxRate with its 95%
+	// interval; its Rounds is the number of runs.
+	P99AtMax results.Percentile
+	// Close: MaxRate's interval still held the target after MaxRuns runs
+	// and the pooled p99 alone decided that it met.
+	Close bool
 	// BracketLow is the highest rate that met the target (0: none);
 	// BracketHigh the lowest rate above it that did not (0: none, the
-	// search stopped at MaxRate or after GrowSteps doublings).
+	// search stopped at MaxRate or after GrowSteps doublings). The answer
+	// is known to this resolution, no finer.
 	BracketLow, BracketHigh float64
 	Steps                   []Step
-	Note                    string // why the target was not met, or how the answer was confirmed
+	Note                    string // the answer's evidence and confirmations, or why the target was not met
 }
 
 func (s *SLOSearch) defaults() SLOSearch {
@@ -124,11 +210,11 @@ func (s *SLOSearch) defaults() SLOSearch {
 	if d.BisectSteps <= 0 {
 		d.BisectSteps = DefaultSLOBisectSteps
 	}
+	if d.MaxRuns <= 0 {
+		d.MaxRuns = DefaultSLOMaxRuns
+	}
 	if d.MaxConfirm <= 0 {
 		d.MaxConfirm = DefaultSLOMaxConfirm
-	}
-	if d.StepDown <= 0 || d.StepDown >= 1 {
-		d.StepDown = DefaultSLOStepDown
 	}
 	switch {
 	case d.Retries == 0:
@@ -136,17 +222,14 @@ func (s *SLOSearch) defaults() SLOSearch {
 	case d.Retries < 0:
 		d.Retries = 0
 	}
+	if d.Budget <= 0 {
+		d.Budget = DefaultSLOBudget
+	}
 	return d
 }
 
-// MaxSteps is the most measurements Run makes: one start, GrowSteps
-// doublings or halvings, BisectSteps bisections and MaxConfirm
-// confirmations (however far they step down), each measured up to
-// 1 + Retries times.
-func (s *SLOSearch) MaxSteps() int {
-	d := s.defaults()
-	return (1 + d.GrowSteps + d.BisectSteps + d.MaxConfirm) * (1 + d.Retries)
-}
+// MaxSteps is the most runs Run makes: Budget, retried runs included.
+func (s *SLOSearch) MaxSteps() int { return s.defaults().Budget }
 
 // Validate checks the search parameters.
 func (s *SLOSearch) Validate() error {
@@ -162,131 +245,294 @@ func (s *SLOSearch) Validate() error {
 	return nil
 }
 
+// errBudget stops a search whose runs reached its Budget.
+var errBudget = errors.New("slo: run budget spent")
+
 // Run searches with m. It returns the result so far together with the
 // error of a Measure call that stopped it.
 func (s *SLOSearch) Run(m Measurer) (SLOResult, error) {
 	if err := s.Validate(); err != nil {
 		return SLOResult{}, err
 	}
-	r := &sloRun{d: s.defaults(), m: m}
-	b, last, err := r.bracket()
-	if err != nil {
-		return r.res, err
+	r := &sloRun{d: s.defaults(), m: m, ev: map[float64]*evidence{}}
+	err := r.search()
+	if errors.Is(err, errBudget) {
+		r.notes = append(r.notes, fmt.Sprintf("stopped after %d runs, the budget", r.d.Budget))
+		err = nil
 	}
-	if b.low == 0 {
-		r.res.BracketHigh = b.high
-		r.res.Note = fmt.Sprintf("target p99 ≤ %v not met even at %s req/s (%s)", r.d.Target, formatRate(b.high), last.failure(r.d.Target))
-		return r.res, nil
-	}
-	if err := r.bisect(&b); err != nil {
-		return r.res, err
-	}
-	r.res.BracketLow, r.res.BracketHigh = b.low, b.high
-	err = r.confirm(b.low, b.lowP99)
+	r.finish()
 	return r.res, err
 }
 
 // sloRun is one search in progress: its parameters with the defaults
-// filled in, its measurer and the result so far.
+// filled in, its measurer, the evidence per rate, the bracket and the
+// result so far.
 type sloRun struct {
-	d   SLOSearch
-	m   Measurer
-	res SLOResult
+	d     SLOSearch
+	m     Measurer
+	ev    map[float64]*evidence
+	b     sloBracket
+	runs  int      // runs measured, retries included
+	notes []string // confirmations that failed, the budget
+	res   SLOResult
 }
 
 // sloBracket is a search's bracket: low met the target, high did not;
-// 0 = not found yet. lowP99 is the p99 measured at low.
-type sloBracket struct {
-	low, high float64
-	lowP99    time.Duration
+// 0 = not found yet.
+type sloBracket struct{ low, high float64 }
+
+// evidence is what the runs at one rate showed.
+type evidence struct {
+	rounds  [][]*hdrhistogram.Histogram // interval histograms of each run that counted
+	p99     results.Percentile          // pooled over rounds
+	verdict Verdict
+	close   bool
+	failed  string // why a run did not count; the rate then misses
 }
 
-// measure measures rate as a step of kind, again while the step is
-// inconclusive, at most Retries more times, and records every step in the
-// result.
+// failure says why the rate did not meet target.
+func (e *evidence) failure(target time.Duration) string {
+	if e.failed != "" {
+		return e.failed
+	}
+	return fmt.Sprintf("p99 %s > %v", e.describe(), target)
+}
+
+// describe writes the pooled p99 with its interval and runs.
+func (e *evidence) describe() string {
+	s := fmt.Sprintf("%d µs (95%% interval %d–%d µs, %s)", e.p99.Us, e.p99.LoUs, e.p99.HiUs, plural(len(e.rounds), "run"))
+	if e.close {
+		s += ", close"
+	}
+	return s
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// search brackets the answer, bisects, and confirms each end of the
+// bracket that rests on one run: a low end that misses when pooled with a
+// second run becomes the high end, a high end that meets becomes the low
+// end, and the search goes on from there.
+func (r *sloRun) search() error {
+	if err := r.bracket(); err != nil {
+		return err
+	}
+	for confirms := 0; r.b.low > 0 && confirms < r.d.MaxConfirm; {
+		if err := r.bisect(); err != nil {
+			return err
+		}
+		if low := r.b.low; len(r.ev[low].rounds) == 1 {
+			confirms++
+			v, err := r.judge(low, Confirmation)
+			if err != nil {
+				return err
+			}
+			if v != Meets {
+				r.notes = append(r.notes, fmt.Sprintf("confirmation at %s req/s missed (%s)", formatRate(low), r.ev[low].failure(r.d.Target)))
+				r.b.high, r.b.low = low, r.highestMetBelow(low)
+				if r.b.low == 0 {
+					if err := r.growDown(low); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+		}
+		high := r.b.high
+		if e := r.ev[high]; high == 0 || e.failed != "" || len(e.rounds) != 1 || confirms == r.d.MaxConfirm {
+			return nil
+		}
+		confirms++
+		v, err := r.judge(high, Confirmation)
+		if err != nil || v != Meets {
+			return err
+		}
+		r.notes = append(r.notes, fmt.Sprintf("%s req/s met on a second run (p99 %s)", formatRate(high), r.ev[high].describe()))
+		r.b.low, r.b.high = high, r.lowestMissedAbove(high)
+		if r.b.high == 0 {
+			if err := r.growUp(high); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// lowestMissedAbove is the lowest rate above rate that missed the target,
+// 0 when none did.
+func (r *sloRun) lowestMissedAbove(rate float64) float64 {
+	best := 0.0
+	for x, e := range r.ev {
+		if x > rate && (best == 0 || x < best) && e.verdict == Misses {
+			best = x
+		}
+	}
+	return best
+}
+
+// highestMetBelow is the highest rate below rate that met the target, 0
+// when none did.
+func (r *sloRun) highestMetBelow(rate float64) float64 {
+	best := 0.0
+	for x, e := range r.ev {
+		if x < rate && x > best && e.verdict == Meets {
+			best = x
+		}
+	}
+	return best
+}
+
+// measure runs rate as a step of kind, again while the run is
+// inconclusive, at most Retries more times. Every run counts against the
+// budget; inconclusive ones are recorded here, the last one by the caller.
 func (r *sloRun) measure(rate float64, kind StepKind) (Step, error) {
 	for try := 0; ; try++ {
+		if r.runs >= r.d.Budget {
+			return Step{}, errBudget
+		}
+		r.runs++
 		st, err := r.m.Measure(rate, kind)
 		if err != nil {
 			return st, err
 		}
 		st.Rate, st.Kind = rate, kind
-		r.res.Steps = append(r.res.Steps, st)
 		if !st.Inconclusive || try >= r.d.Retries {
 			return st, nil
+		}
+		st.Verdict = Again
+		r.record(st)
+	}
+}
+
+func (r *sloRun) record(st Step) {
+	r.res.Steps = append(r.res.Steps, st)
+	if r.d.OnStep != nil {
+		r.d.OnStep(st)
+	}
+}
+
+// judge decides whether rate meets the target. A rate already decided is
+// not measured again unless kind is Confirmation; otherwise judge measures
+// it, pools the run with the rate's earlier ones and decides (Decide),
+// measuring again while the verdict is Again.
+func (r *sloRun) judge(rate float64, kind StepKind) (Verdict, error) {
+	e := r.ev[rate]
+	if e == nil {
+		e = &evidence{}
+		r.ev[rate] = e
+	} else if kind != Confirmation && e.verdict != Again {
+		return e.verdict, nil
+	}
+	maxRuns := max(r.d.MaxRuns, len(e.rounds)+1)
+	for ; ; kind = SearchStep {
+		st, err := r.measure(rate, kind)
+		if err != nil {
+			return Again, err
+		}
+		r.pool(e, &st, maxRuns)
+		r.record(st)
+		if e.verdict != Again {
+			return e.verdict, nil
 		}
 	}
 }
 
+// pool adds st to the evidence e of its rate and judges the pool; st gets
+// the verdict.
+func (r *sloRun) pool(e *evidence, st *Step, maxRuns int) {
+	e.verdict, e.close = Misses, false
+	switch {
+	case !st.Pass:
+		e.failed = st.failure()
+	case len(st.Intervals) == 0:
+		e.failed = "no interval histograms"
+	default:
+		t, err := results.NewTails(append(e.rounds, st.Intervals))
+		if err != nil {
+			e.failed = "no latency samples"
+			break
+		}
+		e.rounds = append(e.rounds, st.Intervals)
+		rng := rand.New(rand.NewPCG(math.Float64bits(st.Rate), uint64(len(e.rounds))))
+		e.p99 = t.Percentile(99, rng)
+		e.verdict, e.close = Decide(e.p99, r.d.Target, len(e.rounds), maxRuns)
+		st.Pooled = e.p99
+	}
+	st.Verdict, st.Close = e.verdict, e.close
+}
+
 // bracket measures the start rate, then doubles it until the target
-// breaks or halves it until the target holds. It returns the bracket found
-// and the last step measured.
-func (r *sloRun) bracket() (sloBracket, Step, error) {
-	var b sloBracket
+// breaks or halves it until the target holds.
+func (r *sloRun) bracket() error {
 	rate := math.Round(r.d.Start)
-	st, err := r.measure(rate, SearchStep)
+	v, err := r.judge(rate, SearchStep)
 	if err != nil {
-		return b, st, err
+		return err
 	}
-	if st.Meets(r.d.Target) {
-		b.low, b.lowP99 = rate, st.P99
-		return r.growUp(b, rate, st)
+	if v == Meets {
+		r.b.low = rate
+		return r.growUp(rate)
 	}
-	b.high = rate
-	return r.growDown(b, rate, st)
+	r.b.high = rate
+	return r.growDown(rate)
 }
 
 // growUp doubles rate, at most GrowSteps times and up to MaxRate, until a
-// step misses the target, raising b's low end on every step that meets
-// it. st is the step at rate; growUp returns the last step measured.
-func (r *sloRun) growUp(b sloBracket, rate float64, st Step) (sloBracket, Step, error) {
+// rate misses the target, raising the bracket's low end on every rate
+// that meets it.
+func (r *sloRun) growUp(rate float64) error {
 	for range r.d.GrowSteps {
 		next := math.Min(math.Round(rate*2), r.d.MaxRate)
 		if next <= rate {
 			break
 		}
 		rate = next
-		var err error
-		if st, err = r.measure(rate, SearchStep); err != nil {
-			return b, st, err
+		v, err := r.judge(rate, SearchStep)
+		if err != nil {
+			return err
 		}
-		if !st.Meets(r.d.Target) {
-			b.high = rate
+		if v != Meets {
+			r.b.high = rate
 			break
 		}
-		b.low, b.lowP99 = rate, st.P99
+		r.b.low = rate
 	}
-	return b, st, nil
+	return nil
 }
 
 // growDown halves rate, at most GrowSteps times and down to MinRate, until
-// a step meets the target, lowering b's high end on every step that
-// misses it. st is the step at rate; growDown returns the last step
-// measured.
-func (r *sloRun) growDown(b sloBracket, rate float64, st Step) (sloBracket, Step, error) {
+// a rate meets the target, lowering the bracket's high end on every rate
+// that misses it.
+func (r *sloRun) growDown(rate float64) error {
 	for range r.d.GrowSteps {
 		next := math.Max(math.Round(rate/2), r.d.MinRate)
 		if next >= rate {
 			break
 		}
 		rate = next
-		var err error
-		if st, err = r.measure(rate, SearchStep); err != nil {
-			return b, st, err
+		v, err := r.judge(rate, SearchStep)
+		if err != nil {
+			return err
 		}
-		if st.Meets(r.d.Target) {
-			b.low, b.lowP99 = rate, st.P99
+		if v == Meets {
+			r.b.low = rate
 			break
 		}
-		b.high = rate
+		r.b.high = rate
 	}
-	return b, st, nil
+	return nil
 }
 
-// bisect narrows b, at most BisectSteps times, until it has no high end or
-// is within Tolerance of its low end.
-func (r *sloRun) bisect(b *sloBracket) error {
+// bisect narrows the bracket, at most BisectSteps times, until it has no
+// high end or is within Tolerance of its low end.
+func (r *sloRun) bisect() error {
 	for range r.d.BisectSteps {
+		b := &r.b
 		if b.high == 0 || (b.high-b.low) <= r.d.Tolerance*b.low {
 			break
 		}
@@ -294,12 +540,12 @@ func (r *sloRun) bisect(b *sloBracket) error {
 		if mid <= b.low || mid >= b.high {
 			break
 		}
-		st, err := r.measure(mid, SearchStep)
+		v, err := r.judge(mid, SearchStep)
 		if err != nil {
 			return err
 		}
-		if st.Meets(r.d.Target) {
-			b.low, b.lowP99 = mid, st.P99
+		if v == Meets {
+			b.low = mid
 		} else {
 			b.high = mid
 		}
@@ -307,63 +553,34 @@ func (r *sloRun) bisect(b *sloBracket) error {
 	return nil
 }
 
-// confirm measures answer once more, which must meet the target a second
-// time; each failure steps the answer down (see stepDown), at most
-// MaxConfirm confirmations in all. lowP99 is the p99 first measured at
-// answer. confirm sets the result's answer and note.
-func (r *sloRun) confirm(answer float64, lowP99 time.Duration) error {
-	d := r.d
-	var notes []string
-	for i := range d.MaxConfirm {
-		st, err := r.measure(answer, Confirmation)
-		if err != nil {
-			return err
+// finish fills the result from the bracket and the evidence.
+func (r *sloRun) finish() {
+	r.res.BracketLow, r.res.BracketHigh = r.b.low, r.b.high
+	if r.b.low == 0 {
+		if e := r.ev[r.b.high]; e != nil && e.verdict == Misses {
+			r.notes = append(r.notes, fmt.Sprintf("target p99 ≤ %v not met even at %s req/s (%s)", r.d.Target, formatRate(r.b.high), e.failure(r.d.Target)))
 		}
-		if st.Meets(d.Target) {
-			r.res.Met, r.res.MaxRate, r.res.P99AtMax = true, answer, max(lowP99, st.P99)
-			if i == 0 {
-				r.res.Note = "confirmed by a second run"
-			} else {
-				r.res.Note = joinReason(append(notes, fmt.Sprintf("confirmed at %s req/s", formatRate(answer)))...)
-			}
-			return nil
-		}
-		note := fmt.Sprintf("confirmation at %s req/s failed (%s)", formatRate(answer), st.failure(d.Target))
-		next := d.stepDown(answer, i)
-		if i == d.MaxConfirm-1 || next >= answer {
-			notes = append(notes, note)
-			break
-		}
-		notes = append(notes, fmt.Sprintf("%s, stepped down to %s req/s", note, formatRate(next)))
-		lowP99 = 0
-		answer = next
+		r.res.Note = joinReason(r.notes...)
+		return
 	}
-	r.res.Note = joinReason(append(notes, "no rate confirmed")...)
-	return nil
+	e := r.ev[r.b.low]
+	r.res.Met, r.res.MaxRate, r.res.P99AtMax, r.res.Close = true, r.b.low, e.p99, e.close
+	what := "p99 " + e.describe()
+	if len(e.rounds) == 1 {
+		what += ", not confirmed"
+	}
+	if e.close {
+		what += ": the interval held the target, the pooled p99 decided"
+	}
+	r.res.Note = joinReason(append(r.notes, what)...)
 }
 
-// maxStepDown caps a step down: each keeps at least half the rate.
-const maxStepDown = 0.5
-
-// stepDown is the rate to confirm after the i-th failed confirmation
-// (from 0) at rate: rate lowered by StepDown·2^i, at most maxStepDown, and
-// not below MinRate.
-func (d *SLOSearch) stepDown(rate float64, i int) float64 {
-	share := math.Min(d.StepDown*math.Pow(2, float64(i)), maxStepDown)
-	return math.Max(math.Round(rate*(1-share)), d.MinRate)
-}
-
-// failure says why a step did not meet the target.
-func (s Step) failure(target time.Duration) string {
-	switch {
-	case !s.Pass && s.Reason != "":
+// failure says why a run did not count.
+func (s Step) failure() string {
+	if s.Reason != "" {
 		return s.Reason
-	case !s.Pass:
-		return "the run did not count"
-	case s.P99 <= 0:
-		return "no p99 measured"
 	}
-	return fmt.Sprintf("p99 %v > %v", s.P99, target)
+	return "the run did not count"
 }
 
 // FormatRate writes a rate as cell keys do: the shortest exact decimal.

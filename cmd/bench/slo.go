@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/results/report"
@@ -19,23 +21,34 @@ import (
 )
 
 const sloDoc = `Slo finds, per backend, the highest open-loop rate whose corrected p99
-stays at or below the target with zero errors, the generator on schedule and
-a quiet host. Without -start it first measures the closed-loop capacity (one
-cell) and starts at half of it; if that probe fails it starts at half of
-what the probe measured, or at -min-rate, and the note says so. From there
-it doubles the rate until the target breaks (or halves it until it holds),
-bisects to within 2%, and confirms the answer with one more run measured
-for -confirm-duration (default twice -duration: near the knee a short run
-misses rare slow requests). A failed confirmation steps the answer down 5%,
-then 10%, 20%, 40% (never below -min-rate), at most 5 confirmations, each
-reported. A noisy step (another process on the pinned CPUs) says nothing
-about the server and is measured again, up to twice; -quiet-wait helps on a
-shared machine. Every step is a normal cell: a row in summary.csv, its .json and
-.hlog, in a run directory like bench run's (DIR/latest points at it, same
-lock). At the end it writes slo.csv, prints a table, and plots p99 against
-offered rate with the target and each backend's answer (plots/slo-p99.png
-and .svg). A target never met, even at the lowest rate, leaves max_rate
-empty with the reason. It prints the run directory on stdout.
+stays at or below the target with zero errors, the generator on schedule,
+the server answering at least 98% of the offered rate and a quiet host.
+Without -start it first measures the closed-loop capacity (one cell) and
+starts at half of it; if that probe fails it starts at half of what the
+probe measured, or at -min-rate, and the note says so. From there it doubles
+the rate until the target breaks (or halves it until it holds) and bisects
+to within 2%.
+
+Each rate is judged on the pooled 1 s interval histograms of its runs: the
+p99 of the pool with a 95% bootstrap interval. It meets when the interval
+lies at or below the target, misses when above; while the interval holds
+the target the rate is run again (a fresh server), at most 3 runs, and then
+the pooled p99 decides and the answer is marked close. Both ends of the
+final bracket that rest on one run get a second (the low end's measured for
+-confirm-duration, default twice -duration); an end that flips moves the
+bracket and the search goes on, at most 4 confirmations. A noisy run
+(another process on the pinned CPUs) is measured again, up to twice;
+-quiet-wait helps on a shared machine. At most 48 runs per backend, under
+5 minutes with the default durations.
+
+Every run is a normal cell: a row in summary.csv, its .json and .hlog, in a
+run directory like bench run's (DIR/latest points at it, same lock). At the
+end it writes slo.csv (the answer, its p99 with the interval and runs, the
+bracket [highest rate met, lowest missed], which is the answer's resolution
+in rate), prints a table, and plots p99 against offered rate with the
+target and each backend's answer (plots/slo-p99.png and .svg). A target
+never met, even at the lowest rate, leaves max_rate empty with the reason.
+It prints the run directory on stdout.
 
 Exit status: 0 done, 1 could not run, 2 bad command line, 3 no backend met
 the target, 130 interrupted.
@@ -65,7 +78,7 @@ func parseSLOFlags(args []string, stdout io.Writer) (sloFlags, error) {
 	fs.Float64Var(&f.minRate, "min-rate", 100, "lowest rate tried while halving, req/s")
 	fs.Float64Var(&f.maxRate, "max-rate", runner.MaxRate, "highest rate tried while doubling, req/s")
 	fs.DurationVar(&f.run.duration, "duration", 3*time.Second, "measured window of every search step")
-	fs.DurationVar(&f.confirm, "confirm-duration", 0, "measured window `D` of every confirmation (default 2 × -duration)")
+	fs.DurationVar(&f.confirm, "confirm-duration", 0, "measured window `D` of a confirmation's first run (default 2 × -duration)")
 	fs.DurationVar(&f.run.warmup, "warmup", time.Second, "warm-up of every step")
 	fs.StringVar(&f.run.out, "out", filepath.Join("results", "runs"), "the run goes in `DIR`/<run-id>; DIR/latest links to it")
 	fs.StringVar(&f.run.runID, "run-id", "", "name of the run directory (default: UTC start time)")
@@ -277,6 +290,9 @@ func (s *sloRun) cell(c runner.Cell, kind runner.StepKind) (results.Row, error) 
 	what := "closed loop"
 	if c.Rate > 0 {
 		what = runner.FormatRate(c.Rate) + " req/s"
+		if c.Rep > 1 {
+			what += " run " + strconv.Itoa(c.Rep)
+		}
 	}
 	if kind == runner.Confirmation {
 		what += " (confirmation, " + s.confirm.String() + ")"
@@ -305,7 +321,7 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 		}
 		start, probeNote = startRate(row, f.minRate, f.maxRate)
 	}
-	search := runner.SLOSearch{Target: f.target, Start: start, MinRate: f.minRate, MaxRate: f.maxRate}
+	search := runner.SLOSearch{Target: f.target, Start: start, MinRate: f.minRate, MaxRate: f.maxRate, OnStep: s.logStep}
 	res, err := search.Run(runner.MeasureFunc(func(rate float64, kind runner.StepKind) (runner.Step, error) {
 		oc := c
 		oc.Rate = rate
@@ -313,7 +329,14 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 		if err != nil {
 			return runner.Step{}, err
 		}
-		return runner.StepOf(row), nil
+		st := runner.StepOf(row)
+		if st.Pass {
+			if st.Intervals, err = stepIntervals(s.cfg.Dir, row); err != nil {
+				st.Pass, st.Reason = false, err.Error()
+				fmt.Fprintf(s.stderr, "    the run cannot be judged: %v\n", err)
+			}
+		}
+		return st, nil
 	}))
 	ans.Steps = len(res.Steps)
 	ans.BracketLow, ans.BracketHigh = positive(res.BracketLow), positive(res.BracketHigh)
@@ -325,10 +348,60 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 		ans.Reason = "search stopped: " + err.Error()
 	}
 	if res.Met {
+		p := res.P99AtMax
 		ans.MaxRate = &res.MaxRate
-		ans.P99AtMaxUs = new(res.P99AtMax.Microseconds())
+		ans.P99AtMaxUs, ans.P99LoUs, ans.P99HiUs = &p.Us, &p.LoUs, &p.HiUs
+		ans.Runs, ans.Close = &p.Rounds, &res.Close
 	}
 	return ans, err
+}
+
+// logStep says what the search made of a run: the p99 pooled over the
+// runs at its rate, with its interval, and the verdict.
+func (s *sloRun) logStep(st runner.Step) {
+	switch {
+	case st.Inconclusive && st.Verdict == runner.Again:
+		fmt.Fprintln(s.stderr, "    → does not count: measuring again")
+	case st.Pooled.Rounds == 0:
+		fmt.Fprintf(s.stderr, "    → %s: the run did not count\n", st.Verdict)
+	default:
+		what := st.Verdict.String()
+		switch {
+		case st.Verdict == runner.Again:
+			what = "the interval holds the target: measuring again"
+		case st.Close:
+			what += " (close: the pooled p99 decided)"
+		}
+		fmt.Fprintf(s.stderr, "    → pooled p99 %d µs (95%% interval %d–%d µs) over %d run(s): %s\n",
+			st.Pooled.Us, st.Pooled.LoUs, st.Pooled.HiUs, st.Pooled.Rounds, what)
+	}
+}
+
+// shortInterval is the length below which a last interval of an .hlog
+// joins the one before it (loadgen cuts intervals every second; the last
+// holds what was left when the window closed).
+const shortInterval = 500 * time.Millisecond
+
+// stepIntervals reads the interval histograms of row's .hlog in dir. A
+// last interval shorter than shortInterval is added to the one before it,
+// so a few milliseconds at the window's end are not resampled with the
+// weight of a whole second.
+func stepIntervals(dir string, row results.Row) ([]*hdrhistogram.Histogram, error) {
+	if row.Hlog == "" {
+		return nil, errors.New("no interval log (.hlog) written")
+	}
+	ivs, err := results.ReadIntervals(filepath.Join(dir, row.Hlog))
+	if err != nil {
+		return nil, err
+	}
+	if n := len(ivs); n > 1 {
+		last := ivs[n-1]
+		if time.Duration(last.EndTimeMs()-last.StartTimeMs())*time.Millisecond < shortInterval {
+			ivs[n-2].Merge(last)
+			ivs = ivs[:n-1]
+		}
+	}
+	return ivs, nil
 }
 
 // startRate is where a search starts after the closed-loop capacity probe
@@ -364,16 +437,41 @@ func finishSLO(dir string, answers []results.SLORow, rows []results.Row, stdout,
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "backend\tworkload\tconns\ttarget p99 µs\tmax rate req/s\tp99 there µs\tbracket\tsteps\t\tnote")
+	fmt.Fprintln(tw, "backend\tworkload\tconns\ttarget p99 µs\tmax rate req/s\tbracket req/s\tp99 there µs\t95% interval\truns\tsteps\t\tnote")
 	for _, a := range answers {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s–%s\t%d\t\t%s\n", a.Backend, a.Workload, a.Conns, a.TargetP99Us,
-			fmtOpt(a.MaxRate), fmtOptInt(a.P99AtMaxUs), fmtOpt(a.BracketLow), fmtOpt(a.BracketHigh), a.Steps, a.Reason)
+		runs := "–"
+		if a.Runs != nil {
+			runs = strconv.Itoa(*a.Runs)
+			if a.Close != nil && *a.Close {
+				runs += " close"
+			}
+		}
+		ci := "–"
+		if a.P99LoUs != nil && a.P99HiUs != nil {
+			ci = fmtOptInt(a.P99LoUs) + "–" + fmtOptInt(a.P99HiUs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t\t%s\n", a.Backend, a.Workload, a.Conns, a.TargetP99Us,
+			fmtOpt(a.MaxRate), fmtBracket(a.BracketLow, a.BracketHigh), fmtOptInt(a.P99AtMaxUs), ci, runs, a.Steps, a.Reason)
 	}
 	tw.Flush()
 	if len(rows) == 0 {
 		return nil
 	}
 	return report.WriteWith(dir, rows, report.Options{Warn: stderr})
+}
+
+// fmtBracket writes a bracket as low–high, "< high" when nothing met, "≥
+// low" when nothing above low missed, "–" when neither is known.
+func fmtBracket(low, high *float64) string {
+	switch {
+	case low != nil && high != nil:
+		return fmtOpt(low) + "–" + fmtOpt(high)
+	case high != nil:
+		return "< " + fmtOpt(high)
+	case low != nil:
+		return "≥ " + fmtOpt(low)
+	}
+	return "–"
 }
 
 func fmtOpt(p *float64) string {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner"
@@ -32,8 +34,9 @@ func readSLO(t *testing.T, path string) [][]string {
 }
 
 // TestSLOEndToEnd runs bench slo against the fake children, whose p99 is
-// always 812 µs: a 1 ms target is met up to -max-rate, a 500 µs target
-// never, whatever the rate. The confirmation runs twice -duration.
+// always 812 µs, in the summary and in the .hlog: a 1 ms target is met up
+// to -max-rate, a 500 µs target never, whatever the rate. The
+// confirmation runs twice -duration and is pooled with the first run.
 func TestSLOEndToEnd(t *testing.T) {
 	t.Setenv(fakechild.EnvFake, "1")
 	out := t.TempDir()
@@ -47,14 +50,21 @@ func TestSLOEndToEnd(t *testing.T) {
 	}
 	dir := filepath.Join(out, "s1")
 	recs := readSLO(t, filepath.Join(dir, results.SLOFile))
-	if strings.Join(recs[0], ",") != "backend,workload,conns,target_p99_us,max_rate,p99_at_max_us,bracket_low,bracket_high,steps,reason" || len(recs) != 3 {
+	if strings.Join(recs[0], ",") != "backend,workload,conns,target_p99_us,max_rate,p99_at_max_us,bracket_low,bracket_high,steps,reason,p99_lo_us,p99_hi_us,runs,close" || len(recs) != 3 {
 		t.Fatalf("slo.csv: %q", recs)
 	}
 	for _, r := range recs[1:] {
-		// 1000, 2000, 4000 (met at the maximum), then the confirmation.
-		if r[4] != "4000" || r[5] != "812" || r[6] != "4000" || r[7] != "" || r[8] != "4" {
+		// 1000, 2000, 4000 (met at the maximum), then the confirmation,
+		// pooled: two runs.
+		if r[4] != "4000" || r[5] != "812" || r[6] != "4000" || r[7] != "" || r[8] != "4" ||
+			r[10] != "812" || r[11] != "812" || r[12] != "2" || r[13] != "false" ||
+			r[9] != "p99 812 µs (95% interval 812–812 µs, 2 runs)" {
 			t.Errorf("answer %q", r)
 		}
+	}
+	if !strings.Contains(stderr.String(), "4000 req/s run 2 (confirmation, 2s): ok") ||
+		!strings.Contains(stderr.String(), "→ pooled p99 812 µs (95% interval 812–812 µs) over 2 run(s): meets") {
+		t.Errorf("stderr:\n%s", stderr.String())
 	}
 	rows := csvRows(t, filepath.Join(dir, "summary.csv"))
 	if len(rows) != 8 || rows[3].Rate != 4000 || rows[3].Rep != 2 {
@@ -73,7 +83,8 @@ func TestSLOEndToEnd(t *testing.T) {
 	if md, err := os.ReadFile(filepath.Join(dir, "report.md")); err != nil || !strings.Contains(string(md), "## Highest rate under a p99 target") {
 		t.Errorf("report.md: %v", err)
 	}
-	if !strings.Contains(stdout.String(), "max rate") || !strings.HasSuffix(stdout.String(), dir+"\n") {
+	if !strings.Contains(stdout.String(), "max rate") || !strings.Contains(stdout.String(), "95% interval") ||
+		!strings.Contains(stdout.String(), "812–812") || !strings.HasSuffix(stdout.String(), dir+"\n") {
 		t.Errorf("stdout:\n%s", stdout.String())
 	}
 	if l, err := os.Readlink(filepath.Join(out, "latest")); err != nil || l != "s1" {
@@ -91,7 +102,8 @@ func TestSLOEndToEnd(t *testing.T) {
 		t.Fatalf("exit %d (%v), want %d\n%s", cli.Code(err), err, cli.ExitFailed, stderr.String())
 	}
 	recs = readSLO(t, filepath.Join(out, "s2", results.SLOFile))
-	if len(recs) != 2 || recs[1][4] != "" || recs[1][7] != "100" || !strings.Contains(recs[1][9], "not met even at 100 req/s") {
+	if len(recs) != 2 || recs[1][4] != "" || recs[1][7] != "100" || !strings.Contains(recs[1][9], "not met even at 100 req/s (p99 812 µs") ||
+		recs[1][10] != "" || recs[1][12] != "" || recs[1][13] != "" {
 		t.Fatalf("slo.csv: %q", recs)
 	}
 	if rows := csvRows(t, filepath.Join(out, "s2", "summary.csv")); len(rows) != 5 || rows[0].Rate != 0 || rows[1].Rate != 500 {
@@ -207,5 +219,58 @@ func TestSLOProbeFailed(t *testing.T) {
 	// The probe, 500 and 250 req/s.
 	if rows := csvRows(t, filepath.Join(out, "p", "summary.csv")); len(rows) != 3 || rows[1].Rate != 500 || rows[2].Rate != 250 {
 		t.Errorf("%d rows: %+v", len(rows), rows)
+	}
+}
+
+// TestStepIntervals: a run's intervals come from its .hlog; a last
+// interval of a few milliseconds joins the one before it.
+func TestStepIntervals(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "a.hlog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw := hdrhistogram.NewHistogramLogWriter(f)
+	base := int64(1_700_000_000_000)
+	for i, ms := range []int64{1000, 1000, 1000, 4} {
+		h := hdrhistogram.New(1, 60_000_000, 3)
+		_ = h.RecordValues(100*int64(i+1), 50)
+		h.SetStartTimeMs(base)
+		h.SetEndTimeMs(base + ms)
+		base += ms
+		if err := lw.OutputIntervalHistogram(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	ivs, err := stepIntervals(dir, results.Row{Hlog: "a.hlog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ivs) != 3 || ivs[2].TotalCount() != 100 || ivs[2].Max() < 400 || ivs[0].TotalCount() != 50 {
+		t.Fatalf("%d intervals, last %d samples", len(ivs), ivs[len(ivs)-1].TotalCount())
+	}
+	if _, err := stepIntervals(dir, results.Row{}); err == nil || !strings.Contains(err.Error(), "no interval log") {
+		t.Errorf("no hlog: %v", err)
+	}
+	if _, err := stepIntervals(dir, results.Row{Hlog: "missing.hlog"}); err == nil {
+		t.Error("missing hlog read")
+	}
+}
+
+func TestFmtBracket(t *testing.T) {
+	low, high := 19_500.0, 20_000.0
+	for _, tc := range []struct {
+		low, high *float64
+		want      string
+	}{
+		{&low, &high, "19500–20000"},
+		{nil, &high, "< 20000"},
+		{&low, nil, "≥ 19500"},
+		{nil, nil, "–"},
+	} {
+		if got := fmtBracket(tc.low, tc.high); got != tc.want {
+			t.Errorf("fmtBracket = %q, want %q", got, tc.want)
+		}
 	}
 }

@@ -119,9 +119,10 @@ func TestSLOPlot(t *testing.T) {
 func TestReportSLOSection(t *testing.T) {
 	dir := t.TempDir()
 	rows := curveRows()
-	rate, p99, low, high := 20_000.0, int64(870), 20_000.0, 20_400.0
+	rate, p99, low, high, lo, hi, runs, closeCall := 20_000.0, int64(870), 20_000.0, 20_400.0, int64(790), int64(1012), 3, true
 	answers := []results.SLORow{
-		{Backend: "gnet", Workload: "plaintext", Conns: 64, TargetP99Us: 1000, MaxRate: &rate, P99AtMaxUs: &p99, BracketLow: &low, BracketHigh: &high, Steps: 9, Reason: "confirmed by a second run"},
+		{Backend: "gnet", Workload: "plaintext", Conns: 64, TargetP99Us: 1000, MaxRate: &rate, P99AtMaxUs: &p99, BracketLow: &low, BracketHigh: &high, Steps: 9, Reason: "confirmed by a second run",
+			P99LoUs: &lo, P99HiUs: &hi, Runs: &runs, Close: &closeCall},
 		{Backend: "stdlib", Workload: "plaintext", Conns: 64, TargetP99Us: 1000, Steps: 13, Reason: "target p99 ≤ 1ms not met even at 100 req/s (3 errors)"},
 	}
 	if err := results.WriteSLOFile(filepath.Join(dir, results.SLOFile), answers); err != nil {
@@ -137,8 +138,9 @@ func TestReportSLOSection(t *testing.T) {
 	for _, want := range []string{
 		"## Highest rate under a p99 target",
 		"stayed at or under 1ms",
-		"| gnet | plaintext | 64 | 20,000 | 870 | 20,000–20,400 | 9 | confirmed by a second run |",
-		"| stdlib | plaintext | 64 | none | – | – | 13 | target p99 ≤ 1ms not met even at 100 req/s (3 errors) |",
+		"| gnet | plaintext | 64 | 20,000 | 20,000–20,400 | 870 | 790–1,012 | 3, close | 9 | confirmed by a second run |",
+		"| stdlib | plaintext | 64 | none | – | – | – | – | 13 | target p99 ≤ 1ms not met even at 100 req/s (3 errors) |",
+		"the bracket (highest rate that met – lowest that missed) is the resolution of the answer",
 		"(plots/slo-p99.png)",
 	} {
 		if !strings.Contains(string(md), want) {

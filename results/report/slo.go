@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -39,23 +40,38 @@ func writeSLO(b *bytes.Buffer, dir string, rows []results.Row, warn io.Writer) e
 	b.WriteString("## Highest rate under a p99 target\n\n")
 	fmt.Fprintf(b, "From `bench slo` (slo.csv): per backend the highest open-loop rate whose corrected p99 stayed at or under %v "+
 		"with zero errors, the generator on schedule, the server answering at least 98%% of the offered rate and a quiet host, "+
-		"found by doubling (or halving), bisecting to 2%% and confirming with one more run (-confirm-duration). "+
-		"The steps that did not count are crosses on the plot; those flagged saturated, noisy or failed are also listed below.\n\n", target)
-	b.WriteString("| backend | workload | conns | max rate req/s | p99 there µs | bracket req/s | steps | note |\n|---|---|---:|---:|---:|---|---:|---|\n")
+		"found by doubling (or halving) and bisecting to 2%%. Each rate is judged on the 1 s interval histograms of its runs pooled: "+
+		"it meets when the pooled p99's 95%% interval (two-stage bootstrap over runs and intervals) lies at or below the target, "+
+		"misses when above; while the interval holds the target the rate is run again on a fresh server, at most 3 runs, "+
+		"and then the pooled p99 decides (*close*). Both ends of the final bracket rest on at least two runs where they can. "+
+		"The p99 and its interval are those of the answer's pooled runs. The rate has no interval of its own: "+
+		"the bracket (highest rate that met – lowest that missed) is the resolution of the answer. "+
+		"The runs that did not count are crosses on the plot; those flagged saturated, noisy or failed are also listed below.\n\n", target)
+	b.WriteString("| backend | workload | conns | max rate req/s | bracket req/s | p99 there µs | 95% interval µs | runs | steps | note |\n" +
+		"|---|---|---:|---:|---|---:|---|---:|---:|---|\n")
 	for _, a := range answers {
-		rate, p99 := "none", "–"
+		rate, p99, ci, runs := "none", "–", "–", "–"
 		if a.MaxRate != nil {
 			rate = fmtCount(*a.MaxRate)
 		}
 		if a.P99AtMaxUs != nil {
 			p99 = fmtCount(float64(*a.P99AtMaxUs))
 		}
+		if a.P99LoUs != nil && a.P99HiUs != nil {
+			ci = fmtCount(float64(*a.P99LoUs)) + "–" + fmtCount(float64(*a.P99HiUs))
+		}
+		if a.Runs != nil {
+			runs = strconv.Itoa(*a.Runs)
+			if a.Close != nil && *a.Close {
+				runs += ", close"
+			}
+		}
 		bracket := "–"
 		if a.BracketLow != nil || a.BracketHigh != nil {
 			bracket = optCount(a.BracketLow) + "–" + optCount(a.BracketHigh)
 		}
-		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %d | %s |\n", mdEscape(a.Backend), mdEscape(a.Workload), a.Conns,
-			rate, p99, bracket, a.Steps, mdEscape(a.Reason))
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %s | %s | %d | %s |\n", mdEscape(a.Backend), mdEscape(a.Workload), a.Conns,
+			rate, bracket, p99, ci, runs, a.Steps, mdEscape(a.Reason))
 	}
 	fmt.Fprintf(b, "\n![p99 against offered rate](plots/%s.png)  \n[SVG](plots/%s.svg)\n\n", SLOPlotBase, SLOPlotBase)
 	return WriteSLOPlot(dir, target, rows, answers)

@@ -423,14 +423,24 @@ func Endpoints(spec string, requests uint64) ([]summary.EndpointStats, error) {
 	return eps, nil
 }
 
+// writeHlog writes n requests as one interval whose p99 is the canned
+// summary's, 812 µs.
 func writeHlog(path string, n uint64) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
+	// Of every 100 requests 98 below 200 µs, one at 812 and one at 1,500.
 	h := hdrhistogram.New(1, 60_000_000, 3)
 	for i := uint64(0); i < n; i++ {
-		_ = h.RecordValue(int64(100 + i%1000))
+		v := int64(100 + i%98)
+		switch i % 100 {
+		case 98:
+			v = 812
+		case 99:
+			v = 1500
+		}
+		_ = h.RecordValue(v)
 	}
 	lw := hdrhistogram.NewHistogramLogWriter(f)
 	err = lw.OutputIntervalHistogram(h)
