@@ -82,7 +82,7 @@ func TestSLODefaultBackends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(p.Backends, ",") != "fasthttp,gnet,gnet-pool,stdlib,threads" {
+	if strings.Join(p.Backends, ",") != "fasthttp,gnet,gnet-pool,netpoll,stdlib,threads" {
 		t.Errorf("default backends %v", p.Backends)
 	}
 	f.backends = "stdlib,cthreads"
