@@ -78,6 +78,15 @@ func (s *Server) serveOff(c *conn, tc *net.TCPConn, owed []byte, closeAfter bool
 		c.nc.Close()
 		tc.Close()
 	}()
+	// The mark is set through tc: netpoll closes c.fd once the connection
+	// is handed, and the number may then name another socket.
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	lowat := func(n int) {
+		raw.Control(func(fd uintptr) { setLowat(int(fd), n) })
+	}
 	in := c.pending
 	c.pending = nil
 	if len(in) > 0 {
@@ -96,9 +105,9 @@ func (s *Server) serveOff(c *conn, tc *net.TCPConn, owed []byte, closeAfter bool
 			// netpoll's reads become rare and its task ends; it is lowered
 			// again once the goroutine waits for input, so that a request
 			// smaller than the mark is read.
-			setLowat(c.fd, offLowat)
+			lowat(offLowat)
 			_, err := tc.Write(owed)
-			setLowat(c.fd, 1)
+			lowat(1)
 			if err != nil {
 				return
 			}
