@@ -27,9 +27,8 @@ type connKey struct{}
 
 // conn is the state of one connection, kept in its netpoll context.
 type conn struct {
-	srv *Server
-	nc  np.Connection
-	fd  int // netpoll's descriptor, open until netpoll closes the connection
+	nc np.Connection
+	fd int // netpoll's descriptor, open until netpoll closes the connection
 
 	sess    h1.Session // HTTP only; owned by OnRequest, then by the goroutine
 	pending []byte     // input consumed from netpoll, not yet a whole request
@@ -75,7 +74,7 @@ func (s *Server) onPrepare(nc np.Connection) context.Context {
 		nc.Close()
 		return context.Background()
 	}
-	c := &conn{srv: s, nc: nc, fd: fc.Fd()}
+	c := &conn{nc: nc, fd: fc.Fd()}
 	c.cond.L = &c.mu
 	if !s.track(c) {
 		nc.Close()

@@ -43,7 +43,7 @@ func TestRunSchedulingPrograms(t *testing.T) {
 	if err != nil {
 		t.Fatalf("with every program: %v", err)
 	}
-	if cells, _ := cfg.Plan.Expand(); len(cells) != 240 {
+	if cells, _ := cfg.Plan.Expand(); len(cells) != 270 {
 		t.Fatalf("%d cells", len(cells))
 	}
 }
