@@ -108,7 +108,7 @@ func TestRunErrors(t *testing.T) {
 		{"bad value", []string{"-handicap-cpu-us", "x"}, 2, `invalid value "x" for flag -handicap-cpu-us: parse error (see server -h)`},
 		{"bad proto", []string{"-proto", "tcp"}, 2, `-proto: unknown protocol "tcp" (valid: echo, http) (see server -h)`},
 		{"extra argument", []string{"-addr", "127.0.0.1:0", "more"}, 2, `unexpected argument "more" (see server -h)`},
-		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: cepoll, cthreads, fasthttp, gnet, gnet-pool, stdlib, threads)`},
+		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: cepoll, cthreads, fasthttp, gnet, gnet-pool, netpoll, stdlib, threads)`},
 		{"unsupported proto", []string{"-backend", "fasthttp", "-proto", "echo", "-addr", "127.0.0.1:0"}, 1, "fasthttp: echo: not supported (fasthttp serves http)"},
 		{"negative handicap", []string{"-handicap-cpu-us", "-1"}, 2, "-handicap-cpu-us -1: want 0 to 10000000 (see server -h)"},
 		{"delay without share", []string{"-handicap-delay-us", "2000"}, 2, "-handicap-delay-us and -handicap-delay-every go together, both positive (got 2000 and 0) (see server -h)"},
