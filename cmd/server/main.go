@@ -1,6 +1,6 @@
 // Command server runs one backend on one protocol until SIGINT or SIGTERM:
 //
-//	server -backend fasthttp|gnet|gnet-pool|stdlib|threads -proto http|echo -addr HOST:PORT [-handicap-cpu-us N] [-runtime-metrics PATH]
+//	server -backend fasthttp|gnet|gnet-pool|nbio|stdlib|threads -proto http|echo -addr HOST:PORT [-handicap-cpu-us N] [-runtime-metrics PATH] [-nbio-mode MODE]
 //
 // It prints "listening on HOST:PORT" once it accepts connections, and
 // nothing per request.
@@ -15,6 +15,9 @@
 // burn N microseconds of CPU time (backends.BurnCPU, on the thread serving
 // it), on every backend, so that a calibration plan can compare a backend
 // with a copy of itself carrying a known cost. 0, the default, is none.
+//
+// -nbio-mode nonblocking|blocking|mixed picks nbio's I/O mode (default
+// nonblocking); it is refused with any other backend.
 package main
 
 import (
@@ -30,6 +33,7 @@ import (
 	"time"
 
 	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/backends/nbio"
 	"github.com/asyncbench/asyncbench/backends/registry"
 	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/internal/rtmetrics"
@@ -50,9 +54,10 @@ type config struct {
 	Addr     string
 	Handicap time.Duration // CPU burnt per HTTP request or echo read
 	Metrics  string        // -runtime-metrics socket path; "" = off
+	NbioMode nbio.Mode     // -nbio-mode; "" = nbio's default
 }
 
-const usage = `usage: server [-backend NAME] [-proto http|echo] [-addr HOST:PORT] [-handicap-cpu-us N] [-runtime-metrics PATH]
+const usage = `usage: server [-backend NAME] [-proto http|echo] [-addr HOST:PORT] [-handicap-cpu-us N] [-runtime-metrics PATH] [-nbio-mode MODE]
 
 server runs one backend on one protocol until SIGINT or SIGTERM. It prints
 "listening on HOST:PORT" on stdout once it accepts connections, and nothing
@@ -69,6 +74,7 @@ func parseArgs(args []string, stdout io.Writer) (config, error) {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT (port 0 picks one)")
 	metricsFile := fs.String("runtime-metrics", "", "answer window marks (open, close) on a unix socket at `PATH`: a close answers the window's GC cycles, GC pause p99, GC CPU share and scheduling latency p99 (runtime/metrics); loadgen -mark-socket sends them")
 	handicap := fs.Int("handicap-cpu-us", 0, "burn this many microseconds of CPU per HTTP request and per echo read, before answering (calibration; 0 = none)")
+	nbioMode := fs.String("nbio-mode", "", "nbio's I/O `MODE`: nonblocking (every connection on its pollers, the default), blocking (a goroutine per connection) or mixed (goroutines for the first 10,000 connections, pollers beyond); only with -backend nbio")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -87,7 +93,16 @@ func parseArgs(args []string, stdout io.Writer) (config, error) {
 	if *handicap < 0 || *handicap > backends.MaxWorkMicros {
 		return config{}, cli.Hintf("server", "-handicap-cpu-us %d: want 0 to %d", *handicap, backends.MaxWorkMicros)
 	}
-	return config{Backend: *backend, Proto: p, Addr: *addr, Handicap: time.Duration(*handicap) * time.Microsecond, Metrics: *metricsFile}, nil
+	var mode nbio.Mode
+	if *nbioMode != "" {
+		if *backend != "nbio" {
+			return config{}, cli.Hintf("server", "-nbio-mode applies only to -backend nbio (got -backend %s)", *backend)
+		}
+		if mode, err = nbio.ParseMode(*nbioMode); err != nil {
+			return config{}, cli.Hintf("server", "-nbio-mode: %w", err)
+		}
+	}
+	return config{Backend: *backend, Proto: p, Addr: *addr, Handicap: time.Duration(*handicap) * time.Microsecond, Metrics: *metricsFile, NbioMode: mode}, nil
 }
 
 // run serves until ctx is done. It writes exactly one line to stdout,
@@ -100,7 +115,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	backends.SetHandicap(cfg.Handicap)
 	defer backends.SetHandicap(0)
-	srv, err := registry.New(cfg.Backend, cfg.Proto)
+	srv, err := newServer(cfg)
 	if err != nil {
 		return err
 	}
@@ -124,6 +139,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("close: %w", err)
 	}
 	return nil
+}
+
+// newServer returns the backend cfg names; an nbio mode, if set, is
+// passed to nbio.
+func newServer(cfg config) (backends.Server, error) {
+	if cfg.NbioMode == "" {
+		return registry.New(cfg.Backend, cfg.Proto)
+	}
+	srv, err := nbio.NewConfig(cfg.Proto, nbio.Config{Mode: cfg.NbioMode})
+	if err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // serveMarks answers window marks (rtmetrics.Serve) on a unix socket at
