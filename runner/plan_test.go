@@ -290,9 +290,10 @@ func TestParsePlanRejectsNonFinite(t *testing.T) {
 }
 
 // TestSchedulingPlanBudget checks the arithmetic in scheduling.yaml's
-// comment whatever backends are registered: 240 cells, at most 25 minutes
+// comment whatever backends are registered: 300 cells, at most 31 minutes
 // with dialling, 10,000 connections within the open-file limit, every
-// backend of the catalog in it and threads also at GOMAXPROCS=1024.
+// backend of the catalog in it, threads also at GOMAXPROCS=1024 and nbio
+// also in its mixed mode.
 func TestSchedulingPlanBudget(t *testing.T) {
 	p, err := LoadPlan("scheduling")
 	if err != nil {
@@ -306,13 +307,13 @@ func TestSchedulingPlanBudget(t *testing.T) {
 			t.Errorf("%d connections need %d open files", c, c+FDHeadroom)
 		}
 	}
-	if n := cells * len(p.Conns); n != 240 {
-		t.Errorf("%d cells, the comment says 240", n)
+	if n := cells * len(p.Conns); n != 300 {
+		t.Errorf("%d cells, the comment says 300", n)
 	}
-	if total > 25*time.Minute || total.Round(time.Second) != 1377*time.Second {
-		t.Errorf("planned %v; the comment says 1377 s and the limit is 25 min", total)
+	if total > 31*time.Minute || total.Round(time.Second) != 1722*time.Second {
+		t.Errorf("planned %v; the comment says 1722 s and the limit is 31 min", total)
 	}
-	if got := p.PlannedTime().Round(time.Second); got != 1377*time.Second {
+	if got := p.PlannedTime().Round(time.Second); got != 1722*time.Second {
 		t.Errorf("PlannedTime %v", got)
 	}
 	if !slices.Contains(p.Workloads, "churn") {
@@ -329,8 +330,12 @@ func TestSchedulingPlanBudget(t *testing.T) {
 		}
 	}
 	i := slices.IndexFunc(p.Variants, func(v Variant) bool { return v.Label == "threads-gmp1024" })
-	if i < 0 || p.Variants[i].Backend != "threads" || p.Variants[i].Env["GOMAXPROCS"] != "1024" || len(p.Variants) != 1 {
+	if i < 0 || p.Variants[i].Backend != "threads" || p.Variants[i].Env["GOMAXPROCS"] != "1024" || len(p.Variants) != 2 {
 		t.Errorf("variants %+v", p.Variants)
+	}
+	if i := slices.IndexFunc(p.Variants, func(v Variant) bool { return v.Label == "nbio-mixed" }); i < 0 ||
+		p.Variants[i].Backend != "nbio" || !slices.Equal(p.Variants[i].ServerArgs, []string{"-nbio-mode", "mixed"}) {
+		t.Errorf("no nbio-mixed variant with -nbio-mode mixed: %+v", p.Variants)
 	}
 	if err := p.Validate(20000 - FDHeadroom); err != nil {
 		t.Error(err)
