@@ -267,6 +267,8 @@ func TestHandicap(t *testing.T) {
 		{"gnet-pool", "echo", "ping", "ping"},
 		{"threads", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
 		{"threads", "echo", "ping", "ping"},
+		{"nbio", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"nbio", "echo", "ping", "ping"},
 	} {
 		t.Run(tc.backend+"/"+tc.proto, func(t *testing.T) {
 			addr, cancel := startRun(t, "-backend", tc.backend, "-proto", tc.proto, "-addr", "127.0.0.1:0", "-handicap-cpu-us", strconv.Itoa(us))
