@@ -72,7 +72,7 @@ bench-full: build
 
 # bench-scheduling: threads, goroutines or an event loop against handlers that
 # wait, compute, a cheap/expensive mix and a new connection per request, the
-# C references cthreads and cepoll included (about 23 minutes on 2 cores).
+# C references cthreads and cepoll included (about 29 minutes on 2 cores).
 bench-scheduling: build
 	$(BIN)/bench run -plan scheduling
 
@@ -82,7 +82,7 @@ bench-floor: build
 	$(BIN)/bench run -plan floor
 
 # bench-idle: memory per idle connection, kernel included, for every HTTP
-# backend from 1,000 to 19,000 connections (about 6 minutes on 2 cores).
+# backend from 1,000 to 19,000 connections (about 7 minutes on 2 cores).
 bench-idle: build
 	$(BIN)/bench run -plan idle
 

@@ -33,6 +33,7 @@ var Catalog = []Info{
 	{Name: "fasthttp", Design: "fasthttp: goroutines from a worker pool", Protos: []Proto{ProtoHTTP}},
 	{Name: "gnet", Design: "gnet v2: event loops, handlers run on the loop; slow requests block it", Protos: []Proto{ProtoEcho, ProtoHTTP}},
 	{Name: "gnet-pool", Design: "gnet v2: event loops; slow requests run on a goroutine pool, answered with AsyncWrite", Protos: []Proto{ProtoEcho, ProtoHTTP}},
+	{Name: "nbio", Design: "nbio: poller goroutines serve connections; slow requests and slow readers move to a goroutine until caught up", Protos: []Proto{ProtoEcho, ProtoHTTP}},
 	{Name: "netpoll", Design: "cloudwego/netpoll: pollers read every connection; handlers, slow requests included, run on netpoll's goroutine pool", Protos: []Proto{ProtoEcho, ProtoHTTP}},
 	{Name: "stdlib", Design: "net and net/http: one goroutine per connection", Protos: []Proto{ProtoEcho, ProtoHTTP}},
 	{Name: "threads", Design: "one locked OS thread per connection, blocking system calls", Protos: []Proto{ProtoEcho, ProtoHTTP}},

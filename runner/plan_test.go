@@ -291,9 +291,10 @@ func TestParsePlanRejectsNonFinite(t *testing.T) {
 }
 
 // TestSchedulingPlanBudget checks the arithmetic in scheduling.yaml's
-// comment whatever backends are registered: 270 cells, at most 28 minutes
+// comment whatever backends are registered: 330 cells, at most 33 minutes
 // with dialling, 10,000 connections within the open-file limit, every
-// backend of the catalog in it and threads also at GOMAXPROCS=1024.
+// backend of the catalog in it, threads also at GOMAXPROCS=1024 and nbio
+// also in its mixed mode.
 func TestSchedulingPlanBudget(t *testing.T) {
 	p, err := LoadPlan("scheduling")
 	if err != nil {
@@ -307,13 +308,13 @@ func TestSchedulingPlanBudget(t *testing.T) {
 			t.Errorf("%d connections need %d open files", c, c+FDHeadroom)
 		}
 	}
-	if n := cells * len(p.Conns); n != 270 {
-		t.Errorf("%d cells, the comment says 270", n)
+	if n := cells * len(p.Conns); n != 330 {
+		t.Errorf("%d cells, the comment says 330", n)
 	}
-	if total > 28*time.Minute || total.Round(time.Second) != 1550*time.Second {
-		t.Errorf("planned %v; the comment says 1550 s and the limit is 28 min", total)
+	if total > 33*time.Minute || total.Round(time.Second) != 1894*time.Second {
+		t.Errorf("planned %v; the comment says 1894 s and the limit is 33 min", total)
 	}
-	if got := p.PlannedTime().Round(time.Second); got != 1550*time.Second {
+	if got := p.PlannedTime().Round(time.Second); got != 1894*time.Second {
 		t.Errorf("PlannedTime %v", got)
 	}
 	if !slices.Contains(p.Workloads, "churn") {
@@ -330,8 +331,12 @@ func TestSchedulingPlanBudget(t *testing.T) {
 		}
 	}
 	i := slices.IndexFunc(p.Variants, func(v Variant) bool { return v.Label == "threads-gmp1024" })
-	if i < 0 || p.Variants[i].Backend != "threads" || p.Variants[i].Env["GOMAXPROCS"] != "1024" || len(p.Variants) != 1 {
+	if i < 0 || p.Variants[i].Backend != "threads" || p.Variants[i].Env["GOMAXPROCS"] != "1024" || len(p.Variants) != 2 {
 		t.Errorf("variants %+v", p.Variants)
+	}
+	if i := slices.IndexFunc(p.Variants, func(v Variant) bool { return v.Label == "nbio-mixed" }); i < 0 ||
+		p.Variants[i].Backend != "nbio" || !slices.Equal(p.Variants[i].ServerArgs, []string{"-nbio-mode", "mixed"}) {
+		t.Errorf("no nbio-mixed variant with -nbio-mode mixed: %+v", p.Variants)
 	}
 	if err := p.Validate(20000 - FDHeadroom); err != nil {
 		t.Error(err)

@@ -26,21 +26,21 @@ var differences = []struct {
 		// RFC 9112 §2.2 SHOULD: net/http refuses, fasthttp and gnet skip.
 		name: "leading_empty_lines",
 		req:  "\r\n\r\n" + reqPlaintext,
-		want: map[string]string{"stdlib": backends.BadRequestResponse, "gnet": ok200, "gnet-pool": ok200, "netpoll": ok200, "threads": ok200, "fasthttp": ok200, "cepoll": ok200, "cthreads": ok200},
+		want: map[string]string{"stdlib": backends.BadRequestResponse, "gnet": ok200, "gnet-pool": ok200, "netpoll": ok200, "threads": ok200, "fasthttp": ok200, "cepoll": ok200, "cthreads": ok200, "nbio": ok200},
 	},
 	{
 		// RFC 9112 §2.2 MAY: net/http and gnet take a bare LF as a line
 		// end; fasthttp waits for a CRLFCRLF and refuses at the client's EOF.
 		name: "bare_lf",
 		req:  "GET /plaintext HTTP/1.1\nHost: test\n\n",
-		want: map[string]string{"stdlib": ok200, "gnet": ok200, "gnet-pool": ok200, "netpoll": ok200, "threads": ok200, "fasthttp": backends.BadRequestResponse, "cepoll": ok200, "cthreads": ok200},
+		want: map[string]string{"stdlib": ok200, "gnet": ok200, "gnet-pool": ok200, "netpoll": ok200, "threads": ok200, "fasthttp": backends.BadRequestResponse, "cepoll": ok200, "cthreads": ok200, "nbio": ok200},
 	},
 	{
 		// RFC 9110 §8.6 allows either: net/http merges equal values before
 		// any handler sees them; fasthttp refuses, and so does gnet.
 		name: "content_length_repeated_equal",
 		req:  "POST /plaintext HTTP/1.1\r\nHost: test\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi",
-		want: map[string]string{"stdlib": ok200, "gnet": backends.BadRequestResponse, "gnet-pool": backends.BadRequestResponse, "netpoll": backends.BadRequestResponse, "threads": backends.BadRequestResponse, "fasthttp": backends.BadRequestResponse, "cepoll": backends.BadRequestResponse, "cthreads": backends.BadRequestResponse},
+		want: map[string]string{"stdlib": ok200, "gnet": backends.BadRequestResponse, "gnet-pool": backends.BadRequestResponse, "netpoll": backends.BadRequestResponse, "threads": backends.BadRequestResponse, "fasthttp": backends.BadRequestResponse, "cepoll": backends.BadRequestResponse, "cthreads": backends.BadRequestResponse, "nbio": backends.BadRequestResponse},
 	},
 }
 

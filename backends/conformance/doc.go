@@ -16,6 +16,9 @@
 // (the Go h1 engine) and wants the same bytes back
 // (CONFORMANCE_AGREE_ROUNDS=N for a longer search).
 //
+// TestNbioModes runs the echo and HTTP checks on nbio's blocking and mixed
+// I/O modes, which the catalog does not list apart.
+//
 // TestExternal runs the same checks against any server, one of your own
 // or another implementation, started by a command or already running:
 //

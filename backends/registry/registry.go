@@ -10,6 +10,7 @@ import (
 	"github.com/asyncbench/asyncbench/backends"
 	"github.com/asyncbench/asyncbench/backends/fasthttp"
 	"github.com/asyncbench/asyncbench/backends/gnet"
+	"github.com/asyncbench/asyncbench/backends/nbio"
 	"github.com/asyncbench/asyncbench/backends/netpoll"
 	"github.com/asyncbench/asyncbench/backends/stdlib"
 	"github.com/asyncbench/asyncbench/backends/threads"
@@ -27,6 +28,7 @@ var constructors = map[string]Constructor{
 	"gnet-pool": gnet.NewPool,
 	"fasthttp":  fasthttp.New,
 	"threads":   threads.New,
+	"nbio":      nbio.New,
 	"netpoll":   netpoll.New,
 }
 

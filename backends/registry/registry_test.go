@@ -52,7 +52,7 @@ func TestNew(t *testing.T) {
 		{name: "threads", proto: backends.ProtoHTTP},
 		{name: "fasthttp", proto: backends.ProtoHTTP},
 		{name: "fasthttp", proto: backends.ProtoEcho, unsupported: true, errHas: "fasthttp: echo: not supported (fasthttp serves http)"},
-		{name: "nginx", proto: backends.ProtoHTTP, errHas: `unknown backend "nginx" (valid: cepoll, cthreads, fasthttp, gnet, gnet-pool, netpoll, stdlib, threads)`},
+		{name: "nginx", proto: backends.ProtoHTTP, errHas: `unknown backend "nginx" (valid: cepoll, cthreads, fasthttp, gnet, gnet-pool, nbio, netpoll, stdlib, threads)`},
 		{name: "cthreads", proto: backends.ProtoHTTP, errHas: "backend cthreads: a separate program, not part of the Go server (run bin/cthreads)"},
 	}
 	for _, tt := range tests {

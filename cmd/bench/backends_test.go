@@ -43,7 +43,7 @@ func TestRunSchedulingPrograms(t *testing.T) {
 	if err != nil {
 		t.Fatalf("with every program: %v", err)
 	}
-	if cells, _ := cfg.Plan.Expand(); len(cells) != 270 {
+	if cells, _ := cfg.Plan.Expand(); len(cells) != 330 {
 		t.Fatalf("%d cells", len(cells))
 	}
 }
@@ -82,7 +82,7 @@ func TestSLODefaultBackends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(p.Backends, ",") != "fasthttp,gnet,gnet-pool,netpoll,stdlib,threads" {
+	if strings.Join(p.Backends, ",") != "fasthttp,gnet,gnet-pool,nbio,netpoll,stdlib,threads" {
 		t.Errorf("default backends %v", p.Backends)
 	}
 	f.backends = "stdlib,cthreads"

@@ -1,6 +1,6 @@
 // Command server runs one backend on one protocol until SIGINT or SIGTERM:
 //
-//	server -backend fasthttp|gnet|gnet-pool|stdlib|threads -proto http|echo -addr HOST:PORT [-handicap-cpu-us N] [-handicap-delay-us D -handicap-delay-every N] [-runtime-metrics PATH]
+//	server -backend fasthttp|gnet|gnet-pool|nbio|netpoll|stdlib|threads -proto http|echo -addr HOST:PORT [-handicap-cpu-us N] [-handicap-delay-us D -handicap-delay-every N] [-runtime-metrics PATH] [-nbio-mode MODE]
 //
 // It prints "listening on HOST:PORT" once it accepts connections, and
 // nothing per request.
@@ -20,6 +20,9 @@
 // read) in every N wait D microseconds before it is answered
 // (backends.SetDelayHandicap): a known latency cost, with a p99 that can
 // be computed, for the calibration plan's latency cells.
+//
+// -nbio-mode nonblocking|blocking|mixed picks nbio's I/O mode (default
+// nonblocking); it is refused with any other backend.
 package main
 
 import (
@@ -35,6 +38,7 @@ import (
 	"time"
 
 	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/backends/nbio"
 	"github.com/asyncbench/asyncbench/backends/registry"
 	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/internal/rtmetrics"
@@ -57,9 +61,10 @@ type config struct {
 	Delay    time.Duration // latency handicap: the wait of a delayed request
 	Every    int           // one request in Every is delayed
 	Metrics  string        // -runtime-metrics socket path; "" = off
+	NbioMode nbio.Mode     // -nbio-mode; "" = nbio's default
 }
 
-const usage = `usage: server [-backend NAME] [-proto http|echo] [-addr HOST:PORT] [-handicap-cpu-us N] [-handicap-delay-us D -handicap-delay-every N] [-runtime-metrics PATH]
+const usage = `usage: server [-backend NAME] [-proto http|echo] [-addr HOST:PORT] [-handicap-cpu-us N] [-handicap-delay-us D -handicap-delay-every N] [-runtime-metrics PATH] [-nbio-mode MODE]
 
 server runs one backend on one protocol until SIGINT or SIGTERM. It prints
 "listening on HOST:PORT" on stdout once it accepts connections, and nothing
@@ -78,6 +83,7 @@ func parseArgs(args []string, stdout io.Writer) (config, error) {
 	handicap := fs.Int("handicap-cpu-us", 0, "burn this many microseconds of CPU per HTTP request and per echo read, before answering (calibration; 0 = none)")
 	delayUs := fs.Int("handicap-delay-us", 0, "make one request in -handicap-delay-every wait this many microseconds before it is answered (calibration; 0 = none)")
 	every := fs.Int("handicap-delay-every", 0, "which share of requests -handicap-delay-us delays: one in `N`")
+	nbioMode := fs.String("nbio-mode", "", "nbio's I/O `MODE`: nonblocking (every connection on its pollers, the default), blocking (a goroutine per connection) or mixed (goroutines for the first 10,000 connections, pollers beyond); only with -backend nbio")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -102,8 +108,17 @@ func parseArgs(args []string, stdout io.Writer) (config, error) {
 	if (*delayUs > 0) != (*every > 0) || *every < 0 {
 		return config{}, cli.Hintf("server", "-handicap-delay-us and -handicap-delay-every go together, both positive (got %d and %d)", *delayUs, *every)
 	}
+	var mode nbio.Mode
+	if *nbioMode != "" {
+		if *backend != "nbio" {
+			return config{}, cli.Hintf("server", "-nbio-mode applies only to -backend nbio (got -backend %s)", *backend)
+		}
+		if mode, err = nbio.ParseMode(*nbioMode); err != nil {
+			return config{}, cli.Hintf("server", "-nbio-mode: %w", err)
+		}
+	}
 	return config{Backend: *backend, Proto: p, Addr: *addr, Handicap: time.Duration(*handicap) * time.Microsecond,
-		Delay: time.Duration(*delayUs) * time.Microsecond, Every: *every, Metrics: *metricsFile}, nil
+		Delay: time.Duration(*delayUs) * time.Microsecond, Every: *every, Metrics: *metricsFile, NbioMode: mode}, nil
 }
 
 // run serves until ctx is done. It writes exactly one line to stdout,
@@ -118,7 +133,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer backends.SetHandicap(0)
 	backends.SetDelayHandicap(cfg.Delay, cfg.Every)
 	defer backends.SetDelayHandicap(0, 0)
-	srv, err := registry.New(cfg.Backend, cfg.Proto)
+	srv, err := newServer(cfg)
 	if err != nil {
 		return err
 	}
@@ -142,6 +157,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("close: %w", err)
 	}
 	return nil
+}
+
+// newServer returns the backend cfg names; an nbio mode, if set, is
+// passed to nbio.
+func newServer(cfg config) (backends.Server, error) {
+	if cfg.NbioMode == "" {
+		return registry.New(cfg.Backend, cfg.Proto)
+	}
+	srv, err := nbio.NewConfig(cfg.Proto, nbio.Config{Mode: cfg.NbioMode})
+	if err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // serveMarks answers window marks (rtmetrics.Serve) on a unix socket at

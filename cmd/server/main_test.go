@@ -63,6 +63,8 @@ func TestRunListensAndStops(t *testing.T) {
 		{"gnet-pool", "echo", "pong", "pong"},
 		{"threads", "http", "GET /cpu?us=10 HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
 		{"threads", "echo", "pong", "pong"},
+		{"nbio", "http", "GET /delay?us=10 HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"nbio", "echo", "pong", "pong"},
 	} {
 		t.Run(tc.backend+"/"+tc.proto, func(t *testing.T) {
 			addr, cancel := startRun(t, "-backend", tc.backend, "-proto", tc.proto, "-addr", "127.0.0.1:0")
@@ -108,11 +110,13 @@ func TestRunErrors(t *testing.T) {
 		{"bad value", []string{"-handicap-cpu-us", "x"}, 2, `invalid value "x" for flag -handicap-cpu-us: parse error (see server -h)`},
 		{"bad proto", []string{"-proto", "tcp"}, 2, `-proto: unknown protocol "tcp" (valid: echo, http) (see server -h)`},
 		{"extra argument", []string{"-addr", "127.0.0.1:0", "more"}, 2, `unexpected argument "more" (see server -h)`},
-		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: cepoll, cthreads, fasthttp, gnet, gnet-pool, netpoll, stdlib, threads)`},
+		{"unknown backend", []string{"-backend", "nginx", "-addr", "127.0.0.1:0"}, 1, `unknown backend "nginx" (valid: cepoll, cthreads, fasthttp, gnet, gnet-pool, nbio, netpoll, stdlib, threads)`},
 		{"unsupported proto", []string{"-backend", "fasthttp", "-proto", "echo", "-addr", "127.0.0.1:0"}, 1, "fasthttp: echo: not supported (fasthttp serves http)"},
 		{"negative handicap", []string{"-handicap-cpu-us", "-1"}, 2, "-handicap-cpu-us -1: want 0 to 10000000 (see server -h)"},
 		{"delay without share", []string{"-handicap-delay-us", "2000"}, 2, "-handicap-delay-us and -handicap-delay-every go together, both positive (got 2000 and 0) (see server -h)"},
 		{"share without delay", []string{"-handicap-delay-every", "50"}, 2, "-handicap-delay-us and -handicap-delay-every go together, both positive (got 0 and 50) (see server -h)"},
+		{"nbio mode without nbio", []string{"-backend", "gnet", "-nbio-mode", "mixed"}, 2, "-nbio-mode applies only to -backend nbio (got -backend gnet) (see server -h)"},
+		{"bad nbio mode", []string{"-backend", "nbio", "-nbio-mode", "async"}, 2, `-nbio-mode: unknown nbio mode "async" (valid: nonblocking, blocking, mixed) (see server -h)`},
 		{"busy port", []string{"-addr", busy.Addr().String()}, 1, "address already in use"},
 	}
 	for _, tt := range tests {
@@ -265,6 +269,8 @@ func TestHandicap(t *testing.T) {
 		{"gnet-pool", "echo", "ping", "ping"},
 		{"threads", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
 		{"threads", "echo", "ping", "ping"},
+		{"nbio", "http", "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n"},
+		{"nbio", "echo", "ping", "ping"},
 	} {
 		t.Run(tc.backend+"/"+tc.proto, func(t *testing.T) {
 			addr, cancel := startRun(t, "-backend", tc.backend, "-proto", tc.proto, "-addr", "127.0.0.1:0", "-handicap-cpu-us", strconv.Itoa(us))
@@ -373,5 +379,29 @@ func TestRuntimeMetricsWindow(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatalf("socket left behind: %v", err)
+	}
+}
+
+// TestNbioMode: -nbio-mode reaches nbio; every mode serves.
+func TestNbioMode(t *testing.T) {
+	for _, mode := range []string{"nonblocking", "blocking", "mixed"} {
+		t.Run(mode, func(t *testing.T) {
+			addr, cancel := startRun(t, "-backend", "nbio", "-nbio-mode", mode, "-proto", "http", "-addr", "127.0.0.1:0")
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+			const want = "HTTP/1.1 200 OK\r\n"
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(c, got); err != nil || string(got) != want {
+				t.Fatalf("reply %q (%v), want prefix %q", got, err, want)
+			}
+			if err := cancel(); err != nil {
+				t.Fatalf("run after cancel: %v", err)
+			}
+		})
 	}
 }
