@@ -6,7 +6,7 @@ IMAGE_TAG ?= latest
 CC        ?= cc
 CFLAGS    ?= -O2 -Wall -Wextra
 
-.PHONY: build build-go build-c test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-floor bench-idle bench-latency costs report compare \
+.PHONY: build build-go build-c test vet fmt-check fuzz fuzz-smoke bench bench-full bench-scheduling bench-floor bench-idle bench-pollers bench-latency costs report compare \
 	wrk-check loadgen-vs-wrk repeatability bench-micro images compose-up compose-smoke compose-up-check swarm-smoke clean
 
 # -buildvcs=auto: the binaries carry their commit (rows read it) even where
@@ -72,7 +72,7 @@ bench-full: build
 
 # bench-scheduling: threads, goroutines or an event loop against handlers that
 # wait, compute, a cheap/expensive mix and a new connection per request, the
-# C references cthreads and cepoll included (about 29 minutes on 2 cores).
+# C references cthreads and cepoll included (about 32 minutes on 2 cores).
 bench-scheduling: build
 	$(BIN)/bench run -plan scheduling
 
@@ -82,9 +82,14 @@ bench-floor: build
 	$(BIN)/bench run -plan floor
 
 # bench-idle: memory per idle connection, kernel included, for every HTTP
-# backend from 1,000 to 19,000 connections (about 7 minutes on 2 cores).
+# backend from 1,000 to 19,000 connections (about 8 minutes on 2 cores).
 bench-idle: build
 	$(BIN)/bench run -plan idle
+
+# bench-pollers: the Go event-loop libraries (gnet, nbio, netpoll) beside
+# net/http at 64, 1,024 and 10,000 connections (about 7 minutes).
+bench-pollers: build
+	$(BIN)/bench run -plan pollers
 
 # bench-latency: latency against offered load (10–90% of each backend's
 # capacity) for every HTTP backend at 64 and 1,024 connections (about 8 minutes).

@@ -214,7 +214,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 
 func TestBuiltinPlans(t *testing.T) {
 	names := plans.Names()
-	if strings.Join(names, ",") != "calibrate,floor,full,idle,latency,quick,scheduling" {
+	if strings.Join(names, ",") != "calibrate,floor,full,idle,latency,pollers,quick,scheduling" {
 		t.Fatalf("built-in plans = %v", names)
 	}
 	for _, name := range append(names, "../plans/example.yaml") {
@@ -270,7 +270,7 @@ func TestBuiltinPlans(t *testing.T) {
 		!slices.Contains(c.Variants[3].ServerArgs, "-handicap-delay-us") || !c.SharedCapacity || len(c.Fractions) != 1 {
 		t.Errorf("calibrate: %+v", c)
 	}
-	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: calibrate, floor, full, idle, latency, quick, scheduling") {
+	if _, err := LoadPlan("nosuch"); err == nil || !strings.Contains(err.Error(), "built-in: calibrate, floor, full, idle, latency, pollers, quick, scheduling") {
 		t.Fatalf("LoadPlan(nosuch) = %v", err)
 	}
 }
