@@ -93,7 +93,10 @@ func collectTails(dir string, rows []results.Row) (cells []*tailCell, skipped []
 		c.rows[r.Rep], c.ivs[r.Rep] = r, ivs // a later attempt replaces an earlier one
 	}
 	slices.SortFunc(cells, func(a, b *tailCell) int {
-		return cmp.Or(cmp.Compare(fmt.Sprint(a.key), fmt.Sprint(b.key)), cmp.Compare(a.label, b.label))
+		x, y := a.key, b.key
+		return cmp.Or(cmp.Compare(x.proto, y.proto), cmp.Compare(x.workload, y.workload), cmp.Compare(x.conns, y.conns),
+			cmp.Compare(x.pipeline, y.pipeline), cmp.Compare(x.payload, y.payload), cmp.Compare(x.fraction, y.fraction),
+			cmp.Compare(x.rate, y.rate), cmp.Compare(a.label, b.label))
 	})
 	return cells, skipped
 }
@@ -254,7 +257,19 @@ func writeTails(b *bytes.Buffer, dir string, rows []results.Row, reference strin
 			fmtPercentile(t.Percentile(99, rng)), fmtPercentile(t.Percentile(99.9, rng)))
 	}
 	b.WriteString("\n")
-	cmps := compareTails(cells, reference)
+	all := compareTails(cells, reference)
+	var cmps []tailComparison
+	unpaired := 0
+	for _, tc := range all {
+		if tc.rounds == 0 {
+			unpaired++ // never offered the reference's rate: nothing to pair
+			continue
+		}
+		cmps = append(cmps, tc)
+	}
+	if unpaired > 0 {
+		fmt.Fprintf(b, "%d configurations are not compared with %s: their labels were never offered the same rate in the same round (a share of each label's own capacity; `shared_capacity: true` offers every label the reference's).\n\n", unpaired, mdEscape(reference))
+	}
 	if len(cmps) > 0 {
 		fmt.Fprintf(b, "p99 against %s at the same offered rate, paired by round (ratio label ÷ %s, 95%% interval from the paired bootstrap; at least %d rounds):\n\n", mdEscape(reference), mdEscape(reference), tailMinRounds)
 		for _, tc := range cmps {
@@ -310,7 +325,7 @@ func writeTailCalibration(b *bytes.Buffer, cmps []tailComparison) {
 			}
 			lines = append(lines, fmt.Sprintf("- %s, %s (one request in %d waits %d µs): p99 %s, ×%.2f [%.2f, %.2f]; computed p99 ≈ %s µs, measured %s — %s",
 				tc.key, mdEscape(tc.label), every, delay, tc.verdict, tc.ratio, tc.lo, tc.hi, fmtUs(want), fmtPercentile(got), mark))
-		case lr.Backend == rr.Backend && !strings.Contains(tc.label, "handicap") && !strings.Contains(lr.ServerCommand, "-handicap"):
+		case serverOf(lr) == serverOf(rr) && !strings.Contains(tc.label, "handicap") && !strings.Contains(lr.ServerCommand, "-handicap"):
 			mark := "as expected"
 			if tc.verdict != VerdictNoDifference || tc.lo < calibrationBounds[0] || tc.hi > calibrationBounds[1] {
 				mark = fmt.Sprintf("NOT as expected (want no clear difference with the interval inside [%.2f, %.2f])", calibrationBounds[0], calibrationBounds[1])

@@ -459,6 +459,19 @@ func Reruns(all []results.Row) (reruns, ok int) {
 // byLabel returns rows with each Backend replaced by its label, so that
 // tables, plots and verdicts group by variant; rows without a label keep
 // their backend.
+// serverOf is the backend that served r: the -backend of its server
+// command (rows in a report have their label as Backend, see byLabel),
+// else its Backend.
+func serverOf(r results.Row) string {
+	f := strings.Fields(r.ServerCommand)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "-backend" {
+			return f[i+1]
+		}
+	}
+	return r.Backend
+}
+
 func byLabel(rows []results.Row) []results.Row {
 	out := slices.Clone(rows)
 	for i := range out {
@@ -526,7 +539,7 @@ func writeCalibration(b *bytes.Buffer, rows []results.Row, vs []Verdict, referen
 	delayed := map[string]bool{} // labels with a latency handicap: see writeTailCalibration
 	handicap := false
 	for _, r := range rows {
-		backendOf[r.LabelOf()] = r.Backend
+		backendOf[r.LabelOf()] = serverOf(r)
 		handicap = handicap || strings.Contains(r.LabelOf(), "handicap")
 		if d, _ := delayHandicap(r.ServerCommand); d > 0 {
 			delayed[r.LabelOf()] = true

@@ -350,9 +350,11 @@ func TestWriteCalibration(t *testing.T) {
 		for i, label := range []string{"stdlib-a", "stdlib-b", "stdlib-handicap"} {
 			f := []float64{1, 1, 0.85}[i]
 			rows = append(rows, results.Row{Backend: "stdlib", Label: label, Proto: "http", Workload: "plaintext",
-				Conns: 64, Pipeline: 1, Rep: rd, Status: results.StatusOK, RPS: host * f * math.Exp(0.03*rng.NormFloat64())})
+				Conns: 64, Pipeline: 1, Rep: rd, Status: results.StatusOK, RPS: host * f * math.Exp(0.03*rng.NormFloat64()),
+				ServerCommand: "server -backend stdlib -proto http -addr 127.0.0.1:0"})
 		}
 	}
+	rows = byLabel(rows) // as WriteWith passes them: Backend = label
 	var b bytes.Buffer
 	vs := Verdicts(rows, "stdlib-a")
 	writeCalibration(&b, rows, vs, "stdlib-a")
