@@ -382,7 +382,7 @@ func schedulingText(w io.Writer, rows []results.Row, eps []results.EndpointRow) 
 		if d.hasRuntime() {
 			d.writeTable(w, "The quantity the question is about, for the Go servers: how long a runnable goroutine waited for a thread "+
 				"(scheduling latency p99, runtime/metrics /sched/latencies, over the measured window), with the GC's stop-the-world pause p99 beside it; "+
-				"median over repetitions. A thread or an event loop has no such figure (–).", schedCell)
+				"median over repetitions. A server without a Go runtime (the C references) has no such figure (–).", schedCell)
 		}
 	}
 	return data
