@@ -32,28 +32,15 @@ func ReadHlog(path string) (*hdrhistogram.Histogram, error) {
 // sumHlog adds up the interval histograms of an interval log read from r
 // that carry the first interval's tag.
 func sumHlog(r io.Reader) (*hdrhistogram.Histogram, error) {
-	lr := hdrhistogram.NewHistogramLogReader(r)
-	var acc *hdrhistogram.Histogram
-	tag := ""
-	for n := 1; ; n++ {
-		h, err := lr.NextIntervalHistogram()
-		if err != nil {
-			return nil, fmt.Errorf("interval %d: %w", n, err)
-		}
-		if h == nil {
-			break
-		}
-		if acc == nil {
-			tag = h.Tag()
-		} else if h.Tag() != tag {
-			continue
-		}
-		if acc, err = mergeExact(acc, h); err != nil {
-			return nil, fmt.Errorf("interval %d: %w", n, err)
-		}
+	ivs, err := readIntervals(r)
+	if err != nil {
+		return nil, err
 	}
-	if acc == nil {
-		return nil, ErrEmptyHlog
+	var acc *hdrhistogram.Histogram
+	for n, h := range ivs {
+		if acc, err = mergeExact(acc, h); err != nil {
+			return nil, fmt.Errorf("interval %d: %w", n+1, err)
+		}
 	}
 	return acc, nil
 }

@@ -2,6 +2,7 @@ package results
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -54,12 +55,22 @@ func ReadIntervals(path string) ([]*hdrhistogram.Histogram, error) {
 		return nil, fmt.Errorf("read hlog: %w", err)
 	}
 	defer f.Close()
-	lr := hdrhistogram.NewHistogramLogReader(f)
+	out, err := readIntervals(f)
+	if err != nil {
+		return nil, fmt.Errorf("read hlog %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// readIntervals reads the interval histograms of an interval log that
+// carry the first interval's tag, in order.
+func readIntervals(r io.Reader) ([]*hdrhistogram.Histogram, error) {
+	lr := hdrhistogram.NewHistogramLogReader(r)
 	var out []*hdrhistogram.Histogram
 	for n := 1; ; n++ {
 		h, err := lr.NextIntervalHistogram()
 		if err != nil {
-			return nil, fmt.Errorf("read hlog %s: interval %d: %w", path, n, err)
+			return nil, fmt.Errorf("interval %d: %w", n, err)
 		}
 		if h == nil {
 			break
@@ -70,7 +81,7 @@ func ReadIntervals(path string) ([]*hdrhistogram.Histogram, error) {
 		out = append(out, h)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("read hlog %s: %w", path, ErrEmptyHlog)
+		return nil, ErrEmptyHlog
 	}
 	return out, nil
 }

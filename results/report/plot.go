@@ -148,11 +148,7 @@ func cellHistogram(dir string, rows []results.Row) (*hdrhistogram.Histogram, err
 		if r.Hlog == "" {
 			return nil, fmt.Errorf("rep %d has no hlog", r.Rep)
 		}
-		p := r.Hlog
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
-		paths = append(paths, p)
+		paths = append(paths, hlogPath(dir, r))
 	}
 	h, _, err := results.MergeHlogs(paths)
 	return h, err

@@ -658,11 +658,7 @@ func tailText(dir string, c *cellRows) (string, bool) {
 		if r.Hlog == "" {
 			return "", false
 		}
-		p := r.Hlog
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
-		ivs, err := results.ReadIntervals(p)
+		ivs, err := results.ReadIntervals(hlogPath(dir, r))
 		if err != nil {
 			return "", false
 		}

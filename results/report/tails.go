@@ -81,11 +81,7 @@ func collectTails(dir string, rows []results.Row) (cells []*tailCell, skipped []
 			byKey[id] = c
 			cells = append(cells, c)
 		}
-		path := r.Hlog
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(dir, path)
-		}
-		ivs, err := results.ReadIntervals(path)
+		ivs, err := results.ReadIntervals(hlogPath(dir, r))
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("%s round %d: %v", r.Cell, r.Rep, err))
 			continue
@@ -184,17 +180,7 @@ func runtimeMedians(c *tailCell, reps []int) (gcCycles, gcPause, sched float64, 
 	if len(lat) == 0 {
 		return 0, 0, 0, false
 	}
-	return median(cyc), median(pause), median(lat), true
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
+	return summarize(cyc).median, summarize(pause).median, summarize(lat).median, true
 }
 
 // tailMoves is the share by which a runtime figure must move, in the
@@ -355,16 +341,30 @@ func anyRow(c *tailCell) results.Row {
 // delayHandicap reads -handicap-delay-us and -handicap-delay-every from a
 // server command line; zeros when absent.
 func delayHandicap(command string) (delayUs, every int) {
+	delayUs, _ = strconv.Atoi(commandFlag(command, "-handicap-delay-us"))
+	every, _ = strconv.Atoi(commandFlag(command, "-handicap-delay-every"))
+	return delayUs, every
+}
+
+// commandFlag is the value following flag in a server command line as a
+// row records it ("" when absent).
+func commandFlag(command, flag string) string {
 	f := strings.Fields(command)
 	for i := 0; i+1 < len(f); i++ {
-		switch f[i] {
-		case "-handicap-delay-us":
-			delayUs, _ = strconv.Atoi(f[i+1])
-		case "-handicap-delay-every":
-			every, _ = strconv.Atoi(f[i+1])
+		if f[i] == flag {
+			return f[i+1]
 		}
 	}
-	return delayUs, every
+	return ""
+}
+
+// hlogPath is the path of r's .hlog (Row.Hlog is relative to the run
+// directory unless absolute).
+func hlogPath(dir string, r results.Row) string {
+	if filepath.IsAbs(r.Hlog) {
+		return r.Hlog
+	}
+	return filepath.Join(dir, r.Hlog)
 }
 
 // fmtPercentile writes a percentile with its interval and a warning when

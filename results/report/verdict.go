@@ -463,11 +463,8 @@ func Reruns(all []results.Row) (reruns, ok int) {
 // command (rows in a report have their label as Backend, see byLabel),
 // else its Backend.
 func serverOf(r results.Row) string {
-	f := strings.Fields(r.ServerCommand)
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "-backend" {
-			return f[i+1]
-		}
+	if b := commandFlag(r.ServerCommand, "-backend"); b != "" {
+		return b
 	}
 	return r.Backend
 }
