@@ -172,7 +172,7 @@ func startEngine(npoller int, onData func(*nb.Conn, []byte)) (*nb.Engine, error)
 		return nil, err
 	}
 	if err := probePollers(eng, npoller); err != nil {
-		eng.Stop()
+		// No Stop: it would wait forever on a poller not yet running.
 		return nil, fmt.Errorf("probe pollers: %w", err)
 	}
 	return eng, nil
@@ -187,7 +187,10 @@ type probe chan struct{}
 // begins, so an Engine.Stop that came earlier would be lost and Stop would
 // wait for that poller forever; a poller that has read is past that point.
 // A connection goes to poller fd % npoller, so probes (one end of a Unix
-// socket pair each) are added until every poller has one.
+// socket pair each) are added until every poller has one. Descriptors are
+// allocated lowest first, so each probe would land on the same poller as
+// the one before; a spare descriptor held after a probe that hit a covered
+// poller shifts the next one by one.
 func probePollers(eng *nb.Engine, npoller int) error {
 	type pair struct {
 		c    *nb.Conn
@@ -195,15 +198,19 @@ func probePollers(eng *nb.Engine, npoller int) error {
 		seen probe
 	}
 	var pairs []pair
+	var spares []int
 	defer func() {
 		for _, p := range pairs {
 			p.c.Close()
 			unix.Close(p.peer)
 		}
+		for _, fd := range spares {
+			unix.Close(fd)
+		}
 	}()
 	covered := make(map[int]bool)
 	for tries := 0; len(covered) < npoller; tries++ {
-		if tries > 64*npoller {
+		if tries > 4*npoller {
 			return errors.New("no descriptor reached some poller")
 		}
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
@@ -230,6 +237,13 @@ func probePollers(eng *nb.Engine, npoller int) error {
 			return err
 		}
 		pairs = append(pairs, p)
+		if covered[c.Hash()%npoller] {
+			fd, err := unix.Dup(p.peer)
+			if err != nil {
+				return fmt.Errorf("dup: %w", err)
+			}
+			spares = append(spares, fd)
+		}
 		covered[c.Hash()%npoller] = true
 	}
 	for _, p := range pairs {

@@ -148,3 +148,29 @@ func TestOffPollerAndBack(t *testing.T) {
 		t.Fatalf("%d moves off the poller, want still 1", n)
 	}
 }
+
+// TestProbeEveryPoller: startEngine reaches every poller whatever the
+// residue of the next free descriptor (held descriptors shift it), for
+// 1 to 4 pollers.
+func TestProbeEveryPoller(t *testing.T) {
+	for npoller := 1; npoller <= 4; npoller++ {
+		for shift := range 5 {
+			var held []*os.File
+			for range shift {
+				f, err := os.Open(os.DevNull)
+				if err != nil {
+					t.Fatal(err)
+				}
+				held = append(held, f)
+			}
+			eng, err := startEngine(npoller, func(c *nb.Conn, _ []byte) { signalProbe(c) })
+			for _, f := range held {
+				f.Close()
+			}
+			if err != nil {
+				t.Fatalf("%d pollers, %d descriptors held: %v", npoller, shift, err)
+			}
+			eng.Stop()
+		}
+	}
+}
