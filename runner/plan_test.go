@@ -343,11 +343,13 @@ func TestSchedulingPlanBudget(t *testing.T) {
 	}
 }
 
-// TestBuiltinPlansPrograms: only the plans about designs name backends
-// that are separate programs; the default, calibration and latency plans
-// run with the Go server alone, so they run wherever it builds.
+// TestBuiltinPlansPrograms: only the plans about designs, and the
+// calibration (on a server without a runtime, so that its A/A spread is
+// the instrument's), name backends that are separate programs; the default
+// and latency plans run with the Go server alone, so they run wherever it
+// builds.
 func TestBuiltinPlansPrograms(t *testing.T) {
-	withPrograms := []string{"floor", "idle", "scheduling"}
+	withPrograms := []string{"calibrate", "floor", "idle", "scheduling"}
 	for _, name := range plans.Names() {
 		p, err := LoadPlan(name)
 		if err != nil {

@@ -12,6 +12,7 @@
  * others are served; the requests pipelined after it wait with it.
  *
  *   cepoll -proto http|echo -addr HOST:PORT [-handicap-cpu-us N]
+ *     [-handicap-delay-us D -handicap-delay-every N]
  */
 #define _GNU_SOURCE
 #include <errno.h>

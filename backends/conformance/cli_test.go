@@ -1,12 +1,15 @@
 package conformance
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +19,8 @@ import (
 
 // TestProgramCommandLine checks the command line of every catalog program,
 // which the runner relies on (backends.Info.Program):
-// PROGRAM -proto http|echo -addr HOST:PORT [-handicap-cpu-us N]; -h prints
+// PROGRAM -proto http|echo -addr HOST:PORT [-handicap-cpu-us N]
+// [-handicap-delay-us D -handicap-delay-every N]; -h prints
 // the usage on stdout; a bad command line is one line on stderr and exit
 // status 2; a bind failure, one line and exit status 1; SIGINT, like
 // SIGTERM, exit status 0.
@@ -43,6 +47,8 @@ func TestProgramCommandLine(t *testing.T) {
 				{"-bogus"}, {"-proto", "udp"}, {"-proto"}, {"-handicap-cpu-us", "-1"},
 				{"-handicap-cpu-us", "10000001"}, {"-handicap-cpu-us", "1ms"}, {"-addr", "nohost"},
 				{"-addr", "example.com:80"}, {"-addr", "127.0.0.1:65536"}, {"stray"},
+				{"-handicap-delay-us", "1000"}, {"-handicap-delay-every", "50"},
+				{"-handicap-delay-us", "1000", "-handicap-delay-every", "-1"},
 			} {
 				t.Run("usage"+strings.Join(args, "_"), func(t *testing.T) {
 					stdout, stderr, code := runProgram(t, path, args...)
@@ -62,6 +68,7 @@ func TestProgramCommandLine(t *testing.T) {
 					t.Fatalf("exit %d, stderr %q; want 1 and one line naming the address", code, stderr)
 				}
 			})
+			t.Run("delay_handicap", func(t *testing.T) { testProgramDelay(t, b.Program, path) })
 			t.Run("sigint", func(t *testing.T) {
 				p := &program{name: b.Program, argv: []string{path}, addrArg: true, exit0: true}
 				if _, err := p.Listen("127.0.0.1:0"); err != nil {
@@ -155,4 +162,39 @@ func runProgram(t *testing.T, path string, args ...string) (stdout, stderr strin
 		t.Fatalf("%s %q: %v (it should exit at once)", path, args, err)
 	}
 	return out.String(), errOut.String(), code
+}
+
+// testProgramDelay checks -handicap-delay-us with -handicap-delay-every on
+// a program: of n sequential requests on one connection every 4th takes at
+// least the delay (counted from the first). Only that lower bound is
+// checked, as for the Go backends (cmd/server's TestDelayHandicap).
+func testProgramDelay(t *testing.T, name, path string) {
+	const every, delay, n = 4, 30 * time.Millisecond, 12
+	p := &program{name: name, addrArg: true, exit0: true, argv: []string{path, "-proto", "http",
+		"-handicap-delay-us", strconv.Itoa(int(delay / time.Microsecond)), "-handicap-delay-every", strconv.Itoa(every)}}
+	addr, err := p.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.DialTimeout("tcp", addr.String(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	for i := 1; i <= n; i++ {
+		start := time.Now()
+		io.WriteString(c, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if took := time.Since(start); i%every == 0 && took < delay {
+			t.Errorf("request %d took %v, want at least the delay %v", i, took, delay)
+		}
+	}
 }

@@ -17,7 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-long long handicap_us;
+long long handicap_us, handicap_delay_us, handicap_delay_every;
+
+/* delay_count counts handicapped requests across threads. */
+static unsigned long long delay_count;
 
 #define MAX_WORK_US 10000000LL
 
@@ -25,18 +28,34 @@ static const char *prog;
 
 static void usage(FILE *f) {
 	fprintf(f,
-		"usage: %s -proto http|echo -addr HOST:PORT [-handicap-cpu-us N]\n"
+		"usage: %s -proto http|echo -addr HOST:PORT [-handicap-cpu-us N] [-handicap-delay-us D -handicap-delay-every N]\n"
 		"  -addr HOST:PORT        listen address, an IP address or localhost (port 0 picks one; default 127.0.0.1:8080)\n"
 		"  -proto http|echo       protocol (default http)\n"
 		"  -handicap-cpu-us N     burn N microseconds of CPU per HTTP request and per echo read (0 to %lld; default 0)\n"
+		"  -handicap-delay-us D   sleep D microseconds on one request (or echo read) in every -handicap-delay-every (0 to %lld; default 0)\n"
+		"  -handicap-delay-every N  the share of requests -handicap-delay-us delays, one in N (0 to 1000000; default 0, none)\n"
 		"It prints \"listening on HOST:PORT\" once it accepts connections and exits 0 on SIGTERM or SIGINT.\n",
-		prog, MAX_WORK_US);
+		prog, MAX_WORK_US, MAX_WORK_US);
 }
 
 /* usage_error reports a bad command line in one line and exits 2. */
 static void usage_error(const char *what, const char *arg) {
 	fprintf(stderr, "%s: %s%s; run with -h for usage\n", prog, what, arg);
 	exit(2);
+}
+
+/* parse_int parses s (base 0, as Go's flag.Int) into a value in [lo, hi] or
+ * exits with a usage error naming flag. */
+static long long parse_int(const char *flag, const char *s, long long lo, long long hi) {
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 0);
+	if (errno || !*s || *end || v < lo || v > hi) {
+		char what[96];
+		snprintf(what, sizeof what, "%s: want %lld to %lld, got ", flag, lo, hi);
+		usage_error(what, s);
+	}
+	return v;
 }
 
 /* parse_addr fills ss from HOST:PORT: an IPv4 address, [IPv6], localhost
@@ -100,7 +119,8 @@ static void print_listening(int fd) {
 }
 
 int cmd_listen(int argc, char **argv, const char *name, int nonblock, enum proto *proto) {
-	const char *addr = "127.0.0.1:8080", *proto_s = "http", *handicap_s = "0";
+	const char *addr = "127.0.0.1:8080", *proto_s = "http", *handicap_s = "0",
+		   *delay_s = "0", *every_s = "0";
 	prog = name;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -120,6 +140,10 @@ int cmd_listen(int argc, char **argv, const char *name, int nonblock, enum proto
 			dst = &proto_s;
 		else if (n == 15 && !strncmp(a, "handicap-cpu-us", n))
 			dst = &handicap_s;
+		else if (n == 17 && !strncmp(a, "handicap-delay-us", n))
+			dst = &delay_s;
+		else if (n == 20 && !strncmp(a, "handicap-delay-every", n))
+			dst = &every_s;
 		else
 			usage_error("flag provided but not defined: ", argv[i]);
 		if (eq)
@@ -136,11 +160,12 @@ int cmd_listen(int argc, char **argv, const char *name, int nonblock, enum proto
 		*proto = PROTO_ECHO;
 	else
 		usage_error("-proto: want echo or http, got ", proto_s);
-	char *end;
-	errno = 0;
-	handicap_us = strtoll(handicap_s, &end, 0); /* base 0, as Go's flag.Int */
-	if (errno || !*handicap_s || *end || handicap_us < 0 || handicap_us > MAX_WORK_US)
-		usage_error("-handicap-cpu-us: want 0 to 10000000, got ", handicap_s);
+	handicap_us = parse_int("-handicap-cpu-us", handicap_s, 0, MAX_WORK_US);
+	handicap_delay_us = parse_int("-handicap-delay-us", delay_s, 0, MAX_WORK_US);
+	handicap_delay_every = parse_int("-handicap-delay-every", every_s, 0, 1000000);
+	if ((handicap_delay_us == 0) != (handicap_delay_every == 0))
+		usage_error("-handicap-delay-us and -handicap-delay-every go together, both positive, got ",
+			    handicap_delay_us ? every_s : delay_s);
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	if (parse_addr(addr, &ss, &sl) < 0)
@@ -186,6 +211,9 @@ void burn_cpu(long long us) {
 
 void pay_handicap(void) {
 	burn_cpu(handicap_us);
+	if (handicap_delay_us > 0 &&
+	    __atomic_add_fetch(&delay_count, 1, __ATOMIC_RELAXED) % (unsigned long long)handicap_delay_every == 0)
+		sleep_us(handicap_delay_us);
 }
 
 void sleep_us(long long us) {

@@ -10,11 +10,14 @@
 enum proto { PROTO_HTTP, PROTO_ECHO };
 
 /* handicap_us is the CPU time every HTTP request and every echo read burns
- * first (-handicap-cpu-us); 0 is none. */
-extern long long handicap_us;
+ * first (-handicap-cpu-us); 0 is none. One request (or echo read) in every
+ * handicap_delay_every then sleeps handicap_delay_us (-handicap-delay-us,
+ * -handicap-delay-every), as backends.SetDelayHandicap; 0 is none. */
+extern long long handicap_us, handicap_delay_us, handicap_delay_every;
 
 /* cmd_listen parses the command line
  *   NAME -proto http|echo -addr HOST:PORT [-handicap-cpu-us N]
+ *        [-handicap-delay-us D -handicap-delay-every N]
  * (-h prints usage and exits 0; a bad flag or value exits 2), opens the
  * listening socket (SO_REUSEADDR, backlog 4096; failure exits 1), ignores
  * SIGPIPE, prints "listening on HOST:PORT" and returns the socket. nonblock
@@ -25,7 +28,9 @@ int cmd_listen(int argc, char **argv, const char *name, int nonblock, enum proto
  * CPU time (CLOCK_THREAD_CPUTIME_ID), as backends.BurnCPU does. */
 void burn_cpu(long long us);
 
-/* pay_handicap burns handicap_us, if any. */
+/* pay_handicap burns handicap_us, if any, then sleeps handicap_delay_us if
+ * this request is one of the delayed ones. On cepoll's loop the sleep holds
+ * up every connection, as a blocking call on an event loop does. */
 void pay_handicap(void);
 
 /* sleep_us blocks the calling thread for us microseconds (clock_nanosleep,

@@ -7,6 +7,7 @@
  * answered (half-close).
  *
  *   cthreads -proto http|echo -addr HOST:PORT [-handicap-cpu-us N]
+ *     [-handicap-delay-us D -handicap-delay-every N]
  */
 #define _GNU_SOURCE
 #include <errno.h>

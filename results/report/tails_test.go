@@ -113,3 +113,31 @@ func TestDelayHandicapParse(t *testing.T) {
 		t.Errorf("got %d %d, want zeros", d, n)
 	}
 }
+
+// TestServerOf: labels running the same command are the same server, with
+// or without a handicap; another backend or program is another server.
+func TestServerOf(t *testing.T) {
+	row := func(backend, cmd string) results.Row { return results.Row{Backend: backend, ServerCommand: cmd} }
+	a := serverOf(row("cthreads-a", "cthreads -proto http -addr 127.0.0.1:0"))
+	for _, same := range []results.Row{
+		row("cthreads-b", "cthreads -proto http -addr 127.0.0.1:0"),
+		row("cthreads-delay", "cthreads -proto http -addr 127.0.0.1:0 -handicap-delay-us 1000 -handicap-delay-every 50"),
+		row("cthreads-cpu", "cthreads -proto http -handicap-cpu-us=3 -addr 127.0.0.1:0"),
+	} {
+		if got := serverOf(same); got != a {
+			t.Errorf("serverOf(%q) = %q, want %q", same.ServerCommand, got, a)
+		}
+	}
+	for _, other := range []results.Row{
+		row("cepoll", "cepoll -proto http -addr 127.0.0.1:0"),
+		row("stdlib", "server -backend stdlib -proto http -addr 127.0.0.1:0"),
+		row("cthreads-a", ""),
+	} {
+		if got := serverOf(other); got == a {
+			t.Errorf("serverOf(%q) = %q, the same as cthreads", other.ServerCommand, got)
+		}
+	}
+	if got := serverOf(row("x", "")); got != "x" {
+		t.Errorf("serverOf without a command = %q, want its Backend", got)
+	}
+}

@@ -456,19 +456,32 @@ func Reruns(all []results.Row) (reruns, ok int) {
 	return reruns, ok
 }
 
+// serverOf names the server that answered r for the calibration checks:
+// its server command without the handicap flags, so that labels running
+// the same command are the same server and a handicapped label is that
+// server with a handicap (rows in a report have their label as Backend,
+// see byLabel); its Backend when the command is unknown.
+func serverOf(r results.Row) string {
+	f := strings.Fields(r.ServerCommand)
+	if len(f) == 0 {
+		return r.Backend
+	}
+	var out []string
+	for i := 0; i < len(f); i++ {
+		if strings.HasPrefix(f[i], "-handicap-") {
+			if !strings.Contains(f[i], "=") {
+				i++ // and its value
+			}
+			continue
+		}
+		out = append(out, f[i])
+	}
+	return strings.Join(out, " ")
+}
+
 // byLabel returns rows with each Backend replaced by its label, so that
 // tables, plots and verdicts group by variant; rows without a label keep
 // their backend.
-// serverOf is the backend that served r: the -backend of its server
-// command (rows in a report have their label as Backend, see byLabel),
-// else its Backend.
-func serverOf(r results.Row) string {
-	if b := commandFlag(r.ServerCommand, "-backend"); b != "" {
-		return b
-	}
-	return r.Backend
-}
-
 func byLabel(rows []results.Row) []results.Row {
 	out := slices.Clone(rows)
 	for i := range out {
