@@ -114,6 +114,53 @@ func TestCollectorIntervals(t *testing.T) {
 	})
 }
 
+// TestCollectorWritesAtFinish: during the window the log holds only its
+// header (encoding an interval costs the generator's CPU); finish writes
+// every interval cut, with every value where it was recorded.
+func TestCollectorWritesAtFinish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &shared{cfg: Config{Pipeline: 1}, req: []byte("x"), hlog: true}
+		conns := []*conn{newConn(s, 0), newConn(s, 1)}
+		var log bytes.Buffer
+		col := startCollector(conns, &log, time.Now(), nil)
+		col.w.Flush()
+		header := log.Len()
+		values := []int64{1, 250, 999, 1000, 1001, 123456, 3_000_000}
+		for sec := range 3 {
+			c := conns[sec%2]
+			c.hmu.Lock()
+			for _, v := range values {
+				c.lat.RecordValues(v, int64(sec+1))
+			}
+			c.hmu.Unlock()
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		col.w.Flush()
+		if log.Len() != header {
+			t.Fatalf("log grew from %d to %d bytes during the window", header, log.Len())
+		}
+		col.finish(time.Now())
+		_, ivs, total := readHlog(t, log.Bytes())
+		if len(ivs) != 3 {
+			t.Fatalf("%d intervals, want 3", len(ivs))
+		}
+		for i, iv := range ivs {
+			if want := int64(len(values) * (i + 1)); iv.count != want {
+				t.Errorf("interval %d holds %d values, want %d", i, iv.count, want)
+			}
+		}
+		want := newHist()
+		for _, v := range values {
+			want.RecordValues(v, 6)
+		}
+		if !total.Equals(want) {
+			t.Errorf("the log's values differ from those recorded: p50 %d, max %d, want %d, %d",
+				total.ValueAtQuantile(50), total.Max(), want.ValueAtQuantile(50), want.Max())
+		}
+	})
+}
+
 // TestCollectorLastInterval: a run ending 300 ms after a tick writes a
 // last interval of 0.3 s; values recorded at the very end of a tick go in a
 // 1 ms interval, never a zero-length one.
