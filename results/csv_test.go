@@ -31,6 +31,7 @@ func sampleRows() []Row {
 			HostStealPct: new(0.25), HostOtherCPUPct: new(1.5), QuietWaitS: new(1.0), ServerCPUPct: new(97.5),
 			GeneratorCPUPct: new(88.0), Bottleneck: "server", Label: "gnet-a", HostCPUs: new(2),
 			ServerCommand: "server -backend gnet -proto http -addr 127.0.0.1:0", ServerSHA256: "0123456789ab", ServerEnv: "GOGC=off GOMAXPROCS=1", Attempt: 2, ServerCPUCount: new(1),
+			HostStallP99Us: new(int64(180)), HostStallMaxUs: new(int64(1200)),
 		},
 		{
 			RunID: "r1", Cell: "stdlib/http/plaintext/c64/p1/r5000", Rep: 2, Backend: "stdlib", Proto: "http",
@@ -76,7 +77,7 @@ func TestHeader(t *testing.T) {
 	}
 	// hlog was the last column of the first published schema; later
 	// columns are appended after it.
-	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[61] != "rate_fraction" || h[70] != "attempt" || h[len(h)-1] != "server_cpu_count" {
+	if h[0] != "run_id" || h[44] != "hlog" || h[14] != "rps" || h[61] != "rate_fraction" || h[70] != "attempt" || h[71] != "server_cpu_count" || h[len(h)-1] != "host_stall_max_us" {
 		t.Errorf("unexpected order: first %q, rps at 14 is %q, rate_fraction at 61 is %q, last %q", h[0], h[14], h[61], h[len(h)-1])
 	}
 	seen := map[string]bool{}
@@ -152,6 +153,7 @@ func TestReadCSVToleratesSchemaDrift(t *testing.T) {
 	}
 	wantRow := sampleRows()[0]
 	wantRow.HostCPUs, wantRow.Attempt, wantRow.ServerCPUCount = nil, 0, nil
+	wantRow.HostStallP99Us, wantRow.HostStallMaxUs = nil, nil
 	wantRow.ServerCommand, wantRow.ServerSHA256, wantRow.ServerEnv = "", "", ""
 	if len(rows) != 1 || !reflect.DeepEqual(rows[0], wantRow) {
 		t.Errorf("older schema: got %+v, want %+v", rows, wantRow)

@@ -111,6 +111,14 @@ type Row struct {
 	// server ran on that many CPUs with GOMAXPROCS at that number; empty
 	// when the plan has no such axis.
 	ServerCPUCount *int `csv:"server_cpu_count"`
+
+	// HostStallP99Us and HostStallMaxUs are how late a real-time thread
+	// that sleeps to a deadline every 2 ms woke on the worst of the pinned
+	// CPUs during the window (p99 and max, µs): time the host took the CPU
+	// away, which steal does not always show (runner/stall.go). Empty when
+	// the probe could not run at real-time priority.
+	HostStallP99Us *int64 `csv:"host_stall_p99_us"`
+	HostStallMaxUs *int64 `csv:"host_stall_max_us"`
 }
 
 // LabelOf is the name a row is grouped and compared by: its variant label,

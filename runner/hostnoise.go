@@ -582,13 +582,14 @@ func sideCPUs(set []int) int {
 // sum, with samples taken during the cell, and sets the status: a
 // generator-bound closed-loop cell is saturated, and an ok or saturated
 // cell on a busy host is noisy.
-func (c *Config) judgeHost(r *results.Row, sum *summary.Summary, samples []hostSample, scans []scanMark) {
+func (c *Config) judgeHost(r *results.Row, sum *summary.Summary, samples []hostSample, scans []scanMark, stalls *stallProbe) {
 	attribute(r, sideCPUs(c.ServerCPUSet), sideCPUs(c.GeneratorCPUSet))
 	start, err := time.Parse(time.RFC3339Nano, sum.StartTime)
 	if err != nil || sum.DurationSeconds <= 0 {
 		return
 	}
 	end := start.Add(time.Duration(sum.DurationSeconds * float64(time.Second)))
+	judgeStalls(r, stalls, start, end)
 	n, ok := windowNoise(samples, scans, start, end)
 	if !ok {
 		return

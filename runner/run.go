@@ -356,7 +356,9 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 		return failed(row, err.Error()), nil, false
 	}
 	rec := startHostRecorder(cfg.Probe, sampleInterval(cfg.Plan.CellTime()), cfg.pinnedCPUs(), srv.Pid(), lg.Pid())
+	stalls := startStallProbe(cfg.pinnedCPUs(), StallPeriod)
 	reason, interrupted := waitLoadgen(ctx, cfg, c, srv, lg)
+	stalls.Stop()
 	samples, scans := rec.Stop()
 	if interrupted {
 		return failed(row, "interrupted"), nil, true
@@ -380,7 +382,7 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 	if lg.err != nil {
 		generatorVerdict(&row, lg)
 	}
-	cfg.judgeHost(&row, sum, samples, scans)
+	cfg.judgeHost(&row, sum, samples, scans, stalls)
 	if _, err := os.Stat(hlogPath); err == nil {
 		row.Hlog = base + ".hlog"
 	}

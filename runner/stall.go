@@ -1,0 +1,161 @@
+package runner
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/asyncbench/asyncbench/results"
+)
+
+// A hypervisor can take a virtual CPU away for milliseconds without the
+// guest's /proc/stat showing steal (not every hypervisor reports it), and
+// a cell measured through such a pause reports the host's pause as the
+// server's latency. The stall probe measures it directly, as cyclictest
+// does: one thread per pinned CPU, at real-time priority (SCHED_FIFO 1, so
+// neither the server nor the generator delays it), sleeps to an absolute
+// deadline every StallPeriod and records how late it woke. After a late
+// wake-up it keeps its schedule, so a pause of d gives about d/StallPeriod
+// late samples: the share of samples later than x is the share of the
+// window the CPU was away for longer than x, and the p99 is comparable
+// with a request p99. Its cost is one wake-up of a few µs per StallPeriod
+// on each pinned CPU.
+
+// StallPeriod is the stall probe's sleep.
+const StallPeriod = 2 * time.Millisecond
+
+// MaxStallP99 is the most a cell's stall p99 (on its worst pinned CPU) may
+// be for it to count: above it, more than 1% of the window the host held
+// the CPU for longer than this. On the 2-core machine of the published
+// runs the p99 is 85–250 µs when the host is quiet.
+const MaxStallP99 = time.Millisecond
+
+// stallSample is one wake-up: when (Unix ns) and how late (ns).
+type stallSample struct{ at, late int64 }
+
+// stallProbe runs one probe thread per CPU until Stop.
+type stallProbe struct {
+	cpus    []int
+	period  time.Duration
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	samples [][]stallSample // per CPU, written by its thread until Stop
+	rt      []bool          // per CPU: real-time priority was granted
+}
+
+// startStallProbe starts probing cpus every period.
+func startStallProbe(cpus []int, period time.Duration) *stallProbe {
+	p := &stallProbe{cpus: cpus, period: period, stop: make(chan struct{}),
+		samples: make([][]stallSample, len(cpus)), rt: make([]bool, len(cpus))}
+	p.wg.Add(len(cpus))
+	for i := range cpus {
+		go p.run(i)
+	}
+	return p
+}
+
+// run probes p.cpus[i] on a thread of its own. The goroutine never unlocks
+// it, so the thread ends with the goroutine and its CPU affinity and
+// priority never reach another goroutine.
+func (p *stallProbe) run(i int) {
+	defer p.wg.Done()
+	runtime.LockOSThread()
+	var set unix.CPUSet
+	set.Set(p.cpus[i])
+	if unix.SchedSetaffinity(0, &set) != nil {
+		return
+	}
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}
+	p.rt[i] = unix.SchedSetAttr(0, &attr, 0) == nil
+	next := monotonicNs()
+	for {
+		select {
+		case <-p.stop:
+			return
+		default:
+		}
+		next += int64(p.period)
+		ts := unix.NsecToTimespec(next)
+		for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil) == unix.EINTR {
+		}
+		late := monotonicNs() - next
+		p.samples[i] = append(p.samples[i], stallSample{at: time.Now().UnixNano(), late: max(late, 0)})
+	}
+}
+
+func monotonicNs() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// Stop ends the probe threads and waits for them.
+func (p *stallProbe) Stop() {
+	close(p.stop)
+	p.wg.Wait()
+}
+
+// stallStats are a probe's figures over a window on its worst CPU.
+type stallStats struct {
+	CPU      int
+	P99, Max time.Duration
+	Samples  int
+}
+
+// window returns the figures of the samples in [start, end] on the CPU
+// with the highest p99; ok is false when a CPU ran without real-time
+// priority (its lateness would be the server's or the generator's doing)
+// or took no sample in the window.
+func (p *stallProbe) window(start, end time.Time) (worst stallStats, ok bool) {
+	for i, cpu := range p.cpus {
+		if !p.rt[i] {
+			return stallStats{}, false
+		}
+		var late []int64
+		for _, s := range p.samples[i] {
+			if s.at >= start.UnixNano() && s.at <= end.UnixNano() {
+				late = append(late, s.late)
+			}
+		}
+		if len(late) == 0 {
+			return stallStats{}, false
+		}
+		slices.Sort(late)
+		st := stallStats{CPU: cpu, Samples: len(late), Max: time.Duration(late[len(late)-1]),
+			P99: time.Duration(late[(len(late)*99+99)/100-1])}
+		if !ok || st.P99 > worst.P99 {
+			worst, ok = st, true
+		}
+	}
+	return worst, ok
+}
+
+// stallReason says why a cell's host stalls make it noisy, or "".
+func stallReason(st stallStats) string {
+	if st.P99 <= MaxStallP99 {
+		return ""
+	}
+	return fmt.Sprintf("the host held CPU %d: a real-time thread woke late by p99 %v, max %v (limit p99 %v)",
+		st.CPU, st.P99.Round(time.Microsecond), st.Max.Round(time.Microsecond), MaxStallP99)
+}
+
+// judgeStalls fills r's stall columns from the probe over the window and
+// makes an ok row noisy when the host held a pinned CPU.
+func judgeStalls(r *results.Row, p *stallProbe, start, end time.Time) {
+	if p == nil {
+		return
+	}
+	st, ok := p.window(start, end)
+	if !ok {
+		return
+	}
+	r.HostStallP99Us, r.HostStallMaxUs = new(st.P99.Microseconds()), new(st.Max.Microseconds())
+	if why := stallReason(st); why != "" && r.Status != results.StatusFailed {
+		r.Status = results.StatusNoisy
+		r.Reason = joinReason(why, r.Reason)
+	}
+}

@@ -1,0 +1,110 @@
+package runner
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asyncbench/asyncbench/results"
+)
+
+// fakeStalls is a probe of two CPUs whose samples are given: one every
+// 2 ms from t0 for n samples, late by late(cpu, i).
+func fakeStalls(t0 time.Time, n int, late func(cpu, i int) time.Duration) *stallProbe {
+	p := &stallProbe{cpus: []int{0, 1}, samples: make([][]stallSample, 2), rt: []bool{true, true}}
+	for cpu := range 2 {
+		for i := range n {
+			p.samples[cpu] = append(p.samples[cpu], stallSample{at: t0.Add(time.Duration(i) * StallPeriod).UnixNano(), late: int64(late(cpu, i))})
+		}
+	}
+	return p
+}
+
+// TestStallWindow: the figures come from the window's samples only, on the
+// CPU with the highest p99; the p99 is the 99th percentile by rank.
+func TestStallWindow(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	// CPU 1 holds a 40 ms pause at samples 600–619 (late 40, 38, … 2 ms:
+	// the probe keeps its schedule after it), CPU 0 is late 50 µs always;
+	// samples 0–99 are before the window and are 1 s late on both.
+	p := fakeStalls(t0, 1100, func(cpu, i int) time.Duration {
+		switch {
+		case i < 100:
+			return time.Second
+		case cpu == 1 && i >= 600 && i < 620:
+			return time.Duration(620-i) * StallPeriod
+		}
+		return 50 * time.Microsecond
+	})
+	st, ok := p.window(t0.Add(100*StallPeriod), t0.Add(1099*StallPeriod))
+	if !ok {
+		t.Fatal("no figures")
+	}
+	// 1000 samples in the window, 20 of them 2–40 ms late: the 990th
+	// smallest is the 10th of the pause's, 2 ms × 10 late.
+	if st.CPU != 1 || st.Samples != 1000 || st.Max != 40*time.Millisecond || st.P99 != 20*time.Millisecond {
+		t.Fatalf("window: %+v; want CPU 1, 1000 samples, max 40ms, p99 20ms", st)
+	}
+	if why := stallReason(st); !strings.Contains(why, "CPU 1") || !strings.Contains(why, "p99 20ms, max 40ms") {
+		t.Fatalf("reason %q", why)
+	}
+	quiet := fakeStalls(t0, 1000, func(int, int) time.Duration { return 200 * time.Microsecond })
+	if st, _ := quiet.window(t0, t0.Add(time.Hour)); stallReason(st) != "" {
+		t.Fatalf("a quiet host is noisy: %q", stallReason(st))
+	}
+	p.rt[0] = false
+	if _, ok := p.window(t0, t0.Add(time.Hour)); ok {
+		t.Fatal("figures from a CPU probed without real-time priority")
+	}
+	if _, ok := quiet.window(t0.Add(-time.Hour), t0.Add(-time.Minute)); ok {
+		t.Fatal("figures from an empty window")
+	}
+}
+
+// TestJudgeStalls: a stalled host makes an ok row noisy and keeps its
+// reason; a failed row keeps its status and reason; a quiet host fills
+// the columns only.
+func TestJudgeStalls(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	stalled := fakeStalls(t0, 1000, func(_, i int) time.Duration {
+		if i%50 == 0 {
+			return 5 * time.Millisecond
+		}
+		return 0
+	})
+	r := results.Row{Status: results.StatusOK, Reason: "backlog"}
+	judgeStalls(&r, stalled, t0, t0.Add(time.Hour))
+	if r.Status != results.StatusNoisy || !strings.HasSuffix(r.Reason, "backlog") || *r.HostStallP99Us != 5000 || *r.HostStallMaxUs != 5000 {
+		t.Fatalf("stalled: %s %q %v %v", r.Status, r.Reason, *r.HostStallP99Us, *r.HostStallMaxUs)
+	}
+	f := results.Row{Status: results.StatusFailed, Reason: "x"}
+	judgeStalls(&f, stalled, t0, t0.Add(time.Hour))
+	if f.Status != results.StatusFailed || f.Reason != "x" || f.HostStallP99Us == nil {
+		t.Fatalf("failed row: %s %q", f.Status, f.Reason)
+	}
+	q := results.Row{Status: results.StatusOK}
+	judgeStalls(&q, fakeStalls(t0, 1000, func(int, int) time.Duration { return 100 * time.Microsecond }), t0, t0.Add(time.Hour))
+	if q.Status != results.StatusOK || q.Reason != "" || *q.HostStallP99Us != 100 {
+		t.Fatalf("quiet: %s %q", q.Status, q.Reason)
+	}
+	judgeStalls(&q, nil, t0, t0)
+}
+
+// TestStallProbeRuns: the probe takes samples on a real CPU and stops; as
+// root it runs at real-time priority.
+func TestStallProbeRuns(t *testing.T) {
+	p := startStallProbe([]int{0}, StallPeriod)
+	start := time.Now()
+	time.Sleep(100 * time.Millisecond)
+	p.Stop()
+	if n := len(p.samples[0]); n < 10 {
+		t.Fatalf("%d samples in 100 ms of 2 ms sleeps", n)
+	}
+	if os.Geteuid() == 0 && !p.rt[0] {
+		t.Fatal("no real-time priority as root")
+	}
+	if st, ok := p.window(start, time.Now()); p.rt[0] && (!ok || st.Samples == 0) {
+		t.Fatalf("window: %+v, %v", st, ok)
+	}
+}
