@@ -7,7 +7,7 @@
 // gnet backend (bin/server -backend gnet). Against each it opens -conns
 // connections that send up to -mib MiB each (echo bytes, or pipelined
 // GET /plaintext requests) and never read. A write the server's side does
-// not take within 3 s ends a connection's sending. Once the server's
+// not take within 5 s ends a connection's sending. Once the server's
 // RSS has settled it prints VmRSS and VmHWM from /proc/PID/status, closes
 // the connections and stops the server (SIGTERM).
 package main
@@ -78,9 +78,9 @@ func main() {
 }
 
 // stall is how long a write may wait before the client takes the server
-// to have stopped reading; a busy stock server with 32 connections has
-// left writes waiting over a second while it was still reading.
-var stall = 3 * time.Second
+// to have stopped reading. With 32 connections the stock server, still
+// reading, has left every connection's writes waiting up to 3.2 s at once.
+var stall = 5 * time.Second
 
 // toMiB converts kB as /proc reports them (KiB) to MiB.
 func toMiB(kb int64) float64 { return float64(kb) / 1024 }
