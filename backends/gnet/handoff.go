@@ -113,7 +113,9 @@ func (o *offLoop) close() {
 }
 
 // writeNow writes p to the non-blocking socket fd until it is all written
-// or the socket is full, and returns how much was written.
+// or the socket is full, and returns how much was written. It stands in
+// for Conn.Write, which makes the same write(2) while nothing is queued
+// but queues what the socket does not take in gnet's outbound buffer.
 func writeNow(fd int, p []byte) (int, error) {
 	n := 0
 	for n < len(p) {

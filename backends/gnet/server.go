@@ -1,6 +1,10 @@
 // Package gnet serves the echo and HTTP protocols on gnet v2 event loops,
-// one loop per GOMAXPROCS, with an HTTP/1.1 parser of its own that works on
-// gnet's inbound buffer in place.
+// one loop per GOMAXPROCS, with the h1 engine working on gnet's inbound
+// buffer in place. gnet reads; the answers bypass gnet's output path
+// (Conn.Write and its outbound buffer): the handlers write them to the
+// socket themselves and serve a connection that falls behind off the loop
+// (see handoff.go). gnet-pool's answers to slow requests are the exception:
+// they go through AsyncWrite (see pool.go).
 package gnet
 
 import (
