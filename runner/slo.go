@@ -560,7 +560,7 @@ func (r *sloRun) finish() {
 		if e := r.ev[r.b.high]; e != nil && e.verdict == Misses {
 			r.notes = append(r.notes, fmt.Sprintf("target p99 ≤ %v not met even at %s req/s (%s)", r.d.Target, formatRate(r.b.high), e.failure(r.d.Target)))
 		}
-		r.res.Note = joinReason(r.notes...)
+		r.res.Note = results.JoinReason(r.notes...)
 		return
 	}
 	e := r.ev[r.b.low]
@@ -572,7 +572,7 @@ func (r *sloRun) finish() {
 	if e.close {
 		what += ": the interval held the target, the pooled p99 decided"
 	}
-	r.res.Note = joinReason(append(r.notes, what)...)
+	r.res.Note = results.JoinReason(append(r.notes, what)...)
 }
 
 // failure says why a run did not count.
@@ -627,7 +627,7 @@ func StepOf(r results.Row) Step {
 	st := Step{Rate: r.Rate, P99: time.Duration(r.P99Us) * time.Microsecond}
 	switch {
 	case !r.Status.Counts():
-		st.Reason = joinReason(string(r.Status), r.Reason)
+		st.Reason = results.JoinReason(string(r.Status), r.Reason)
 		st.Inconclusive = r.Status == results.StatusNoisy
 	case r.Errors > 0:
 		st.Reason = fmt.Sprintf("%d errors", r.Errors)
