@@ -1,7 +1,8 @@
 // Package results holds the result data: the schema (one Row per measured
-// cell), its CSV form, and HdrHistogram log IO and merging. Presenting
-// results (report, plots, statistics) is package results/report; this one
-// stays free of plotting dependencies.
+// cell), the judge that gives a row its status (judge.go: one ordered
+// table of rules), its CSV form, and HdrHistogram log IO and merging.
+// Presenting results (report, plots, statistics) is package
+// results/report; this one stays free of plotting dependencies.
 package results
 
 // Row is one measured cell × repetition: one line of summary.csv. The csv
@@ -121,6 +122,14 @@ type Row struct {
 	HostStallMaxUs *int64 `csv:"host_stall_max_us"`
 }
 
+// Values of Row.Bottleneck.
+const (
+	BottleneckServer    = "server"    // the server's CPUs were busy, the generator's were not
+	BottleneckGenerator = "generator" // the generator's CPUs were busy, the server's were not
+	BottleneckBoth      = "both"      // both sides were CPU-bound: co-limited
+	BottleneckNeither   = "neither"   // neither side was CPU-bound: latency-bound (waiting, round trips)
+)
+
 // LabelOf is the name a row is grouped and compared by: its variant label,
 // or the backend when the plan named no variants.
 func (r Row) LabelOf() string {
@@ -144,18 +153,6 @@ func Value[T any](p *T) (T, bool) {
 	return *p, true
 }
 
-// MinServedShare is the least share of its offered rate an open-loop row
-// must have completed to describe a steady state (see FellBehind).
-const MinServedShare = 0.98
-
-// FellBehind reports whether an open-loop row's server answered less than
-// MinServedShare of the offered rate: requests queued for the whole window,
-// so its latency grows with the window's length and a percentile of it
-// describes the run, not the server at that rate.
-func (r Row) FellBehind() bool {
-	return r.Rate > 0 && r.RPS < MinServedShare*r.Rate
-}
-
 // AttemptOf is the row's attempt, 1 when the column is empty.
 func (r Row) AttemptOf() int { return max(r.Attempt, 1) }
 
@@ -172,5 +169,5 @@ func (r Row) Completed() bool {
 // it fell behind its own schedule. A closed-loop row's throughput is then
 // a lower bound on the server's.
 func (r Row) GeneratorBound() bool {
-	return r.Status == StatusSaturated && r.Bottleneck == "generator"
+	return r.Status == StatusSaturated && r.Bottleneck == BottleneckGenerator
 }

@@ -10,14 +10,6 @@ import (
 // the line is drawn at 90 rather than 100.
 const BusyCPUPct = 90.0
 
-// Values of Row.Bottleneck.
-const (
-	BottleneckServer    = "server"    // the server's CPUs were busy, the generator's were not
-	BottleneckGenerator = "generator" // the generator's CPUs were busy, the server's were not
-	BottleneckBoth      = "both"      // both sides were CPU-bound: co-limited
-	BottleneckNeither   = "neither"   // neither side was CPU-bound: latency-bound (waiting, round trips)
-)
-
 // cpuPct is cpuS ÷ (window × cpus) in percent; nil when not measured.
 func cpuPct(cpuS *float64, window float64, cpus int) *float64 {
 	if cpuS == nil || window <= 0 || cpus <= 0 {
@@ -35,25 +27,20 @@ func bottleneck(server, gen *float64) string {
 	s, g := *server >= BusyCPUPct, *gen >= BusyCPUPct
 	switch {
 	case s && g:
-		return BottleneckBoth
+		return results.BottleneckBoth
 	case s:
-		return BottleneckServer
+		return results.BottleneckServer
 	case g:
-		return BottleneckGenerator
+		return results.BottleneckGenerator
 	}
-	return BottleneckNeither
+	return results.BottleneckNeither
 }
 
 // attribute fills the CPU shares and the bottleneck of r, whose server ran
-// on serverCPUs CPUs and generator on genCPUs, and marks an ok closed-loop
-// row whose generator was the bottleneck as saturated: its throughput
-// describes the generator, not the server.
+// on serverCPUs CPUs and generator on genCPUs. A closed-loop row whose
+// generator was the bottleneck is saturated (results.Rules).
 func attribute(r *results.Row, serverCPUs, genCPUs int) {
 	r.ServerCPUPct = cpuPct(r.ServerCPUSeconds, r.DurationS, serverCPUs)
 	r.GeneratorCPUPct = cpuPct(r.GeneratorCPUSeconds, r.DurationS, genCPUs)
 	r.Bottleneck = bottleneck(r.ServerCPUPct, r.GeneratorCPUPct)
-	if r.Status == results.StatusOK && r.Rate == 0 && r.Bottleneck == BottleneckGenerator {
-		r.Status = results.StatusSaturated
-		r.Reason = joinReason("generator-bound", r.Reason)
-	}
 }

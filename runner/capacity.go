@@ -239,7 +239,7 @@ func (m capacities) resolve(c Cell) (rc Cell, note, reason string) {
 	case !ok:
 		return c, "", fmt.Sprintf("capacity cell %s (round %d) was not measured", key, c.Rep)
 	case !usableCapacity(r):
-		return c, "", joinReason(fmt.Sprintf("capacity cell %s (round %d) failed", key, c.Rep), r.Reason)
+		return c, "", results.JoinReason(fmt.Sprintf("capacity cell %s (round %d) failed", key, c.Rep), r.Reason)
 	}
 	c.Rate = math.Max(1, math.Round(c.Fraction*r.RPS))
 	if !r.Status.Counts() {
@@ -257,7 +257,7 @@ func (cfg *Config) runResolved(ctx context.Context, caps capacities, c Cell) (ro
 		return failed(baseRow(cfg, c, time.Now()), reason), nil, false
 	}
 	row, eps, interrupted = runCell(ctx, cfg, rc)
-	row.Reason = joinReason(row.Reason, note)
+	row.Reason = results.JoinReason(row.Reason, note)
 	return row, eps, interrupted
 }
 

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/internal/cli"
+	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner/cpuset"
 )
 
@@ -99,9 +101,12 @@ func (c *child) stop(sig syscall.Signal, grace time.Duration) {
 }
 
 // failure describes how the child ended, with the first line of its stderr.
-func (c *child) failure(what string) string {
+func (c *child) failure(what string) string { return what + c.detail() }
+
+// detail is how the child ended and the first line of its stderr, as
+// failure appends them: " (exit status 3): LINE".
+func (c *child) detail() string {
 	var b strings.Builder
-	b.WriteString(what)
 	var ee *exec.ExitError
 	switch {
 	case errors.As(c.err, &ee):
@@ -120,6 +125,26 @@ func (c *child) failure(what string) string {
 		b.WriteString(line)
 	}
 	return b.String()
+}
+
+// exitVerdict is the generator's verdict given by its exit status err:
+// results.StatusFailed or results.StatusSaturated when it exited with one
+// of them, having completed the run and printed its summary, so the
+// cell's numbers are read from it; "" otherwise. A cell whose requests
+// mostly timed out (a blocked event loop) is such a run: its row keeps the
+// throughput and error counts, and says why it failed.
+func exitVerdict(err error) results.Status {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return ""
+	}
+	switch ee.ExitCode() {
+	case cli.ExitFailed:
+		return results.StatusFailed
+	case cli.ExitSaturated:
+		return results.StatusSaturated
+	}
+	return ""
 }
 
 // capped keeps the first max bytes written to it and drops the rest.

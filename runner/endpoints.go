@@ -1,10 +1,6 @@
 package runner
 
 import (
-	"errors"
-	"os/exec"
-
-	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
 )
@@ -61,34 +57,4 @@ func endpointRows(row results.Row, s *summary.Summary) []results.EndpointRow {
 		}
 	}
 	return out
-}
-
-// verdictExit reports whether the generator's exit status is one of its
-// verdicts (failed, saturated): it completed the run and printed its
-// summary, so the cell's numbers are read from it. A cell whose requests
-// mostly timed out (a blocked event loop) is such a run: its row keeps
-// the throughput and error counts, and says why it failed.
-func verdictExit(err error) bool {
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		return false
-	}
-	code := ee.ExitCode()
-	return code == cli.ExitFailed || code == cli.ExitSaturated
-}
-
-// generatorVerdict applies the verdict of a generator that exited with
-// one (see verdictExit) to a row filled from its summary: the row is
-// failed or saturated at least as the generator said, with its message.
-func generatorVerdict(r *results.Row, lg *child) {
-	var ee *exec.ExitError
-	if !errors.As(lg.err, &ee) {
-		return
-	}
-	switch {
-	case ee.ExitCode() == cli.ExitFailed && r.Status != results.StatusFailed:
-		r.Status, r.Reason = results.StatusFailed, joinReason(lg.failure("loadgen reported a failed run"), r.Reason)
-	case ee.ExitCode() == cli.ExitSaturated && r.Status.Counts():
-		r.Status, r.Reason = results.StatusSaturated, joinReason(lg.failure("loadgen reported a saturated run"), r.Reason)
-	}
 }

@@ -579,24 +579,22 @@ func sideCPUs(set []int) int {
 }
 
 // judgeHost fills the bottleneck and host-noise columns of a row made from
-// sum, with samples taken during the cell, and sets the status: a
-// generator-bound closed-loop cell is saturated, and an ok or saturated
-// cell on a busy host is noisy.
-func (c *Config) judgeHost(r *results.Row, sum *summary.Summary, samples []hostSample, scans []scanMark, stalls *stallProbe) {
+// sum, with samples taken during the cell and the stall probe's, and
+// returns why the host was noisy over the measured window ("" when it was
+// quiet or not measured);
+// the status is the judge's (results.Rules).
+func (c *Config) judgeHost(r *results.Row, sum *summary.Summary, samples []hostSample, scans []scanMark, stalls *stallProbe) (noise string) {
 	attribute(r, sideCPUs(c.ServerCPUSet), sideCPUs(c.GeneratorCPUSet))
 	start, err := time.Parse(time.RFC3339Nano, sum.StartTime)
 	if err != nil || sum.DurationSeconds <= 0 {
-		return
+		return ""
 	}
 	end := start.Add(time.Duration(sum.DurationSeconds * float64(time.Second)))
-	judgeStalls(r, stalls, start, end)
+	stalled := judgeStalls(r, stalls, start, end)
 	n, ok := windowNoise(samples, scans, start, end)
 	if !ok {
-		return
+		return stalled
 	}
 	r.HostStealPct, r.HostOtherCPUPct = new(n.StealPct), new(n.OtherPct)
-	if why := noisyReason(n); why != "" && r.Status != results.StatusFailed {
-		r.Status = results.StatusNoisy
-		r.Reason = joinReason(why, r.Reason)
-	}
+	return results.JoinReason(noisyReason(n), stalled)
 }

@@ -270,7 +270,8 @@ func TestJudgeHost(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := results.Row{Status: results.StatusOK, DurationS: 1, ServerCPUSeconds: new(tt.srv), GeneratorCPUSeconds: new(tt.gen)}
-			cfg.judgeHost(&r, sum, mk(tt.busy, tt.proc), scans(tt.busy, tt.proc), nil)
+			noise := cfg.judgeHost(&r, sum, mk(tt.busy, tt.proc), scans(tt.busy, tt.proc), nil)
+			r.Status, r.Reason = results.Judge(results.Evidence{Summary: &summary.Summary{Requests: 1}, Bottleneck: r.Bottleneck, Noise: noise})
 			if r.Status != tt.status || r.Bottleneck != tt.bottleneck || !strings.Contains(r.Reason, tt.reason) {
 				t.Fatalf("got %s %s %q", r.Status, r.Bottleneck, r.Reason)
 			}
@@ -281,8 +282,8 @@ func TestJudgeHost(t *testing.T) {
 	}
 	// Without a window start nothing is claimed about noise.
 	r := results.Row{Status: results.StatusOK, DurationS: 1}
-	cfg.judgeHost(&r, &summary.Summary{DurationSeconds: 1}, mk(200, 0), scans(200, 0), nil)
-	if r.Status != results.StatusOK || r.HostOtherCPUPct != nil || r.Bottleneck != "" {
+	noise := cfg.judgeHost(&r, &summary.Summary{DurationSeconds: 1}, mk(200, 0), scans(200, 0), nil)
+	if noise != "" || r.HostOtherCPUPct != nil || r.Bottleneck != "" {
 		t.Fatalf("no window: %+v", r)
 	}
 }

@@ -93,23 +93,25 @@ func (p *Plan) checkIdle() []error {
 	return errs
 }
 
-// fillIdle sets the status and the idle columns of r, a row already filled
-// from s by fillRow, for an idle cell. stackKiB is the kernel stack per
-// thread, 0 when not known (kernel_stack_kib and the per-connection kernel
-// figures are then not measured).
+// fillIdle sets the idle columns of r, a row already filled from s by
+// fillRow, for an idle cell, and returns what the judge needs of the idle
+// measurement (results.Evidence): how far the system-wide TCP memory fell
+// while the connections were open (0 when it did not or was not read),
+// and a note when the TCP slab was unreadable. stackKiB is the kernel
+// stack per thread, 0 when not known (kernel_stack_kib and the
+// per-connection kernel figures are then not measured).
 //
-// An idle cell is judged by its set-up, not its window: it fails when the
-// server exited, when the generator reported no server_idle, or on any
-// error (the request on every connection must have been answered, so that
-// every connection is in the same state); nothing completing in the window
-// is what idle means. A fall of the system-wide TCP memory while the
-// connections were open means other sockets closed meanwhile: the row is
-// noisy, its socket figure not the server's.
-func fillIdle(r *results.Row, s *summary.Summary, stackKiB int64) {
-	r.Status, r.Reason = idleStatus(s)
+// An idle cell is judged by its set-up, not its window (results.Rules):
+// it fails when the server exited, when the generator reported no
+// server_idle, or on any error (the request on every connection must have
+// been answered, so that every connection is in the same state); nothing
+// completing in the window is what idle means. A fall of the system-wide
+// TCP memory means other sockets closed meanwhile: the row is noisy, its
+// socket figure not the server's.
+func fillIdle(r *results.Row, s *summary.Summary, stackKiB int64) (socketFellKiB int64, note string) {
 	m := s.ServerIdle
 	if m == nil {
-		return
+		return 0, ""
 	}
 	r.VmPTEKiB = new(m.VmPTEKiB)
 	if stackKiB > 0 {
@@ -120,16 +122,19 @@ func fillIdle(r *results.Row, s *summary.Summary, stackKiB int64) {
 		socketKiB2 = (m.SockMemKiB - m.SockMemBaseKiB) + (m.SlabKiB - m.SlabBaseKiB) // twice the server's share
 		r.SocketKiB = new(float64(socketKiB2) / 2)
 	} else {
-		r.Reason = joinReason(r.Reason, "TCP slab unreadable (/proc/slabinfo needs root): socket and kernel per-connection figures not measured")
-	}
-	if socketKiB2 < 0 && r.Status == results.StatusOK {
-		r.Status = results.StatusNoisy
-		r.Reason = joinReason(fmt.Sprintf("system-wide TCP memory fell by %d KiB while the connections were open: other sockets closed meanwhile", -socketKiB2), r.Reason)
+		note = "TCP slab unreadable (/proc/slabinfo needs root): socket and kernel per-connection figures not measured"
 	}
 	r.RSSPerConnBytes = nil
-	if r.Conns < results.MinConnsForRSSPerConn {
-		return
+	if r.Conns >= results.MinConnsForRSSPerConn {
+		fillIdlePerConn(r, m, stackKiB, socketKiB2, socketOK)
 	}
+	return max(-socketKiB2, 0), note
+}
+
+// fillIdlePerConn sets the per-connection columns of an idle row from m;
+// socketKiB2 is twice the server's share of the socket memory, valid when
+// socketOK.
+func fillIdlePerConn(r *results.Row, m *summary.IdleMemory, stackKiB, socketKiB2 int64, socketOK bool) {
 	conns := int64(r.Conns)
 	r.RSSPerConnBytes = new((m.RSSKiB - m.RSSBaseKiB) * 1024 / conns)
 	if stackKiB <= 0 || !socketOK {
@@ -140,31 +145,6 @@ func fillIdle(r *results.Row, s *summary.Summary, stackKiB int64) {
 		socketKiB2*512 // half of twice the share, in bytes
 	r.KernelPerConnBytes = new(kernelBytes / conns)
 	r.TotalPerConnBytes = new(*r.RSSPerConnBytes + *r.KernelPerConnBytes)
-}
-
-// idleStatus judges the summary of an idle cell (see fillIdle).
-func idleStatus(s *summary.Summary) (results.Status, string) {
-	errs := ""
-	if s.Errors > 0 {
-		errs = fmt.Sprintf("%d errors (%s)", s.Errors, errorKinds(s.ErrorKinds))
-	}
-	switch {
-	case s.StopReason == summary.StopServerExited || (s.Server != nil && s.Server.Exited):
-		return results.StatusFailed, joinReason("server exited during the run", errs)
-	case s.ServerIdle == nil:
-		return results.StatusFailed, joinReason("the generator reported no server_idle (a loadgen without -idle?)", errs)
-	case s.ErrorKinds[ErrorConnect] > 0:
-		return results.StatusFailed, joinReason("connections failed", errs)
-	case s.Errors > 0:
-		return results.StatusFailed, joinReason("not every connection's request was answered", errs)
-	case s.Saturated:
-		reason := s.SaturatedReason
-		if reason == "" {
-			reason = "generator fell behind its schedule"
-		}
-		return results.StatusSaturated, reason
-	}
-	return results.StatusOK, ""
 }
 
 // idleLine is the progress account of an idle cell's numbers, e.g.

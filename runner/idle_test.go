@@ -115,14 +115,25 @@ func idleSummary() *summary.Summary {
 	}
 }
 
+// judgeIdle fills the idle columns of r from s and judges it as an idle
+// cell, as measureCell does.
+func judgeIdle(r *results.Row, s *summary.Summary, stackKiB int64) {
+	fell, note := fillIdle(r, s, stackKiB)
+	ev := results.Evidence{Summary: s, Idle: true, SocketFellKiB: fell}
+	if note != "" {
+		ev.Notes = []string{note}
+	}
+	r.Status, r.Reason = results.Judge(ev)
+}
+
 func TestFillIdle(t *testing.T) {
 	r := results.Row{Workload: "idle", Conns: 1000}
 	s := idleSummary()
 	fillRow(&r, s)
-	if r.Status != results.StatusFailed {
-		t.Fatalf("fillRow alone should call an empty window failed, got %s", r.Status)
+	if st, _ := results.Judge(results.Evidence{Summary: s}); st != results.StatusFailed {
+		t.Fatalf("judged as a window, an idle cell's should be failed, got %s", st)
 	}
-	fillIdle(&r, s, 16)
+	judgeIdle(&r, s, 16)
 	if r.Status != results.StatusOK || r.Reason != "" {
 		t.Fatalf("status %s %q", r.Status, r.Reason)
 	}
@@ -149,7 +160,7 @@ func TestFillIdle(t *testing.T) {
 		s := idleSummary()
 		s.ServerIdle.SlabKiB++ // 5001 KiB more in all: 2500.5 KiB is the server's
 		r := results.Row{Workload: "idle", Conns: 1000}
-		fillIdle(&r, s, 16)
+		judgeIdle(&r, s, 16)
 		// 250·1024 + 1000·16·1024 + 5001·512 = 19,200,512 B → 19200 per conn
 		if num(r.SocketKiB) != 2500.5 || num(r.KernelPerConnBytes) != 19200 {
 			t.Errorf("socket %v kernel %d", num(r.SocketKiB), num(r.KernelPerConnBytes))
@@ -159,7 +170,7 @@ func TestFillIdle(t *testing.T) {
 		s := idleSummary()
 		s.ServerIdle.SlabBaseKiB, s.ServerIdle.SlabKiB = -1, -1
 		r := results.Row{Workload: "idle", Conns: 1000}
-		fillIdle(&r, s, 16)
+		judgeIdle(&r, s, 16)
 		if r.Status != results.StatusOK || r.SocketKiB != nil || r.KernelPerConnBytes != nil || r.TotalPerConnBytes != nil ||
 			num(r.RSSPerConnBytes) != 10240 || num(r.VmPTEKiB) != 300 || !strings.Contains(r.Reason, "slab unreadable") {
 			t.Errorf("%+v", r)
@@ -167,14 +178,14 @@ func TestFillIdle(t *testing.T) {
 	})
 	t.Run("stack size unknown", func(t *testing.T) {
 		r := results.Row{Workload: "idle", Conns: 1000}
-		fillIdle(&r, idleSummary(), 0)
+		judgeIdle(&r, idleSummary(), 0)
 		if r.KernelStackKiB != nil || r.KernelPerConnBytes != nil || r.TotalPerConnBytes != nil || num(r.SocketKiB) != 2500 {
 			t.Errorf("%+v", r)
 		}
 	})
 	t.Run("few connections", func(t *testing.T) {
 		r := results.Row{Workload: "idle", Conns: 10, RSSPerConnBytes: new(int64(5))}
-		fillIdle(&r, idleSummary(), 16)
+		judgeIdle(&r, idleSummary(), 16)
 		if r.RSSPerConnBytes != nil || r.KernelPerConnBytes != nil || r.VmPTEKiB == nil || r.Status != results.StatusOK {
 			t.Errorf("%+v", r)
 		}
@@ -183,7 +194,7 @@ func TestFillIdle(t *testing.T) {
 		s := idleSummary()
 		s.ServerIdle.SockMemKiB, s.ServerIdle.SlabKiB = 10, 0 // slab 100 → 0 KiB: others' sockets closed
 		r := results.Row{Workload: "idle", Conns: 1000}
-		fillIdle(&r, s, 16)
+		judgeIdle(&r, s, 16)
 		if r.Status != results.StatusNoisy || !strings.Contains(r.Reason, "fell by 100 KiB") || num(r.SocketKiB) != -50 {
 			t.Errorf("%s %q", r.Status, r.Reason)
 		}
@@ -201,7 +212,7 @@ func TestIdleStatus(t *testing.T) {
 		{"no server_idle", func(s *summary.Summary) { s.ServerIdle = nil }, results.StatusFailed, "no server_idle"},
 		{"server exited", func(s *summary.Summary) { s.StopReason = summary.StopServerExited }, results.StatusFailed, "server exited"},
 		{"connect error", func(s *summary.Summary) {
-			s.Errors, s.ErrorKinds = 1, map[string]uint64{ErrorConnect: 1}
+			s.Errors, s.ErrorKinds = 1, map[string]uint64{summary.ErrorKindConnect: 1}
 		}, results.StatusFailed, "connections failed; 1 errors (connect=1)"},
 		{"one request unanswered", func(s *summary.Summary) {
 			s.Errors, s.ErrorKinds = 1, map[string]uint64{"timeout": 1}
@@ -212,9 +223,9 @@ func TestIdleStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := idleSummary()
 			tt.edit(s)
-			st, why := idleStatus(s)
+			st, why := results.Judge(results.Evidence{Summary: s, Idle: true})
 			if st != tt.status || !strings.Contains(why, tt.reason) || (tt.reason == "" && why != "") {
-				t.Errorf("idleStatus = %s %q, want %s %q", st, why, tt.status, tt.reason)
+				t.Errorf("Judge = %s %q, want %s %q", st, why, tt.status, tt.reason)
 			}
 		})
 	}

@@ -232,6 +232,7 @@ func MergeRow(gens []Generator, meta MergeMeta) (results.Row, error) {
 	}
 	setWorkloadColumns(&r, c)
 	fillRow(&r, &sum)
+	r.Status, r.Reason = results.Judge(results.Evidence{Summary: &sum, Rate: r.Rate})
 	r.UncorrectedP99Us, r.SendLagP99Us = nil, nil
 	return r, nil
 }

@@ -82,7 +82,7 @@ func TestRunRerunsGeneratorBound(t *testing.T) {
 				t.Fatalf("progress lines:\n%s\nwant %q", lines.String(), tt.progress)
 			}
 			for _, r := range w.rows {
-				if r.Status == results.StatusSaturated && (r.Bottleneck != BottleneckGenerator || !r.GeneratorBound()) {
+				if r.Status == results.StatusSaturated && (r.Bottleneck != results.BottleneckGenerator || !r.GeneratorBound()) {
 					t.Fatalf("saturated row not generator-bound: %+v", r)
 				}
 				if _, err := os.Stat(filepath.Join(cfg.Dir, r.Hlog)); err != nil || (r.Attempt > 1) != strings.HasSuffix(r.Hlog, fmt.Sprintf("_a%d.hlog", r.Attempt)) {

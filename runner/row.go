@@ -2,23 +2,16 @@ package runner
 
 import (
 	"fmt"
-	"maps"
 	"slices"
-	"strings"
 
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
 )
 
-// MaxErrorShare is the share of attempted requests (completed plus
-// errors) that may fail in an ok cell; above it the cell is failed. Any
-// connect error fails the cell whatever the share: a connection that was
-// never made means the generator did not drive the load the cell names.
-const MaxErrorShare = 0.01
-
 // fillRow copies a load generator summary into r and derives the per-
-// connection and per-CPU-second columns and the status. Values the summary
-// does not carry stay nil (not measured).
+// connection and per-CPU-second columns; the status is the judge's
+// (results.Judge). Values the summary does not carry stay nil (not
+// measured).
 func fillRow(r *results.Row, s *summary.Summary) {
 	r.DurationS = s.DurationSeconds
 	r.Requests = s.Requests
@@ -45,7 +38,6 @@ func fillRow(r *results.Row, s *summary.Summary) {
 	if st := s.Server; st != nil {
 		fillServer(r, s.Requests, st)
 	}
-	r.Status, r.Reason = status(s)
 }
 
 // fillServer copies the server's resource use into r.
@@ -75,65 +67,6 @@ func perCPU(requests uint64, cpuS float64) *float64 {
 		return nil
 	}
 	return new(float64(requests) / cpuS)
-}
-
-// status judges a summary: failed when the server exited, nothing
-// completed, any connect error occurred or more than MaxErrorShare of the
-// attempted requests failed (timeouts included); saturated when the
-// generator fell behind; else ok. Errors that do not fail the cell are
-// listed in the reason.
-func status(s *summary.Summary) (status results.Status, reason string) {
-	errs := ""
-	if s.Errors > 0 {
-		errs = fmt.Sprintf("%d errors (%s)", s.Errors, errorKinds(s.ErrorKinds))
-	}
-	switch {
-	case s.StopReason == summary.StopServerExited || (s.Server != nil && s.Server.Exited):
-		return results.StatusFailed, joinReason("server exited during the run", errs)
-	case s.Requests == 0:
-		return results.StatusFailed, joinReason("no requests completed", errs)
-	case s.ErrorKinds[ErrorConnect] > 0:
-		return results.StatusFailed, joinReason("connections failed", errs)
-	case float64(s.Errors) > MaxErrorShare*float64(s.Requests+s.Errors):
-		return results.StatusFailed, joinReason(fmt.Sprintf("more than %g%% of requests failed", 100*MaxErrorShare), errs)
-	case s.Saturated:
-		reason = s.SaturatedReason
-		if reason == "" {
-			reason = "generator fell behind its schedule"
-		}
-		return results.StatusSaturated, joinReason(reason, errs)
-	case s.ServerBacklog:
-		return results.StatusBacklog, joinReason("server backlog: "+s.ServerBacklogReason, errs)
-	}
-	return results.StatusOK, errs
-}
-
-// ErrorConnect is the summary's error kind for failed connection attempts.
-const ErrorConnect = "connect"
-
-// joinReason joins the non-empty parts with "; ".
-func joinReason(parts ...string) string {
-	var keep []string
-	for _, p := range parts {
-		if p != "" {
-			keep = append(keep, p)
-		}
-	}
-	return strings.Join(keep, "; ")
-}
-
-func errorKinds(m map[string]uint64) string {
-	kinds := slices.Sorted(maps.Keys(m))
-	parts := make([]string, 0, len(kinds))
-	for _, k := range kinds {
-		if m[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
-		}
-	}
-	if len(parts) == 0 {
-		return "kinds not given"
-	}
-	return strings.Join(parts, " ")
 }
 
 // rowID identifies a cell repetition in summary.csv.

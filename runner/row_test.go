@@ -25,6 +25,7 @@ func TestFillRow(t *testing.T) {
 	}
 	r := results.Row{Conns: 64}
 	fillRow(&r, &s)
+	status, reason := results.Judge(results.Evidence{Summary: &s, Rate: r.Rate})
 	checks := []struct {
 		name      string
 		got, want any
@@ -36,8 +37,8 @@ func TestFillRow(t *testing.T) {
 		{"uncorrected p99", deref(r.UncorrectedP99Us), int64(700)},
 		{"send lag p99", deref(r.SendLagP99Us), int64(40)},
 		{"mean", r.MeanUs, 123.5},
-		{"status", r.Status, results.StatusOK},
-		{"reason", r.Reason, "3 errors (read=2 timeout=1)"},
+		{"status", status, results.StatusOK},
+		{"reason", reason, "3 errors (read=2 timeout=1)"},
 		{"threads", deref(r.ThreadsPeak), 9},
 	}
 	for _, c := range checks {
@@ -72,40 +73,6 @@ func TestFillRowNotMeasured(t *testing.T) {
 	fillRow(&r, &closed)
 	if r.RSSPeakKiB == nil || r.RSSPerConnBytes != nil {
 		t.Errorf("%d conns: rss peak %v, per conn %v; want peak, no per-conn", r.Conns, r.RSSPeakKiB, r.RSSPerConnBytes)
-	}
-}
-
-// TestStatus covers the error threshold: more than MaxErrorShare of the
-// attempted requests (timeouts included), or any connect error, fail the
-// cell.
-func TestStatus(t *testing.T) {
-	tests := []struct {
-		name string
-		s    summary.Summary
-		want results.Status
-		text string
-	}{
-		{"ok", summary.Summary{Requests: 10}, results.StatusOK, ""},
-		{"nothing", summary.Summary{Errors: 5}, results.StatusFailed, "no requests completed; 5 errors"},
-		{"errors at 1%", summary.Summary{Requests: 99, Errors: 1, ErrorKinds: map[string]uint64{"read": 1}}, results.StatusOK, "1 errors (read=1)"},
-		{"errors over 1%", summary.Summary{Requests: 98, Errors: 2}, results.StatusFailed, "more than 1% of requests failed; 2 errors"},
-		{"timeouts over 1%", summary.Summary{Requests: 980, Errors: 20, ErrorKinds: map[string]uint64{"timeout": 20}}, results.StatusFailed, "more than 1% of requests failed; 20 errors (timeout=20)"},
-		{"timeouts at 1%", summary.Summary{Requests: 990, Errors: 10, ErrorKinds: map[string]uint64{"timeout": 10}}, results.StatusOK, "10 errors (timeout=10)"},
-		{"one connect error", summary.Summary{Requests: 100000, Errors: 1, ErrorKinds: map[string]uint64{"connect": 1}}, results.StatusFailed, "connections failed; 1 errors (connect=1)"},
-		{"saturated", summary.Summary{Requests: 10, Saturated: true, SaturatedReason: "send lag p99 5ms"}, results.StatusSaturated, "send lag p99 5ms"},
-		{"saturated no reason", summary.Summary{Requests: 10, Saturated: true}, results.StatusSaturated, "generator fell behind"},
-		{"server exited", summary.Summary{Requests: 10, StopReason: summary.StopServerExited}, results.StatusFailed, "server exited"},
-		{"server backlog", summary.Summary{Requests: 10, ServerBacklog: true, ServerBacklogReason: "sends waited"}, results.StatusBacklog, "server backlog: sends waited"},
-		{"saturated wins over backlog", summary.Summary{Requests: 10, Saturated: true, ServerBacklog: true}, results.StatusSaturated, "generator fell behind"},
-		{"backlog with too many errors", summary.Summary{Requests: 98, Errors: 2, ServerBacklog: true}, results.StatusFailed, "more than 1%"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			st, reason := status(&tt.s)
-			if st != tt.want || !strings.HasPrefix(reason, tt.text) {
-				t.Fatalf("status = %s %q, want %s %q…", st, reason, tt.want, tt.text)
-			}
-		})
 	}
 }
 

@@ -278,8 +278,10 @@ func mustAvailable() cpuset.Set {
 	return s
 }
 
+// failed gives r the status and reason of a cell that did not run to
+// the generator's summary, for the given reason.
 func failed(r results.Row, reason string) results.Row {
-	r.Status, r.Reason = results.StatusFailed, reason
+	r.Status, r.Reason = results.Judge(results.Evidence{Failure: reason})
 	return r
 }
 
@@ -294,8 +296,10 @@ func runCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, eps []r
 	return row, eps, interrupted
 }
 
-// measureCell runs cell c and returns its row and the generator's summary
-// (nil when there is none).
+// measureCell runs cell c, after waiting for a quiet host when
+// Config.QuietWait asks for it, and returns its row, judged once from all
+// the evidence (results.Judge), and the generator's summary (nil when
+// there is none).
 func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum *summary.Summary, interrupted bool) {
 	var waited time.Duration
 	quiet := true
@@ -306,33 +310,41 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 		}
 	}
 	row = baseRow(cfg, c, time.Now())
-	defer func() {
-		if cfg.QuietWait > 0 {
-			row.QuietWaitS = new(waited.Seconds())
-			if !quiet {
-				row.Reason = joinReason(row.Reason, fmt.Sprintf("ran after waiting %v for quiet", cfg.QuietWait))
-			}
+	ev, interrupted := runChildren(ctx, cfg, c, &row)
+	if cfg.QuietWait > 0 {
+		row.QuietWaitS = new(waited.Seconds())
+		if !quiet {
+			ev.Notes = append(ev.Notes, fmt.Sprintf("ran after waiting %v for quiet", cfg.QuietWait))
 		}
-	}()
+	}
+	row.Status, row.Reason = results.Judge(ev)
+	return row, ev.Summary, interrupted
+}
+
+// runChildren runs cell c's server and generator, fills row from what
+// they measured and returns the evidence the row is judged by.
+// interrupted reports that ctx ended before the cell completed.
+func runChildren(ctx context.Context, cfg *Config, c Cell, row *results.Row) (ev results.Evidence, interrupted bool) {
+	notRun := func(reason string) results.Evidence { return results.Evidence{Failure: reason} }
 	if cfg.goServer(c) {
 		// A directory of its own: a socket path must stay under ~108 bytes,
 		// and a server killed before it removed its socket leaves nothing
 		// in the next cell's way.
 		dir, err := os.MkdirTemp("", "asyncbench-")
 		if err != nil {
-			return failed(row, fmt.Sprintf("socket directory: %v", err)), nil, false
+			return notRun(fmt.Sprintf("socket directory: %v", err)), false
 		}
 		defer os.RemoveAll(dir)
 		c.markSocket = filepath.Join(dir, "mark.sock")
 	}
 	spec, err := cfg.serverSpec(c)
 	if err != nil {
-		return failed(row, err.Error()), nil, false
+		return notRun(err.Error()), false
 	}
-	setServerColumns(&row, spec)
+	setServerColumns(row, spec)
 	srv, addr, err := startServer(ctx, cfg, spec)
 	if err != nil {
-		return failed(row, err.Error()), nil, ctx.Err() != nil
+		return notRun(err.Error()), ctx.Err() != nil
 	}
 	stopped := false
 	stopServer := func() {
@@ -348,12 +360,12 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 	hlogPath := filepath.Join(cfg.Dir, base+".hlog")
 	jf, err := os.Create(jsonPath)
 	if err != nil {
-		return failed(row, fmt.Sprintf("create %s: %v", jsonPath, err)), nil, false
+		return notRun(fmt.Sprintf("create %s: %v", jsonPath, err)), false
 	}
 	lg, err := startChild(cfg.LoadgenPath, loadgenArgs(cfg, c, addr, hlogPath, srv.Pid()), serverEnv(cfg.GeneratorCPUSet, nil), cfg.GeneratorCPUSet, jf)
 	jf.Close()
 	if err != nil {
-		return failed(row, err.Error()), nil, false
+		return notRun(err.Error()), false
 	}
 	rec := startHostRecorder(cfg.Probe, sampleInterval(cfg.Plan.CellTime()), cfg.pinnedCPUs(), srv.Pid(), lg.Pid())
 	stalls := startStallProbe(cfg.pinnedCPUs(), StallPeriod)
@@ -361,32 +373,45 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 	stalls.Stop()
 	samples, scans := rec.Stop()
 	if interrupted {
-		return failed(row, "interrupted"), nil, true
+		return notRun("interrupted"), true
 	}
 	stopServer()
 	if reason != "" {
-		return failed(row, reason), nil, false
+		return notRun(reason), false
 	}
-	sum, err = readSummary(jsonPath)
-	if lg.err != nil && (err != nil || !verdictExit(lg.err)) {
-		return failed(row, lg.failure("loadgen failed")), nil, false
+	sum, err := readSummary(jsonPath)
+	if lg.err != nil && (err != nil || exitVerdict(lg.err) == "") {
+		return notRun(lg.failure("loadgen failed")), false
 	}
 	if err != nil {
-		return failed(row, err.Error()), nil, false
+		return notRun(err.Error()), false
 	}
-	fillRow(&row, sum)
-	fillRuntime(&row, sum)
-	if c.Workload.Idle {
-		fillIdle(&row, sum, goarchStackKiB)
-	}
-	if lg.err != nil {
-		generatorVerdict(&row, lg)
-	}
-	cfg.judgeHost(&row, sum, samples, scans, stalls)
+	ev = cfg.fillCell(row, c, sum, lg, samples, scans, stalls)
 	if _, err := os.Stat(hlogPath); err == nil {
 		row.Hlog = base + ".hlog"
 	}
-	return row, sum, false
+	return ev, false
+}
+
+// fillCell fills row from the generator's summary and the host samples
+// taken during cell c, and returns the evidence the row is judged by.
+func (cfg *Config) fillCell(row *results.Row, c Cell, sum *summary.Summary, lg *child, samples []hostSample, scans []scanMark, stalls *stallProbe) results.Evidence {
+	ev := results.Evidence{Summary: sum, Idle: c.Workload.Idle, Rate: row.Rate}
+	fillRow(row, sum)
+	fillRuntime(row, sum)
+	if c.Workload.Idle {
+		fell, note := fillIdle(row, sum, goarchStackKiB)
+		ev.SocketFellKiB = fell
+		if note != "" {
+			ev.Notes = append(ev.Notes, note)
+		}
+	}
+	if ev.Exit = exitVerdict(lg.err); ev.Exit != "" {
+		ev.ExitDetail = lg.detail()
+	}
+	ev.Noise = cfg.judgeHost(row, sum, samples, scans, stalls)
+	ev.Bottleneck = row.Bottleneck
+	return ev
 }
 
 // waitLoadgen waits for the generator of cell c to finish. It returns why

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -53,46 +52,6 @@ const (
 	SearchStep   StepKind = iota // the start, a doubling, halving, bisection, or a run again at a rate
 	Confirmation                 // the second run at an end of the final bracket
 )
-
-// Verdict is what the runs at one rate say about the target.
-type Verdict int
-
-// Verdicts.
-const (
-	Again  Verdict = iota // the p99's interval holds the target: measure the rate again
-	Meets                 // the p99 is at or below the target
-	Misses                // the p99 is above the target, or a run did not count
-)
-
-func (v Verdict) String() string {
-	switch v {
-	case Meets:
-		return "meets"
-	case Misses:
-		return "misses"
-	}
-	return "again"
-}
-
-// Decide judges p, the p99 pooled over runs runs at one rate, against
-// target: Meets when the upper end of its 95% interval is at or below the
-// target, Misses when the lower end is above it. An interval that holds
-// the target gives Again while runs < maxRuns; from then on the point
-// estimate decides (p.Us ≤ target meets) and close is true.
-func Decide(p results.Percentile, target time.Duration, runs, maxRuns int) (v Verdict, close bool) {
-	t := target.Microseconds()
-	switch {
-	case p.HiUs <= t:
-		return Meets, false
-	case p.LoUs > t:
-		return Misses, false
-	case runs < maxRuns:
-		return Again, false
-	case p.Us <= t:
-		return Meets, true
-	}
-	return Misses, true
-}
 
 // Measurer runs one open-loop step of the given kind. Measure returns an
 // error only when the search must stop (interrupted, results not
@@ -281,39 +240,6 @@ type sloRun struct {
 // 0 = not found yet.
 type sloBracket struct{ low, high float64 }
 
-// evidence is what the runs at one rate showed.
-type evidence struct {
-	rounds  [][]*hdrhistogram.Histogram // interval histograms of each run that counted
-	p99     results.Percentile          // pooled over rounds
-	verdict Verdict
-	close   bool
-	failed  string // why a run did not count; the rate then misses
-}
-
-// failure says why the rate did not meet target.
-func (e *evidence) failure(target time.Duration) string {
-	if e.failed != "" {
-		return e.failed
-	}
-	return fmt.Sprintf("p99 %s > %v", e.describe(), target)
-}
-
-// describe writes the pooled p99 with its interval and runs.
-func (e *evidence) describe() string {
-	s := fmt.Sprintf("%d µs (95%% interval %d–%d µs, %s)", e.p99.Us, e.p99.LoUs, e.p99.HiUs, plural(len(e.rounds), "run"))
-	if e.close {
-		s += ", close"
-	}
-	return s
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
 // search brackets the answer, bisects, and confirms each end of the
 // bracket that rests on one run: a low end that misses when pooled with a
 // second run becomes the high end, a high end that meets becomes the low
@@ -442,30 +368,6 @@ func (r *sloRun) judge(rate float64, kind StepKind) (Verdict, error) {
 	}
 }
 
-// pool adds st to the evidence e of its rate and judges the pool; st gets
-// the verdict.
-func (r *sloRun) pool(e *evidence, st *Step, maxRuns int) {
-	e.verdict, e.close = Misses, false
-	switch {
-	case !st.Pass:
-		e.failed = st.failure()
-	case len(st.Intervals) == 0:
-		e.failed = "no interval histograms"
-	default:
-		t, err := results.NewTails(append(e.rounds, st.Intervals))
-		if err != nil {
-			e.failed = "no latency samples"
-			break
-		}
-		e.rounds = append(e.rounds, st.Intervals)
-		rng := rand.New(rand.NewPCG(math.Float64bits(st.Rate), uint64(len(e.rounds))))
-		e.p99 = t.Percentile(99, rng)
-		e.verdict, e.close = Decide(e.p99, r.d.Target, len(e.rounds), maxRuns)
-		st.Pooled = e.p99
-	}
-	st.Verdict, st.Close = e.verdict, e.close
-}
-
 // bracket measures the start rate, then doubles it until the target
 // breaks or halves it until the target holds.
 func (r *sloRun) bracket() error {
@@ -560,7 +462,7 @@ func (r *sloRun) finish() {
 		if e := r.ev[r.b.high]; e != nil && e.verdict == Misses {
 			r.notes = append(r.notes, fmt.Sprintf("target p99 ≤ %v not met even at %s req/s (%s)", r.d.Target, formatRate(r.b.high), e.failure(r.d.Target)))
 		}
-		r.res.Note = joinReason(r.notes...)
+		r.res.Note = results.JoinReason(r.notes...)
 		return
 	}
 	e := r.ev[r.b.low]
@@ -572,7 +474,7 @@ func (r *sloRun) finish() {
 	if e.close {
 		what += ": the interval held the target, the pooled p99 decided"
 	}
-	r.res.Note = joinReason(append(r.notes, what)...)
+	r.res.Note = results.JoinReason(append(r.notes, what)...)
 }
 
 // failure says why a run did not count.
@@ -627,7 +529,7 @@ func StepOf(r results.Row) Step {
 	st := Step{Rate: r.Rate, P99: time.Duration(r.P99Us) * time.Microsecond}
 	switch {
 	case !r.Status.Counts():
-		st.Reason = joinReason(string(r.Status), r.Reason)
+		st.Reason = results.JoinReason(string(r.Status), r.Reason)
 		st.Inconclusive = r.Status == results.StatusNoisy
 	case r.Errors > 0:
 		st.Reason = fmt.Sprintf("%d errors", r.Errors)

@@ -153,18 +153,16 @@ func stallReason(st stallStats) string {
 }
 
 // judgeStalls fills r's stall columns from the probe over the window and
-// makes an ok row noisy when the host held a pinned CPU.
-func judgeStalls(r *results.Row, p *stallProbe, start, end time.Time) {
+// returns why the host held a pinned CPU too long ("" if it did not or the
+// probe has no figures); the status is the judge's (results.Rules).
+func judgeStalls(r *results.Row, p *stallProbe, start, end time.Time) string {
 	if p == nil {
-		return
+		return ""
 	}
 	st, ok := p.window(start, end)
 	if !ok {
-		return
+		return ""
 	}
 	r.HostStallP99Us, r.HostStallMaxUs = new(st.P99.Microseconds()), new(st.Max.Microseconds())
-	if why := stallReason(st); why != "" && r.Status != results.StatusFailed {
-		r.Status = results.StatusNoisy
-		r.Reason = joinReason(why, r.Reason)
-	}
+	return stallReason(st)
 }

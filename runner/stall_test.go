@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
 )
 
@@ -70,9 +71,8 @@ func TestStallWindow(t *testing.T) {
 	}
 }
 
-// TestJudgeStalls: a stalled host makes an ok row noisy and keeps its
-// reason; a failed row keeps its status and reason; a quiet host fills
-// the columns only.
+// TestJudgeStalls: a stalled host fills the columns and gives the reason
+// the judge makes a row noisy with; a quiet host fills the columns only.
 func TestJudgeStalls(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	stalled := fakeStalls(t0, 1000, func(_, i int) time.Duration {
@@ -81,22 +81,21 @@ func TestJudgeStalls(t *testing.T) {
 		}
 		return 0
 	})
-	r := results.Row{Status: results.StatusOK, Reason: "backlog"}
-	judgeStalls(&r, stalled, t0, t0.Add(time.Hour))
-	if r.Status != results.StatusNoisy || !strings.HasSuffix(r.Reason, "backlog") || *r.HostStallP99Us != 5000 || *r.HostStallMaxUs != 5000 {
-		t.Fatalf("stalled: %s %q %v %v", r.Status, r.Reason, *r.HostStallP99Us, *r.HostStallMaxUs)
+	var r results.Row
+	why := judgeStalls(&r, stalled, t0, t0.Add(time.Hour))
+	if !strings.HasPrefix(why, "the host held CPU 0") || *r.HostStallP99Us != 5000 || *r.HostStallMaxUs != 5000 {
+		t.Fatalf("stalled: %q %v %v", why, *r.HostStallP99Us, *r.HostStallMaxUs)
 	}
-	f := results.Row{Status: results.StatusFailed, Reason: "x"}
-	judgeStalls(&f, stalled, t0, t0.Add(time.Hour))
-	if f.Status != results.StatusFailed || f.Reason != "x" || f.HostStallP99Us == nil {
-		t.Fatalf("failed row: %s %q", f.Status, f.Reason)
+	if st, _ := results.Judge(results.Evidence{Summary: &summary.Summary{Requests: 1}, Noise: why}); st != results.StatusNoisy {
+		t.Fatalf("the judge makes a stalled row %s", st)
 	}
-	q := results.Row{Status: results.StatusOK}
-	judgeStalls(&q, fakeStalls(t0, 1000, func(int, int) time.Duration { return 100 * time.Microsecond }), t0, t0.Add(time.Hour))
-	if q.Status != results.StatusOK || q.Reason != "" || *q.HostStallP99Us != 100 {
-		t.Fatalf("quiet: %s %q", q.Status, q.Reason)
+	var q results.Row
+	if why := judgeStalls(&q, fakeStalls(t0, 1000, func(int, int) time.Duration { return 100 * time.Microsecond }), t0, t0.Add(time.Hour)); why != "" || *q.HostStallP99Us != 100 {
+		t.Fatalf("quiet: %q", why)
 	}
-	judgeStalls(&q, nil, t0, t0)
+	if judgeStalls(&q, nil, t0, t0) != "" {
+		t.Fatal("a reason without a probe")
+	}
 }
 
 // TestStallProbeRuns: the probe takes samples on a real CPU and stops; as

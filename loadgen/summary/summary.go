@@ -117,17 +117,35 @@ type Summary struct {
 // a serving one.
 const FailErrorPercent = 1.0
 
-// Verdict returns whether a run with these counts failed, and why.
-func Verdict(requests, errors uint64) (failed bool, errorPercent float64, reason string) {
-	if total := requests + errors; total > 0 {
-		errorPercent = 100 * float64(errors) / float64(total)
+// ErrorPercent is 100 × errors / (requests + errors); 0 when both are 0.
+func ErrorPercent(requests, errors uint64) float64 {
+	total := requests + errors
+	if total == 0 {
+		return 0
 	}
+	return 100 * float64(errors) / float64(total)
+}
+
+// TooManyErrors reports whether errors are more than FailErrorPercent of
+// the attempts (requests + errors).
+func TooManyErrors(requests, errors uint64) bool {
+	return ErrorPercent(requests, errors) > FailErrorPercent
+}
+
+// ErrorKindConnect is the key of Summary.ErrorKinds that counts failed
+// connection attempts (loadgen's ErrConnect).
+const ErrorKindConnect = "connect"
+
+// Verdict returns whether a run with these counts failed, and why: the
+// generator's own verdict, which sets its exit status.
+func Verdict(requests, errors uint64) (failed bool, errorPercent float64, reason string) {
+	errorPercent = ErrorPercent(requests, errors)
 	switch {
 	case requests == 0 && errors == 0:
 		return true, 0, "no request completed"
 	case requests == 0:
 		return true, errorPercent, fmt.Sprintf("no request succeeded (%d errors)", errors)
-	case errorPercent > FailErrorPercent:
+	case TooManyErrors(requests, errors):
 		return true, errorPercent, fmt.Sprintf("%d errors are %.2f%% of %d attempts (> %g%%)", errors, errorPercent, requests+errors, FailErrorPercent)
 	}
 	return false, errorPercent, ""

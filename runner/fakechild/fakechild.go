@@ -278,72 +278,74 @@ func IdleSummary(conns int) summary.Summary {
 	return s
 }
 
-func fakeLoadgen(args []string, prior int) error {
+// loadgenFlags are the loadgen flags the fake reads.
+type loadgenFlags struct {
+	conns     int
+	rate      float64
+	d         time.Duration
+	hlog, mix string
+	seed      uint64
+	pid       int
+	idle      bool
+	mark      string
+	target    string
+	nargs     int
+}
+
+// timeouts reports whether the run's requests time out (EnvTimeouts).
+func (f loadgenFlags) timeouts() bool {
+	return os.Getenv(EnvTimeouts) == "1" && strings.Contains(f.target, "/delay")
+}
+
+// parseLoadgen parses the loadgen command line, accepting every flag the
+// runner passes.
+func parseLoadgen(args []string) (loadgenFlags, error) {
+	var f loadgenFlags
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	conns := fs.Int("c", 1, "")
+	fs.IntVar(&f.conns, "c", 1, "")
 	fs.Int("P", 1, "")
-	rate := fs.Float64("R", 0, "")
-	d := fs.Duration("d", 0, "")
+	fs.Float64Var(&f.rate, "R", 0, "")
+	fs.DurationVar(&f.d, "d", 0, "")
 	fs.Duration("warmup", 0, "")
 	fs.Int("body", 0, "")
 	fs.Int("payload", 0, "")
 	fs.Bool("json", false, "")
-	hlog := fs.String("hlog", "", "")
-	pid := fs.Int("server-pid", 0, "")
-	mix := fs.String("mix", "", "")
-	seed := fs.Uint64("seed", 0, "")
+	fs.StringVar(&f.hlog, "hlog", "", "")
+	fs.IntVar(&f.pid, "server-pid", 0, "")
+	fs.StringVar(&f.mix, "mix", "", "")
+	fs.Uint64Var(&f.seed, "seed", 0, "")
 	fs.Float64("dial-rate", 0, "")
 	fs.String("source-ips", "", "")
-	idle := fs.Bool("idle", false, "")
-	mark := fs.String("mark-socket", "", "")
+	fs.BoolVar(&f.idle, "idle", false, "")
+	fs.StringVar(&f.mark, "mark-socket", "", "")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return f, err
 	}
-	var marks *markConn
-	if *mark != "" { // the window opens, as loadgen marks it
-		var err error
-		if marks, err = dialMarks(*mark); err != nil {
-			return err
-		}
-		defer marks.c.Close()
-		if _, err := marks.mark(rtmetrics.CmdOpen); err != nil {
-			return err
-		}
+	f.target, f.nargs = fs.Arg(0), fs.NArg()
+	return f, nil
+}
+
+// fakeSummary is the summary the fake loadgen prints for f, the prior-th
+// run, whose window began at start.
+func fakeSummary(f loadgenFlags, prior int, start time.Time) (summary.Summary, error) {
+	s := Summary(f.conns)
+	if f.idle {
+		s = IdleSummary(f.conns)
 	}
-	if fs.NArg() != 1 || *pid <= 0 {
-		return fmt.Errorf("want one target and -server-pid, got %q", args)
+	s.Target = f.target
+	if f.d > 0 {
+		s.DurationSeconds = f.d.Seconds()
 	}
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", *pid)); err != nil {
-		return fmt.Errorf("server pid %d: %w", *pid, err)
+	if f.rate > 0 && !f.idle { // open loop: the fake server keeps up
+		s.Rate, s.RPS = f.rate, f.rate
+		s.Requests = uint64(f.rate * s.DurationSeconds)
 	}
-	sleep := 20 * time.Millisecond
-	if os.Getenv(EnvWindow) == "1" && *d > 0 {
-		sleep = *d
-	}
-	if n, err := strconv.Atoi(os.Getenv(EnvSlowAfter)); err == nil && prior >= n {
-		sleep = time.Minute
-	}
-	start := time.Now()
-	intr := make(chan os.Signal, 1)
-	signal.Notify(intr, syscall.SIGINT)
-	s := Summary(*conns)
-	if *idle {
-		s = IdleSummary(*conns)
-	}
-	s.Target = fs.Arg(0)
-	if *d > 0 {
-		s.DurationSeconds = d.Seconds()
-	}
-	if *rate > 0 && !*idle { // open loop: the fake server keeps up
-		s.Rate, s.RPS = *rate, *rate
-		s.Requests = uint64(*rate * s.DurationSeconds)
-	}
-	if *mix != "" {
-		eps, err := Endpoints(*mix, s.Requests)
+	if f.mix != "" {
+		eps, err := Endpoints(f.mix, s.Requests)
 		if err != nil {
-			return err
+			return s, err
 		}
-		s.Mix, s.Seed, s.Endpoints = *mix, *seed, eps
+		s.Mix, s.Seed, s.Endpoints = f.mix, f.seed, eps
 	}
 	if os.Getenv(EnvWindow) == "1" {
 		s.StartTime = start.UTC().Format(time.RFC3339Nano)
@@ -352,10 +354,47 @@ func fakeLoadgen(args []string, prior int) error {
 		s.GeneratorCPUSeconds = 0.95 * s.DurationSeconds
 		s.Server.CPUSeconds = 0.5 * s.DurationSeconds
 	}
-	timeouts := os.Getenv(EnvTimeouts) == "1" && strings.Contains(fs.Arg(0), "/delay")
-	if timeouts {
+	if f.timeouts() {
 		s.Errors = 9 * s.Requests
 		s.ErrorKinds = map[string]uint64{"timeout": s.Errors}
+	}
+	return s, nil
+}
+
+func fakeLoadgen(args []string, prior int) error {
+	f, err := parseLoadgen(args)
+	if err != nil {
+		return err
+	}
+	var marks *markConn
+	if f.mark != "" { // the window opens, as loadgen marks it
+		if marks, err = dialMarks(f.mark); err != nil {
+			return err
+		}
+		defer marks.c.Close()
+		if _, err := marks.mark(rtmetrics.CmdOpen); err != nil {
+			return err
+		}
+	}
+	if f.nargs != 1 || f.pid <= 0 {
+		return fmt.Errorf("want one target and -server-pid, got %q", args)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", f.pid)); err != nil {
+		return fmt.Errorf("server pid %d: %w", f.pid, err)
+	}
+	sleep := 20 * time.Millisecond
+	if os.Getenv(EnvWindow) == "1" && f.d > 0 {
+		sleep = f.d
+	}
+	if n, err := strconv.Atoi(os.Getenv(EnvSlowAfter)); err == nil && prior >= n {
+		sleep = time.Minute
+	}
+	start := time.Now()
+	intr := make(chan os.Signal, 1)
+	signal.Notify(intr, syscall.SIGINT)
+	s, err := fakeSummary(f, prior, start)
+	if err != nil {
+		return err
 	}
 	select {
 	case <-time.After(sleep):
@@ -369,15 +408,15 @@ func fakeLoadgen(args []string, prior int) error {
 		}
 		s.ServerWindow = w
 	}
-	if *hlog != "" {
-		if err := writeHlog(*hlog, s.Requests); err != nil {
+	if f.hlog != "" {
+		if err := writeHlog(f.hlog, s.Requests); err != nil {
 			return err
 		}
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(s); err != nil {
 		return err
 	}
-	if timeouts {
+	if f.timeouts() {
 		fmt.Fprintf(os.Stderr, "loadgen: run failed: %d of %d requests timed out\n", s.Errors, s.Errors+s.Requests)
 		os.Exit(3)
 	}
