@@ -1,19 +1,15 @@
 package runner
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/asyncbench/asyncbench/internal/proc"
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
 )
@@ -32,103 +28,12 @@ const (
 	MaxStealPct = 2.0
 )
 
-// cpuTimes is one "cpuN" line of /proc/stat, in USER_HZ ticks. Guest time
-// is already included in user time, so it is not kept.
-type cpuTimes struct {
-	User, Nice, System, Idle, IOWait, IRQ, SoftIRQ, Steal uint64
-}
-
-// userHZ is the unit of /proc/stat and /proc/PID/stat times: USER_HZ,
-// 100 on every Linux architecture Go supports.
-const userHZ = 100
-
-func (t cpuTimes) sub(o cpuTimes) cpuTimes {
-	return cpuTimes{
-		User: t.User - o.User, Nice: t.Nice - o.Nice, System: t.System - o.System, Idle: t.Idle - o.Idle,
-		IOWait: t.IOWait - o.IOWait, IRQ: t.IRQ - o.IRQ, SoftIRQ: t.SoftIRQ - o.SoftIRQ, Steal: t.Steal - o.Steal,
-	}
-}
-
-func (t cpuTimes) add(o cpuTimes) cpuTimes {
-	return cpuTimes{
-		User: t.User + o.User, Nice: t.Nice + o.Nice, System: t.System + o.System, Idle: t.Idle + o.Idle,
-		IOWait: t.IOWait + o.IOWait, IRQ: t.IRQ + o.IRQ, SoftIRQ: t.SoftIRQ + o.SoftIRQ, Steal: t.Steal + o.Steal,
-	}
-}
-
-// parseProcStat reads the per-CPU lines ("cpu0 …", "cpu1 …") of
-// /proc/stat text; the aggregate "cpu" line and everything else are
-// skipped. Kernels before 2.6.11 have no steal column; it reads as zero.
-func parseProcStat(r io.Reader) (map[int]cpuTimes, error) {
-	out := map[int]cpuTimes{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20) // the intr line is long
-	for sc.Scan() {
-		line := sc.Bytes()
-		if !bytes.HasPrefix(line, []byte("cpu")) {
-			if len(out) > 0 {
-				break // the cpu lines come first and together
-			}
-			continue
-		}
-		f := strings.Fields(string(line))
-		id, err := strconv.Atoi(strings.TrimPrefix(f[0], "cpu"))
-		if err != nil {
-			continue // the aggregate "cpu" line
-		}
-		if len(f) < 5 {
-			return nil, fmt.Errorf("/proc/stat: %s: %d fields", f[0], len(f)-1)
-		}
-		var v [8]uint64
-		for i := 0; i < len(v) && i+1 < len(f); i++ {
-			if v[i], err = strconv.ParseUint(f[i+1], 10, 64); err != nil {
-				return nil, fmt.Errorf("/proc/stat: %s field %d: %w", f[0], i+1, err)
-			}
-		}
-		out[id] = cpuTimes{User: v[0], Nice: v[1], System: v[2], Idle: v[3], IOWait: v[4], IRQ: v[5], SoftIRQ: v[6], Steal: v[7]}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("/proc/stat: %w", err)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("/proc/stat: no per-CPU lines")
-	}
-	return out, nil
-}
-
-// parsePIDStatTicks returns from the text of /proc/PID/stat the process's
-// own utime + stime (all threads) and the cutime + cstime of children it
-// has reaped, in USER_HZ ticks. The command name may hold spaces and
-// parentheses, so fields are counted from the last ')'.
-func parsePIDStatTicks(data []byte) (own, reaped uint64, err error) {
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, 0, errors.New("stat: no command name")
-	}
-	f := strings.Fields(string(data[i+1:]))
-	// After ")": state(3) ppid pgrp session tty_nr tpgid flags minflt
-	// cminflt majflt cmajflt utime(14) stime(15) cutime(16) cstime(17).
-	if len(f) < 15 {
-		return 0, 0, fmt.Errorf("stat: %d fields after the name", len(f))
-	}
-	if f[0] == "Z" || f[0] == "X" {
-		return 0, 0, errors.New("stat: process exited")
-	}
-	var v [4]uint64
-	for k := range v {
-		if v[k], err = strconv.ParseUint(f[11+k], 10, 64); err != nil {
-			return 0, 0, fmt.Errorf("stat field %d: %w", 14+k, err)
-		}
-	}
-	return v[0] + v[1], v[2] + v[3], nil
-}
-
 // hostSample is one reading of the pinned CPUs and of the two children.
 type hostSample struct {
 	At    time.Time
-	NCPU  int      // pinned CPUs
-	CPUs  cpuTimes // summed over the pinned CPUs
-	Procs uint64   // utime+stime of the server and the generator together
+	NCPU  int           // pinned CPUs
+	CPUs  proc.CPUTimes // summed over the pinned CPUs
+	Procs uint64        // utime+stime of the server and the generator together
 }
 
 // scanMark is a scan of every other process: their CPU time since the
@@ -150,46 +55,33 @@ type procTicks struct {
 // HostProbe reads the host's CPU accounting. The zero value is not
 // usable; NewHostProbe reads /proc.
 type HostProbe struct {
-	// ReadStat returns the text of /proc/stat.
-	ReadStat func() ([]byte, error)
-	// ReadPIDStat returns the text of /proc/PID/stat.
-	ReadPIDStat func(pid int) ([]byte, error)
+	// CPUs reads the per-CPU lines of /proc/stat.
+	CPUs func() (map[int]proc.CPUTimes, error)
+	// Stat reads /proc/PID/stat.
+	Stat func(pid int) (proc.Stat, error)
 	// PIDs lists the processes now running.
 	PIDs func() ([]int, error)
 	// Self is left out of the other processes: bench's own sampling.
 	Self int
 }
 
-// NewHostProbe returns a probe reading the real /proc.
+// NewHostProbe returns a probe reading the real /proc; every read fails
+// when /proc cannot be opened.
 func NewHostProbe() *HostProbe {
-	return &HostProbe{
-		ReadStat: func() ([]byte, error) { return os.ReadFile("/proc/stat") },
-		ReadPIDStat: func(pid int) ([]byte, error) {
-			return os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		},
-		PIDs: listPIDs,
-		Self: os.Getpid(),
-	}
-}
-
-// listPIDs reads the numeric entries of /proc.
-func listPIDs() ([]int, error) {
-	f, err := os.Open("/proc")
+	fs, err := proc.Open(proc.DefaultRoot)
 	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, err
-	}
-	pids := make([]int, 0, len(names))
-	for _, n := range names {
-		if pid, err := strconv.Atoi(n); err == nil {
-			pids = append(pids, pid)
+		return &HostProbe{
+			CPUs: func() (map[int]proc.CPUTimes, error) { return nil, err },
+			Stat: func(int) (proc.Stat, error) { return proc.Stat{}, err },
+			PIDs: func() ([]int, error) { return nil, err },
 		}
 	}
-	return pids, nil
+	return &HostProbe{
+		CPUs: fs.CPUs,
+		Stat: func(pid int) (proc.Stat, error) { return fs.Proc(pid).Stat() },
+		PIDs: fs.PIDs,
+		Self: os.Getpid(),
+	}
 }
 
 // hostSampler reads some CPUs and children, and scans the other processes
@@ -210,11 +102,7 @@ func newHostSampler(p *HostProbe, cpus []int, pids ...int) *hostSampler {
 // sample reads the CPUs (summed) and the children's CPU time: three small
 // reads, cheap enough to repeat ten times a second on the measured CPUs.
 func (h *hostSampler) sample(now time.Time) (hostSample, error) {
-	data, err := h.p.ReadStat()
-	if err != nil {
-		return hostSample{}, err
-	}
-	all, err := parseProcStat(bytes.NewReader(data))
+	all, err := h.p.CPUs()
 	if err != nil {
 		return hostSample{}, err
 	}
@@ -224,18 +112,14 @@ func (h *hostSampler) sample(now time.Time) (hostSample, error) {
 		if !ok {
 			return hostSample{}, fmt.Errorf("/proc/stat: no line for cpu%d", c)
 		}
-		s.CPUs = s.CPUs.add(t)
+		s.CPUs = s.CPUs.Add(t)
 	}
 	for _, pid := range h.pids {
-		data, err := h.p.ReadPIDStat(pid)
+		st, err := h.p.Stat(pid)
 		if err != nil {
 			return hostSample{}, err
 		}
-		own, _, err := parsePIDStatTicks(data)
-		if err != nil {
-			return hostSample{}, fmt.Errorf("pid %d: %w", pid, err)
-		}
-		s.Procs += own
+		s.Procs += st.OwnTicks()
 	}
 	return s, nil
 }
@@ -259,18 +143,14 @@ func (h *hostSampler) mark(now time.Time) (scanMark, error) {
 		if pid == h.p.Self || slices.Contains(h.pids, pid) {
 			continue
 		}
-		data, err := h.p.ReadPIDStat(pid)
+		st, err := h.p.Stat(pid)
 		if err != nil {
-			continue // gone meanwhile
+			continue // gone meanwhile, or a zombie
 		}
-		if isKernelThread(data) {
+		if st.KernelThread() {
 			continue // ksoftirqd, kworkers: mostly the kernel's work for our own traffic
 		}
-		own, reaped, err := parsePIDStatTicks(data)
-		if err != nil {
-			continue
-		}
-		t := own + reaped
+		t := st.OwnTicks() + st.CUTime + st.CSTime
 		cur[pid] = t
 		if h.last == nil {
 			continue
@@ -279,7 +159,7 @@ func (h *hostSampler) mark(now time.Time) (scanMark, error) {
 			h.others += d
 			i := slices.IndexFunc(h.used, func(u procTicks) bool { return u.PID == pid })
 			if i < 0 {
-				h.used = append(h.used, procTicks{PID: pid, Name: procName(data)})
+				h.used = append(h.used, procTicks{PID: pid, Name: st.Comm})
 				i = len(h.used) - 1
 			}
 			h.used[i].Ticks += d
@@ -287,33 +167,6 @@ func (h *hostSampler) mark(now time.Time) (scanMark, error) {
 	}
 	h.last = cur
 	return scanMark{At: now, Others: h.others, Used: slices.Clone(h.used)}, nil
-}
-
-// pfKthread is PF_KTHREAD, the flag of a kernel thread in /proc/PID/stat.
-const pfKthread = 0x00200000
-
-// isKernelThread reports whether the text of /proc/PID/stat is a kernel
-// thread's (its flags, field 9, hold PF_KTHREAD).
-func isKernelThread(stat []byte) bool {
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return false
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 7 {
-		return false
-	}
-	flags, err := strconv.ParseUint(f[6], 10, 64)
-	return err == nil && flags&pfKthread != 0
-}
-
-// procName is the command name in the text of /proc/PID/stat.
-func procName(stat []byte) string {
-	i, j := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
-	if i < 0 || j < i {
-		return "?"
-	}
-	return string(stat[i+1 : j])
 }
 
 // topUsers names the processes that used the most CPU between scans a and
@@ -336,7 +189,7 @@ func topUsers(a, b scanMark, n int) string {
 	slices.SortStableFunc(us, func(x, y use) int { return cmp.Compare(y.d, x.d) })
 	var parts []string
 	for _, u := range us[:min(n, len(us))] {
-		parts = append(parts, fmt.Sprintf("%s (pid %d) %d ms", u.Name, u.PID, u.d*1000/userHZ))
+		parts = append(parts, fmt.Sprintf("%s (pid %d) %d ms", u.Name, u.PID, u.d*1000/proc.UserHZ))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -366,8 +219,8 @@ func noiseBetween(a, b hostSample, others float64) (n hostNoise, ok bool) {
 	if b.CPUs.Idle < a.CPUs.Idle || b.CPUs.IOWait < a.CPUs.IOWait || b.CPUs.Steal < a.CPUs.Steal {
 		return hostNoise{}, false // a counter went backwards: not measured
 	}
-	capacity := wall * userHZ * float64(b.NCPU)
-	d := b.CPUs.sub(a.CPUs)
+	capacity := wall * proc.UserHZ * float64(b.NCPU)
+	d := b.CPUs.Sub(a.CPUs)
 	busy := max(capacity-float64(d.Idle+d.IOWait+d.Steal), 0)
 	other := max(busy-float64(b.Procs-a.Procs), 0)
 	if others >= 0 {
@@ -516,12 +369,11 @@ func waitQuiet(p *HostProbe, cpus []int, limit time.Duration, sleep func(time.Du
 
 // onlineCPUs counts the per-CPU lines of /proc/stat; 0 if unreadable.
 func onlineCPUs() int {
-	f, err := os.Open("/proc/stat")
+	fs, err := proc.Open(proc.DefaultRoot)
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	cpus, err := parseProcStat(f)
+	cpus, err := fs.CPUs()
 	if err != nil {
 		return 0
 	}

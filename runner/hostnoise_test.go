@@ -9,86 +9,32 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/asyncbench/asyncbench/internal/proc"
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 	"github.com/asyncbench/asyncbench/results"
 )
 
-const procStatFixture = `cpu  91714 0 36476 177105 1842 0 2768 137 0 0
-cpu0 45384 0 17968 89674 500 0 1390 68 0 0
-cpu1 46329 0 18508 87430 1342 0 1377 69 0 0
-intr 5362912 0 0 0 0 0 0
-ctxt 123
-cpu_fake_after_block 1 2 3
-`
-
-func TestParseProcStat(t *testing.T) {
-	got, err := parseProcStat(strings.NewReader(procStatFixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[int]cpuTimes{
-		0: {User: 45384, System: 17968, Idle: 89674, IOWait: 500, SoftIRQ: 1390, Steal: 68},
-		1: {User: 46329, System: 18508, Idle: 87430, IOWait: 1342, SoftIRQ: 1377, Steal: 69},
-	}
-	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
-		t.Fatalf("got %+v, want %+v", got, want)
-	}
-	// An old kernel without steal, irq and softirq columns.
-	got, err = parseProcStat(strings.NewReader("cpu 1 2 3 4\ncpu3 1 2 3 4 5\n"))
-	if err != nil || got[3] != (cpuTimes{User: 1, Nice: 2, System: 3, Idle: 4, IOWait: 5}) {
-		t.Fatalf("old format: %+v %v", got, err)
-	}
-	for _, bad := range []string{"", "intr 1 2\n", "cpu0 1 x 3 4 5\n", "cpu0 1 2\n"} {
-		if _, err := parseProcStat(strings.NewReader(bad)); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-}
-
-func TestParsePIDStatTicks(t *testing.T) {
-	// utime 250, stime 50, cutime 7, cstime 3; the name holds a space and
-	// a parenthesis.
-	line := "4242 (my (server) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 5 0 100 0 0\n"
-	own, reaped, err := parsePIDStatTicks([]byte(line))
-	if err != nil || own != 300 || reaped != 10 {
-		t.Fatalf("got %d %d, %v; want 300 10", own, reaped, err)
-	}
-	if _, _, err := parsePIDStatTicks([]byte("1 (x) Z 1 1 1 0 -1 0 0 0 0 0 250 50 0 0\n")); err == nil {
-		t.Error("zombie: no error")
-	}
-	for _, bad := range []string{"1 (x) S 1 2", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 250 x 0 0", "no name"} {
-		if _, _, err := parsePIDStatTicks([]byte(bad)); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-}
-
 // fakeProc is a HostProbe over counters a test moves by hand: two CPUs,
 // the children's ticks (procs) and other processes' (others).
 type fakeProc struct {
-	cpu    [2]cpuTimes
+	cpu    [2]proc.CPUTimes
 	procs  map[int]uint64
 	others map[int]uint64
 }
 
 func (f *fakeProc) probe() *HostProbe {
 	return &HostProbe{
-		ReadStat: func() ([]byte, error) {
-			var b strings.Builder
-			b.WriteString("cpu 0 0 0 0 0 0 0 0\n")
-			for i, c := range f.cpu {
-				fmt.Fprintf(&b, "cpu%d %d %d %d %d %d %d %d %d 0 0\n", i, c.User, c.Nice, c.System, c.Idle, c.IOWait, c.IRQ, c.SoftIRQ, c.Steal)
-			}
-			return []byte(b.String()), nil
+		CPUs: func() (map[int]proc.CPUTimes, error) {
+			return map[int]proc.CPUTimes{0: f.cpu[0], 1: f.cpu[1]}, nil
 		},
-		ReadPIDStat: func(pid int) ([]byte, error) {
+		Stat: func(pid int) (proc.Stat, error) {
 			t, ok := f.procs[pid]
 			if !ok {
 				if t, ok = f.others[pid]; !ok {
-					return nil, fmt.Errorf("pid %d gone", pid)
+					return proc.Stat{}, fmt.Errorf("pid %d gone", pid)
 				}
 			}
-			return fmt.Appendf(nil, "%d (proc %d) S 1 1 1 0 -1 0 0 0 0 0 %d 0 0 0\n", pid, pid, t), nil
+			return proc.Stat{Comm: fmt.Sprintf("proc %d", pid), State: 'S', UTime: t}, nil
 		},
 		PIDs: func() ([]int, error) {
 			var pids []int
@@ -182,11 +128,6 @@ func TestNoise(t *testing.T) {
 	if !ok || math.Abs(n.OtherPct-5) > 1e-9 || n.Top != "" {
 		t.Fatalf("one scan: %+v", n)
 	}
-	// Kernel threads are not other processes.
-	if !isKernelThread([]byte("13 (ksoftirqd/0) S 2 0 0 0 -1 69238848 0 0 0 0 5 9 0 0")) ||
-		isKernelThread([]byte("20 (yes) R 1 20 20 0 -1 4194560 0 0 0 0 5 9 0 0")) || isKernelThread([]byte("x")) {
-		t.Error("isKernelThread")
-	}
 	// A process that ended keeps what it used before its last scan.
 	delete(f.others, 20)
 	f.others[20+1] = 3
@@ -241,8 +182,8 @@ func TestJudgeHost(t *testing.T) {
 	t0 := time.Unix(1000, 0).UTC()
 	mk := func(busy, procs uint64) []hostSample {
 		return []hostSample{
-			{At: t0, NCPU: 2, CPUs: cpuTimes{Idle: 1000}},
-			{At: t0.Add(time.Second), NCPU: 2, CPUs: cpuTimes{Idle: 1000 + 200 - busy}, Procs: procs},
+			{At: t0, NCPU: 2, CPUs: proc.CPUTimes{Idle: 1000}},
+			{At: t0.Add(time.Second), NCPU: 2, CPUs: proc.CPUTimes{Idle: 1000 + 200 - busy}, Procs: procs},
 		}
 	}
 	// The scans before and after the cell: other processes used what busy
@@ -353,8 +294,8 @@ func TestRunQuietWait(t *testing.T) {
 	cfg, pids := fakeConfig(t, p)
 	f := &fakeProc{procs: map[int]uint64{}, others: map[int]uint64{20: 0}}
 	probe := f.probe()
-	read := probe.ReadStat
-	probe.ReadStat = func() ([]byte, error) {
+	read := probe.CPUs
+	probe.CPUs = func() (map[int]proc.CPUTimes, error) {
 		f.advance(50, 0, 0) // half of every CPU busy between any two reads…
 		f.others[20] += 100 // … by another process
 		return read()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncbench/asyncbench/internal/proc"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner/fakechild"
 )
@@ -139,26 +140,27 @@ type noisyHost struct {
 
 func (h *noisyHost) probe() *HostProbe {
 	return &HostProbe{
-		ReadStat: func() ([]byte, error) {
+		CPUs: func() (map[int]proc.CPUTimes, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
-			now := uint64(time.Since(h.t0) / (time.Second / userHZ))
+			now := uint64(time.Since(h.t0) / (time.Second / proc.UserHZ))
 			if h.noisy() {
 				h.busy += now - h.ticks
 				h.others += 2 * (now - h.ticks)
 			}
 			h.ticks = now
 			idle := now - h.busy
-			return fmt.Appendf(nil, "cpu 0 0 0 0 0 0 0 0\ncpu0 %d 0 0 %d 0 0 0 0 0 0\ncpu1 %d 0 0 %d 0 0 0 0 0 0\n", h.busy, idle, h.busy, idle), nil
+			cpu := proc.CPUTimes{User: h.busy, Idle: idle}
+			return map[int]proc.CPUTimes{0: cpu, 1: cpu}, nil
 		},
-		ReadPIDStat: func(pid int) ([]byte, error) {
+		Stat: func(pid int) (proc.Stat, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			t := uint64(0)
 			if pid == 20 {
 				t = h.others
 			}
-			return fmt.Appendf(nil, "%d (p) S 1 1 1 0 -1 0 0 0 0 0 %d 0 0 0\n", pid, t), nil
+			return proc.Stat{Comm: "p", State: 'S', UTime: t}, nil
 		},
 		PIDs: func() ([]int, error) { return []int{20}, nil },
 		Self: 1,

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/asyncbench/asyncbench/internal/proc"
 )
 
 // fakeSource returns scripted samples: reading i has RSS 1000+i KiB,
@@ -46,7 +48,7 @@ func TestSamplerTicks(t *testing.T) {
 		if st.Samples != 22 || st.RSSIdleKiB != 1000 || st.RSSPeakKiB != 1022 || st.ThreadsPeak != 4 {
 			t.Fatalf("stats %+v, want 22 samples, idle 1000, peak 1022, 4 threads", st)
 		}
-		if st.RSSMeanKiB != (1001+1022)/2 || st.CPUSeconds != 21.0/ClockTicks || st.CtxSwitches != 210 || st.Exited {
+		if st.RSSMeanKiB != (1001+1022)/2 || st.CPUSeconds != 21.0/proc.UserHZ || st.CtxSwitches != 210 || st.Exited {
 			t.Fatalf("stats %+v", st)
 		}
 	})

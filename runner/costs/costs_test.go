@@ -9,8 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/procfs"
-
+	"github.com/asyncbench/asyncbench/internal/proc"
 	"github.com/asyncbench/asyncbench/results"
 	"github.com/asyncbench/asyncbench/runner/cpuset"
 )
@@ -61,7 +60,7 @@ func TestStatOf(t *testing.T) {
 }
 
 func TestReadSnapshotFixture(t *testing.T) {
-	fs, err := procfs.NewFS("testdata/proc")
+	fs, err := proc.Open("testdata/proc")
 	if err != nil {
 		t.Fatal(err)
 	}

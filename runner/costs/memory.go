@@ -9,8 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/procfs"
-
+	"github.com/asyncbench/asyncbench/internal/proc"
 	"github.com/asyncbench/asyncbench/results"
 )
 
@@ -42,32 +41,18 @@ type memSnapshot struct {
 	threads              int
 }
 
-// readSnapshot reads this process's VmRSS and thread count and the
-// system's kernel stacks and page tables from fs.
-func readSnapshot(fs procfs.FS, pid int) (memSnapshot, error) {
-	p, err := fs.Proc(pid)
+// readSnapshot reads a process's VmRSS and thread count and the system's
+// kernel stacks and page tables from fs.
+func readSnapshot(fs proc.FS, pid int) (memSnapshot, error) {
+	st, err := fs.Proc(pid).Status()
+	if err != nil {
+		return memSnapshot{}, fmt.Errorf("read status: %w", err)
+	}
+	kstack, ptables, err := fs.KernelMemory()
 	if err != nil {
 		return memSnapshot{}, err
 	}
-	st, err := p.NewStatus()
-	if err != nil {
-		return memSnapshot{}, fmt.Errorf("read status of %d: %w", pid, err)
-	}
-	stat, err := p.Stat()
-	if err != nil {
-		return memSnapshot{}, fmt.Errorf("read stat of %d: %w", pid, err)
-	}
-	mi, err := fs.Meminfo()
-	if err != nil {
-		return memSnapshot{}, fmt.Errorf("read meminfo: %w", err)
-	}
-	if mi.KernelStackBytes == nil || mi.PageTablesBytes == nil {
-		return memSnapshot{}, fmt.Errorf("meminfo lacks KernelStack or PageTables")
-	}
-	return memSnapshot{
-		rss: int64(st.VmRSS), kstack: int64(*mi.KernelStackBytes), ptables: int64(*mi.PageTablesBytes),
-		threads: stat.NumThreads,
-	}, nil
+	return memSnapshot{rss: st.RSSKiB << 10, kstack: kstack, ptables: ptables, threads: st.Threads}, nil
 }
 
 func (a memSnapshot) sub(b memSnapshot, tasks int) Sample {
@@ -79,7 +64,7 @@ func (a memSnapshot) sub(b memSnapshot, tasks int) Sample {
 // blocked reading its own pipe, and returns what the tasks added. The pipes
 // exist before the first snapshot, so their kernel memory is not counted.
 func measureMemory(design string, n int) (*Sample, error) {
-	fs, err := procfs.NewDefaultFS()
+	fs, err := proc.Open(proc.DefaultRoot)
 	if err != nil {
 		return nil, err
 	}
