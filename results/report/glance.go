@@ -144,13 +144,27 @@ func writeBottlenecks(b *bytes.Buffer, rows []results.Row) {
 	b.WriteString("\n\n")
 }
 
-// writeCalibration judges a calibration run — one with a label containing
-// "handicap" — from its throughput and server-CPU verdicts: every other
-// label on the reference's backend must show no clear difference (the
-// instrument does not invent differences), and the handicapped one must
-// come out lower (it finds a known one). Nothing is written for other
-// runs.
-func writeCalibration(b *bytes.Buffer, rows []results.Row, vs []Verdict, reference string) {
+// calCheck is one calibration check: a verdict, the verdict it should
+// be, and how it came out.
+type calCheck struct {
+	v    Verdict
+	mark string // calExpected, calTooEarly or calNotExpected
+}
+
+// Outcomes of a calibration check.
+const (
+	calExpected    = "as expected"
+	calTooEarly    = "cannot tell yet"
+	calNotExpected = "NOT as expected: the instrument cannot be trusted here"
+)
+
+// calibrationChecks judges a calibration run — one with a label
+// containing "handicap" — from its throughput and server-CPU verdicts:
+// every other label on the reference's server must show no clear
+// difference (the instrument does not invent differences), and the
+// handicapped one must come out lower (it finds a known one). ok is false
+// for other runs.
+func calibrationChecks(rows []results.Row, vs []Verdict, reference string) (checks []calCheck, ok bool) {
 	backendOf := map[string]string{}
 	delayed := map[string]bool{} // labels with a latency handicap: see writeTailCalibration
 	handicap := false
@@ -162,12 +176,11 @@ func writeCalibration(b *bytes.Buffer, rows []results.Row, vs []Verdict, referen
 		}
 	}
 	if !handicap {
-		return
+		return nil, false
 	}
-	b.WriteString("**Calibration** (same server against itself must show no clear difference; the handicap must be found):\n\n")
 	for _, v := range vs {
-		if v.Metric != "rps" && v.Metric != "requests_per_server_cpu_s" || delayed[v.Label] {
-			continue
+		if v.Metric != "rps" && v.Metric != "requests_per_server_cpu_s" || delayed[v.Label] || v.Rounds == 0 {
+			continue // v.Rounds 0: not measured
 		}
 		var want string
 		switch {
@@ -178,18 +191,30 @@ func writeCalibration(b *bytes.Buffer, rows []results.Row, vs []Verdict, referen
 		default:
 			continue
 		}
-		if v.Rounds == 0 {
-			continue // not measured
-		}
-		mark := "as expected"
+		mark := calExpected
 		switch {
 		case v.Verdict == VerdictTooFewRounds:
-			mark = "cannot tell yet"
+			mark = calTooEarly
 		case v.Verdict != want:
-			mark = "NOT as expected: the instrument cannot be trusted here"
+			mark = calNotExpected
 		}
+		checks = append(checks, calCheck{v, mark})
+	}
+	return checks, true
+}
+
+// writeCalibration writes the calibration checks of a calibration run;
+// nothing for other runs.
+func writeCalibration(b *bytes.Buffer, rows []results.Row, vs []Verdict, reference string) {
+	checks, ok := calibrationChecks(rows, vs, reference)
+	if !ok {
+		return
+	}
+	b.WriteString("**Calibration** (same server against itself must show no clear difference; the handicap must be found):\n\n")
+	for _, c := range checks {
+		v := c.v
 		fmt.Fprintf(b, "- %s, %d connections, %s vs %s, %s: %s (×%.3f, %d rounds) — %s\n",
-			v.Workload, v.Conns, mdEscape(v.Label), mdEscape(v.Reference), metricWords[v.Metric], v.Verdict, v.Ratio, v.Rounds, mark)
+			v.Workload, v.Conns, mdEscape(v.Label), mdEscape(v.Reference), metricWords[v.Metric], v.Verdict, v.Ratio, v.Rounds, c.mark)
 	}
 	b.WriteString("\n")
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -66,49 +65,61 @@ func fmtCell(c *cellRows, s sample, format func(float64) string, lower func(resu
 
 func fmtMiB(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
 
-// writeTables writes the throughput/latency table and the cost table of g.
+// groupColumns describes one table of a group: two columns per backend,
+// their getters and formats, and per column the figure a generator-bound
+// row bounds from below (nil for none).
+type groupColumns struct {
+	title  string
+	cols   [2]string
+	get    [2]func(results.Row) float64
+	format [2]func(float64) string
+	lower  [2]func(results.Row) float64
+}
+
+// groupTables are the throughput/latency table and the cost table of g.
 // The p99 of a point is that of its ok rounds' histograms summed, with
 // its 95% interval (results.Tails), read from the .hlog files under dir;
 // where they cannot be read, the median over rounds.
-func writeTables(b *bytes.Buffer, dir string, g *group) {
-	// lower: per column, the figure a generator-bound row bounds from below.
-	table := func(title string, cols [2]string, get [2]func(results.Row) float64, format [2]func(float64) string, lower [2]func(results.Row) float64) {
-		fmt.Fprintf(b, "%s\n\n| conns |", title)
-		for _, be := range g.backends {
-			fmt.Fprintf(b, " %s %s | %s %s |", mdEscape(be), cols[0], mdEscape(be), cols[1])
-		}
-		b.WriteString("\n|---:|")
-		for range g.backends {
-			b.WriteString("---:|---:|")
-		}
-		b.WriteString("\n")
-		for _, c := range g.conns {
-			fmt.Fprintf(b, "| %d |", c)
-			for _, be := range g.backends {
-				cr := g.at(be, c)
-				for i := range 2 {
-					txt := fmtCell(cr, g.okSample(be, c, get[i]), format[i], lower[i])
-					if tail, ok := tailText(dir, cr); ok && cols[i] == p99Column {
-						// Keep fmtCell's notes on the other rounds: "(1 failed)".
-						_, notes, _ := strings.Cut(txt, " (")
-						txt = tail
-						if notes != "" {
-							txt += " (" + notes
-						}
-					}
-					fmt.Fprintf(b, " %s |", txt)
-				}
-			}
-			b.WriteString("\n")
-		}
-		b.WriteString("\n")
+func groupTables(dir string, g *group) []block {
+	var out []block
+	for _, gc := range []groupColumns{
+		{"Throughput and tail latency:", [2]string{"req/s", p99Column}, [2]func(results.Row) float64{getRPS, getP99},
+			[2]func(float64) string{fmtCount, fmtCount}, [2]func(results.Row) float64{getRPS, nil}},
+		{"Server cost:", [2]string{"RSS peak MiB", "req per CPU-s"}, [2]func(results.Row) float64{getRSSMiB, getReqCPU},
+			[2]func(float64) string{fmtMiB, fmtCount}, [2]func(results.Row) float64{}},
+	} {
+		out = append(out, para(gc.title), gc.table(dir, g))
 	}
-	table("Throughput and tail latency:",
-		[2]string{"req/s", p99Column}, [2]func(results.Row) float64{getRPS, getP99}, [2]func(float64) string{fmtCount, fmtCount},
-		[2]func(results.Row) float64{getRPS, nil})
-	table("Server cost:",
-		[2]string{"RSS peak MiB", "req per CPU-s"}, [2]func(results.Row) float64{getRSSMiB, getReqCPU}, [2]func(float64) string{fmtMiB, fmtCount},
-		[2]func(results.Row) float64{})
+	return out
+}
+
+// table is one table of g: a line per connection count.
+func (gc groupColumns) table(dir string, g *group) table {
+	t := table{head: []string{"conns"}, right: []bool{true}}
+	for _, be := range g.backends {
+		t.head = append(t.head, mdEscape(be)+" "+gc.cols[0], mdEscape(be)+" "+gc.cols[1])
+		t.right = append(t.right, true, true)
+	}
+	for _, c := range g.conns {
+		row := []string{strconv.Itoa(c)}
+		for _, be := range g.backends {
+			cr := g.at(be, c)
+			for i := range 2 {
+				txt := fmtCell(cr, g.okSample(be, c, gc.get[i]), gc.format[i], gc.lower[i])
+				if tail, ok := tailText(dir, cr); ok && gc.cols[i] == p99Column {
+					// Keep fmtCell's notes on the other rounds: "(1 failed)".
+					_, notes, _ := strings.Cut(txt, " (")
+					txt = tail
+					if notes != "" {
+						txt += " (" + notes
+					}
+				}
+				row = append(row, txt)
+			}
+		}
+		t.rows = append(t.rows, row)
+	}
+	return t
 }
 
 // p99Column heads the tables' p99 column.

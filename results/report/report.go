@@ -50,53 +50,72 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	}
 	groups := groupRows(withoutIdle(rows))
 	styles := newStyles(rows)
+	l := newLead(rows, groups, verdicts, opts.Reference)
 
-	var b bytes.Buffer
-	writeReportHeader(&b, rows, opts)
-
-	b.WriteString("## At a glance\n\n")
-	writeGlance(&b, verdicts, opts.Reference)
-	writeLittleNote(&b, rows)
-	writeCalibration(&b, rows, verdicts, opts.Reference)
-	writeBottlenecks(&b, rows)
-	writeTails(&b, dir, rows, opts.Reference)
-	writeFlagged(&b, rows)
-	if err := writeScheduling(&b, dir, rows, styles); err != nil {
+	var body bytes.Buffer
+	body.WriteString("## At a glance\n\n")
+	writeGlance(&body, verdicts, opts.Reference)
+	writeLittleNote(&body, rows)
+	writeCalibration(&body, rows, verdicts, opts.Reference)
+	writeBottlenecks(&body, rows)
+	writeTails(&body, dir, rows, opts.Reference)
+	if err := writeSections(&body, dir, rows, styles); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := writeIdle(&b, dir, rows, styles); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := writeCurves(&b, dir, rows, styles); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := writeServerCPUs(&b, dir, rows, styles); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-
+	var sections []block
 	for _, g := range groups {
-		fmt.Fprintf(&b, "## %s\n\n", g.key.Title())
-		if g.key.Rate == 0 && g.key.Fraction == 0 {
-			fmt.Fprintf(&b, "%s\n\n", LittleNote)
-		}
-		b.WriteString("Spread over rounds (min–max, unpaired):\n\n")
-		for _, v := range g.verdicts() {
-			fmt.Fprintf(&b, "- %s\n", v)
-		}
-		b.WriteString("\n")
-		writeTables(&b, dir, g)
-		plots, notes, err := writeGroupPlots(dir, g, styles)
+		bs, plots, err := groupSection(dir, g, styles)
 		if err != nil {
 			return fmt.Errorf("report: %s: %w", g.key.Title(), err)
 		}
-		for _, n := range notes {
-			fmt.Fprintf(&b, "> %s\n\n", n)
-		}
-		for _, p := range plots {
-			fmt.Fprintf(&b, "![%s](plots/%s.png)  \n[SVG](plots/%s.svg)\n\n", p.title, p.base, p.base)
+		sections = append(sections, bs...)
+		if l.head != nil && l.head.g == g && len(plots) > 0 {
+			l.head.plot = &plots[0]
 		}
 	}
-	return writeDocs(dir, b.Bytes())
+
+	var d doc
+	d.add(l.blocks()...)
+	d.add(runInfo(rows, opts)...)
+	d.add(mdText(body.Bytes()))
+	d.add(sections...)
+	d.add(flagged(rows)...)
+	return writeDocs(dir, &d)
+}
+
+// writeSections writes the sections that each look at the whole run:
+// scheduling, idle connections, latency curves and server CPUs.
+func writeSections(b *bytes.Buffer, dir string, rows []results.Row, styles map[string]style) error {
+	for _, write := range []func(*bytes.Buffer, string, []results.Row, map[string]style) error{
+		writeScheduling, writeIdle, writeCurves, writeServerCPUs,
+	} {
+		if err := write(b, dir, rows, styles); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// groupSection is the section of one group: verdict lines, tables and
+// plots. It returns the plots drawn.
+func groupSection(dir string, g *group, styles map[string]style) ([]block, []plotRef, error) {
+	out := []block{heading{2, g.key.Title()}}
+	if g.key.Rate == 0 && g.key.Fraction == 0 {
+		out = append(out, para(LittleNote))
+	}
+	out = append(out, para("Spread over rounds (min–max, unpaired):"), list(g.verdicts()))
+	out = append(out, groupTables(dir, g)...)
+	plots, notes, err := writeGroupPlots(dir, g, styles)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, n := range notes {
+		out = append(out, quote(n))
+	}
+	for _, p := range plots {
+		out = append(out, figure(p))
+	}
+	return out, plots, nil
 }
 
 // writeSLOReport is WriteWith for a bench slo run.
@@ -104,131 +123,144 @@ func writeSLOReport(dir string, rows []results.Row, opts Options) error {
 	if err := os.MkdirAll(filepath.Join(dir, "plots"), 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	var d doc
+	d.add(titleHeading(runName(rows)))
 	var b bytes.Buffer
-	writeReportHeader(&b, rows, opts)
 	if err := writeSLO(&b, dir, rows, opts.Warn); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	writeFlagged(&b, rows)
-	return writeDocs(dir, b.Bytes())
+	d.add(mdText(b.Bytes()))
+	d.add(runInfo(rows, opts)...)
+	d.add(flagged(rows)...)
+	return writeDocs(dir, &d)
 }
 
 // writeDocs writes report.md and report.html.
-func writeDocs(dir string, md []byte) error {
-	if err := os.WriteFile(filepath.Join(dir, "report.md"), md, 0o644); err != nil {
+func writeDocs(dir string, d *doc) error {
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), d.markdown(), 0o644); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := writeHTML(dir, md); err != nil {
+	if err := writeHTML(dir, d); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
 }
 
-func writeReportHeader(b *bytes.Buffer, rows []results.Row, opts Options) {
-	b.WriteString("# asyncbench report\n\n")
+// runName is the plans and run ids of rows, "unknown" when none is
+// recorded.
+func runName(rows []results.Row) (plan, run string) {
+	return joinOr(distinct(rows, func(r results.Row) string { return r.Plan }), "unknown"),
+		joinOr(distinct(rows, func(r results.Row) string { return r.RunID }), "unknown")
+}
+
+// titleHeading is the report's title: its plan and run.
+func titleHeading(plan, run string) heading {
+	return heading{1, fmt.Sprintf("asyncbench report: %s, run %s", mdEscape(plan), mdEscape(run))}
+}
+
+// runDates is the first and last start time of rows, "unknown" without.
+func runDates(rows []results.Row) string {
 	starts := distinct(rows, func(r results.Row) string { return r.StartTime })
 	slices.Sort(starts)
-	date := "unknown"
-	if len(starts) > 0 {
-		date = starts[0]
-		if last := starts[len(starts)-1]; last != date {
-			date += " – " + last
-		}
+	if len(starts) == 0 {
+		return "unknown"
 	}
-	var ok, backlog, sat, noisy, failed int
-	for _, r := range rows {
-		switch r.Status {
-		case results.StatusOK:
-			ok++
-		case results.StatusBacklog:
-			backlog++
-		case results.StatusSaturated:
-			sat++
-		case results.StatusNoisy:
-			noisy++
-		default:
-			failed++
-		}
+	date := starts[0]
+	if last := starts[len(starts)-1]; last != date {
+		date += " – " + last
 	}
-	procs := distinct(rows, func(r results.Row) string {
+	return date
+}
+
+// runNotes says how to read the report's numbers.
+const runNotes = "Numbers are medians over the ok repetitions of a cell; `±x%` is the largest distance from the median " +
+	"to the minimum or maximum. Latency is in microseconds, measured from the intended send time in open-loop runs. " +
+	"A verdict names a backend only when its min–max range does not overlap the runner-up's. " +
+	"Saturated, noisy and failed rows are listed at the end and left out of every number, plot and verdict, " +
+	"except that a generator-bound row's throughput, a lower bound on the server's, reads `≥ N` where no ok row says more."
+
+// runInfo is the section "Run": where, when and what ran, the servers,
+// and how to read the numbers.
+func runInfo(rows []results.Row, opts Options) []block {
+	col := func(f func(results.Row) string, none string) string { return joinOr(distinct(rows, f), none) }
+	procs := col(func(r results.Row) string {
 		if r.GOMAXPROCS == 0 {
 			return ""
 		}
 		return strconv.Itoa(r.GOMAXPROCS)
-	})
-	fmt.Fprintf(b, "| | |\n|---|---|\n")
-	fmt.Fprintf(b, "| run | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.RunID }), "unknown"))
-	fmt.Fprintf(b, "| plan | %s |\n", mdEscape(joinOr(distinct(rows, func(r results.Row) string { return r.Plan }), "unknown")))
-	fmt.Fprintf(b, "| date (UTC) | %s |\n", date)
-	fmt.Fprintf(b, "| commit | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.Commit }), "unknown"))
-	fmt.Fprintf(b, "| Go | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.GoVersion }), "unknown"))
-	fmt.Fprintf(b, "| kernel | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.Kernel }), "unknown"))
-	fmt.Fprintf(b, "| CPU | %s |\n", mdEscape(joinOr(distinct(rows, func(r results.Row) string { return r.CPUModel }), "unknown")))
-	fmt.Fprintf(b, "| server CPUs | %s (GOMAXPROCS %s) |\n",
-		joinOr(distinct(rows, func(r results.Row) string { return r.ServerCPUSet }), "unpinned"), joinOr(procs, "unknown"))
-	fmt.Fprintf(b, "| generator CPUs | %s |\n", joinOr(distinct(rows, func(r results.Row) string { return r.GeneratorCPUSet }), "unpinned"))
-	fmt.Fprintf(b, "| rows | %d: %d ok, %d saturated, %d failed |\n", len(rows), ok, sat, failed)
-	if backlog > 0 {
-		fmt.Fprintf(b, "| server backlog | %d rows: sends waited for the server's answers; counted, the wait is in the corrected latency |\n", backlog)
+	}, "unknown")
+	n := countStatuses(rows)
+	t := table{head: []string{"", ""}, rows: [][]string{
+		{"run", col(func(r results.Row) string { return r.RunID }, "unknown")},
+		{"plan", mdEscape(col(func(r results.Row) string { return r.Plan }, "unknown"))},
+		{"date (UTC)", runDates(rows)},
+		{"commit", col(func(r results.Row) string { return r.Commit }, "unknown")},
+		{"Go", col(func(r results.Row) string { return r.GoVersion }, "unknown")},
+		{"kernel", col(func(r results.Row) string { return r.Kernel }, "unknown")},
+		{"CPU", mdEscape(col(func(r results.Row) string { return r.CPUModel }, "unknown"))},
+		{"server CPUs", fmt.Sprintf("%s (GOMAXPROCS %s)", col(func(r results.Row) string { return r.ServerCPUSet }, "unpinned"), procs)},
+		{"generator CPUs", col(func(r results.Row) string { return r.GeneratorCPUSet }, "unpinned")},
+		{"rows", fmt.Sprintf("%d: %d ok, %d saturated, %d failed", len(rows), n.ok, n.saturated, n.failed)},
+	}}
+	if n.backlog > 0 {
+		t.rows = append(t.rows, []string{"server backlog", fmt.Sprintf("%d rows: sends waited for the server's answers; counted, the wait is in the corrected latency", n.backlog)})
 	}
-	if noisy > 0 {
-		fmt.Fprintf(b, "| noisy rows | %d (another process or steal used the pinned CPUs; not a result) |\n", noisy)
+	if n.noisy > 0 {
+		t.rows = append(t.rows, []string{"noisy rows", fmt.Sprintf("%d (another process or steal used the pinned CPUs; not a result)", n.noisy)})
 	}
 	if opts.Reruns > 0 {
-		fmt.Fprintf(b, "| re-runs | %d of noisy or generator-bound cells, at the end of their round; %d came out ok and replaced the row they re-measured |\n",
-			opts.Reruns, opts.RerunsOK)
+		t.rows = append(t.rows, []string{"re-runs", fmt.Sprintf("%d of noisy or generator-bound cells, at the end of their round; %d came out ok and replaced the row they re-measured",
+			opts.Reruns, opts.RerunsOK)})
 	}
-	b.WriteString("\n")
-	writeServers(b, rows)
-	b.WriteString("Numbers are medians over the ok repetitions of a cell; `±x%` is the largest distance from the median " +
-		"to the minimum or maximum. Latency is in microseconds, measured from the intended send time in open-loop runs. " +
-		"A verdict names a backend only when its min–max range does not overlap the runner-up's. " +
-		"Saturated, noisy and failed rows are listed below and left out of every number, plot and verdict, " +
-		"except that a generator-bound row's throughput, a lower bound on the server's, reads `≥ N` where no ok row says more.\n\n")
+	out := []block{heading{2, "Run"}, t}
+	if s, ok := serversTable(rows); ok {
+		out = append(out, s)
+	}
+	return append(out, para(runNotes))
 }
 
-// writeServers lists what ran as each label's server: the command line of
+// serversTable lists what ran as each label's server: the command line of
 // its first row (a command's address differs per cell), the environment
 // bench added and the executable's hash. Rows from before these columns
-// have none and list nothing.
-func writeServers(b *bytes.Buffer, rows []results.Row) {
+// have none: ok is false.
+func serversTable(rows []results.Row) (t table, ok bool) {
 	seen := map[string]bool{}
-	var lines []string
+	t.head = []string{"label", "backend", "server command (first cell)", "environment", "sha256"}
 	for _, r := range rows {
 		if r.ServerCommand == "" || seen[r.LabelOf()] {
 			continue
 		}
 		seen[r.LabelOf()] = true
-		lines = append(lines, fmt.Sprintf("| %s | %s | `%s` | %s | %s |", mdEscape(r.LabelOf()), mdEscape(r.Backend),
-			strings.ReplaceAll(r.ServerCommand, "|", "\\|"), mdEscape(r.ServerEnv), r.ServerSHA256))
+		t.rows = append(t.rows, []string{mdEscape(r.LabelOf()), mdEscape(r.Backend),
+			"`" + strings.ReplaceAll(r.ServerCommand, "|", "\\|") + "`", mdEscape(r.ServerEnv), r.ServerSHA256})
 	}
-	if len(lines) == 0 {
-		return
-	}
-	b.WriteString("| label | backend | server command (first cell) | environment | sha256 |\n|---|---|---|---|---|\n")
-	b.WriteString(strings.Join(lines, "\n"))
-	b.WriteString("\n\n")
+	return t, len(t.rows) > 0
 }
 
-func writeFlagged(b *bytes.Buffer, rows []results.Row) {
-	var flagged []results.Row
+// writeServers writes serversTable as markdown, nothing without servers.
+func writeServers(b *bytes.Buffer, rows []results.Row) {
+	if t, ok := serversTable(rows); ok {
+		t.markdown(b)
+	}
+}
+
+// flagged is the section listing every row left out, in the order run.
+func flagged(rows []results.Row) []block {
+	t := table{head: []string{"status", "cell", "backend", "conns", "rep", "reason"},
+		right: []bool{false, false, false, true, true, false}}
 	for _, r := range rows {
-		if !r.Status.Counts() {
-			flagged = append(flagged, r)
+		if r.Status.Counts() {
+			continue
 		}
-	}
-	if len(flagged) == 0 {
-		return
-	}
-	b.WriteString("## Saturated, noisy and failed rows\n\n")
-	b.WriteString("| status | cell | backend | conns | rep | reason |\n|---|---|---|---:|---:|---|\n")
-	for _, r := range flagged {
 		status := r.Status
 		if status == "" {
 			status = "(none)"
 		}
-		fmt.Fprintf(b, "| **%s** | %s | %s | %d | %d | %s |\n",
-			mdEscape(string(status)), mdEscape(r.Cell), mdEscape(r.Backend), r.Conns, r.Rep, mdEscape(r.Reason))
+		t.rows = append(t.rows, []string{"**" + mdEscape(string(status)) + "**", mdEscape(r.Cell), mdEscape(r.Backend),
+			strconv.Itoa(r.Conns), strconv.Itoa(r.Rep), mdEscape(r.Reason)})
 	}
-	b.WriteString("\n")
+	if len(t.rows) == 0 {
+		return nil
+	}
+	return []block{heading{2, "Saturated, noisy and failed rows"}, t}
 }

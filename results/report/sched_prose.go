@@ -27,8 +27,8 @@ func schedulingText(w io.Writer, rows []results.Row, eps []results.EndpointRow) 
 		if len(data) > 1 {
 			fmt.Fprintf(w, "### %s\n\n", d.regime)
 		}
-		d.writeFindings(w)
 		d.writeTable(w, "Median req/s and p99 (for a mix: the cheap requests' p99); failed repetitions included and marked.", tableCell)
+		d.writeFindings(w)
 		if d.hasRuntime() {
 			d.writeTable(w, "The quantity the question is about, for the Go servers: how long a runnable goroutine waited for a thread "+
 				"(scheduling latency p99, runtime/metrics /sched/latencies, over the measured window), with the GC's stop-the-world pause p99 beside it; "+
