@@ -110,39 +110,9 @@ func buildCurves(rows []results.Row) []*curve {
 	}
 	byKey := map[curveKey]*curve{}
 	for _, k := range order {
-		var ok, sat []results.Row
-		other := 0
-		for _, r := range buckets[k] {
-			switch {
-			case r.Status.Counts() && !r.FellBehind():
-				ok = append(ok, r)
-			case r.Status.Counts(), r.Status == results.StatusSaturated:
-				sat = append(sat, r) // not a steady state: the generator or the server fell behind
-			default:
-				other++
-			}
-		}
-		use := ok
-		if len(use) == 0 {
-			use = sat
-		}
-		if len(use) == 0 {
+		p, ok := newCurvePoint(buckets[k])
+		if !ok {
 			continue
-		}
-		r0 := use[0]
-		p := curvePoint{
-			rps:       summarize(values(use, getRPS)).median,
-			p50:       summarize(values(use, func(r results.Row) float64 { return float64(r.P50Us) })).median,
-			p99:       summarize(values(use, getP99)).median,
-			p999:      summarize(values(use, func(r results.Row) float64 { return float64(r.P999Us) })).median,
-			saturated: len(ok) == 0, okRounds: len(ok), satRounds: len(sat), excludedNoisyOrFailed: other,
-		}
-		if r0.RateFraction != nil {
-			p.offered = trimFloat(100*(*r0.RateFraction)) + "% of capacity"
-			p.rateSort = *r0.RateFraction * 1e12 // after every absolute rate
-		} else {
-			p.offered = fmtCount(r0.Rate) + " req/s"
-			p.rateSort = r0.Rate
 		}
 		c, found := byKey[k.c]
 		if !found {
@@ -170,6 +140,47 @@ func buildCurves(rows []results.Row) []*curve {
 			cmp.Compare(a.key.Conns, b.key.Conns), cmp.Compare(a.key.ServerCPUs, b.key.ServerCPUs))
 	})
 	return out
+}
+
+// newCurvePoint summarises the rows of one backend at one open-loop rate:
+// medians over the ok rounds, or over the saturated ones when none is ok.
+// ok is false when neither kind has a row.
+func newCurvePoint(rows []results.Row) (curvePoint, bool) {
+	var ok, sat []results.Row
+	other := 0
+	for _, r := range rows {
+		switch {
+		case r.Status.Counts() && !r.FellBehind():
+			ok = append(ok, r)
+		case r.Status.Counts(), r.Status == results.StatusSaturated:
+			sat = append(sat, r) // not a steady state: the generator or the server fell behind
+		default:
+			other++
+		}
+	}
+	use := ok
+	if len(use) == 0 {
+		use = sat
+	}
+	if len(use) == 0 {
+		return curvePoint{}, false
+	}
+	r0 := use[0]
+	p := curvePoint{
+		rps:       summarize(values(use, getRPS)).median,
+		p50:       summarize(values(use, func(r results.Row) float64 { return float64(r.P50Us) })).median,
+		p99:       summarize(values(use, getP99)).median,
+		p999:      summarize(values(use, func(r results.Row) float64 { return float64(r.P999Us) })).median,
+		saturated: len(ok) == 0, okRounds: len(ok), satRounds: len(sat), excludedNoisyOrFailed: other,
+	}
+	if r0.RateFraction != nil {
+		p.offered = trimFloat(100*(*r0.RateFraction)) + "% of capacity"
+		p.rateSort = *r0.RateFraction * 1e12 // after every absolute rate
+	} else {
+		p.offered = fmtCount(r0.Rate) + " req/s"
+		p.rateSort = r0.Rate
+	}
+	return p, true
 }
 
 func (c *curve) backends() []string {

@@ -20,15 +20,15 @@ td.r,th.r{text-align:right}th{background:#f4f4f4}code{background:#f4f4f4;padding
 blockquote{border-left:4px solid #ddd;margin:1em 0;padding:0 1em;color:#555}
 figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}figcaption{font-size:90%;color:#555}`
 
-// writeHTML renders md, the text of dir/report.md, as dir/report.html: one
-// XHTML file with every plot's SVG inlined and nothing loaded from
+// writeHTML renders d, the blocks of dir/report.md, as dir/report.html:
+// one XHTML file with every plot's SVG inlined and nothing loaded from
 // elsewhere, so it can be mailed or attached as it is.
-func writeHTML(dir string, md []byte) error {
+func writeHTML(dir string, d *doc) error {
 	var b bytes.Buffer
 	b.WriteString("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\" />\n<title>asyncbench report</title>\n<style>\n")
 	b.WriteString(htmlStyle)
 	b.WriteString("\n</style>\n</head>\n<body>\n")
-	if err := mdToHTML(&b, dir, md); err != nil {
+	if err := d.html(&b, dir); err != nil {
 		return err
 	}
 	b.WriteString("</body>\n</html>\n")
@@ -42,7 +42,7 @@ var (
 	codeRe    = regexp.MustCompile("`([^`]+)`")
 )
 
-// mdToHTML renders the markdown subset report.md is written in: headings,
+// mdToHTML renders the markdown subset of mdText blocks: headings,
 // paragraphs, bullet lists, block quotes, pipe tables, plot images with
 // their SVG link, and **bold** and `code` inside text.
 func mdToHTML(b *bytes.Buffer, dir string, md []byte) error {

@@ -71,8 +71,8 @@ func TestWrite(t *testing.T) {
 	}
 
 	links := regexp.MustCompile(`\]\((plots/[^)]+)\)`).FindAllStringSubmatch(report, -1)
-	if len(links) != 16 { // 2 groups × 4 plots × (png + svg)
-		t.Errorf("report links %d plot files, want 16", len(links))
+	if len(links) != 18 { // 2 groups × 4 plots × (png + svg), and the headline's plot again
+		t.Errorf("report links %d plot files, want 18", len(links))
 	}
 	for _, l := range links {
 		checkPlotFile(t, filepath.Join(dir, l[1]))

@@ -305,14 +305,14 @@ func writeTailCalibration(b *bytes.Buffer, cmps []tailComparison) {
 			rng := rand.New(rand.NewPCG(7, 7))
 			want := float64(delay) + float64(ref.Percentile(100*(1-float64(every)/100), rng).Us)
 			got := lab.Percentile(99, rng)
-			mark := "as expected"
+			mark := calExpected
 			if tc.verdict != VerdictHigher {
 				mark = "NOT as expected: the instrument misses a known latency cost"
 			}
 			lines = append(lines, fmt.Sprintf("- %s, %s (one request in %d waits %d µs): p99 %s, ×%.2f [%.2f, %.2f]; computed p99 ≈ %s µs, measured %s — %s",
 				tc.key, mdEscape(tc.label), every, delay, tc.verdict, tc.ratio, tc.lo, tc.hi, fmtUs(want), fmtPercentile(got), mark))
 		case serverOf(lr) == serverOf(rr) && !strings.Contains(tc.label, "handicap") && !strings.Contains(lr.ServerCommand, "-handicap"):
-			mark := "as expected"
+			mark := calExpected
 			if tc.verdict != VerdictNoDifference || tc.lo < calibrationBounds[0] || tc.hi > calibrationBounds[1] {
 				mark = fmt.Sprintf("NOT as expected (want no clear difference with the interval inside [%.2f, %.2f])", calibrationBounds[0], calibrationBounds[1])
 			}

@@ -116,87 +116,115 @@ func DefaultReference(rows []results.Row) string {
 // left with too few rounds may still be decided one way from rounds in
 // which one side was generator-bound (judgeBound).
 func Verdicts(rows []results.Row, reference string) []Verdict {
-	type side struct {
-		label string
-		key   configKey
-	}
-	byRound := map[side]map[int]results.Row{}
-	bound := map[side]map[int]results.Row{} // generator-bound closed-loop rows
-	var labels []string
-	var keys []configKey
-	for _, r := range rows {
-		if r.RateFraction != nil {
-			continue // each backend at its own share of capacity: no equal load to pair
-		}
-		k := configKey{r.Proto, workloadID(r), r.Conns, r.Pipeline, r.Payload, r.Rate}
-		s := side{r.LabelOf(), k}
-		if byRound[s] == nil {
-			byRound[s] = map[int]results.Row{}
-			if !slices.Contains(labels, s.label) {
-				labels = append(labels, s.label)
-			}
-			if !slices.Contains(keys, k) {
-				keys = append(keys, k)
-			}
-		}
-		if r.Status.Counts() {
-			byRound[s][r.Rep] = r
-		}
-		if r.GeneratorBound() && r.Rate == 0 {
-			if bound[s] == nil {
-				bound[s] = map[int]results.Row{}
-			}
-			bound[s][r.Rep] = r
-		}
-	}
-	slices.Sort(labels)
-	slices.SortFunc(keys, func(a, b configKey) int {
-		return cmp.Or(cmp.Compare(a.proto, b.proto), cmp.Compare(a.workload, b.workload),
-			cmp.Compare(a.pipeline, b.pipeline), cmp.Compare(a.rate, b.rate),
-			cmp.Compare(a.payload, b.payload), cmp.Compare(a.conns, b.conns))
-	})
+	p := pairRounds(rows)
 	var out []Verdict
-	for _, k := range keys {
-		ref, ok := byRound[side{reference, k}]
+	for _, k := range p.keys {
+		ref, ok := p.ok[side{reference, k}]
 		if !ok {
 			continue
 		}
-		for _, l := range labels {
-			other, ok := byRound[side{l, k}]
+		for _, l := range p.labels {
+			other, ok := p.ok[side{l, k}]
 			if l == reference || !ok {
 				continue
 			}
-			rounds := slices.Sorted(maps.Keys(other))
 			for _, m := range verdictMetrics {
-				var ratios []float64
-				remeasured := 0
-				for _, rd := range rounds {
-					rr, ok := ref[rd]
-					if !ok {
-						continue
-					}
-					a, b := m.get(other[rd]), m.get(rr)
-					if finite(a) && finite(b) && b > 0 {
-						ratios = append(ratios, a/b)
-						if other[rd].AttemptOf() > 1 || rr.AttemptOf() > 1 {
-							remeasured++
-						}
-					}
-				}
-				v := Verdict{
-					Workload: k.workload, Proto: k.proto, Conns: k.conns, Pipeline: k.pipeline,
-					Rate: k.rate, Payload: k.payload, Metric: m.name, Label: l, Reference: reference,
-					Remeasured: remeasured,
-				}
-				v.Rounds, v.Ratio, v.CILow, v.CIHigh, v.Verdict = judgeRatios(ratios)
+				v := judgePair(k, l, reference, m.name, m.get, other, ref)
 				if m.name == "rps" {
-					judgeBound(&v, ratios, other, ref, bound[side{l, k}], bound[side{reference, k}])
+					judgeBound(&v.Verdict, v.ratios, other, ref, p.bound[side{l, k}], p.bound[side{reference, k}])
 				}
-				out = append(out, v)
+				out = append(out, v.Verdict)
 			}
 		}
 	}
 	return out
+}
+
+// side is one label's rows in one configuration.
+type side struct {
+	label string
+	key   configKey
+}
+
+// pairing holds a run's rows by side and round: ok are the rows that
+// count, bound the generator-bound closed-loop ones; labels are sorted,
+// keys in report order.
+type pairing struct {
+	ok, bound map[side]map[int]results.Row
+	labels    []string
+	keys      []configKey
+}
+
+// pairRounds indexes rows for Verdicts, leaving out rows whose rate was a
+// share of capacity: each backend at its own share, no equal load to pair.
+func pairRounds(rows []results.Row) pairing {
+	p := pairing{ok: map[side]map[int]results.Row{}, bound: map[side]map[int]results.Row{}}
+	for _, r := range rows {
+		if r.RateFraction != nil {
+			continue
+		}
+		k := configKey{r.Proto, workloadID(r), r.Conns, r.Pipeline, r.Payload, r.Rate}
+		s := side{r.LabelOf(), k}
+		if p.ok[s] == nil {
+			p.ok[s] = map[int]results.Row{}
+			if !slices.Contains(p.labels, s.label) {
+				p.labels = append(p.labels, s.label)
+			}
+			if !slices.Contains(p.keys, k) {
+				p.keys = append(p.keys, k)
+			}
+		}
+		if r.Status.Counts() {
+			p.ok[s][r.Rep] = r
+		}
+		if r.GeneratorBound() && r.Rate == 0 {
+			if p.bound[s] == nil {
+				p.bound[s] = map[int]results.Row{}
+			}
+			p.bound[s][r.Rep] = r
+		}
+	}
+	slices.Sort(p.labels)
+	slices.SortFunc(p.keys, func(a, b configKey) int {
+		return cmp.Or(cmp.Compare(a.proto, b.proto), cmp.Compare(a.workload, b.workload),
+			cmp.Compare(a.pipeline, b.pipeline), cmp.Compare(a.rate, b.rate),
+			cmp.Compare(a.payload, b.payload), cmp.Compare(a.conns, b.conns))
+	})
+	return p
+}
+
+// judgedPair is a Verdict with the per-round ratios it was judged from.
+type judgedPair struct {
+	Verdict
+	ratios []float64
+}
+
+// judgePair compares label l with reference on one metric in configuration
+// k from the rounds in which both have a measured, finite value and the
+// reference's is positive.
+func judgePair(k configKey, l, reference, metric string, get func(results.Row) float64, other, ref map[int]results.Row) judgedPair {
+	var ratios []float64
+	remeasured := 0
+	for _, rd := range slices.Sorted(maps.Keys(other)) {
+		rr, ok := ref[rd]
+		if !ok {
+			continue
+		}
+		a, b := get(other[rd]), get(rr)
+		if finite(a) && finite(b) && b > 0 {
+			ratios = append(ratios, a/b)
+			if other[rd].AttemptOf() > 1 || rr.AttemptOf() > 1 {
+				remeasured++
+			}
+		}
+	}
+	v := Verdict{
+		Workload: k.workload, Proto: k.proto, Conns: k.conns, Pipeline: k.pipeline,
+		Rate: k.rate, Payload: k.payload, Metric: metric, Label: l, Reference: reference,
+		Remeasured: remeasured,
+	}
+	v.Rounds, v.Ratio, v.CILow, v.CIHigh, v.Verdict = judgeRatios(ratios)
+	return judgedPair{v, ratios}
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
@@ -327,106 +355,6 @@ func WriteVerdictsCSV(w io.Writer, vs []Verdict) error {
 	return cw.Error()
 }
 
-// metricWords says what a ratio above 1 means for each metric, for the
-// report.
-var metricWords = map[string]string{
-	"rps":                       "throughput",
-	"p99_us":                    "p99 latency",
-	"rss_peak_kib":              "peak RSS",
-	"requests_per_server_cpu_s": "requests per server CPU-second",
-}
-
-// writeGlance writes the "At a glance" lines from the verdicts: per
-// configuration, one line per label and metric that differs, and a count
-// of those with no clear difference or too few rounds.
-func writeGlance(b *bytes.Buffer, vs []Verdict, reference string) {
-	if len(vs) == 0 {
-		fmt.Fprintf(b, "No paired comparison with the reference %s: it has no rows, or nothing else was measured.\n\n", reference)
-		return
-	}
-	if allTooFew(vs) {
-		fmt.Fprintf(b, "No paired verdict: every comparison with **%s** has fewer than %d rounds in which both rows "+
-			"are ok (a 95%% sign-test interval needs %d). The sections below give medians and spreads; "+
-			"run more rounds (`repetitions`) for verdicts.", mdEscape(reference), MinRounds, MinRounds)
-		bound := 0
-		for _, v := range vs {
-			if v.BoundRounds > 0 {
-				bound++
-			}
-		}
-		if bound > 0 {
-			fmt.Fprintf(b, " Generator-bound rounds left %d throughput comparisons undecided: "+
-				"there the bound side's figure is a lower bound, `≥ N` in the tables.", bound)
-		}
-		b.WriteString("\n\n")
-		return
-	}
-	fmt.Fprintf(b, "Each backend against **%s**, round by round: the median of the per-round ratios with its 95%% "+
-		"distribution-free (sign-test) interval, from the rounds where both rows are ok. "+
-		"Also in `verdicts.csv`.\n\n", mdEscape(reference))
-	type cfg struct {
-		title string
-		conns int
-	}
-	var order []cfg
-	by := map[cfg][]Verdict{}
-	for _, v := range vs {
-		k := cfg{groupKey{Proto: v.Proto, Workload: v.Workload, Pipeline: v.Pipeline, Rate: v.Rate, Payload: v.Payload}.Title(), v.Conns}
-		if _, ok := by[k]; !ok {
-			order = append(order, k)
-		}
-		by[k] = append(by[k], v)
-	}
-	for _, k := range order {
-		fmt.Fprintf(b, "**%s, %d connections**\n\n", k.title, k.conns)
-		var same, few []string
-		for _, v := range by[k] {
-			what := v.Label + " " + metricWords[v.Metric]
-			switch {
-			case v.Bound != "":
-				fmt.Fprintf(b, "- %s: %s is %s than %s's, %s\n",
-					mdEscape(v.Label), metricWords[v.Metric], v.Verdict, mdEscape(v.Reference), boundWords(v))
-			case v.Verdict == VerdictHigher || v.Verdict == VerdictLower:
-				fmt.Fprintf(b, "- %s: %s is %s than %s's, ×%.3f (95%% CI %.3f–%.3f, %d rounds%s)\n",
-					mdEscape(v.Label), metricWords[v.Metric], v.Verdict, mdEscape(v.Reference), v.Ratio, v.CILow, v.CIHigh, v.Rounds, remeasuredWords(v))
-			case v.Verdict == VerdictNoDifference:
-				same = append(same, fmt.Sprintf("%s (×%.3f, %.3f–%.3f%s)", what, v.Ratio, v.CILow, v.CIHigh, remeasuredWords(v)))
-			case v.BoundRounds > 0:
-				few = append(few, fmt.Sprintf("%s (%d, and %d with one side generator-bound: its figure is a lower bound, ≥ in the table)", what, v.Rounds, v.BoundRounds))
-			default:
-				few = append(few, fmt.Sprintf("%s (%d)", what, v.Rounds))
-			}
-		}
-		if len(same) > 0 {
-			fmt.Fprintf(b, "- no clear difference: %s\n", mdEscape(joinOr(same, "")))
-		}
-		if len(few) > 0 {
-			fmt.Fprintf(b, "- too few paired rounds (fewer than %d) to judge: %s\n", MinRounds, mdEscape(joinOr(few, "")))
-		}
-		b.WriteString("\n")
-	}
-}
-
-// boundWords renders a verdict decided from generator-bound rounds, e.g.
-// "≥ ×1.400 (95% CI from 1.210, open above: gnet was generator-bound in
-// 2 of 6 rounds, so its throughput there is a lower bound)".
-func boundWords(v Verdict) string {
-	side, cmp, end, open := v.Label, "≥", fmt.Sprintf("from %.3f", v.CILow), "above"
-	if v.Bound == BoundUpper {
-		side, cmp, end, open = v.Reference, "≤", fmt.Sprintf("up to %.3f", v.CIHigh), "below"
-	}
-	return fmt.Sprintf("%s ×%.3f (95%% CI %s, open %s: %s was generator-bound in %d of %d rounds, so its throughput there is a lower bound)",
-		cmp, v.Ratio, end, open, mdEscape(side), v.BoundRounds, v.Rounds)
-}
-
-// remeasuredWords notes the rounds of a verdict that rest on a re-run.
-func remeasuredWords(v Verdict) string {
-	if v.Remeasured == 0 {
-		return ""
-	}
-	return fmt.Sprintf(", %d re-measured", v.Remeasured)
-}
-
 // Options change what WriteWith writes.
 type Options struct {
 	// Reference is the label the verdicts compare every other with;
@@ -500,101 +428,4 @@ func writeVerdictsFile(dir string, vs []Verdict) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
-}
-
-// writeBottlenecks says how many ok cells were limited by what, and what
-// to do about co-limited and generator-bound ones.
-func writeBottlenecks(b *bytes.Buffer, rows []results.Row) {
-	counts := map[string]int{}
-	genBound, known := 0, 0
-	for _, r := range rows {
-		if r.GeneratorBound() {
-			genBound++
-		}
-		if !r.Status.Counts() || r.Bottleneck == "" {
-			continue
-		}
-		counts[r.Bottleneck]++
-		known++
-	}
-	if known == 0 && genBound == 0 {
-		return
-	}
-	fmt.Fprintf(b, "**Bottleneck** (a side counts as CPU-bound at ≥ 90%% of its pinned CPUs): of %d ok rows, "+
-		"%d server-bound, %d co-limited (server and generator both busy), %d latency-bound (neither busy)",
-		known, counts["server"], counts["both"], counts["neither"])
-	if genBound > 0 {
-		fmt.Fprintf(b, "; %d more were generator-bound and are marked saturated: in closed loop the server "+
-			"served at least their throughput, shown as `≥ N` in the tables", genBound)
-	}
-	b.WriteString(".")
-	if counts["both"] > 0 || genBound > 0 {
-		b.WriteString(" Co-limited and generator-bound cells measure the generator as much as the server. " +
-			"To lift the limit, give the generator less work per request or more CPU: pipeline requests " +
-			"(loadgen `-P`, plan key `pipeline`), give it more CPUs (`bench run -gen-cpus`, e.g. `-gen-cpus 1-3` " +
-			"on a larger machine), or drive the server from several machines (the compose profile `distributed`, " +
-			"then `bench merge`).")
-	}
-	b.WriteString("\n\n")
-}
-
-// writeCalibration judges a calibration run — one with a label containing
-// "handicap" — from its throughput and server-CPU verdicts: every other
-// label on the reference's backend must show no clear difference (the
-// instrument does not invent differences), and the handicapped one must
-// come out lower (it finds a known one). Nothing is written for other
-// runs.
-func writeCalibration(b *bytes.Buffer, rows []results.Row, vs []Verdict, reference string) {
-	backendOf := map[string]string{}
-	delayed := map[string]bool{} // labels with a latency handicap: see writeTailCalibration
-	handicap := false
-	for _, r := range rows {
-		backendOf[r.LabelOf()] = serverOf(r)
-		handicap = handicap || strings.Contains(r.LabelOf(), "handicap")
-		if d, _ := delayHandicap(r.ServerCommand); d > 0 {
-			delayed[r.LabelOf()] = true
-		}
-	}
-	if !handicap {
-		return
-	}
-	b.WriteString("**Calibration** (same server against itself must show no clear difference; the handicap must be found):\n\n")
-	for _, v := range vs {
-		if v.Metric != "rps" && v.Metric != "requests_per_server_cpu_s" || delayed[v.Label] {
-			continue
-		}
-		var want string
-		switch {
-		case strings.Contains(v.Label, "handicap"):
-			want = VerdictLower
-		case backendOf[v.Label] == backendOf[reference]:
-			want = VerdictNoDifference
-		default:
-			continue
-		}
-		if v.Rounds == 0 {
-			continue // not measured
-		}
-		mark := "as expected"
-		switch {
-		case v.Verdict == VerdictTooFewRounds:
-			mark = "cannot tell yet"
-		case v.Verdict != want:
-			mark = "NOT as expected: the instrument cannot be trusted here"
-		}
-		fmt.Fprintf(b, "- %s, %d connections, %s vs %s, %s: %s (×%.3f, %d rounds) — %s\n",
-			v.Workload, v.Conns, mdEscape(v.Label), mdEscape(v.Reference), metricWords[v.Metric], v.Verdict, v.Ratio, v.Rounds, mark)
-	}
-	b.WriteString("\n")
-}
-
-// allTooFew reports whether no verdict had enough rounds to judge, so that
-// "At a glance" says so once instead of once per comparison.
-func allTooFew(vs []Verdict) bool {
-	for _, v := range vs {
-		if v.Verdict == VerdictHigher || v.Verdict == VerdictLower || v.Verdict == VerdictNoDifference {
-			return false
-		}
-	}
-	return true
 }
