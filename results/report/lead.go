@@ -51,8 +51,11 @@ type lead struct {
 	reference string
 	verdicts  []Verdict
 	checks    []calCheck // of a calibration run
-	head      *headline  // nil when no group has an ok row
-	leftOut   []leftOut
+	// tailChecks are the outcomes of the latency calibration checks
+	// (writeTailCalibration): calExpected or calNotExpected.
+	tailChecks []string
+	head       *headline // nil when no group has an ok row
+	leftOut    []leftOut
 }
 
 // headline is the run's main comparison: one group at one connection
@@ -331,14 +334,17 @@ func (l *lead) verdictSentence() string {
 // calibrationSentence counts the calibration checks by outcome; empty
 // for a run that is not a calibration.
 func (l *lead) calibrationSentence() string {
-	if len(l.checks) == 0 {
+	if len(l.checks)+len(l.tailChecks) == 0 {
 		return ""
 	}
 	n := map[string]int{}
 	for _, c := range l.checks {
 		n[c.mark]++
 	}
-	s := fmt.Sprintf("Calibration: %d of %d checks as expected", n[calExpected], len(l.checks))
+	for _, mark := range l.tailChecks {
+		n[mark]++
+	}
+	s := fmt.Sprintf("Calibration: %d of %d checks as expected", n[calExpected], len(l.checks)+len(l.tailChecks))
 	if k := n[calNotExpected]; k > 0 {
 		s += fmt.Sprintf(", **%d not as expected**", k)
 	}

@@ -93,3 +93,19 @@ func TestReportLeads(t *testing.T) {
 		at += i + len(w)
 	}
 }
+
+// TestCalibrationSentenceCountsLatency: the lead counts the latency
+// calibration checks with the throughput ones, so a failed A/A p99 check
+// is never hidden behind "all as expected".
+func TestCalibrationSentenceCountsLatency(t *testing.T) {
+	l := &lead{checks: []calCheck{{mark: calExpected}, {mark: calExpected}}, tailChecks: []string{calExpected, calNotExpected}}
+	if got, want := l.calibrationSentence(), "Calibration: 3 of 4 checks as expected, **1 not as expected**."; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if got := (&lead{tailChecks: []string{calExpected}}).calibrationSentence(); got != "Calibration: 1 of 1 checks as expected." {
+		t.Fatalf("latency checks alone: %q", got)
+	}
+	if got := (&lead{}).calibrationSentence(); got != "" {
+		t.Fatalf("no checks: %q", got)
+	}
+}

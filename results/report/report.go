@@ -58,7 +58,7 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	writeLittleNote(&body, rows)
 	writeCalibration(&body, rows, verdicts, opts.Reference)
 	writeBottlenecks(&body, rows)
-	writeTails(&body, dir, rows, opts.Reference)
+	l.tailChecks = writeTails(&body, dir, rows, opts.Reference)
 	if err := writeSections(&body, dir, rows, styles); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

@@ -223,11 +223,12 @@ func tailCause(tc tailComparison, reps []int) string {
 func fmtUs(x float64) string { return strconv.FormatFloat(x, 'f', 0, 64) }
 
 // writeTails writes the section "Latency tails" for the open-loop cells of
-// rows (nothing when there are none).
-func writeTails(b *bytes.Buffer, dir string, rows []results.Row, reference string) {
+// rows (nothing when there are none) and returns the outcomes of its
+// latency calibration checks (see writeTailCalibration).
+func writeTails(b *bytes.Buffer, dir string, rows []results.Row, reference string) (calibration []string) {
 	cells, skipped := collectTails(dir, rows)
 	if len(cells) == 0 {
-		return
+		return nil
 	}
 	b.WriteString("## Latency tails (open loop)\n\n")
 	b.WriteString("p99 and p99.9 of each label's rounds summed (exact: histograms added, never averaged), with a 95% interval from a two-stage bootstrap: rounds drawn with replacement, then each drawn round's 1 s intervals. Rounds carry the differences between server processes, intervals keep a burst (a GC cycle, a scheduling stall) whole. ⚠ marks a percentile with fewer than ")
@@ -267,10 +268,11 @@ func writeTails(b *bytes.Buffer, dir string, rows []results.Row, reference strin
 		}
 		b.WriteString("\n")
 	}
-	writeTailCalibration(b, cmps)
+	calibration = writeTailCalibration(b, cmps)
 	for _, s := range skipped {
 		fmt.Fprintf(b, "> not read: %s\n\n", s)
 	}
+	return calibration
 }
 
 // calibrationBounds is where the A/A p99 ratio's interval must lie for the
@@ -285,8 +287,9 @@ var calibrationBounds = [2]float64{0.85, 1.18}
 // distribution: with one request in N delayed by D and N < 100, the
 // slowest 1% are delayed ones, so p99 ≈ D + the reference's percentile
 // 100·(1 − N/100) (the delayed requests' own latency, at the share of them
-// that the top 1% leaves below).
-func writeTailCalibration(b *bytes.Buffer, cmps []tailComparison) {
+// that the top 1% leaves below). It returns each check's outcome
+// (calExpected or calNotExpected), for the report's lead.
+func writeTailCalibration(b *bytes.Buffer, cmps []tailComparison) (outcomes []string) {
 	var lines []string
 	for _, tc := range cmps {
 		if tc.verdict == VerdictTooFewRounds {
@@ -305,26 +308,30 @@ func writeTailCalibration(b *bytes.Buffer, cmps []tailComparison) {
 			rng := rand.New(rand.NewPCG(7, 7))
 			want := float64(delay) + float64(ref.Percentile(100*(1-float64(every)/100), rng).Us)
 			got := lab.Percentile(99, rng)
-			mark := calExpected
+			mark, outcome := calExpected, calExpected
 			if tc.verdict != VerdictHigher {
-				mark = "NOT as expected: the instrument misses a known latency cost"
+				mark, outcome = "NOT as expected: the instrument misses a known latency cost", calNotExpected
 			}
+			outcomes = append(outcomes, outcome)
 			lines = append(lines, fmt.Sprintf("- %s, %s (one request in %d waits %d µs): p99 %s, ×%.2f [%.2f, %.2f]; computed p99 ≈ %s µs, measured %s — %s",
 				tc.key, mdEscape(tc.label), every, delay, tc.verdict, tc.ratio, tc.lo, tc.hi, fmtUs(want), fmtPercentile(got), mark))
 		case serverOf(lr) == serverOf(rr) && !strings.Contains(tc.label, "handicap") && !strings.Contains(lr.ServerCommand, "-handicap"):
-			mark := calExpected
+			mark, outcome := calExpected, calExpected
 			if tc.verdict != VerdictNoDifference || tc.lo < calibrationBounds[0] || tc.hi > calibrationBounds[1] {
 				mark = fmt.Sprintf("NOT as expected (want no clear difference with the interval inside [%.2f, %.2f])", calibrationBounds[0], calibrationBounds[1])
+				outcome = calNotExpected
 			}
+			outcomes = append(outcomes, outcome)
 			lines = append(lines, fmt.Sprintf("- %s, %s vs %s (same server): p99 %s, ×%.2f [%.2f, %.2f] — %s",
 				tc.key, mdEscape(tc.label), mdEscape(tc.reference), tc.verdict, tc.ratio, tc.lo, tc.hi, mark))
 		}
 	}
 	if len(lines) == 0 {
-		return
+		return nil
 	}
 	b.WriteString("**Latency calibration** (the same server against itself must show no clear p99 difference; a known latency cost must be found):\n\n")
 	b.WriteString(strings.Join(lines, "\n") + "\n\n")
+	return outcomes
 }
 
 // anyRow returns one of c's rows (the lowest round).
