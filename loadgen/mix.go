@@ -1,60 +1,16 @@
 package loadgen
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"strconv"
-	"strings"
+
+	"github.com/asyncbench/asyncbench/loadgen/mix"
 )
 
-// MixEntry is one entry of a weighted request mix: a path (with its query)
-// sent as written, and its relative weight.
-type MixEntry struct {
-	Path   string
-	Weight int
-}
+// MixEntry is one entry of a request mix.
+type MixEntry = mix.Entry
 
-// Limits of a mix.
-const (
-	maxMixEntries = 1000
-	maxMixWeight  = 1 << 30
-)
-
-// ParseMix parses 'PATH:WEIGHT,PATH:WEIGHT,…'. The last ':' of each entry
-// separates the weight, so a path may hold ':' but not ','. Weights are
-// positive integers; paths start with '/' and hold no spaces, control
-// characters or line breaks.
-func ParseMix(s string) ([]MixEntry, error) {
-	if s == "" {
-		return nil, fmt.Errorf("mix: empty")
-	}
-	parts := strings.Split(s, ",")
-	if len(parts) > maxMixEntries {
-		return nil, fmt.Errorf("mix: %d entries, at most %d", len(parts), maxMixEntries)
-	}
-	es := make([]MixEntry, 0, len(parts))
-	for _, p := range parts {
-		i := strings.LastIndexByte(p, ':')
-		if i < 0 {
-			return nil, fmt.Errorf("mix entry %q: want PATH:WEIGHT", p)
-		}
-		path, ws := p[:i], p[i+1:]
-		w, err := strconv.Atoi(ws)
-		if err != nil || w < 1 || w > maxMixWeight {
-			return nil, fmt.Errorf("mix entry %q: weight must be an integer in [1, %d], got %q", p, maxMixWeight, ws)
-		}
-		if !strings.HasPrefix(path, "/") {
-			return nil, fmt.Errorf("mix entry %q: path must start with '/'", p)
-		}
-		for _, c := range []byte(path) {
-			if c <= ' ' || c == 0x7f {
-				return nil, fmt.Errorf("mix entry %q: path must not contain spaces or control characters", p)
-			}
-		}
-		es = append(es, MixEntry{Path: path, Weight: w})
-	}
-	return es, nil
-}
+// ParseMix parses a -mix spec; mix.Parse says what it accepts.
+func ParseMix(s string) ([]MixEntry, error) { return mix.Parse(s) }
 
 // picker draws mix entries by weight from a generator seeded with the run's
 // seed and the connection's index, so a run repeats its draws connection by

@@ -15,9 +15,9 @@ import (
 
 func TestParseMix(t *testing.T) {
 	good := map[string][]MixEntry{
-		"/plaintext:99,/cpu?us=1000:1": {{"/plaintext", 99}, {"/cpu?us=1000", 1}},
-		"/a:b:3":                       {{"/a:b", 3}},
-		"/:1":                          {{"/", 1}},
+		"/plaintext:99,/cpu?us=1000:1": {{Path: "/plaintext", Weight: 99}, {Path: "/cpu?us=1000", Weight: 1}},
+		"/a:b:3":                       {{Path: "/a:b", Weight: 3}},
+		"/:1":                          {{Path: "/", Weight: 1}},
 	}
 	for in, want := range good {
 		got, err := ParseMix(in)
@@ -59,7 +59,7 @@ func TestPickerFollowsWeights(t *testing.T) {
 		}
 	}
 	seq := func(seed uint64, id int) []int {
-		p := newPicker(cumulative([]MixEntry{{"/a", 1}, {"/b", 1}, {"/c", 2}}), seed, id)
+		p := newPicker(cumulative([]MixEntry{{Path: "/a", Weight: 1}, {Path: "/b", Weight: 1}, {Path: "/c", Weight: 2}}), seed, id)
 		s := make([]int, 200)
 		for i := range s {
 			s[i] = p.next()

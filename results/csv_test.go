@@ -265,7 +265,7 @@ func TestOpenCSVUpgradesOlderSchema(t *testing.T) {
 	w.Close()
 	f, _ := os.Open(path)
 	defer f.Close()
-	hdr, all, err := readCSV(f, io.Discard)
+	hdr, all, err := rowTable.read(f, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ type SLORow struct {
 	Close *bool `csv:"close"`
 }
 
-var sloTable = newTable[SLORow]()
+var sloTable = newTable[SLORow]("an SLO CSV")
 
 // WriteSLOFile replaces path with rows as CSV under a header.
 func WriteSLOFile(path string, rows []SLORow) error {
@@ -55,7 +55,7 @@ func ReadSLOFile(dir string, warn io.Writer) ([]SLORow, error) {
 		return nil, err
 	}
 	defer f.Close()
-	_, rows, err := sloTable.read(f, warn)
+	rows, err := sloTable.readAll(f, warn)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", SLOFile, err)
 	}

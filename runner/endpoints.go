@@ -6,7 +6,7 @@ import (
 )
 
 // EndpointWriter receives the per-endpoint rows of one cell repetition;
-// *results.EndpointWriter is one.
+// *results.AppendTable[results.EndpointRow] is one.
 type EndpointWriter interface {
 	Write([]results.EndpointRow) error
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/asyncbench/asyncbench/backends"
+	"github.com/asyncbench/asyncbench/loadgen/mix"
 	"github.com/asyncbench/asyncbench/loadgen/summary"
 )
 
@@ -24,17 +25,13 @@ import (
 //	mix:SPEC  a weighted mix of paths, e.g. mix:/plaintext:99,/cpu?us=1000:1;
 //	          the generator gets -mix SPEC -seed S (see Cell.Seed)
 //
-// N is 0 to backends.MaxWorkMicros. In a SPEC every entry is PATH:WEIGHT,
-// the path starts with '/' and the weight is a positive integer up to
-// MaxMixWeight; /delay and /cpu paths must carry a valid us=.
+// N is 0 to backends.MaxWorkMicros. A SPEC is read by mix.Parse, as the
+// generator reads its -mix, so a mix that validates here runs there.
 const (
 	WorkloadDelay = "delay"
 	WorkloadCPU   = "cpu"
 	WorkloadMix   = "mix"
 )
-
-// MaxMixWeight bounds one weight of a mix.
-const MaxMixWeight = 1_000_000
 
 // MaxDialRate bounds the plan's dial_rate (new connections per second).
 const MaxDialRate = 1_000_000
@@ -68,7 +65,7 @@ func ParseWorkload(name string) (Workload, error) {
 			HandlerUs: us, Spec: name,
 		}, nil
 	case kind == WorkloadMix:
-		entries, err := ParseMix(param)
+		entries, err := mix.Parse(param)
 		if err != nil {
 			return Workload{}, fmt.Errorf("workload %q: %v", name, err)
 		}
@@ -121,42 +118,6 @@ func parseMicros(s string) (int, error) {
 		return 0, fmt.Errorf("N must be an integer from 0 to %d µs, got %q", backends.MaxWorkMicros, s)
 	}
 	return n, nil
-}
-
-// MixEntry is one entry of a request mix.
-type MixEntry struct {
-	Path   string // path and query, exactly as written
-	Weight int
-}
-
-// ParseMix parses a mix SPEC: comma-separated PATH:WEIGHT entries (the
-// weight after the last colon of the entry).
-func ParseMix(spec string) ([]MixEntry, error) {
-	if spec == "" {
-		return nil, errors.New("empty mix; want PATH:WEIGHT,PATH:WEIGHT")
-	}
-	var out []MixEntry
-	for _, e := range strings.Split(spec, ",") {
-		i := strings.LastIndexByte(e, ':')
-		if i < 0 {
-			return nil, fmt.Errorf("mix entry %q: want PATH:WEIGHT", e)
-		}
-		path, ws := e[:i], e[i+1:]
-		if !strings.HasPrefix(path, "/") || strings.ContainsFunc(path, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-			return nil, fmt.Errorf("mix entry %q: the path must start with '/' and hold no spaces or control characters", e)
-		}
-		w, err := strconv.Atoi(ws)
-		if err != nil || w < 1 || w > MaxMixWeight || strings.HasPrefix(ws, "+") {
-			return nil, fmt.Errorf("mix entry %q: the weight must be an integer from 1 to %d", e, MaxMixWeight)
-		}
-		if p, q, _ := strings.Cut(path, "?"); p == backends.DelayPath || p == backends.CPUPath {
-			if _, ok := backends.ParseMicros([]byte(q)); !ok {
-				return nil, fmt.Errorf("mix entry %q: %s needs us=N with N from 0 to %d", e, p, backends.MaxWorkMicros)
-			}
-		}
-		out = append(out, MixEntry{Path: path, Weight: w})
-	}
-	return out, nil
 }
 
 // Seed is the seed of a mix cell's random draws: its repetition number.

@@ -22,7 +22,7 @@ func TestRunSchedulingPrograms(t *testing.T) {
 	}
 	out := t.TempDir()
 	without := fakechild.BinDir(t, "server", "loadgen", "cepoll")
-	f := runFlags{plan: "scheduling", out: out, server: filepath.Join(without, "server"), loadgen: filepath.Join(without, "loadgen"), startTimeout: runner.DefaultStartTimeout}
+	f := runFlags{plan: "scheduling", cellFlags: cellFlags{out: out, server: filepath.Join(without, "server"), loadgen: filepath.Join(without, "loadgen"), startTimeout: runner.DefaultStartTimeout}}
 	var stderr bytes.Buffer
 	_, err := newConfig(context.Background(), &f, &stderr)
 	want := "backend cthreads: " + filepath.Join(without, "cthreads") + " not found: run make build (it needs a C compiler: apt-get install gcc)"

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -44,14 +45,37 @@ failed, 130 interrupted.
 
 // runFlags are the flags of bench run.
 type runFlags struct {
-	plan, out, resume      string
-	runID                  string
-	server, loadgen        string
-	serverCPUs, genCPUs    string
+	cellFlags
+	plan, resume           string
 	duration, warmup       time.Duration
-	startTimeout           time.Duration
-	quietWait              time.Duration
 	planSet, durSet, wuSet bool
+}
+
+// cellFlags are the flags bench run and bench slo share: where the run
+// directory goes, the binaries, the CPUs and the waits around each cell.
+type cellFlags struct {
+	out, runID          string
+	server, loadgen     string
+	serverCPUs, genCPUs string
+	startTimeout        time.Duration
+	quietWait           time.Duration
+}
+
+// register adds the flags to fs.
+func (f *cellFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.out, "out", filepath.Join("results", "runs"), "runs go in `DIR`/<run-id>; DIR/latest links to the newest")
+	fs.StringVar(&f.runID, "run-id", "", "name of the run directory (default: UTC start time, e.g. 20261125T203000Z)")
+	fs.StringVar(&f.server, "server", "", "server binary (default: next to bench)")
+	fs.StringVar(&f.loadgen, "loadgen", "", "loadgen binary (default: next to bench)")
+	fs.StringVar(&f.serverCPUs, "server-cpus", "", "CPU list for the server, e.g. 0 or 0-1 (default: first available CPU)")
+	fs.StringVar(&f.genCPUs, "gen-cpus", "", "CPU list for the generator, e.g. 1 or 2,3 (default: second available CPU)")
+	fs.DurationVar(&f.startTimeout, "start-timeout", runner.DefaultStartTimeout, "how long a server may take to print its listening line")
+	fs.DurationVar(&f.quietWait, "quiet-wait", 0, "before each cell, wait up to `D` for a quiet second on the pinned CPUs (0 = do not wait)")
+}
+
+// plainRunID reports whether id, when set, is a plain directory name.
+func plainRunID(id string) bool {
+	return id == "" || (!strings.ContainsAny(id, `/\`) && !strings.HasPrefix(id, ".") && id != "latest")
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -65,18 +89,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func parseRunFlags(args []string, stdout io.Writer) (runFlags, error) {
 	var f runFlags
 	fs := newFlagSet("run", "[flags]", runDoc)
+	f.register(fs)
 	fs.StringVar(&f.plan, "plan", "quick", "built-in plan name ("+strings.Join(plans.Names(), ", ")+") or a YAML/JSON plan file")
-	fs.StringVar(&f.out, "out", filepath.Join("results", "runs"), "runs go in `DIR`/<run-id>; DIR/latest links to the newest")
-	fs.StringVar(&f.runID, "run-id", "", "name of the run directory (default: UTC start time, e.g. 20261125T203000Z)")
 	fs.StringVar(&f.resume, "resume", "", "continue the run in `DIR`: skip cells done there (ok or saturated), append the rest")
-	fs.StringVar(&f.server, "server", "", "server binary (default: next to bench)")
-	fs.StringVar(&f.loadgen, "loadgen", "", "loadgen binary (default: next to bench)")
-	fs.StringVar(&f.serverCPUs, "server-cpus", "", "CPU list for the server, e.g. 0 or 0-1 (default: first available CPU)")
-	fs.StringVar(&f.genCPUs, "gen-cpus", "", "CPU list for the generator, e.g. 1 or 2,3 (default: second available CPU)")
 	fs.DurationVar(&f.duration, "duration", 0, "override the plan's measured window")
 	fs.DurationVar(&f.warmup, "warmup", 0, "override the plan's warm-up")
-	fs.DurationVar(&f.startTimeout, "start-timeout", runner.DefaultStartTimeout, "how long a server may take to print its listening line")
-	fs.DurationVar(&f.quietWait, "quiet-wait", 0, "before each cell, wait up to `D` for a quiet second on the pinned CPUs (0 = do not wait)")
 	if err := parse(fs, args, stdout); err != nil {
 		return f, err
 	}
@@ -92,7 +109,7 @@ func (f *runFlags) check() error {
 	switch {
 	case f.resume != "" && (f.planSet || f.durSet || f.wuSet || f.runID != ""):
 		return usagef("run", "-resume takes the plan from DIR/plan.yaml; drop -plan, -duration, -warmup and -run-id")
-	case f.runID != "" && (strings.ContainsAny(f.runID, `/\`) || strings.HasPrefix(f.runID, ".") || f.runID == "latest"):
+	case !plainRunID(f.runID):
 		return usagef("run", "-run-id %q: want a plain directory name", f.runID)
 	case f.durSet && f.duration <= 0:
 		return usagef("run", "-duration must be positive")

@@ -80,14 +80,7 @@ func parseSLOFlags(args []string, stdout io.Writer) (sloFlags, error) {
 	fs.DurationVar(&f.run.duration, "duration", 3*time.Second, "measured window of every search step")
 	fs.DurationVar(&f.confirm, "confirm-duration", 0, "measured window `D` of a confirmation's first run (default 2 × -duration)")
 	fs.DurationVar(&f.run.warmup, "warmup", time.Second, "warm-up of every step")
-	fs.StringVar(&f.run.out, "out", filepath.Join("results", "runs"), "the run goes in `DIR`/<run-id>; DIR/latest links to it")
-	fs.StringVar(&f.run.runID, "run-id", "", "name of the run directory (default: UTC start time)")
-	fs.StringVar(&f.run.server, "server", "", "server binary (default: next to bench)")
-	fs.StringVar(&f.run.loadgen, "loadgen", "", "loadgen binary (default: next to bench)")
-	fs.StringVar(&f.run.serverCPUs, "server-cpus", "", "CPU list for the server (default: first available CPU)")
-	fs.StringVar(&f.run.genCPUs, "gen-cpus", "", "CPU list for the generator (default: second available CPU)")
-	fs.DurationVar(&f.run.startTimeout, "start-timeout", runner.DefaultStartTimeout, "how long a server may take to print its listening line")
-	fs.DurationVar(&f.run.quietWait, "quiet-wait", 0, "before each step, wait up to `D` for a quiet second on the pinned CPUs")
+	f.run.register(fs)
 	if err := parse(fs, args, stdout); err != nil {
 		return f, err
 	}
@@ -112,7 +105,7 @@ func parseSLOFlags(args []string, stdout io.Writer) (sloFlags, error) {
 		return f, usagef("slo", "want 1 ≤ -min-rate ≤ -max-rate ≤ %d", runner.MaxRate)
 	case f.start > 0 && (f.start < f.minRate || f.start > f.maxRate):
 		return f, usagef("slo", "-start must lie within -min-rate and -max-rate")
-	case f.run.runID != "" && (strings.ContainsAny(f.run.runID, `/\`) || strings.HasPrefix(f.run.runID, ".") || f.run.runID == "latest"):
+	case !plainRunID(f.run.runID):
 		return f, usagef("slo", "-run-id %q: want a plain directory name", f.run.runID)
 	}
 	return f, nil

@@ -1,9 +1,10 @@
 // Command server runs one backend on one protocol until SIGINT or SIGTERM:
 //
-//	server -backend fasthttp|gnet|gnet-pool|nbio|netpoll|stdlib|threads -proto http|echo -addr HOST:PORT [-handicap-cpu-us N] [-handicap-delay-us D -handicap-delay-every N] [-runtime-metrics PATH] [-nbio-mode MODE]
+//	server -backend NAME -proto http|echo -addr HOST:PORT [-handicap-cpu-us N] [-handicap-delay-us D -handicap-delay-every N] [-runtime-metrics PATH] [-nbio-mode MODE]
 //
-// It prints "listening on HOST:PORT" once it accepts connections, and
-// nothing per request.
+// NAME is a backend of backends.Catalog that is not a separate program
+// (server -h lists the catalog). It prints "listening on HOST:PORT" once
+// it accepts connections, and nothing per request.
 //
 // -runtime-metrics PATH answers window marks on a unix socket at PATH
 // (package rtmetrics): loadgen -mark-socket opens a window when its
