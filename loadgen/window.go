@@ -261,9 +261,9 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 	}
 	sum.Requests = st.requests
 	sum.ErrorKinds = make(map[string]uint64, numErrKinds)
-	for k, n := range st.errs {
-		sum.ErrorKinds[ErrKind(k).String()] = n
-		sum.Errors += n
+	for k := range ErrKinds() {
+		sum.ErrorKinds[ErrKindName(k)] = st.errs[k]
+		sum.Errors += st.errs[k]
 	}
 	sum.DurationSeconds = m.end.Sub(m.start).Seconds()
 	sum.Churn, sum.Dials = cfg.Churn, st.dials
