@@ -150,6 +150,26 @@ func (c Config) Validate() error {
 		return err
 	}
 	c = c.withDefaults()
+	if err := c.checkFields(t); err != nil {
+		return err
+	}
+	if err := c.checkEngine(); err != nil {
+		return err
+	}
+	if err := c.checkModes(t); err != nil {
+		return err
+	}
+	for _, ip := range c.SourceIPs {
+		if !ip.IsValid() {
+			return errors.New("invalid source address")
+		}
+	}
+	return nil
+}
+
+// checkFields reports the first field of c (with defaults applied) out of
+// its range or not applying to target t, or nil.
+func (c Config) checkFields(t Target) error {
 	switch {
 	case c.Conns < 1 || c.Conns > maxConns:
 		return fmt.Errorf("connections must be in [1, %d], got %d", maxConns, c.Conns)
@@ -176,6 +196,11 @@ func (c Config) Validate() error {
 	case c.ServerPID < 0:
 		return fmt.Errorf("server pid must be positive, got %d", c.ServerPID)
 	}
+	return nil
+}
+
+// checkEngine reports an engine that is unknown or not available here.
+func (c Config) checkEngine() error {
 	switch c.Engine {
 	case EngineAuto, "auto", summary.EngineGoroutines:
 	case summary.EngineEpoll:
@@ -185,6 +210,13 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("unknown engine %q (valid: auto, goroutines, epoll)", c.Engine)
 	}
+	return nil
+}
+
+// checkModes reports the first problem with the mix, the ramp, an idle run
+// or churn of c (with defaults applied) against target t: each applies to
+// some targets and settings only.
+func (c Config) checkModes(t Target) error {
 	if c.Mix != "" {
 		if _, err := ParseMix(c.Mix); err != nil {
 			return err
@@ -230,11 +262,6 @@ func (c Config) Validate() error {
 			return fmt.Errorf("churn sends one request per connection: pipeline must be 1, got %d", c.Pipeline)
 		case c.Idle:
 			return errors.New("churn and idle do not combine: an idle run holds its connections open")
-		}
-	}
-	for _, ip := range c.SourceIPs {
-		if !ip.IsValid() {
-			return errors.New("invalid source address")
 		}
 	}
 	return nil

@@ -3,44 +3,11 @@ package loadgen
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"strconv"
 	"sync"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
-)
-
-// ErrKind classifies a failed request or connection.
-type ErrKind int
-
-// Error kinds, in the order they are reported.
-const (
-	ErrConnect  ErrKind = iota // dial failed
-	ErrRead                    // read failed or the server closed with requests outstanding
-	ErrWrite                   // write failed
-	ErrTimeout                 // no response within the timeout
-	ErrStatus                  // HTTP status outside 2xx
-	ErrMismatch                // echoed bytes or body length differ from what was sent
-	ErrProtocol                // response could not be parsed, or arrived unasked
-	numErrKinds
-)
-
-var errKindNames = [numErrKinds]string{"connect", "read", "write", "timeout", "status", "mismatch", "protocol"}
-
-// String returns the name used in summaries.
-func (k ErrKind) String() string {
-	if k < 0 || k >= numErrKinds {
-		return "none"
-	}
-	return errKindNames[k]
-}
-
-// Run phases, stored in shared.phase.
-const (
-	phaseWarmup int32 = iota
-	phaseMeasure
-	phaseStop
 )
 
 // Histogram range: 1 µs to 1 hour, 3 significant digits.
@@ -84,7 +51,7 @@ type connStats struct {
 	slotsSent    uint64 // open loop: schedule slots sent in the measured window
 	windowFull   uint64 // open loop: slots that came due while the window was full
 	dials        uint64 // connections opened in the measured window (by the engine, after the start)
-	errs         [numErrKinds]uint64
+	errs         errCounts
 }
 
 // conn is the request state of one connection that both engines share:
@@ -198,10 +165,10 @@ const (
 )
 
 // retry returns how long to wait before re-dialling after an error of kind:
-// nothing after an orderly close asked for by the server (errKindNone),
-// else the next step of the backoff.
+// nothing after an orderly close asked for by the server (ErrNone), else
+// the next step of the backoff.
 func (c *conn) retry(kind ErrKind) time.Duration {
-	if kind == errKindNone {
+	if kind == ErrNone {
 		c.backoff = 0
 	} else {
 		c.backoff = min(max(2*c.backoff, minBackoff), maxBackoff)
@@ -212,7 +179,7 @@ func (c *conn) retry(kind ErrKind) time.Duration {
 // counts reports whether an error seen in phase ph belongs to the measured
 // window: during measurement and before a request limit (-n) was reached, so
 // responses still in flight after the last counted request add no errors.
-func (s *shared) counts(ph int32) bool {
+func (s *shared) counts(ph runPhase) bool {
 	return ph == phaseMeasure && (s.requestLimit == 0 || s.requestsLeft.Load() > 0)
 }
 
@@ -222,11 +189,10 @@ func (s *shared) limitReached() bool {
 	return s.requestLimit > 0 && s.requestsLeft.Load() <= 0
 }
 
-// errKindNone marks an orderly reconnect that is not an error.
-const errKindNone ErrKind = -1
-
+// fail counts an error of kind that ends the connection, if it belongs to
+// the measured window; ErrNone counts nothing.
 func (c *conn) fail(kind ErrKind) {
-	if kind >= 0 && c.s.counts(c.s.phase.Load()) {
+	if kind != ErrNone && c.s.counts(c.s.phase.Load()) {
 		c.countErr(kind)
 		if c.epSt != nil {
 			c.epSt[c.failedEp()].errors++
@@ -295,7 +261,7 @@ func (c *conn) reset() {
 // response that made room (freedNs) to the send, is the generator's own
 // delay (its CPU, its timer): ownLag records it, and only it makes a run
 // saturated (see judgeSchedule).
-func (c *conn) take(now int64, ph int32) int {
+func (c *conn) take(now int64, ph runPhase) int {
 	p := c.s.cfg.Pipeline
 	k := 0
 	if !c.s.open {
@@ -330,7 +296,7 @@ func (c *conn) take(now int64, ph int32) int {
 // while it could not send them (its window full, or with churn the
 // connection busy). Every such slot counts once, however many times the
 // connection is found busy.
-func (c *conn) countFull(now int64, ph int32) {
+func (c *conn) countFull(now int64, ph runPhase) {
 	from := max(c.nextSlot, c.fullUpTo)
 	if to := c.sched.DueBy(time.Duration(now)); to > from {
 		c.fullUpTo = to
@@ -393,222 +359,6 @@ func (c *conn) record(now, due, sent int64, ep int) {
 		c.lag.RecordValue(usec(sent - due))
 		c.st.sends++
 	}
-}
-
-// maxBuffered is the most a response may occupy in a connection's read
-// buffer: a header section of up to maxResponseHeader and a chunked body (or
-// a Content-Length body that is checked against -body) of up to MaxBody,
-// with room to spare. Content-Length bodies that are not checked are
-// discarded as they arrive, so their size is limited only by
-// maxResponseBody.
-const maxBuffered = 2*maxResponseHeader + 2*MaxBody
-
-// consumeHTTP handles every complete response in rbuf.
-func (c *conn) consumeHTTP(now int64, ph int32) (ErrKind, error) {
-	s := c.s
-	if ph == phaseMeasure && s.hlog {
-		c.hmu.Lock()
-		defer c.hmu.Unlock()
-	}
-	off := 0
-	if c.skip > 0 { // the rest of a body being discarded
-		m := min(c.skip, c.rlen)
-		c.skip -= m
-		off = m
-		if c.skip == 0 {
-			if kind, err := c.complete(now, ph, c.skipVerdict, c.skipClose); err != nil {
-				return kind, err
-			}
-		}
-	}
-	for off < c.rlen {
-		if c.count == 0 {
-			return ErrProtocol, errUnasked
-		}
-		r, n, err := ParseResponse(c.rbuf[off:c.rlen])
-		if err != nil {
-			return ErrProtocol, err
-		}
-		if n == 0 {
-			if r.BodyOff > 0 && !r.Chunked && off+r.BodyOff+r.BodyLen > len(c.rbuf) &&
-				(s.body == nil || r.BodyLen != len(s.body)) {
-				// A body too large to buffer and not to be compared byte
-				// for byte: judge it now, discard it as it arrives.
-				have := c.rlen - off - r.BodyOff
-				c.skip = r.BodyLen - have
-				c.skipVerdict, c.skipClose = c.judge(r, nil), r.Close
-				c.rlen = 0
-				return 0, nil
-			}
-			break
-		}
-		off += n
-		switch {
-		case r.Status < 200: // interim (100 Continue, 103 Early Hints): the final response follows
-			continue
-		case r.BodyLen < 0:
-			return ErrProtocol, errUntilClose
-		}
-		if kind, err := c.complete(now, ph, c.judge(r, c.rbuf[off-n+r.BodyOff:off]), r.Close); err != nil {
-			return kind, err
-		}
-	}
-	if off > 0 {
-		c.rlen = copy(c.rbuf, c.rbuf[off:c.rlen])
-	}
-	if c.rlen == len(c.rbuf) { // one response larger than the buffer
-		if len(c.rbuf) >= maxBuffered {
-			return ErrProtocol, errTooLarge
-		}
-		c.rbuf = append(c.rbuf, make([]byte, len(c.rbuf))...)
-	}
-	return 0, nil
-}
-
-// verdictOK is the verdict on a good response (not an error kind).
-const verdictOK ErrKind = -2
-
-// judge returns the verdict on response r with the given body bytes (nil
-// when they were not kept): verdictOK, ErrStatus or ErrMismatch.
-func (c *conn) judge(r Response, body []byte) ErrKind {
-	want := c.s.body
-	switch {
-	case r.Status < 200 || r.Status > 299:
-		return ErrStatus
-	case want != nil && (r.BodyLen != len(want) || (!r.Chunked && !bytes.Equal(body, want))):
-		return ErrMismatch // a chunked body is checked by length only
-	}
-	return verdictOK
-}
-
-// complete ends the oldest outstanding request with verdict: a good one is
-// recorded, a bad one counted. With closing set the server asked to close.
-//
-// With churn the server must close: after a response with Connection:
-// close the connection waits for the server's close (draining). A good
-// response without it is a protocol error (errKeptAlive, returned for the
-// caller to count against the request, which stays outstanding); a bad
-// one counts as its verdict. Either way the generator then closes the
-// connection itself.
-func (c *conn) complete(now int64, ph int32, verdict ErrKind, closing bool) (ErrKind, error) {
-	if c.s.churn && !closing && verdict == verdictOK {
-		return ErrProtocol, errKeptAlive
-	}
-	due, sent, ep := c.pop(now)
-	if verdict == verdictOK {
-		if ph == phaseMeasure {
-			c.record(now, due, sent, ep)
-		}
-	} else if c.s.counts(ph) {
-		c.countErr(verdict)
-		if c.epSt != nil {
-			c.epSt[ep].errors++
-		}
-	}
-	switch {
-	case c.s.churn && closing:
-		c.draining, c.drainNs = true, now
-	case c.s.churn:
-		return errKindNone, errKeptAlive
-	case closing:
-		return errKindNone, errClosedByServer
-	}
-	return 0, nil
-}
-
-// expire ends a connection whose oldest outstanding request has waited the
-// full timeout. The request is recorded at the time it waited, so a stalled
-// server shows in the maximum and in the interval log, and the error is
-// returned: timeout, or mismatch when part of an echo message came back
-// (bytes were lost). The request stays at the head of the ring, so the
-// error is attributed to its mix entry; the connection is dropped and its
-// ring reset.
-func (c *conn) expire(now int64, ph int32) ErrKind {
-	if c.s.echo && c.pos > 0 {
-		return ErrMismatch
-	}
-	due, sent := c.dueNs[c.head], c.sentNs[c.head]
-	if c.s.counts(ph) {
-		if c.s.hlog {
-			c.hmu.Lock()
-			defer c.hmu.Unlock()
-		}
-		c.lat.RecordValue(usec(now - due))
-		if c.s.open {
-			c.uncorr.RecordValue(usec(now - sent))
-		}
-		if c.epLat != nil {
-			c.epLat[c.ep[c.head]].RecordValue(usec(now - due))
-		}
-	}
-	return ErrTimeout
-}
-
-// closedKind is the error kind of the server closing the connection: none
-// when a churn request's response is complete (the close ends it), a
-// response cut short is a protocol error (an echo message cut short a
-// mismatch); otherwise it is a read error.
-func (c *conn) closedKind() ErrKind {
-	switch {
-	case c.draining:
-		return errKindNone
-	case c.s.echo && c.pos > 0:
-		return ErrMismatch
-	case !c.s.echo && (c.rlen > 0 || c.skip > 0):
-		return ErrProtocol
-	}
-	return ErrRead
-}
-
-var (
-	errUnasked        error = ProtocolError("data arrived with no request outstanding")
-	errUntilClose     error = ProtocolError("response without Content-Length or chunked encoding (body until close) is refused")
-	errTooLarge       error = ProtocolError("chunked or checked response larger than the buffer limit")
-	errEchoExtra            = errors.New("echo: more bytes than were sent")
-	errClosedByServer       = errors.New("server asked to close")
-	errKeptAlive      error = ProtocolError("churn: response without Connection: close (the generator closed the connection)")
-	errNotClosed      error = ProtocolError("churn: the server did not close the connection within the timeout after Connection: close")
-)
-
-// consumeEcho checks the echoed bytes against what was sent, message by
-// message, without keeping them.
-func (c *conn) consumeEcho(now int64, ph int32) (ErrKind, error) {
-	measure := ph == phaseMeasure
-	if measure && c.s.hlog {
-		c.hmu.Lock()
-		defer c.hmu.Unlock()
-	}
-	size := len(c.expect)
-	data := c.rbuf[:c.rlen]
-	c.rlen = 0
-	for len(data) > 0 {
-		if c.count == 0 {
-			return ErrMismatch, errEchoExtra
-		}
-		m := min(size-c.pos, len(data))
-		if !bytes.Equal(data[:m], c.expect[c.pos:c.pos+m]) {
-			c.bad = true
-		}
-		c.pos += m
-		data = data[m:]
-		if c.pos < size {
-			break
-		}
-		due, sent, ep := c.pop(now)
-		if measure {
-			if c.bad {
-				if c.s.counts(ph) {
-					c.countErr(ErrMismatch)
-				}
-			} else {
-				c.record(now, due, sent, ep)
-			}
-		}
-		c.pos, c.bad = 0, false
-		c.seqIn++
-		c.stampExpect()
-	}
-	return 0, nil
 }
 
 // stampOut writes sequence numbers into the next k outgoing messages, so a

@@ -105,7 +105,7 @@ func startEpoll(s *shared, conns []*conn, ncs []net.Conn, loops int) error {
 				err = l.ctl(syscall.EPOLL_CTL_ADD, c, syscall.EPOLLIN)
 			}
 			if err != nil {
-				l.drop(c, errKindNone) // re-dials at once
+				l.drop(c, ErrNone) // re-dials at once
 			}
 		default:
 			l.dial(c, s.now())
@@ -216,7 +216,7 @@ func (l *epollLoop) close() {
 
 // pace wakes every connection of this loop whose slot has come due and
 // arms the timer for the next one.
-func (l *epollLoop) pace(now int64, ph int32) {
+func (l *epollLoop) pace(now int64, ph runPhase) {
 	if len(l.conns) == 0 {
 		return
 	}
@@ -313,7 +313,7 @@ func (l *epollLoop) closeAll() {
 
 // handle acts on one epoll event: the schedule's timer, a finished
 // connect, a readable or writable socket.
-func (l *epollLoop) handle(ev *syscall.EpollEvent, ph int32) {
+func (l *epollLoop) handle(ev *syscall.EpollEvent, ph runPhase) {
 	if ev.Fd == timerID {
 		_, _ = rawRead(l.tfd, l.timerBuf[:])
 		l.pace(l.s.now(), ph)
@@ -337,7 +337,7 @@ func (l *epollLoop) handle(ev *syscall.EpollEvent, ph int32) {
 
 // read takes what the socket has, consumes complete responses and sends
 // the next requests. It returns false if the connection was dropped.
-func (l *epollLoop) read(c *epollConn, ph int32) bool {
+func (l *epollLoop) read(c *epollConn, ph runPhase) bool {
 	n, err := rawRead(c.fd, c.rbuf[c.rlen:])
 	if err == syscall.EAGAIN || err == syscall.EINTR {
 		return true
@@ -368,7 +368,7 @@ func (l *epollLoop) read(c *epollConn, ph int32) bool {
 }
 
 // send writes the requests that are due.
-func (l *epollLoop) send(c *epollConn, now int64, ph int32) bool {
+func (l *epollLoop) send(c *epollConn, now int64, ph runPhase) bool {
 	k := c.take(now, ph)
 	if k == 0 {
 		return true
@@ -378,7 +378,7 @@ func (l *epollLoop) send(c *epollConn, now int64, ph int32) bool {
 }
 
 // flush writes c.wpend, waiting for EPOLLOUT if the socket is full.
-func (l *epollLoop) flush(c *epollConn, ph int32) bool {
+func (l *epollLoop) flush(c *epollConn, ph runPhase) bool {
 	for len(c.wpend) > 0 {
 		n, err := rawWrite(c.fd, c.wpend)
 		if n > 0 {
@@ -410,7 +410,7 @@ func (l *epollLoop) flush(c *epollConn, ph int32) bool {
 	return true
 }
 
-// drop counts kind (unless errKindNone), closes the socket and re-dials:
+// drop counts kind (unless ErrNone), closes the socket and re-dials:
 // at once after an orderly close the server asked for (in an open-loop
 // churn run, when the connection's next slot is due), else after the
 // backoff, at the first housekeeping round past it.
@@ -453,7 +453,7 @@ func (l *epollLoop) mayDial(c *epollConn, now int64) bool {
 
 // housekeep expires timed-out requests and connects, closes churn
 // connections the server did not close, and starts re-dials.
-func (l *epollLoop) housekeep(now int64, ph int32) {
+func (l *epollLoop) housekeep(now int64, ph runPhase) {
 	timeout := int64(l.s.cfg.Timeout)
 	for _, c := range l.conns {
 		switch {
@@ -500,7 +500,7 @@ func (l *epollLoop) dial(c *epollConn, now int64) {
 }
 
 // connected finishes a non-blocking connect.
-func (l *epollLoop) connected(c *epollConn, ph int32) {
+func (l *epollLoop) connected(c *epollConn, ph runPhase) {
 	errno, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
 	if err != nil || errno != 0 {
 		l.drop(c, ErrConnect)
@@ -524,7 +524,7 @@ func (l *epollLoop) connected(c *epollConn, ph int32) {
 	// time, which the dial waited for).
 	k := c.take(c.connectStartNs, ph)
 	if k == 0 { // nothing due: cannot happen, dials follow due slots
-		l.drop(c, errKindNone)
+		l.drop(c, ErrNone)
 		return
 	}
 	c.wpend = c.out(k)

@@ -156,7 +156,7 @@ func (c *goConn) serve() (ErrKind, error) {
 	for {
 		ph := s.phase.Load()
 		if ph == phaseStop {
-			return 0, errStopped
+			return ErrNone, errStopped
 		}
 		now := s.now()
 		k := c.take(now, ph)
@@ -256,13 +256,13 @@ func (c *goConn) churn() {
 
 // serveOne sends the one request of a churn connection dialled at start
 // (so its latency includes the connect) and reads its response and then
-// the server's close. It returns errKindNone after that close.
-func (c *goConn) serveOne(start int64, ph int32) (ErrKind, error) {
+// the server's close. It returns ErrNone after that close.
+func (c *goConn) serveOne(start int64, ph runPhase) (ErrKind, error) {
 	s := c.s
 	timeout := int64(s.cfg.Timeout)
 	k := c.take(start, ph)
 	if k == 0 { // nothing due: cannot happen, dials wait for due slots
-		return errKindNone, nil
+		return ErrNone, nil
 	}
 	n, err := c.nc.Write(c.out(k))
 	if ph == phaseMeasure {
@@ -273,7 +273,7 @@ func (c *goConn) serveOne(start int64, ph int32) (ErrKind, error) {
 	}
 	for {
 		if s.phase.Load() == phaseStop {
-			return 0, errStopped
+			return ErrNone, errStopped
 		}
 		limit := c.drainNs + timeout // waiting for the close
 		if c.count > 0 {

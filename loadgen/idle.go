@@ -22,7 +22,7 @@ import (
 
 // pingResult is the outcome of the one request of an idle connection.
 type pingResult struct {
-	kind        ErrKind // verdictOK or the error
+	kind        ErrKind // ErrNone or the error
 	latency     int64   // ns from the send to the answer (or to the timeout)
 	read, wrote int     // socket bytes
 }
@@ -56,10 +56,10 @@ func runIdle(ctx context.Context, s *shared, rd memoryReader) (*Result, error) {
 	for _, p := range pingAll(s, ncs) {
 		m.counts.bytesRead += uint64(p.read)
 		m.counts.bytesWritten += uint64(p.wrote)
-		if p.kind == verdictOK || p.kind == ErrTimeout {
+		if p.kind == ErrNone || p.kind == ErrTimeout {
 			m.latency.RecordValue(usec(p.latency))
 		}
-		if p.kind == verdictOK {
+		if p.kind == ErrNone {
 			m.counts.requests++
 		} else {
 			m.counts.errs[p.kind]++
@@ -118,7 +118,7 @@ func ping(s *shared, nc net.Conn) pingResult {
 		res.kind, res.latency = kind, int64(time.Since(start))
 		return res
 	}
-	ok := func() pingResult { return fail(verdictOK, nil) }
+	ok := func() pingResult { return fail(ErrNone, nil) }
 	var err error
 	if res.wrote, err = nc.Write(s.req); err != nil {
 		return fail(ErrWrite, err)

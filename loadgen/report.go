@@ -74,9 +74,10 @@ func WriteText(w io.Writer, r *Result, spectrum bool) error {
 	fmt.Fprintf(&b, "  %d requests in %.2fs, %s read\n", s.Requests, s.DurationSeconds, fmtBytes(float64(s.BytesRead)))
 	if s.Errors > 0 {
 		fmt.Fprintf(&b, "  Errors: %d:", s.Errors)
-		for k := range numErrKinds {
-			if n := s.ErrorKinds[k.String()]; n > 0 {
-				fmt.Fprintf(&b, " %s %d", k, n)
+		for k := range ErrKinds() {
+			name := ErrKindName(k)
+			if n := s.ErrorKinds[name]; n > 0 {
+				fmt.Fprintf(&b, " %s %d", name, n)
 			}
 		}
 		b.WriteString("\n")

@@ -61,6 +61,22 @@ type Result struct {
 	Lag         *hdr.Histogram // open loop only: send lag, µs
 }
 
+// runPhase is where a run is.
+type runPhase int32
+
+// Run phases.
+const (
+	phaseWarmup  runPhase = iota // before the measured window
+	phaseMeasure                 // in the measured window: responses and errors count
+	phaseStop                    // the run has stopped
+)
+
+// atomicPhase is a runPhase loaded and stored atomically.
+type atomicPhase struct{ v atomic.Int32 }
+
+func (a *atomicPhase) Load() runPhase    { return runPhase(a.v.Load()) }
+func (a *atomicPhase) Store(ph runPhase) { a.v.Store(int32(ph)) }
+
 // shared is the state every connection of a run reads.
 type shared struct {
 	cfg    Config
@@ -77,8 +93,8 @@ type shared struct {
 	body   []byte     // POST body expected back; nil for GET
 	scheds []Schedule // open loop: one per connection
 
-	start time.Time    // schedule start: the beginning of the warm-up
-	phase atomic.Int32 // hot-path copy of where the run is; phaseStop once stop was called
+	start time.Time   // schedule start: the beginning of the warm-up
+	phase atomicPhase // hot-path copy of where the run is; phaseStop once stop was called
 
 	errTotal atomic.Uint64 // errors counted in the window so far, for the live line
 

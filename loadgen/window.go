@@ -261,9 +261,9 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 	}
 	sum.Requests = st.requests
 	sum.ErrorKinds = make(map[string]uint64, numErrKinds)
-	for k, n := range st.errs {
-		sum.ErrorKinds[ErrKind(k).String()] = n
-		sum.Errors += n
+	for k := range ErrKinds() {
+		sum.ErrorKinds[ErrKindName(k)] = st.errs[k]
+		sum.Errors += st.errs[k]
 	}
 	sum.DurationSeconds = m.end.Sub(m.start).Seconds()
 	sum.Churn, sum.Dials = cfg.Churn, st.dials
@@ -281,51 +281,66 @@ func summarize(cfg Config, workload summary.Workload, engine summary.Engine, m m
 	}
 	sum.StopReason = m.stop
 	if m.uncorrected != nil {
-		u := summary.PercentilesOf(m.uncorrected)
-		sum.Uncorrected = &u
-		sum.SendLag = &summary.LagPercentiles{
-			P50: m.lag.ValueAtQuantile(50),
-			P99: m.lag.ValueAtQuantile(99),
-			Max: m.lag.Max(),
-		}
-		sum.WindowFull = st.windowFull
-		if m.ownLag != nil {
-			sum.OwnSendLag = &summary.LagPercentiles{P50: m.ownLag.ValueAtQuantile(50), P99: m.ownLag.ValueAtQuantile(99), Max: m.ownLag.Max()}
-		}
-		j := judgeSchedule(scheduleFacts{
-			rate: min(sum.RateStart, sum.RateEnd), lagP99us: sum.SendLag.P99, ownLagP99us: ownP99(sum.OwnSendLag),
-			sent: st.slotsSent, windowFull: st.windowFull, cpuPct: cpuPct(m.cpuSeconds, sum.DurationSeconds, m.cpus),
-		})
-		sum.Saturated, sum.SaturatedReason = j.saturated, j.saturatedReason
-		sum.ServerBacklog, sum.ServerBacklogReason = j.backlog, j.backlogReason
-		if (sum.Saturated || sum.ServerBacklog) && sum.Errors > 0 {
-			note := fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
-			if sum.Saturated {
-				sum.SaturatedReason += note
-			} else {
-				sum.ServerBacklogReason += note
-			}
-		}
+		summarizeSchedule(sum, &m)
 	}
 	sum.Failed, sum.ErrorPercent, sum.FailedReason = summary.Verdict(sum.Requests, sum.Errors)
 	sum.GeneratorCPUSeconds = m.cpuSeconds
 	sum.ServerWindow, sum.ServerWindowError = m.serverWindow, m.markErr
 	if cfg.Mix != "" {
 		sum.Mix, sum.Seed = cfg.Mix, cfg.Seed
-		sum.Endpoints = make([]summary.EndpointStats, len(m.endpoints))
-		for i, e := range m.endpoints {
-			sum.Endpoints[i] = summary.EndpointStats{
-				Path: e.entry.Path, Weight: e.entry.Weight,
-				Requests: e.requests, Errors: e.errors,
-				Latency: summary.PercentilesOf(e.latency),
-			}
-		}
+		sum.Endpoints = endpointStats(m.endpoints)
 	}
 	if m.server != nil {
 		sv := summary.ServerStats(*m.server) // same fields; a field added to one must be added to both
 		sum.Server = &sv
 	}
 	return res
+}
+
+// summarizeSchedule adds to sum, whose rates, duration and errors are
+// set, what an open-loop run measured of its schedule: the uncorrected
+// latency, the send lag and the judgement on who kept the schedule from
+// being met.
+func summarizeSchedule(sum *summary.Summary, m *measured) {
+	st := &m.counts
+	u := summary.PercentilesOf(m.uncorrected)
+	sum.Uncorrected = &u
+	sum.SendLag = &summary.LagPercentiles{
+		P50: m.lag.ValueAtQuantile(50),
+		P99: m.lag.ValueAtQuantile(99),
+		Max: m.lag.Max(),
+	}
+	sum.WindowFull = st.windowFull
+	if m.ownLag != nil {
+		sum.OwnSendLag = &summary.LagPercentiles{P50: m.ownLag.ValueAtQuantile(50), P99: m.ownLag.ValueAtQuantile(99), Max: m.ownLag.Max()}
+	}
+	j := judgeSchedule(scheduleFacts{
+		rate: min(sum.RateStart, sum.RateEnd), lagP99us: sum.SendLag.P99, ownLagP99us: ownP99(sum.OwnSendLag),
+		sent: st.slotsSent, windowFull: st.windowFull, cpuPct: cpuPct(m.cpuSeconds, sum.DurationSeconds, m.cpus),
+	})
+	sum.Saturated, sum.SaturatedReason = j.saturated, j.saturatedReason
+	sum.ServerBacklog, sum.ServerBacklogReason = j.backlog, j.backlogReason
+	if (sum.Saturated || sum.ServerBacklog) && sum.Errors > 0 {
+		note := fmt.Sprintf("; %d errors in the window: a failing server also fills it", sum.Errors)
+		if sum.Saturated {
+			sum.SaturatedReason += note
+		} else {
+			sum.ServerBacklogReason += note
+		}
+	}
+}
+
+// endpointStats are the summary's per-entry figures of a mix run.
+func endpointStats(eps []endpointMeasured) []summary.EndpointStats {
+	out := make([]summary.EndpointStats, len(eps))
+	for i, e := range eps {
+		out[i] = summary.EndpointStats{
+			Path: e.entry.Path, Weight: e.entry.Weight,
+			Requests: e.requests, Errors: e.errors,
+			Latency: summary.PercentilesOf(e.latency),
+		}
+	}
+	return out
 }
 
 // scheduleFacts are what judgeSchedule decides from.

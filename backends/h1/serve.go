@@ -119,14 +119,9 @@ func (s *Session) Serve(buf, out, date []byte) (n int, _ []byte, closeConn bool,
 		if s.inBody {
 			used, done, err := s.readBody(buf[n:])
 			n += used
-			switch err {
-			case nil:
-			case errBodyTooLarge:
+			if err != nil {
 				s.reset()
-				return len(buf), appendTooLarge(out, date), true, Work{}
-			default:
-				s.reset()
-				return len(buf), append(out, backends.BadRequestResponse...), true, Work{}
+				return len(buf), appendRefusal(out, date, err), true, Work{}
 			}
 			if !done {
 				return n, out, false, Work{}
@@ -149,18 +144,11 @@ func (s *Session) Serve(buf, out, date []byte) (n int, _ []byte, closeConn bool,
 			return n, out, false, Work{}
 		}
 		req, hn, err := parseRequest(buf[n:])
-		switch err {
-		case nil:
-		case errNeedMore:
+		if err == errNeedMore {
 			return n, out, false, Work{}
-		case errHeaderTooLarge:
-			return len(buf), append(out, backends.HeaderTooLargeResponse...), true, Work{}
-		case errVersion:
-			return len(buf), append(out, backends.VersionNotSupportedResponse...), true, Work{}
-		case errCoding:
-			return len(buf), append(out, backends.NotImplementedResponse...), true, Work{}
-		default:
-			return len(buf), append(out, backends.BadRequestResponse...), true, Work{}
+		}
+		if err != nil {
+			return len(buf), appendRefusal(out, date, err), true, Work{}
 		}
 		backends.PayHandicap()
 		rt, d := routeOf(req.path, req.query)
@@ -178,17 +166,13 @@ func (s *Session) Serve(buf, out, date []byte) (n int, _ []byte, closeConn bool,
 		case cl <= 0:
 			n += hn
 			if rt == routeDelay || rt == routeCPU {
-				s.start(rt, d, closeAfter, keepAlive, req.head)
-				w, _ := s.slow()
-				return n, out, false, w
+				return n, out, false, s.startSlow(rt, d, closeAfter, keepAlive, req.head)
 			}
 			out = appendResponse(out, rt, nil, date, closeAfter, keepAlive, req.head)
 		case int64(len(buf)-n-hn) >= cl:
 			end := n + hn + int(cl)
 			if rt == routeDelay || rt == routeCPU {
-				s.start(rt, d, closeAfter, keepAlive, req.head)
-				w, _ := s.slow()
-				return end, out, false, w
+				return end, out, false, s.startSlow(rt, d, closeAfter, keepAlive, req.head)
 			}
 			out = appendResponse(out, rt, buf[n+hn:end], date, closeAfter, keepAlive, req.head)
 			n = end
@@ -202,6 +186,14 @@ func (s *Session) Serve(buf, out, date []byte) (n int, _ []byte, closeConn bool,
 			return len(buf), out, true, Work{}
 		}
 	}
+}
+
+// startSlow takes a slow request that has no body still to come and
+// returns its Work (see slow).
+func (s *Session) startSlow(rt route, d time.Duration, closeConn, keepAlive, head bool) Work {
+	s.start(rt, d, closeConn, keepAlive, head)
+	w, _ := s.slow()
+	return w
 }
 
 // slow marks the current request, whose body (if any) is complete, as
@@ -367,6 +359,22 @@ func appendResponse(out []byte, rt route, body, date []byte, closeConn, keepAliv
 		return out
 	}
 	return append(out, body...)
+}
+
+// appendRefusal appends the answer to a request refused with a parse
+// error other than errNeedMore; the connection closes after it.
+func appendRefusal(out, date []byte, err error) []byte {
+	switch err {
+	case errBodyTooLarge:
+		return appendTooLarge(out, date)
+	case errHeaderTooLarge:
+		return append(out, backends.HeaderTooLargeResponse...)
+	case errVersion:
+		return append(out, backends.VersionNotSupportedResponse...)
+	case errCoding:
+		return append(out, backends.NotImplementedResponse...)
+	}
+	return append(out, backends.BadRequestResponse...)
 }
 
 // appendTooLarge appends the 413 response; the connection closes after it.

@@ -289,9 +289,10 @@ func verdict(s summary.Summary) error {
 // errorList names the error kinds that occurred, for the warning.
 func errorList(kinds map[string]uint64) string {
 	var parts []string
-	for _, k := range []string{"connect", "read", "write", "timeout", "status", "mismatch", "protocol"} {
-		if n := kinds[k]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+	for k := range loadgen.ErrKinds() {
+		name := loadgen.ErrKindName(k)
+		if n := kinds[name]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", name, n))
 		}
 	}
 	if len(parts) == 0 {

@@ -432,3 +432,15 @@ func serveLocal(t *testing.T, handle func(c net.Conn)) string {
 	}()
 	return ln.Addr().String()
 }
+
+// TestErrorList checks the warning's list of error kinds: in the order the
+// kinds are reported, only those that occurred.
+func TestErrorList(t *testing.T) {
+	got := errorList(map[string]uint64{"protocol": 3, "connect": 1, "timeout": 2, "read": 0})
+	if want := "connect 1, timeout 2, protocol 3"; got != want {
+		t.Fatalf("errorList = %q, want %q", got, want)
+	}
+	if got := errorList(map[string]uint64{"read": 0}); got != "none" {
+		t.Fatalf("errorList with no errors = %q, want none", got)
+	}
+}
