@@ -35,12 +35,12 @@ type collector struct {
 	pending []*hdr.PackedHistogram // intervals cut, not yet written
 	w       *bufio.Writer
 	lw      *hdr.HistogramLogWriter
-	start  time.Time                                              // start of the window
-	last   time.Time                                              // end of the previous interval
-	onCut  func(elapsed, length time.Duration, iv *hdr.Histogram) // called with each interval cut; may be nil
-	stop   chan struct{}
-	done   chan struct{}
-	err    error
+	start   time.Time                                              // start of the window
+	last    time.Time                                              // end of the previous interval
+	onCut   func(elapsed, length time.Duration, iv *hdr.Histogram) // called with each interval cut; may be nil
+	stop    chan struct{}
+	done    chan struct{}
+	err     error
 }
 
 // startCollector writes the log header to w and starts cutting intervals;
