@@ -37,8 +37,10 @@
 // written stay, and Run returns ErrInterrupted.
 //
 // While a generator runs, the pinned CPUs are sampled (hostnoise.go): a
-// cell where anything else used them beyond MaxOtherCPUPct, or steal
-// beyond MaxStealPct, is noisy unless it failed, and every row names its
+// cell where anything else used them beyond MaxOtherCPUPct, steal went
+// beyond MaxStealPct, or the stall probe (stall.go) found a CPU away for
+// over StallLimit in more than MaxStallShare of the window, is noisy
+// unless it failed, and every row names its
 // bottleneck (bottleneck.go); a generator-bound closed-loop cell is
 // saturated. Repetitions are rounds, each in its own order (Plan.Seed).
 // A cell repetition that came out noisy or generator-bound is measured
