@@ -103,10 +103,11 @@ func (c *collector) run() {
 	}
 }
 
-// cut closes the interval ending at end and writes it. Intervals are
-// timed in whole milliseconds and never shorter than one: an interval that
-// would be empty in time is written only if it holds values (stretched to
-// 1 ms); the last one (final) is left out when it holds none.
+// cut closes the interval ending at end and, with a log, queues a sparse
+// copy of it in pending for finish to write. Intervals are timed in whole
+// milliseconds and never shorter than one: an interval that would be empty
+// in time is kept only if it holds values (stretched to 1 ms); the last one
+// (final) is left out when it holds none.
 func (c *collector) cut(end time.Time, final bool) {
 	c.iv.Reset()
 	for i, cn := range c.conns {
@@ -139,8 +140,9 @@ func (c *collector) cut(end time.Time, final bool) {
 	c.total.Merge(c.iv)
 }
 
-// finish writes the last, partial interval once the connections have
-// stopped and returns the total of all intervals.
+// finish cuts the last, partial interval once the connections have
+// stopped, writes every interval cut to the log, and returns the total of
+// all intervals.
 func (c *collector) finish(end time.Time) *hdr.Histogram {
 	close(c.stop)
 	<-c.done

@@ -171,7 +171,7 @@ func startEngine(npoller int, onData func(*nb.Conn, []byte)) (*nb.Engine, error)
 	if err := eng.Start(); err != nil {
 		return nil, err
 	}
-	if err := probePollers(eng, npoller); err != nil {
+	if _, err := probePollers(eng, npoller); err != nil {
 		// No Stop: it would wait forever on a poller not yet running.
 		return nil, fmt.Errorf("probe pollers: %w", err)
 	}
@@ -191,7 +191,9 @@ type probe chan struct{}
 // allocated lowest first, so each probe would land on the same poller as
 // the one before; a spare descriptor held after a probe that hit a covered
 // poller shifts the next one by one.
-func probePollers(eng *nb.Engine, npoller int) error {
+// It returns how many probes it added. Descriptors other goroutines open
+// meanwhile can spoil a shift, so it gives up only after 64 per poller.
+func probePollers(eng *nb.Engine, npoller int) (probes int, err error) {
 	type pair struct {
 		c    *nb.Conn
 		peer int
@@ -209,38 +211,38 @@ func probePollers(eng *nb.Engine, npoller int) error {
 		}
 	}()
 	covered := make(map[int]bool)
-	for tries := 0; len(covered) < npoller; tries++ {
-		if tries > 4*npoller {
-			return errors.New("no descriptor reached some poller")
+	for ; len(covered) < npoller; probes++ {
+		if probes > 64*npoller {
+			return probes, errors.New("no descriptor reached some poller")
 		}
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 		if err != nil {
-			return fmt.Errorf("socketpair: %w", err)
+			return probes, fmt.Errorf("socketpair: %w", err)
 		}
 		f := os.NewFile(uintptr(fds[0]), "")
 		fc, err := net.FileConn(f)
 		f.Close()
 		if err != nil {
 			unix.Close(fds[1])
-			return err
+			return probes, err
 		}
 		c, err := nb.NBConn(fc) // duplicates, closes fc
 		if err != nil {
 			fc.Close()
 			unix.Close(fds[1])
-			return err
+			return probes, err
 		}
 		p := pair{c: c, peer: fds[1], seen: make(probe, 1)}
 		c.SetSession(p.seen)
 		if _, err := eng.AddConn(c); err != nil {
 			unix.Close(p.peer)
-			return err
+			return probes, err
 		}
 		pairs = append(pairs, p)
 		if covered[c.Hash()%npoller] {
 			fd, err := unix.Dup(p.peer)
 			if err != nil {
-				return fmt.Errorf("dup: %w", err)
+				return probes, fmt.Errorf("dup: %w", err)
 			}
 			spares = append(spares, fd)
 		}
@@ -248,13 +250,13 @@ func probePollers(eng *nb.Engine, npoller int) error {
 	}
 	for _, p := range pairs {
 		if _, err := unix.Write(p.peer, []byte{0}); err != nil {
-			return fmt.Errorf("write probe: %w", err)
+			return probes, fmt.Errorf("write probe: %w", err)
 		}
 	}
 	for _, p := range pairs {
 		<-p.seen
 	}
-	return nil
+	return probes, nil
 }
 
 // signalProbe, for a connection without a state, signals its probe if it

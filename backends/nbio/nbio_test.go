@@ -149,9 +149,10 @@ func TestOffPollerAndBack(t *testing.T) {
 	}
 }
 
-// TestProbeEveryPoller: startEngine reaches every poller whatever the
-// residue of the next free descriptor (held descriptors shift it), for
-// 1 to 4 pollers.
+// TestProbeEveryPoller: the probes reach every poller within 2 per poller
+// whatever the residue of the next free descriptor (held descriptors
+// shift it), for 1 to 4 pollers; descriptors allocated lowest first would
+// otherwise put every probe on one poller.
 func TestProbeEveryPoller(t *testing.T) {
 	for npoller := 1; npoller <= 4; npoller++ {
 		for shift := range 5 {
@@ -163,12 +164,18 @@ func TestProbeEveryPoller(t *testing.T) {
 				}
 				held = append(held, f)
 			}
-			eng, err := startEngine(npoller, func(c *nb.Conn, _ []byte) { signalProbe(c) })
+			setup.Do(setupNbio)
+			eng := nb.NewEngine(nb.Config{Name: "probe-test", NPoller: npoller})
+			eng.OnData(func(c *nb.Conn, _ []byte) { signalProbe(c) })
+			if err := eng.Start(); err != nil {
+				t.Fatal(err)
+			}
+			probes, err := probePollers(eng, npoller)
 			for _, f := range held {
 				f.Close()
 			}
-			if err != nil {
-				t.Fatalf("%d pollers, %d descriptors held: %v", npoller, shift, err)
+			if err != nil || probes > 2*npoller {
+				t.Fatalf("%d pollers, %d descriptors held: %d probes, %v; want every poller within %d", npoller, shift, probes, err, 2*npoller)
 			}
 			eng.Stop()
 		}

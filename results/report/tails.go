@@ -288,18 +288,24 @@ var calibrationBounds = [2]float64{0.85, 1.18}
 // slowest 1% are delayed ones, so p99 ≈ D + the reference's percentile
 // 100·(1 − N/100) (the delayed requests' own latency, at the share of them
 // that the top 1% leaves below). It returns each check's outcome
-// (calExpected or calNotExpected), for the report's lead.
+// (calExpected, calNotExpected, or calTooEarly for too few rounds), for
+// the report's lead.
 func writeTailCalibration(b *bytes.Buffer, cmps []tailComparison) (outcomes []string) {
 	var lines []string
 	for _, tc := range cmps {
-		if tc.verdict == VerdictTooFewRounds {
-			continue
-		}
 		lr := anyRow(tc.labelCel)
 		rr := anyRow(tc.refCell)
 		delay, every := delayHandicap(lr.ServerCommand)
+		handicapped := delay > 0 && every > 0 && every < 100
+		sameServer := serverOf(lr) == serverOf(rr) && !strings.Contains(tc.label, "handicap") && !strings.Contains(lr.ServerCommand, "-handicap")
+		if tc.verdict == VerdictTooFewRounds {
+			if handicapped || sameServer {
+				outcomes = append(outcomes, calTooEarly)
+			}
+			continue
+		}
 		switch {
-		case delay > 0 && every > 0 && every < 100:
+		case handicapped:
 			ref, err := tc.refCell.tails(nil)
 			lab, err2 := tc.labelCel.tails(nil)
 			if err != nil || err2 != nil {
@@ -315,7 +321,7 @@ func writeTailCalibration(b *bytes.Buffer, cmps []tailComparison) (outcomes []st
 			outcomes = append(outcomes, outcome)
 			lines = append(lines, fmt.Sprintf("- %s, %s (one request in %d waits %d µs): p99 %s, ×%.2f [%.2f, %.2f]; computed p99 ≈ %s µs, measured %s — %s",
 				tc.key, mdEscape(tc.label), every, delay, tc.verdict, tc.ratio, tc.lo, tc.hi, fmtUs(want), fmtPercentile(got), mark))
-		case serverOf(lr) == serverOf(rr) && !strings.Contains(tc.label, "handicap") && !strings.Contains(lr.ServerCommand, "-handicap"):
+		case sameServer:
 			mark, outcome := calExpected, calExpected
 			if tc.verdict != VerdictNoDifference || tc.lo < calibrationBounds[0] || tc.hi > calibrationBounds[1] {
 				mark = fmt.Sprintf("NOT as expected (want no clear difference with the interval inside [%.2f, %.2f])", calibrationBounds[0], calibrationBounds[1])
@@ -353,12 +359,22 @@ func delayHandicap(command string) (delayUs, every int) {
 	return delayUs, every
 }
 
-// commandFlag is the value following flag in a server command line as a
-// row records it ("" when absent).
+// commandFlag is the value of flag in a server command line as a row
+// records it, written "-flag value", "-flag=value" or with two dashes as
+// Go's flag package and the C servers accept ("" when absent).
 func commandFlag(command, flag string) string {
 	f := strings.Fields(command)
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == flag {
+	name := strings.TrimLeft(flag, "-")
+	for i, w := range f {
+		w, ok := strings.CutPrefix(w, "-")
+		if !ok {
+			continue
+		}
+		w = strings.TrimPrefix(w, "-") // --flag, as Go's flag package
+		if v, ok := strings.CutPrefix(w, name+"="); ok {
+			return v
+		}
+		if w == name && i+1 < len(f) {
 			return f[i+1]
 		}
 	}

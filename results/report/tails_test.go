@@ -141,3 +141,23 @@ func TestServerOf(t *testing.T) {
 		t.Errorf("serverOf without a command = %q, want its Backend", got)
 	}
 }
+
+// TestCommandFlag: a flag's value in each form Go's flag package and the C
+// servers accept.
+func TestCommandFlag(t *testing.T) {
+	for _, cmd := range []string{
+		"cthreads -proto http -handicap-delay-us 1000 -addr x",
+		"cthreads -proto http -handicap-delay-us=1000 -addr x",
+		"cthreads --handicap-delay-us 1000",
+		"cthreads --handicap-delay-us=1000",
+	} {
+		if got := commandFlag(cmd, "-handicap-delay-us"); got != "1000" {
+			t.Errorf("%q: %q, want 1000", cmd, got)
+		}
+	}
+	for _, cmd := range []string{"cthreads -handicap-delay-usx 5", "cthreads handicap-delay-us 5", "cthreads -handicap-delay-us"} {
+		if got := commandFlag(cmd, "-handicap-delay-us"); got != "" {
+			t.Errorf("%q: %q, want none", cmd, got)
+		}
+	}
+}
