@@ -51,12 +51,13 @@ type stallProbe struct {
 	wg      sync.WaitGroup
 	samples [][]stallSample // per CPU, written by its thread until Stop
 	rt      []bool          // per CPU: real-time priority was granted
+	tids    []int           // per CPU: the thread that probed it
 }
 
 // startStallProbe starts probing cpus every period.
 func startStallProbe(cpus []int, period time.Duration) *stallProbe {
 	p := &stallProbe{cpus: cpus, period: period, stop: make(chan struct{}),
-		samples: make([][]stallSample, len(cpus)), rt: make([]bool, len(cpus))}
+		samples: make([][]stallSample, len(cpus)), rt: make([]bool, len(cpus)), tids: make([]int, len(cpus))}
 	p.wg.Add(len(cpus))
 	for i := range cpus {
 		go p.run(i)
@@ -64,12 +65,26 @@ func startStallProbe(cpus []int, period time.Duration) *stallProbe {
 	return p
 }
 
-// run probes p.cpus[i] on a thread of its own. The goroutine never unlocks
-// it, so the thread ends with the goroutine and its CPU affinity and
-// priority never reach another goroutine.
+// run probes p.cpus[i] on a thread of its own, and puts the thread back as
+// it found it (CPU affinity, normal priority) before it unlocks it: a
+// thread that ended instead would take with it every child the runner
+// once started from it (they carry Pdeathsig). If the thread cannot be put
+// back it stays locked and ends with the goroutine.
 func (p *stallProbe) run(i int) {
 	defer p.wg.Done()
 	runtime.LockOSThread()
+	p.tids[i] = unix.Gettid()
+	var orig unix.CPUSet
+	if unix.SchedGetaffinity(0, &orig) != nil {
+		runtime.UnlockOSThread()
+		return
+	}
+	defer func() {
+		normal := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}
+		if unix.SchedSetAttr(0, &normal, 0) == nil && unix.SchedSetaffinity(0, &orig) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
 	var set unix.CPUSet
 	set.Set(p.cpus[i])
 	if unix.SchedSetaffinity(0, &set) != nil {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -113,5 +114,22 @@ func TestStallProbeRuns(t *testing.T) {
 	}
 	if st, ok := p.window(start, time.Now()); p.rt[0] && (!ok || st.Samples == 0) {
 		t.Fatalf("window: %+v, %v", st, ok)
+	}
+}
+
+// TestStallProbeKeepsItsThread: the probe's thread outlives it (put back
+// and returned to the runtime): a thread that ended would kill, through
+// Pdeathsig, every child the runner started from it.
+func TestStallProbeKeepsItsThread(t *testing.T) {
+	for _, cpus := range [][]int{{0}, {0, 0}} {
+		p := startStallProbe(cpus, StallPeriod)
+		time.Sleep(20 * time.Millisecond)
+		p.Stop()
+		time.Sleep(100 * time.Millisecond) // a locked thread ends soon after its goroutine
+		for _, tid := range p.tids {
+			if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", tid)); err != nil {
+				t.Fatalf("probe thread %d ended: %v", tid, err)
+			}
+		}
 	}
 }
