@@ -46,9 +46,19 @@ func (r Reader) Read() (Sample, error) {
 }
 
 // CtxSwitches sums voluntary and involuntary context switches over every
-// task of the process. It reads one file per thread, so Sampler calls it
-// only at Start and Stop, never at every sample.
+// thread of the process. From the real /proc it asks the kernel's
+// taskstats interface first (one netlink request, threads that exited
+// included); where that is refused (no CAP_NET_ADMIN, another network
+// namespace) it reads one file per live thread, milliseconds at 64
+// threads, so Sampler calls it only at Start and Stop, never at every
+// sample.
 func (r Reader) CtxSwitches() (uint64, error) {
+	if r.Root == "" {
+		n, err := proc.ProcessCtxSwitches(r.PID)
+		if !errors.Is(err, proc.ErrNoTaskstats) {
+			return n, err
+		}
+	}
 	return r.proc().TaskCtxSwitches()
 }
 
@@ -64,7 +74,7 @@ type Stats struct {
 	RSSPeakKiB  int64   // max VmRSS sampled, or VmHWM at the end if higher
 	RSSMeanKiB  int64   // mean VmRSS of the samples
 	CPUSeconds  float64 // utime+stime delta between Start and the last sample
-	CtxSwitches uint64  // context-switch delta, summed over live tasks
+	CtxSwitches uint64  // context-switch delta over the process's threads (see Reader.CtxSwitches)
 	ThreadsPeak int     // max Threads sampled
 	Samples     int     // samples taken, Start's included
 	Exited      bool    // the process exited during sampling
@@ -196,7 +206,7 @@ func (s *Sampler) Stop() Stats {
 		st.RSSMeanKiB = s.rssSum / int64(st.Samples)
 	}
 	st.CPUSeconds = float64(s.last.CPUTicks-s.base.CPUTicks) / proc.UserHZ
-	if s.last.CtxSwitches > s.base.CtxSwitches { // tasks that exited take their counts with them
+	if s.last.CtxSwitches > s.base.CtxSwitches { // without taskstats, threads that exited take their counts with them
 		st.CtxSwitches = s.last.CtxSwitches - s.base.CtxSwitches
 	}
 	return st
