@@ -22,12 +22,13 @@ import (
 const LittleNote = "Closed-loop p99 is mostly queueing in the generator's own loop: each connection waits for its previous answer, " +
 	"so the mean latency is about connections ÷ throughput (Little's law); compare latency at equal offered load (open loop) instead."
 
-// writeLittleNote repeats LittleNote under "At a glance" when the run
+// littleNoteBlocks repeats LittleNote under "At a glance" when the run
 // has closed-loop rows, whose p99 the verdicts compare.
-func writeLittleNote(b *bytes.Buffer, rows []results.Row) {
+func littleNoteBlocks(rows []results.Row) []block {
 	if slices.ContainsFunc(rows, func(r results.Row) bool { return r.Rate == 0 && r.RateFraction == nil }) {
-		fmt.Fprintf(b, "%s\n\n", LittleNote)
+		return []block{para(LittleNote)}
 	}
+	return nil
 }
 
 // fractionKey groups a row whose rate was a fraction of capacity by that

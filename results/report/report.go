@@ -52,12 +52,12 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	styles := newStyles(rows)
 	l := newLead(rows, groups, verdicts, opts.Reference)
 
+	glance := []block{heading{2, "At a glance"}}
+	glance = append(glance, glanceBlocks(verdicts, opts.Reference)...)
+	glance = append(glance, littleNoteBlocks(rows)...)
+	glance = append(glance, calibrationBlocks(rows, verdicts, opts.Reference)...)
+	glance = append(glance, bottleneckBlocks(rows)...)
 	var body bytes.Buffer
-	body.WriteString("## At a glance\n\n")
-	writeGlance(&body, verdicts, opts.Reference)
-	writeLittleNote(&body, rows)
-	writeCalibration(&body, rows, verdicts, opts.Reference)
-	writeBottlenecks(&body, rows)
 	l.tailChecks = writeTails(&body, dir, rows, opts.Reference)
 	if err := writeSections(&body, dir, rows, styles); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -77,6 +77,7 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	var d doc
 	d.add(l.blocks()...)
 	d.add(runInfo(rows, opts)...)
+	d.add(glance...)
 	d.add(mdText(body.Bytes()))
 	d.add(sections...)
 	d.add(flagged(rows)...)
