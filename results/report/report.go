@@ -57,8 +57,9 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	glance = append(glance, littleNoteBlocks(rows)...)
 	glance = append(glance, calibrationBlocks(rows, verdicts, opts.Reference)...)
 	glance = append(glance, bottleneckBlocks(rows)...)
+	tails, tailChecks := tailBlocks(dir, rows, opts.Reference)
+	l.tailChecks = tailChecks
 	var body bytes.Buffer
-	l.tailChecks = writeTails(&body, dir, rows, opts.Reference)
 	if err := writeSections(&body, dir, rows, styles); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -78,6 +79,7 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	d.add(l.blocks()...)
 	d.add(runInfo(rows, opts)...)
 	d.add(glance...)
+	d.add(tails...)
 	d.add(mdText(body.Bytes()))
 	d.add(sections...)
 	d.add(flagged(rows)...)
