@@ -59,8 +59,8 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	glance = append(glance, bottleneckBlocks(rows)...)
 	tails, tailChecks := tailBlocks(dir, rows, opts.Reference)
 	l.tailChecks = tailChecks
-	var body bytes.Buffer
-	if err := writeSections(&body, dir, rows, styles); err != nil {
+	whole, err := wholeRunSections(dir, rows, styles)
+	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	var sections []block
@@ -80,23 +80,26 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	d.add(runInfo(rows, opts)...)
 	d.add(glance...)
 	d.add(tails...)
-	d.add(mdText(body.Bytes()))
+	d.add(whole...)
 	d.add(sections...)
 	d.add(flagged(rows)...)
 	return writeDocs(dir, &d)
 }
 
-// writeSections writes the sections that each look at the whole run:
+// wholeRunSections is the sections that each look at the whole run:
 // scheduling, idle connections, latency curves and server CPUs.
-func writeSections(b *bytes.Buffer, dir string, rows []results.Row, styles map[string]style) error {
-	for _, write := range []func(*bytes.Buffer, string, []results.Row, map[string]style) error{
-		writeScheduling, writeIdle, writeCurves, writeServerCPUs,
+func wholeRunSections(dir string, rows []results.Row, styles map[string]style) ([]block, error) {
+	var out []block
+	for _, section := range []func(string, []results.Row, map[string]style) ([]block, error){
+		schedulingBlocks, idleBlocks, curveBlocks, serverCPUBlocks,
 	} {
-		if err := write(b, dir, rows, styles); err != nil {
-			return err
+		bs, err := section(dir, rows, styles)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, bs...)
 	}
-	return nil
+	return out, nil
 }
 
 // groupSection is the section of one group: verdict lines, tables and
