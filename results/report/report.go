@@ -129,13 +129,13 @@ func writeSLOReport(dir string, rows []results.Row, opts Options) error {
 	if err := os.MkdirAll(filepath.Join(dir, "plots"), 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	var d doc
-	d.add(titleHeading(runName(rows)))
-	var b bytes.Buffer
-	if err := writeSLO(&b, dir, rows, opts.Warn); err != nil {
+	slo, err := sloBlocks(dir, rows, opts.Warn)
+	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	d.add(mdText(b.Bytes()))
+	var d doc
+	d.add(titleHeading(runName(rows)))
+	d.add(slo...)
 	d.add(runInfo(rows, opts)...)
 	d.add(flagged(rows)...)
 	return writeDocs(dir, &d)
