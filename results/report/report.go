@@ -52,13 +52,8 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	styles := newStyles(rows)
 	l := newLead(rows, groups, verdicts, opts.Reference)
 
-	glance := []block{heading{2, "At a glance"}}
-	glance = append(glance, glanceBlocks(verdicts, opts.Reference)...)
-	glance = append(glance, littleNoteBlocks(rows)...)
-	glance = append(glance, calibrationBlocks(rows, verdicts, opts.Reference)...)
-	glance = append(glance, bottleneckBlocks(rows)...)
-	tails, tailChecks := tailBlocks(dir, rows, opts.Reference)
-	l.tailChecks = tailChecks
+	var tails []block
+	tails, l.tailChecks = tailBlocks(dir, rows, opts.Reference)
 	whole, err := wholeRunSections(dir, rows, styles)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -78,12 +73,22 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	var d doc
 	d.add(l.blocks()...)
 	d.add(runInfo(rows, opts)...)
-	d.add(glance...)
+	d.add(glanceSection(rows, verdicts, opts.Reference)...)
 	d.add(tails...)
 	d.add(whole...)
 	d.add(sections...)
 	d.add(flagged(rows)...)
 	return writeDocs(dir, &d)
+}
+
+// glanceSection is the section "At a glance": the verdicts, the note on
+// closed-loop p99, the calibration checks and the bottlenecks.
+func glanceSection(rows []results.Row, vs []Verdict, reference string) []block {
+	out := []block{heading{2, "At a glance"}}
+	out = append(out, glanceBlocks(vs, reference)...)
+	out = append(out, littleNoteBlocks(rows)...)
+	out = append(out, calibrationBlocks(rows, vs, reference)...)
+	return append(out, bottleneckBlocks(rows)...)
 }
 
 // wholeRunSections is the sections that each look at the whole run:
