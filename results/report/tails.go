@@ -294,9 +294,10 @@ var calibrationBounds = [2]float64{0.85, 1.18}
 // distribution: with one request in N delayed by D and N < 100, the
 // slowest 1% are delayed ones, so p99 ≈ D + the reference's percentile
 // 100·(1 − N/100) (the delayed requests' own latency, at the share of them
-// that the top 1% leaves below). It returns each check's outcome
-// (calExpected, calNotExpected, or calTooEarly for too few rounds), for
-// the report's lead.
+// that the top 1% leaves below). It returns the checks' paragraph and
+// list, and each check's outcome (calExpected, calNotExpected, or
+// calTooEarly for too few rounds) for the report's lead; both nil when no
+// check has enough rounds.
 func tailCalibrationBlocks(cmps []tailComparison) (out []block, outcomes []string) {
 	var lines list
 	for _, tc := range cmps {
