@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"math"
@@ -120,30 +119,30 @@ func buildCPUSeries(rows []results.Row) []*cpusSeries {
 	return out
 }
 
-// writeServerCPUs writes the section "Against server CPUs" when the rows
+// serverCPUBlocks is the section "Against server CPUs" when the rows
 // hold a server_cpus axis with more than one count: per configuration, a
 // table and plots of throughput and of requests per server CPU-second
 // against the server's CPU count, one line per label.
-func writeServerCPUs(b *bytes.Buffer, dir string, rows []results.Row, styles map[string]style) error {
+func serverCPUBlocks(dir string, rows []results.Row, styles map[string]style) ([]block, error) {
 	series := buildCPUSeries(rows)
 	if len(series) == 0 {
-		return nil
+		return nil, nil
 	}
-	b.WriteString("## Against server CPUs\n\n")
-	b.WriteString("The plan's `server_cpus` axis: each cell measured with the server pinned to the first N CPUs and GOMAXPROCS = N " +
-		"(gnet runs N event loops), the generator on the same other CPUs at every N. Median over the ok rounds, bars from the " +
-		"lowest to the highest round; saturated, noisy and failed rounds are left out. Throughput that grows less than the CPU count, " +
-		"or requests per server CPU-second that fall as CPUs are added, is what spreading the work over more CPUs costs " +
-		"(unless the generator was the limit: see the bottleneck column).\n\n")
+	out := []block{heading{2, "Against server CPUs"},
+		para("The plan's `server_cpus` axis: each cell measured with the server pinned to the first N CPUs and GOMAXPROCS = N " +
+			"(gnet runs N event loops), the generator on the same other CPUs at every N. Median over the ok rounds, bars from the " +
+			"lowest to the highest round; saturated, noisy and failed rounds are left out. Throughput that grows less than the CPU count, " +
+			"or requests per server CPU-second that fall as CPUs are added, is what spreading the work over more CPUs costs " +
+			"(unless the generator was the limit: see the bottleneck column).")}
 	for _, s := range series {
-		fmt.Fprintf(b, "### %s\n\n", s.key.title())
-		b.WriteString("| label | server CPUs | req/s | req per server CPU-s | ok rounds |\n|---|---:|---:|---:|---:|\n")
+		t := table{head: []string{"label", "server CPUs", "req/s", "req per server CPU-s", "ok rounds"},
+			right: []bool{false, true, true, true, true}}
 		for _, l := range s.labels {
 			for _, p := range s.points[l] {
-				fmt.Fprintf(b, "| %s | %d | %s | %s | %d |\n", mdEscape(l), p.cpus, fmtCount(p.rps.median), fmtSample(p.perCPU), p.rps.n)
+				t.rows = append(t.rows, []string{mdEscape(l), strconv.Itoa(p.cpus), fmtCount(p.rps.median), fmtSample(p.perCPU), strconv.Itoa(p.rps.n)})
 			}
 		}
-		b.WriteString("\n")
+		out = append(out, heading{3, s.key.title()}, t)
 		for _, m := range []struct {
 			name, title, ylabel string
 			get                 func(cpusPoint) sample
@@ -153,19 +152,19 @@ func writeServerCPUs(b *bytes.Buffer, dir string, rows []results.Row, styles map
 		} {
 			p, ok, err := cpusPlot(s, styles, fmt.Sprintf("%s against server CPUs\n%s", m.title, s.key.title()), m.ylabel, m.get)
 			if err != nil {
-				return fmt.Errorf("server CPUs: %w", err)
+				return nil, fmt.Errorf("server CPUs: %w", err)
 			}
 			if !ok {
 				continue
 			}
 			base := s.key.slug() + "-" + m.name
 			if err := savePlot(p, filepath.Join(dir, "plots", base)); err != nil {
-				return err
+				return nil, err
 			}
-			fmt.Fprintf(b, "![%s against server CPUs](plots/%s.png)  \n[SVG](plots/%s.svg)\n\n", m.title, base, base)
+			out = append(out, figure{m.title + " against server CPUs", base})
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // fmtSample is the median, or "–" when nothing was measured.

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"math"
@@ -22,12 +21,13 @@ import (
 const LittleNote = "Closed-loop p99 is mostly queueing in the generator's own loop: each connection waits for its previous answer, " +
 	"so the mean latency is about connections ÷ throughput (Little's law); compare latency at equal offered load (open loop) instead."
 
-// writeLittleNote repeats LittleNote under "At a glance" when the run
+// littleNoteBlocks repeats LittleNote under "At a glance" when the run
 // has closed-loop rows, whose p99 the verdicts compare.
-func writeLittleNote(b *bytes.Buffer, rows []results.Row) {
+func littleNoteBlocks(rows []results.Row) []block {
 	if slices.ContainsFunc(rows, func(r results.Row) bool { return r.Rate == 0 && r.RateFraction == nil }) {
-		fmt.Fprintf(b, "%s\n\n", LittleNote)
+		return []block{para(LittleNote)}
 	}
+	return nil
 }
 
 // fractionKey groups a row whose rate was a fraction of capacity by that
@@ -263,51 +263,55 @@ func curvePlot(c *curve, styles map[string]style) (*plot.Plot, error) {
 	return p, nil
 }
 
-// writeCurves writes the section "Latency against throughput": per
+// curveBlocks is the section "Latency against throughput": per
 // workload and connection count with at least two open-loop rates, the
 // curve plot and a table of its points.
-func writeCurves(b *bytes.Buffer, dir string, rows []results.Row, styles map[string]style) error {
+func curveBlocks(dir string, rows []results.Row, styles map[string]style) ([]block, error) {
 	curves := buildCurves(rows)
 	if len(curves) == 0 {
-		return nil
+		return nil, nil
 	}
-	b.WriteString("## Latency against throughput\n\n")
-	b.WriteString("Each point is one open-loop rate: latency from the intended send (coordinated omission corrected) " +
-		"against the throughput achieved, median over the ok rounds. A point where every round fell behind is drawn as a cross from " +
-		"those rounds: the generator could not keep its schedule (saturated), or the server answered less than 98% of the offered rate, " +
-		"so requests queued for the whole window and its latency grows with the window's length. Noisy and failed rounds are left out. " +
-		LittleNote + "\n\n")
+	out := []block{heading{2, "Latency against throughput"},
+		para("Each point is one open-loop rate: latency from the intended send (coordinated omission corrected) " +
+			"against the throughput achieved, median over the ok rounds. A point where every round fell behind is drawn as a cross from " +
+			"those rounds: the generator could not keep its schedule (saturated), or the server answered less than 98% of the offered rate, " +
+			"so requests queued for the whole window and its latency grows with the window's length. Noisy and failed rounds are left out. " +
+			LittleNote)}
 	for _, c := range curves {
-		fmt.Fprintf(b, "### %s\n\n", c.key.title())
-		b.WriteString("| backend | offered | achieved req/s | p50 µs | p99 µs | p99.9 µs | rounds |\n|---|---|---:|---:|---:|---:|---|\n")
-		for _, be := range c.backends() {
-			for _, pt := range c.points[be] {
-				rounds := fmt.Sprintf("%d ok", pt.okRounds)
-				if pt.saturated {
-					rounds = fmt.Sprintf("**not steady** (%d saturated or server behind)", pt.satRounds)
-				} else if pt.satRounds > 0 {
-					rounds += fmt.Sprintf(", %d not steady", pt.satRounds)
-				}
-				if pt.excludedNoisyOrFailed > 0 {
-					rounds += fmt.Sprintf(", %d noisy or failed", pt.excludedNoisyOrFailed)
-				}
-				fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(be), pt.offered, fmtCount(pt.rps),
-					fmtCount(pt.p50), fmtCount(pt.p99), fmtCount(pt.p999), rounds)
-			}
-		}
-		b.WriteString("\n")
+		out = append(out, heading{3, c.key.title()}, curveTable(c))
 		p, err := curvePlot(c, styles)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if p == nil {
 			continue
 		}
 		base := c.key.slug()
 		if err := savePlot(p, filepath.Join(dir, "plots", base)); err != nil {
-			return err
+			return nil, err
 		}
-		fmt.Fprintf(b, "![Latency against throughput, %s](plots/%s.png)  \n[SVG](plots/%s.svg)\n\n", c.key.title(), base, base)
+		out = append(out, figure{"Latency against throughput, " + c.key.title(), base})
 	}
-	return nil
+	return out, nil
+}
+
+// curveTable is the points of c, backend by backend.
+func curveTable(c *curve) table {
+	t := table{head: []string{"backend", "offered", "achieved req/s", "p50 µs", "p99 µs", "p99.9 µs", "rounds"},
+		right: []bool{false, false, true, true, true, true, false}}
+	for _, be := range c.backends() {
+		for _, pt := range c.points[be] {
+			rounds := fmt.Sprintf("%d ok", pt.okRounds)
+			if pt.saturated {
+				rounds = fmt.Sprintf("**not steady** (%d saturated or server behind)", pt.satRounds)
+			} else if pt.satRounds > 0 {
+				rounds += fmt.Sprintf(", %d not steady", pt.satRounds)
+			}
+			if pt.excludedNoisyOrFailed > 0 {
+				rounds += fmt.Sprintf(", %d noisy or failed", pt.excludedNoisyOrFailed)
+			}
+			t.rows = append(t.rows, []string{mdEscape(be), pt.offered, fmtCount(pt.rps), fmtCount(pt.p50), fmtCount(pt.p99), fmtCount(pt.p999), rounds})
+		}
+	}
+	return t
 }

@@ -65,7 +65,8 @@ func (p para) html(b *bytes.Buffer, _ string) error {
 	return nil
 }
 
-// list is a bullet list.
+// list is a bullet list. An empty list is an empty line in markdown and
+// nothing in HTML.
 type list []string
 
 func (l list) markdown(b *bytes.Buffer) {
@@ -76,6 +77,9 @@ func (l list) markdown(b *bytes.Buffer) {
 }
 
 func (l list) html(b *bytes.Buffer, _ string) error {
+	if len(l) == 0 {
+		return nil
+	}
 	b.WriteString("<ul>\n")
 	for _, it := range l {
 		fmt.Fprintf(b, "<li>%s</li>\n", inline(it))
@@ -165,11 +169,3 @@ func (q quote) html(b *bytes.Buffer, _ string) error {
 	fmt.Fprintf(b, "<blockquote><p>%s</p></blockquote>\n", inline(string(q)))
 	return nil
 }
-
-// mdText is a part of a report still written as markdown text; its HTML
-// comes from mdToHTML.
-type mdText []byte
-
-func (m mdText) markdown(b *bytes.Buffer) { b.Write(m) }
-
-func (m mdText) html(b *bytes.Buffer, dir string) error { return mdToHTML(b, dir, m) }

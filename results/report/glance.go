@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
@@ -17,34 +16,19 @@ var metricWords = map[string]string{
 	"requests_per_server_cpu_s": "requests per server CPU-second",
 }
 
-// writeGlance writes the "At a glance" lines from the verdicts: per
+// glanceBlocks is the "At a glance" text from the verdicts: per
 // configuration, one line per label and metric that differs, and a count
 // of those with no clear difference or too few rounds.
-func writeGlance(b *bytes.Buffer, vs []Verdict, reference string) {
+func glanceBlocks(vs []Verdict, reference string) []block {
 	if len(vs) == 0 {
-		fmt.Fprintf(b, "No paired comparison with the reference %s: it has no rows, or nothing else was measured.\n\n", reference)
-		return
+		return []block{para(fmt.Sprintf("No paired comparison with the reference %s: it has no rows, or nothing else was measured.", reference))}
 	}
 	if allTooFew(vs) {
-		fmt.Fprintf(b, "No paired verdict: every comparison with **%s** has fewer than %d rounds in which both rows "+
-			"are ok (a 95%% sign-test interval needs %d). The sections below give medians and spreads; "+
-			"run more rounds (`repetitions`) for verdicts.", mdEscape(reference), MinRounds, MinRounds)
-		bound := 0
-		for _, v := range vs {
-			if v.BoundRounds > 0 {
-				bound++
-			}
-		}
-		if bound > 0 {
-			fmt.Fprintf(b, " Generator-bound rounds left %d throughput comparisons undecided: "+
-				"there the bound side's figure is a lower bound, `≥ N` in the tables.", bound)
-		}
-		b.WriteString("\n\n")
-		return
+		return []block{para(allTooFewWords(vs, reference))}
 	}
-	fmt.Fprintf(b, "Each backend against **%s**, round by round: the median of the per-round ratios with its 95%% "+
+	out := []block{para(fmt.Sprintf("Each backend against **%s**, round by round: the median of the per-round ratios with its 95%% "+
 		"distribution-free (sign-test) interval, from the rounds where both rows are ok. "+
-		"Also in `verdicts.csv`.\n\n", mdEscape(reference))
+		"Also in `verdicts.csv`.", mdEscape(reference)))}
 	type cfg struct {
 		title string
 		conns int
@@ -59,33 +43,60 @@ func writeGlance(b *bytes.Buffer, vs []Verdict, reference string) {
 		by[k] = append(by[k], v)
 	}
 	for _, k := range order {
-		fmt.Fprintf(b, "**%s, %d connections**\n\n", k.title, k.conns)
-		var same, few []string
-		for _, v := range by[k] {
-			what := v.Label + " " + metricWords[v.Metric]
-			switch {
-			case v.Bound != "":
-				fmt.Fprintf(b, "- %s: %s is %s than %s's, %s\n",
-					mdEscape(v.Label), metricWords[v.Metric], v.Verdict, mdEscape(v.Reference), boundWords(v))
-			case v.Verdict == VerdictHigher || v.Verdict == VerdictLower:
-				fmt.Fprintf(b, "- %s: %s is %s than %s's, ×%.3f (95%% CI %.3f–%.3f, %d rounds%s)\n",
-					mdEscape(v.Label), metricWords[v.Metric], v.Verdict, mdEscape(v.Reference), v.Ratio, v.CILow, v.CIHigh, v.Rounds, remeasuredWords(v))
-			case v.Verdict == VerdictNoDifference:
-				same = append(same, fmt.Sprintf("%s (×%.3f, %.3f–%.3f%s)", what, v.Ratio, v.CILow, v.CIHigh, remeasuredWords(v)))
-			case v.BoundRounds > 0:
-				few = append(few, fmt.Sprintf("%s (%d, and %d with one side generator-bound: its figure is a lower bound, ≥ in the table)", what, v.Rounds, v.BoundRounds))
-			default:
-				few = append(few, fmt.Sprintf("%s (%d)", what, v.Rounds))
-			}
-		}
-		if len(same) > 0 {
-			fmt.Fprintf(b, "- no clear difference: %s\n", mdEscape(joinOr(same, "")))
-		}
-		if len(few) > 0 {
-			fmt.Fprintf(b, "- too few paired rounds (fewer than %d) to judge: %s\n", MinRounds, mdEscape(joinOr(few, "")))
-		}
-		b.WriteString("\n")
+		out = append(out, para(fmt.Sprintf("**%s, %d connections**", k.title, k.conns)), glanceList(by[k]))
 	}
+	return out
+}
+
+// allTooFewWords says that no comparison with reference had enough
+// rounds, and how many were left undecided by generator-bound rounds.
+func allTooFewWords(vs []Verdict, reference string) string {
+	s := fmt.Sprintf("No paired verdict: every comparison with **%s** has fewer than %d rounds in which both rows "+
+		"are ok (a 95%% sign-test interval needs %d). The sections below give medians and spreads; "+
+		"run more rounds (`repetitions`) for verdicts.", mdEscape(reference), MinRounds, MinRounds)
+	bound := 0
+	for _, v := range vs {
+		if v.BoundRounds > 0 {
+			bound++
+		}
+	}
+	if bound > 0 {
+		s += fmt.Sprintf(" Generator-bound rounds left %d throughput comparisons undecided: "+
+			"there the bound side's figure is a lower bound, `≥ N` in the tables.", bound)
+	}
+	return s
+}
+
+// glanceList is the lines of one configuration's verdicts: one per
+// difference, then those with no clear difference and those with too few
+// rounds, each gathered on one line.
+func glanceList(vs []Verdict) list {
+	var out list
+	var same, few []string
+	for _, v := range vs {
+		what := v.Label + " " + metricWords[v.Metric]
+		switch {
+		case v.Bound != "":
+			out = append(out, fmt.Sprintf("%s: %s is %s than %s's, %s",
+				mdEscape(v.Label), metricWords[v.Metric], v.Verdict, mdEscape(v.Reference), boundWords(v)))
+		case v.Verdict == VerdictHigher || v.Verdict == VerdictLower:
+			out = append(out, fmt.Sprintf("%s: %s is %s than %s's, ×%.3f (95%% CI %.3f–%.3f, %d rounds%s)",
+				mdEscape(v.Label), metricWords[v.Metric], v.Verdict, mdEscape(v.Reference), v.Ratio, v.CILow, v.CIHigh, v.Rounds, remeasuredWords(v)))
+		case v.Verdict == VerdictNoDifference:
+			same = append(same, fmt.Sprintf("%s (×%.3f, %.3f–%.3f%s)", what, v.Ratio, v.CILow, v.CIHigh, remeasuredWords(v)))
+		case v.BoundRounds > 0:
+			few = append(few, fmt.Sprintf("%s (%d, and %d with one side generator-bound: its figure is a lower bound, ≥ in the table)", what, v.Rounds, v.BoundRounds))
+		default:
+			few = append(few, fmt.Sprintf("%s (%d)", what, v.Rounds))
+		}
+	}
+	if len(same) > 0 {
+		out = append(out, "no clear difference: "+mdEscape(joinOr(same, "")))
+	}
+	if len(few) > 0 {
+		out = append(out, fmt.Sprintf("too few paired rounds (fewer than %d) to judge: %s", MinRounds, mdEscape(joinOr(few, ""))))
+	}
+	return out
 }
 
 // boundWords renders a verdict decided from generator-bound rounds, e.g.
@@ -108,9 +119,10 @@ func remeasuredWords(v Verdict) string {
 	return fmt.Sprintf(", %d re-measured", v.Remeasured)
 }
 
-// writeBottlenecks says how many ok cells were limited by what, and what
-// to do about co-limited and generator-bound ones.
-func writeBottlenecks(b *bytes.Buffer, rows []results.Row) {
+// bottleneckBlocks says how many ok cells were limited by what, and what
+// to do about co-limited and generator-bound ones; nothing when no row
+// says.
+func bottleneckBlocks(rows []results.Row) []block {
 	counts := map[string]int{}
 	genBound, known := 0, 0
 	for _, r := range rows {
@@ -124,24 +136,24 @@ func writeBottlenecks(b *bytes.Buffer, rows []results.Row) {
 		known++
 	}
 	if known == 0 && genBound == 0 {
-		return
+		return nil
 	}
-	fmt.Fprintf(b, "**Bottleneck** (a side counts as CPU-bound at ≥ 90%% of its pinned CPUs): of %d ok rows, "+
+	s := fmt.Sprintf("**Bottleneck** (a side counts as CPU-bound at ≥ 90%% of its pinned CPUs): of %d ok rows, "+
 		"%d server-bound, %d co-limited (server and generator both busy), %d latency-bound (neither busy)",
 		known, counts["server"], counts["both"], counts["neither"])
 	if genBound > 0 {
-		fmt.Fprintf(b, "; %d more were generator-bound and are marked saturated: in closed loop the server "+
+		s += fmt.Sprintf("; %d more were generator-bound and are marked saturated: in closed loop the server "+
 			"served at least their throughput, shown as `≥ N` in the tables", genBound)
 	}
-	b.WriteString(".")
+	s += "."
 	if counts["both"] > 0 || genBound > 0 {
-		b.WriteString(" Co-limited and generator-bound cells measure the generator as much as the server. " +
+		s += " Co-limited and generator-bound cells measure the generator as much as the server. " +
 			"To lift the limit, give the generator less work per request or more CPU: pipeline requests " +
 			"(loadgen `-P`, plan key `pipeline`), give it more CPUs (`bench run -gen-cpus`, e.g. `-gen-cpus 1-3` " +
 			"on a larger machine), or drive the server from several machines (the compose profile `distributed`, " +
-			"then `bench merge`).")
+			"then `bench merge`)."
 	}
-	b.WriteString("\n\n")
+	return []block{para(s)}
 }
 
 // calCheck is one calibration check: a verdict, the verdict it should
@@ -166,7 +178,7 @@ const (
 // for other runs.
 func calibrationChecks(rows []results.Row, vs []Verdict, reference string) (checks []calCheck, ok bool) {
 	backendOf := map[string]string{}
-	delayed := map[string]bool{} // labels with a latency handicap: see writeTailCalibration
+	delayed := map[string]bool{} // labels with a latency handicap: see tailCalibrationBlocks
 	handicap := false
 	for _, r := range rows {
 		backendOf[r.LabelOf()] = serverOf(r)
@@ -203,20 +215,20 @@ func calibrationChecks(rows []results.Row, vs []Verdict, reference string) (chec
 	return checks, true
 }
 
-// writeCalibration writes the calibration checks of a calibration run;
+// calibrationBlocks is the calibration checks of a calibration run;
 // nothing for other runs.
-func writeCalibration(b *bytes.Buffer, rows []results.Row, vs []Verdict, reference string) {
+func calibrationBlocks(rows []results.Row, vs []Verdict, reference string) []block {
 	checks, ok := calibrationChecks(rows, vs, reference)
 	if !ok {
-		return
+		return nil
 	}
-	b.WriteString("**Calibration** (same server against itself must show no clear difference; the handicap must be found):\n\n")
+	var l list
 	for _, c := range checks {
 		v := c.v
-		fmt.Fprintf(b, "- %s, %d connections, %s vs %s, %s: %s (×%.3f, %d rounds) — %s\n",
-			v.Workload, v.Conns, mdEscape(v.Label), mdEscape(v.Reference), metricWords[v.Metric], v.Verdict, v.Ratio, v.Rounds, c.mark)
+		l = append(l, fmt.Sprintf("%s, %d connections, %s vs %s, %s: %s (×%.3f, %d rounds) — %s",
+			v.Workload, v.Conns, mdEscape(v.Label), mdEscape(v.Reference), metricWords[v.Metric], v.Verdict, v.Ratio, v.Rounds, c.mark))
 	}
-	b.WriteString("\n")
+	return []block{para("**Calibration** (same server against itself must show no clear difference; the handicap must be found):"), l}
 }
 
 // allTooFew reports whether no verdict had enough rounds to judge, so that

@@ -36,126 +36,15 @@ func writeHTML(dir string, d *doc) error {
 }
 
 var (
-	imageLine = regexp.MustCompile(`^!\[([^\]]*)\]\((plots/[^)\s]+)\.png\)\s*$`)
-	svgLink   = regexp.MustCompile(`^\[SVG\]\(plots/[^)\s]+\.svg\)\s*$`)
-	boldRe    = regexp.MustCompile(`\*\*([^*]+)\*\*`)
-	codeRe    = regexp.MustCompile("`([^`]+)`")
+	boldRe = regexp.MustCompile(`\*\*([^*]+)\*\*`)
+	codeRe = regexp.MustCompile("`([^`]+)`")
 )
-
-// mdToHTML renders the markdown subset of mdText blocks: headings,
-// paragraphs, bullet lists, block quotes, pipe tables, plot images with
-// their SVG link, and **bold** and `code` inside text.
-func mdToHTML(b *bytes.Buffer, dir string, md []byte) error {
-	lines := strings.Split(string(md), "\n")
-	var para []string
-	flush := func() {
-		if len(para) > 0 {
-			fmt.Fprintf(b, "<p>%s</p>\n", inline(strings.Join(para, " ")))
-			para = nil
-		}
-	}
-	for i := 0; i < len(lines); i++ {
-		line := strings.TrimRight(lines[i], " ")
-		switch {
-		case line == "":
-			flush()
-		case strings.HasPrefix(line, "#"):
-			flush()
-			level := len(line) - len(strings.TrimLeft(line, "#"))
-			level = min(level, 6)
-			fmt.Fprintf(b, "<h%d>%s</h%d>\n", level, inline(strings.TrimSpace(line[level:])), level)
-		case strings.HasPrefix(line, "|"):
-			flush()
-			j := i
-			for j < len(lines) && strings.HasPrefix(lines[j], "|") {
-				j++
-			}
-			writeTable(b, lines[i:j])
-			i = j - 1
-		case strings.HasPrefix(line, "- "):
-			flush()
-			b.WriteString("<ul>\n")
-			for ; i < len(lines) && strings.HasPrefix(lines[i], "- "); i++ {
-				fmt.Fprintf(b, "<li>%s</li>\n", inline(strings.TrimSpace(lines[i][2:])))
-			}
-			b.WriteString("</ul>\n")
-			i--
-		case strings.HasPrefix(line, "> "):
-			flush()
-			fmt.Fprintf(b, "<blockquote><p>%s</p></blockquote>\n", inline(line[2:]))
-		case imageLine.MatchString(line):
-			flush()
-			m := imageLine.FindStringSubmatch(line)
-			if err := writeFigure(b, dir, m[1], m[2]+".svg"); err != nil {
-				return err
-			}
-		case svgLink.MatchString(line):
-			// The SVG is inlined with its image.
-		default:
-			para = append(para, line)
-		}
-	}
-	flush()
-	return nil
-}
 
 // inline escapes text and renders **bold**, `code` and \| in it.
 func inline(s string) string {
 	s = html.EscapeString(strings.ReplaceAll(s, `\|`, "|"))
 	s = codeRe.ReplaceAllString(s, "<code>$1</code>")
 	return boldRe.ReplaceAllString(s, "<strong>$1</strong>")
-}
-
-// splitRow splits a pipe table line into its cells; \| stays in a cell.
-func splitRow(line string) []string {
-	line = strings.TrimSpace(line)
-	line = strings.TrimPrefix(line, "|")
-	line = strings.TrimSuffix(line, "|")
-	var cells []string
-	var cur strings.Builder
-	for i := 0; i < len(line); i++ {
-		switch {
-		case line[i] == '\\' && i+1 < len(line) && line[i+1] == '|':
-			cur.WriteString(`\|`)
-			i++
-		case line[i] == '|':
-			cells = append(cells, strings.TrimSpace(cur.String()))
-			cur.Reset()
-		default:
-			cur.WriteByte(line[i])
-		}
-	}
-	return append(cells, strings.TrimSpace(cur.String()))
-}
-
-// writeTable renders a pipe table: header, alignment line, body.
-func writeTable(b *bytes.Buffer, lines []string) {
-	if len(lines) < 2 {
-		for _, l := range lines {
-			fmt.Fprintf(b, "<p>%s</p>\n", inline(l))
-		}
-		return
-	}
-	head, align := splitRow(lines[0]), splitRow(lines[1])
-	class := func(i int) string {
-		if i < len(align) && strings.HasSuffix(align[i], ":") {
-			return ` class="r"`
-		}
-		return ""
-	}
-	b.WriteString("<table>\n<thead><tr>")
-	for i, c := range head {
-		fmt.Fprintf(b, "<th%s>%s</th>", class(i), inline(c))
-	}
-	b.WriteString("</tr></thead>\n<tbody>\n")
-	for _, l := range lines[2:] {
-		b.WriteString("<tr>")
-		for i, c := range splitRow(l) {
-			fmt.Fprintf(b, "<td%s>%s</td>", class(i), inline(c))
-		}
-		b.WriteString("</tr>\n")
-	}
-	b.WriteString("</tbody>\n</table>\n")
 }
 
 // writeFigure inlines the SVG at dir/svgPath with alt as its caption.

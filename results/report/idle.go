@@ -1,10 +1,8 @@
 package report
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
-	"io"
 	"math"
 	"path/filepath"
 	"slices"
@@ -268,17 +266,11 @@ func fmtRatio(x float64) string {
 	return strconv.FormatFloat(x, 'f', 1, 64)
 }
 
-// idleText writes the section's prose and table for the idle rows of one
+// idleText is the section's prose and table for the idle rows of one
 // group.
-func idleText(w io.Writer, fits []IdleFit) {
-	fmt.Fprintf(w, "%s\n\n", idleHeadline(fits))
-	fmt.Fprint(w, "Bytes per connection, each the least-squares slope of the server's memory over the connection counts "+
-		"(ok rows only; what the server holds at any count, such as its runtime, stays out of a slope). "+
-		"User = RSS; kernel = page tables + kernel stacks (threads × the kernel stack) + half the system-wide rise of TCP socket memory; "+
-		"R² is the fit's of the total, and the intercept the total it extrapolates to zero connections. "+
-		"How each kernel figure is attributed to the server, and what it misses: results/README.md, *Idle workloads*.\n\n")
-	fmt.Fprint(w, "| backend | ok rows | connections | user B | kernel B | total B | page tables B | kernel stacks B | sockets B | total R² | intercept MiB |\n")
-	fmt.Fprint(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+func idleText(fits []IdleFit) []block {
+	t := table{head: []string{"backend", "ok rows", "connections", "user B", "kernel B", "total B", "page tables B", "kernel stacks B", "sockets B", "total R²", "intercept MiB"},
+		right: []bool{false, true, false, true, true, true, true, true, true, true, true}}
 	for _, f := range fits {
 		rowsCell := strconv.Itoa(f.Points)
 		if f.Excluded > 0 {
@@ -293,36 +285,41 @@ func idleText(w io.Writer, fits []IdleFit) {
 			r2 = strconv.FormatFloat(f.TotalR2, 'f', 3, 64)
 			icpt = fmtMiB(f.TotalIntercept / (1 << 20))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			mdEscape(f.Backend), rowsCell, conns, fmtBytes(f.User), fmtBytes(f.Kernel), fmtBytes(f.Total),
-			fmtBytes(f.PageTables), fmtBytes(f.Stacks), fmtBytes(f.Sockets), r2, icpt)
+		t.rows = append(t.rows, []string{mdEscape(f.Backend), rowsCell, conns, fmtBytes(f.User), fmtBytes(f.Kernel), fmtBytes(f.Total),
+			fmtBytes(f.PageTables), fmtBytes(f.Stacks), fmtBytes(f.Sockets), r2, icpt})
 	}
-	fmt.Fprint(w, "\n")
+	return []block{para(idleHeadline(fits)),
+		para("Bytes per connection, each the least-squares slope of the server's memory over the connection counts " +
+			"(ok rows only; what the server holds at any count, such as its runtime, stays out of a slope). " +
+			"User = RSS; kernel = page tables + kernel stacks (threads × the kernel stack) + half the system-wide rise of TCP socket memory; " +
+			"R² is the fit's of the total, and the intercept the total it extrapolates to zero connections. " +
+			"How each kernel figure is attributed to the server, and what it misses: results/README.md, *Idle workloads*."),
+		t}
 }
 
-// writeIdle writes the section "Memory per idle connection" when rows
-// hold idle rows, with its plots.
-func writeIdle(b *bytes.Buffer, dir string, rows []results.Row, styles map[string]style) error {
+// idleBlocks is the section "Memory per idle connection" when rows hold
+// idle rows, with its plots.
+func idleBlocks(dir string, rows []results.Row, styles map[string]style) ([]block, error) {
 	keys, groups := idleGroups(rows)
 	if len(keys) == 0 {
-		return nil
+		return nil, nil
 	}
-	b.WriteString("## Memory per idle connection\n\n")
+	out := []block{heading{2, "Memory per idle connection"}}
 	for _, k := range keys {
 		if len(keys) > 1 {
-			fmt.Fprintf(b, "### %s\n\n", k.title())
+			out = append(out, heading{3, k.title()})
 		}
 		fits := FitIdle(groups[k])
-		idleText(b, fits)
+		out = append(out, idleText(fits)...)
 		refs, err := idlePlots(dir, k, groups[k], fits, styles)
 		if err != nil {
-			return fmt.Errorf("idle %s: %w", k.title(), err)
+			return nil, fmt.Errorf("idle %s: %w", k.title(), err)
 		}
 		for _, p := range refs {
-			fmt.Fprintf(b, "![%s](plots/%s.png)  \n[SVG](plots/%s.svg)\n\n", p.title, p.base, p.base)
+			out = append(out, figure(p))
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // Colours of the two components in the bar plot.

@@ -52,7 +52,7 @@ type lead struct {
 	verdicts  []Verdict
 	checks    []calCheck // of a calibration run
 	// tailChecks are the outcomes of the latency calibration checks
-	// (writeTailCalibration): calExpected or calNotExpected.
+	// (tailCalibrationBlocks): calExpected, calNotExpected or calTooEarly.
 	tailChecks []string
 	head       *headline // nil when no group has an ok row
 	leftOut    []leftOut

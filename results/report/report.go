@@ -52,14 +52,10 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	styles := newStyles(rows)
 	l := newLead(rows, groups, verdicts, opts.Reference)
 
-	var body bytes.Buffer
-	body.WriteString("## At a glance\n\n")
-	writeGlance(&body, verdicts, opts.Reference)
-	writeLittleNote(&body, rows)
-	writeCalibration(&body, rows, verdicts, opts.Reference)
-	writeBottlenecks(&body, rows)
-	l.tailChecks = writeTails(&body, dir, rows, opts.Reference)
-	if err := writeSections(&body, dir, rows, styles); err != nil {
+	var tails []block
+	tails, l.tailChecks = tailBlocks(dir, rows, opts.Reference)
+	whole, err := wholeRunSections(dir, rows, styles)
+	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	var sections []block
@@ -77,23 +73,38 @@ func WriteWith(dir string, rows []results.Row, opts Options) error {
 	var d doc
 	d.add(l.blocks()...)
 	d.add(runInfo(rows, opts)...)
-	d.add(mdText(body.Bytes()))
+	d.add(glanceSection(rows, verdicts, opts.Reference)...)
+	d.add(tails...)
+	d.add(whole...)
 	d.add(sections...)
 	d.add(flagged(rows)...)
 	return writeDocs(dir, &d)
 }
 
-// writeSections writes the sections that each look at the whole run:
+// glanceSection is the section "At a glance": the verdicts, the note on
+// closed-loop p99, the calibration checks and the bottlenecks.
+func glanceSection(rows []results.Row, vs []Verdict, reference string) []block {
+	out := []block{heading{2, "At a glance"}}
+	out = append(out, glanceBlocks(vs, reference)...)
+	out = append(out, littleNoteBlocks(rows)...)
+	out = append(out, calibrationBlocks(rows, vs, reference)...)
+	return append(out, bottleneckBlocks(rows)...)
+}
+
+// wholeRunSections is the sections that each look at the whole run:
 // scheduling, idle connections, latency curves and server CPUs.
-func writeSections(b *bytes.Buffer, dir string, rows []results.Row, styles map[string]style) error {
-	for _, write := range []func(*bytes.Buffer, string, []results.Row, map[string]style) error{
-		writeScheduling, writeIdle, writeCurves, writeServerCPUs,
+func wholeRunSections(dir string, rows []results.Row, styles map[string]style) ([]block, error) {
+	var out []block
+	for _, section := range []func(string, []results.Row, map[string]style) ([]block, error){
+		schedulingBlocks, idleBlocks, curveBlocks, serverCPUBlocks,
 	} {
-		if err := write(b, dir, rows, styles); err != nil {
-			return err
+		bs, err := section(dir, rows, styles)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, bs...)
 	}
-	return nil
+	return out, nil
 }
 
 // groupSection is the section of one group: verdict lines, tables and
@@ -123,13 +134,13 @@ func writeSLOReport(dir string, rows []results.Row, opts Options) error {
 	if err := os.MkdirAll(filepath.Join(dir, "plots"), 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	var d doc
-	d.add(titleHeading(runName(rows)))
-	var b bytes.Buffer
-	if err := writeSLO(&b, dir, rows, opts.Warn); err != nil {
+	slo, err := sloBlocks(dir, rows, opts.Warn)
+	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	d.add(mdText(b.Bytes()))
+	var d doc
+	d.add(titleHeading(runName(rows)))
+	d.add(slo...)
 	d.add(runInfo(rows, opts)...)
 	d.add(flagged(rows)...)
 	return writeDocs(dir, &d)

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -15,27 +14,27 @@ import (
 	"github.com/asyncbench/asyncbench/results"
 )
 
-// writeScheduling writes the section and its plots when rows hold delay,
+// schedulingBlocks is the section and its plots when rows hold delay,
 // cpu or mix workloads; it reads dir/endpoints.csv for the mixes.
-func writeScheduling(b *bytes.Buffer, dir string, rows []results.Row, styles map[string]style) error {
+func schedulingBlocks(dir string, rows []results.Row, styles map[string]style) ([]block, error) {
 	if !hasScheduling(rows) {
-		return nil
+		return nil, nil
 	}
 	eps, err := results.ReadEndpointsFile(dir, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	data := schedulingText(b, rows, eps)
+	out, data := schedulingText(rows, eps)
 	for i, d := range data {
 		refs, err := d.writePlots(dir, i, styles)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, p := range refs {
-			fmt.Fprintf(b, "![%s](plots/%s.png)  \n[SVG](plots/%s.svg)\n\n", p.title, p.base, p.base)
+			out = append(out, figure(p))
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // writePlots draws, per connection count, throughput against handler wait

@@ -3,64 +3,65 @@ package report
 import (
 	"cmp"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
 	"github.com/asyncbench/asyncbench/results"
 )
 
-// schedulingText writes the section's prose and tables (no plots) for
-// rows and the run's endpoint rows.
-func schedulingText(w io.Writer, rows []results.Row, eps []results.EndpointRow) []*schedData {
+// schedulingText is the section's prose and tables (no plots) for rows
+// and the run's endpoint rows, with the data they come from.
+func schedulingText(rows []results.Row, eps []results.EndpointRow) ([]block, []*schedData) {
 	data := schedulingData(rows, eps)
 	if len(data) == 0 {
-		return nil
+		return nil, nil
 	}
-	fmt.Fprint(w, "## Threads, goroutines or an event loop\n\n")
-	fmt.Fprint(w, "The argument: threads cost too much, so event loops win; but a handler that waits or computes "+
-		"blocks an event loop, while a preemptive runtime (goroutines) or the kernel (threads) shrugs it off. "+
-		"Below, each backend's median throughput and p99 over the repetitions that measured something, "+
-		"failed ones included (saturated and noisy ones are counted but left out): a cell whose requests time out behind a blocked loop is the finding, not a harness fault, "+
-		"so its numbers are shown with its error share instead of being dropped.\n\n")
+	out := []block{heading{2, "Threads, goroutines or an event loop"},
+		para("The argument: threads cost too much, so event loops win; but a handler that waits or computes " +
+			"blocks an event loop, while a preemptive runtime (goroutines) or the kernel (threads) shrugs it off. " +
+			"Below, each backend's median throughput and p99 over the repetitions that measured something, " +
+			"failed ones included (saturated and noisy ones are counted but left out): a cell whose requests time out behind a blocked loop is the finding, not a harness fault, " +
+			"so its numbers are shown with its error share instead of being dropped.")}
 	for _, d := range data {
 		if len(data) > 1 {
-			fmt.Fprintf(w, "### %s\n\n", d.regime)
+			out = append(out, heading{3, d.regime.String()})
 		}
-		d.writeTable(w, "Median req/s and p99 (for a mix: the cheap requests' p99); failed repetitions included and marked.", tableCell)
-		d.writeFindings(w)
+		out = append(out, d.tableBlocks("Median req/s and p99 (for a mix: the cheap requests' p99); failed repetitions included and marked.", tableCell)...)
+		out = append(out, d.findings()...)
 		if d.hasRuntime() {
-			d.writeTable(w, "The quantity the question is about, for the Go servers: how long a runnable goroutine waited for a thread "+
+			out = append(out, d.tableBlocks("The quantity the question is about, for the Go servers: how long a runnable goroutine waited for a thread "+
 				"(scheduling latency p99, runtime/metrics /sched/latencies, over the measured window), with the GC's stop-the-world pause p99 beside it; "+
-				"median over repetitions. A server without a Go runtime (the C references) has no such figure (–).", schedCell)
+				"median over repetitions. A server without a Go runtime (the C references) has no such figure (–).", schedCell)...)
 		}
 	}
-	return data
+	return out, data
 }
 
-// writeFindings writes the sentences: waiting, computing, the mix.
-func (d *schedData) writeFindings(w io.Writer) {
+// findings is the sentences: waiting, computing, the mix.
+func (d *schedData) findings() []block {
+	var out []block
 	for _, us := range d.delays {
-		fmt.Fprintf(w, "**Waiting: %s per request** (`delay`)\n\n", fmtMicros(float64(us)))
+		var l list
 		for _, c := range d.conns {
-			d.writeWorkSentences(w, wlDelay, us, c, fmt.Sprintf("with a %s wait per request", fmtMicros(float64(us))))
+			l = append(l, d.workSentence(wlDelay, us, c, fmt.Sprintf("with a %s wait per request", fmtMicros(float64(us)))))
 		}
-		w.Write([]byte("\n"))
+		out = append(out, para(fmt.Sprintf("**Waiting: %s per request** (`delay`)", fmtMicros(float64(us)))), l)
 	}
 	for _, us := range d.cpus {
-		fmt.Fprintf(w, "**Computing: %s of CPU per request** (`cpu`)\n\n", fmtMicros(float64(us)))
+		var l list
 		for _, c := range d.conns {
-			d.writeWorkSentences(w, wlCPU, us, c, fmt.Sprintf("with %s of CPU per request", fmtMicros(float64(us))))
+			l = append(l, d.workSentence(wlCPU, us, c, fmt.Sprintf("with %s of CPU per request", fmtMicros(float64(us)))))
 		}
-		w.Write([]byte("\n"))
+		out = append(out, para(fmt.Sprintf("**Computing: %s of CPU per request** (`cpu`)", fmtMicros(float64(us)))), l)
 	}
 	for _, m := range d.mixes {
-		fmt.Fprintf(w, "**Cheap requests behind expensive ones** (`mix` %s)\n\n", mdEscape(m))
+		var l list
 		for _, c := range d.conns {
-			d.writeMixSentence(w, m, c)
+			l = append(l, d.mixSentence(m, c))
 		}
-		w.Write([]byte("\n"))
+		out = append(out, para(fmt.Sprintf("**Cheap requests behind expensive ones** (`mix` %s)", mdEscape(m))), l)
 	}
+	return out
 }
 
 // describe is "45,000 req/s (p99 2.1 ms)", with the error share and
@@ -92,14 +93,14 @@ func troubles(p *schedPoint) string {
 	return s
 }
 
-// writeWorkSentences writes, for one handler workload at one connection
+// workSentence says, for one handler workload at one connection
 // count, which backend served the most and the least, each offload pair
 // head to head, what the work cost each backend against plaintext, and
 // for cpu the ceiling the server's CPUs allow.
-func (d *schedData) writeWorkSentences(w io.Writer, workload string, us int64, conns int, what string) {
+func (d *schedData) workSentence(workload string, us int64, conns int, what string) string {
 	rk := d.measuredAt(workload, us, "", conns, getRPSSample, true)
 	var b strings.Builder
-	fmt.Fprintf(&b, "- At %s connections %s, ", fmtCount(float64(conns)), what)
+	fmt.Fprintf(&b, "At %s connections %s, ", fmtCount(float64(conns)), what)
 	switch {
 	case len(rk) == 0:
 		b.WriteString("no backend measured anything.")
@@ -155,17 +156,17 @@ func (d *schedData) writeWorkSentences(w io.Writer, workload string, us int64, c
 		fmt.Fprintf(&b, " The CPU bound is %s req/s (%d server CPU ÷ %s); %s reached %s of it.",
 			fmtCount(ceiling), d.procs, fmtMicros(float64(us)), rk[0].backend, pct(rk[0].p.rps.median/ceiling))
 	}
-	fmt.Fprintln(w, b.String())
+	return b.String()
 }
 
-// writeMixSentence writes, for one mix at one connection count, where the
+// mixSentence says, for one mix at one connection count, where the
 // cheap requests (the entry with the largest weight) kept the lowest and
 // the highest p99, each against the backend's plaintext p99.
-func (d *schedData) writeMixSentence(w io.Writer, mix string, conns int) {
+func (d *schedData) mixSentence(mix string, conns int) string {
 	cheapPath := cheapEntry(mix)
 	rk := d.measuredAt(wlMix, -1, mix, conns, getCheapSample, false)
 	var b strings.Builder
-	fmt.Fprintf(&b, "- At %s connections, ", fmtCount(float64(conns)))
+	fmt.Fprintf(&b, "At %s connections, ", fmtCount(float64(conns)))
 	vsPlain := func(bp backendPoint) string {
 		s := fmtMicros(bp.p.cheapP99.median)
 		base := d.at(wlPlaintext, -1, "", bp.backend, conns)
@@ -191,5 +192,5 @@ func (d *schedData) writeMixSentence(w io.Writer, mix string, conns int) {
 		}
 		fmt.Fprintf(&b, " Handlers on the loop against a pool: %s %s, %s %s.", pair[0], fmtMicros(loop.cheapP99.median), pair[1], fmtMicros(pool.cheapP99.median))
 	}
-	fmt.Fprintln(w, b.String())
+	return b.String()
 }

@@ -2,14 +2,13 @@ package report
 
 import (
 	"fmt"
-	"io"
+	"strconv"
 	"strings"
 )
 
-// writeTable writes one line per workload and connection count, one
-// column per backend: median req/s and p99 (for a mix, the cheap
-// requests' p99), with error share and failed repetitions.
-func (d *schedData) writeTable(w io.Writer, title string, cell func(*schedPoint, bool) string) {
+// tableBlocks is title and a table of one line per workload and
+// connection count, one column per backend: cell of each point.
+func (d *schedData) tableBlocks(title string, cell func(*schedPoint, bool) string) []block {
 	type line struct {
 		label    string
 		workload string
@@ -26,26 +25,21 @@ func (d *schedData) writeTable(w io.Writer, title string, cell func(*schedPoint,
 	for _, m := range d.mixes {
 		lines = append(lines, line{"mix " + m, wlMix, -1, m})
 	}
-	fmt.Fprintf(w, "%s\n\n| workload | conns |", title)
+	t := table{head: []string{"workload", "conns"}, right: []bool{false, true}}
 	for _, b := range d.backends {
-		fmt.Fprintf(w, " %s |", mdEscape(b))
+		t.head = append(t.head, mdEscape(b))
+		t.right = append(t.right, true)
 	}
-	fmt.Fprint(w, "\n|---|---:|")
-	for range d.backends {
-		fmt.Fprint(w, "---:|")
-	}
-	fmt.Fprintln(w)
 	for _, l := range lines {
 		for _, c := range d.conns {
-			fmt.Fprintf(w, "| %s | %d |", mdEscape(l.label), c)
+			r := []string{mdEscape(l.label), strconv.Itoa(c)}
 			for _, b := range d.backends {
-				p := d.at(l.workload, l.handler, l.mix, b, c)
-				fmt.Fprintf(w, " %s |", cell(p, l.workload == wlMix))
+				r = append(r, cell(d.at(l.workload, l.handler, l.mix, b, c), l.workload == wlMix))
 			}
-			fmt.Fprintln(w)
+			t.rows = append(t.rows, r)
 		}
 	}
-	fmt.Fprintln(w)
+	return []block{para(title), t}
 }
 
 // schedCell is a point's scheduling latency p99 and GC pause p99.

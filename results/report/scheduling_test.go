@@ -83,8 +83,8 @@ func schedFixture() ([]results.Row, []results.EndpointRow) {
 // byte against testdata/scheduling.golden.md (go test -update rewrites it).
 func TestSchedulingText(t *testing.T) {
 	rows, eps := schedFixture()
-	var b bytes.Buffer
-	data := schedulingText(&b, rows, eps)
+	bs, data := schedulingText(rows, eps)
+	b := bytes.NewBufferString(mdOf(bs))
 	if len(data) != 1 {
 		t.Fatalf("%d regimes", len(data))
 	}
@@ -131,9 +131,8 @@ func TestSchedulingOnlyWithItsWorkloads(t *testing.T) {
 			plain = append(plain, r)
 		}
 	}
-	var b bytes.Buffer
-	if err := writeScheduling(&b, t.TempDir(), plain, newStyles(plain)); err != nil || b.Len() != 0 {
-		t.Fatalf("err %v, section %q", err, b.String())
+	if bs, err := schedulingBlocks(t.TempDir(), plain, newStyles(plain)); err != nil || len(bs) != 0 {
+		t.Fatalf("err %v, section %q", err, mdOf(bs))
 	}
 }
 
@@ -191,8 +190,8 @@ func TestSchedulingNothingCompleted(t *testing.T) {
 			results.Row{Backend: b, Proto: "http", Workload: "plaintext", Conns: 8, Pipeline: 1, Status: results.StatusOK, DurationS: 1, RPS: 1000, Requests: 1000, P99Us: 500},
 			results.Row{Backend: b, Proto: "http", Workload: "delay", HandlerUs: new(int64(1000)), Conns: 8, Pipeline: 1, Status: results.StatusFailed, DurationS: 1, Errors: 50})
 	}
-	var b bytes.Buffer
-	schedulingText(&b, rows, nil)
+	bs, _ := schedulingText(rows, nil)
+	b := bytes.NewBufferString(mdOf(bs))
 	want := "- At 8 connections with a 1 ms wait per request, no backend completed requests: gnet 0 req/s (no request completed; 100% of requests failed; 1 of 1 repetitions failed), stdlib 0 req/s (no request completed; 100% of requests failed; 1 of 1 repetitions failed)."
 	if !strings.Contains(b.String(), want) || strings.Contains(b.String(), "p99 0 µs") {
 		t.Fatalf("section:\n%s", b.String())

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -23,32 +22,39 @@ import (
 	"github.com/asyncbench/asyncbench/results"
 )
 
-// writeSLO adds the section of a bench slo run: when dir holds slo.csv,
+// sloBlocks is the section of a bench slo run: when dir holds slo.csv,
 // its answers as a table and the plot of p99 against offered rate.
-func writeSLO(b *bytes.Buffer, dir string, rows []results.Row, warn io.Writer) error {
+func sloBlocks(dir string, rows []results.Row, warn io.Writer) ([]block, error) {
 	if warn == nil {
 		warn = io.Discard
 	}
 	answers, err := results.ReadSLOFile(dir, warn)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(answers) == 0) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	target := time.Duration(answers[0].TargetP99Us) * time.Microsecond
-	b.WriteString("## Highest rate under a p99 target\n\n")
-	fmt.Fprintf(b, "From `bench slo` (slo.csv): per backend the highest open-loop rate whose corrected p99 stayed at or under %v "+
-		"with zero errors, the generator on schedule, the server answering at least 98%% of the offered rate and a quiet host, "+
-		"found by doubling (or halving) and bisecting to 2%%. Each rate is judged on the 1 s interval histograms of its runs pooled: "+
-		"it meets when the pooled p99's 95%% interval (two-stage bootstrap over runs and intervals) lies at or below the target, "+
-		"misses when above; while the interval holds the target the rate is run again on a fresh server, at most 3 runs, "+
-		"and then the pooled p99 decides (*close*). Both ends of the final bracket rest on at least two runs where they can. "+
-		"The p99 and its interval are those of the answer's pooled runs. The rate has no interval of its own: "+
-		"the bracket (highest rate that met – lowest that missed) is the resolution of the answer. "+
-		"The runs that did not count are crosses on the plot; those flagged saturated, noisy or failed are also listed below.\n\n", target)
-	b.WriteString("| backend | workload | conns | max rate req/s | bracket req/s | p99 there µs | 95% interval µs | runs | steps | note |\n" +
-		"|---|---|---:|---:|---|---:|---|---:|---:|---|\n")
+	out := []block{heading{2, "Highest rate under a p99 target"},
+		para(fmt.Sprintf("From `bench slo` (slo.csv): per backend the highest open-loop rate whose corrected p99 stayed at or under %v "+
+			"with zero errors, the generator on schedule, the server answering at least 98%% of the offered rate and a quiet host, "+
+			"found by doubling (or halving) and bisecting to 2%%. Each rate is judged on the 1 s interval histograms of its runs pooled: "+
+			"it meets when the pooled p99's 95%% interval (two-stage bootstrap over runs and intervals) lies at or below the target, "+
+			"misses when above; while the interval holds the target the rate is run again on a fresh server, at most 3 runs, "+
+			"and then the pooled p99 decides (*close*). Both ends of the final bracket rest on at least two runs where they can. "+
+			"The p99 and its interval are those of the answer's pooled runs. The rate has no interval of its own: "+
+			"the bracket (highest rate that met – lowest that missed) is the resolution of the answer. "+
+			"The runs that did not count are crosses on the plot; those flagged saturated, noisy or failed are also listed below.", target)),
+		sloTable(answers),
+		figure{"p99 against offered rate", SLOPlotBase}}
+	return out, WriteSLOPlot(dir, target, rows, answers)
+}
+
+// sloTable is one line per answer of slo.csv.
+func sloTable(answers []results.SLORow) table {
+	t := table{head: []string{"backend", "workload", "conns", "max rate req/s", "bracket req/s", "p99 there µs", "95% interval µs", "runs", "steps", "note"},
+		right: []bool{false, false, true, true, false, true, false, true, true, false}}
 	for _, a := range answers {
 		rate, p99, ci, runs := "none", "–", "–", "–"
 		if a.MaxRate != nil {
@@ -70,11 +76,10 @@ func writeSLO(b *bytes.Buffer, dir string, rows []results.Row, warn io.Writer) e
 		if a.BracketLow != nil || a.BracketHigh != nil {
 			bracket = optCount(a.BracketLow) + "–" + optCount(a.BracketHigh)
 		}
-		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %s | %s | %d | %s |\n", mdEscape(a.Backend), mdEscape(a.Workload), a.Conns,
-			rate, bracket, p99, ci, runs, a.Steps, mdEscape(a.Reason))
+		t.rows = append(t.rows, []string{mdEscape(a.Backend), mdEscape(a.Workload), strconv.Itoa(a.Conns),
+			rate, bracket, p99, ci, runs, strconv.Itoa(a.Steps), mdEscape(a.Reason)})
 	}
-	fmt.Fprintf(b, "\n![p99 against offered rate](plots/%s.png)  \n[SVG](plots/%s.svg)\n\n", SLOPlotBase, SLOPlotBase)
-	return WriteSLOPlot(dir, target, rows, answers)
+	return t
 }
 
 func optCount(p *float64) string {

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"math"
@@ -222,28 +221,18 @@ func tailCause(tc tailComparison, reps []int) string {
 
 func fmtUs(x float64) string { return strconv.FormatFloat(x, 'f', 0, 64) }
 
-// writeTails writes the section "Latency tails" for the open-loop cells of
-// rows (nothing when there are none) and returns the outcomes of its
-// latency calibration checks (see writeTailCalibration).
-func writeTails(b *bytes.Buffer, dir string, rows []results.Row, reference string) (calibration []string) {
+// tailBlocks is the section "Latency tails" for the open-loop cells of
+// rows (nothing when there are none), with the outcomes of its latency
+// calibration checks (see tailCalibrationBlocks).
+func tailBlocks(dir string, rows []results.Row, reference string) (out []block, calibration []string) {
 	cells, skipped := collectTails(dir, rows)
 	if len(cells) == 0 {
-		return nil
+		return nil, nil
 	}
-	b.WriteString("## Latency tails (open loop)\n\n")
-	b.WriteString("p99 and p99.9 of each label's rounds summed (exact: histograms added, never averaged), with a 95% interval from a two-stage bootstrap: rounds drawn with replacement, then each drawn round's 1 s intervals. Rounds carry the differences between server processes, intervals keep a burst (a GC cycle, a scheduling stall) whole. ⚠ marks a percentile with fewer than ")
-	fmt.Fprintf(b, "%d samples beyond it.\n\n", results.MinBeyond)
-	b.WriteString("| configuration | label | rounds | requests | p99 µs [95%] | p99.9 µs [95%] |\n|---|---|---:|---:|---|---|\n")
-	for _, c := range cells {
-		t, err := c.tails(nil)
-		if err != nil {
-			continue
-		}
-		rng := rand.New(rand.NewPCG(uint64(t.Count()), 1))
-		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s |\n", c.key, mdEscape(c.label), t.Rounds(), fmtCount(float64(t.Count())),
-			fmtPercentile(t.Percentile(99, rng)), fmtPercentile(t.Percentile(99.9, rng)))
-	}
-	b.WriteString("\n")
+	out = []block{heading{2, "Latency tails (open loop)"},
+		para(fmt.Sprintf("p99 and p99.9 of each label's rounds summed (exact: histograms added, never averaged), with a 95%% interval from a two-stage bootstrap: rounds drawn with replacement, then each drawn round's 1 s intervals. Rounds carry the differences between server processes, intervals keep a burst (a GC cycle, a scheduling stall) whole. ⚠ marks a percentile with fewer than "+
+			"%d samples beyond it.", results.MinBeyond)),
+		tailTable(cells)}
 	all := compareTails(cells, reference)
 	var cmps []tailComparison
 	unpaired := 0
@@ -255,31 +244,49 @@ func writeTails(b *bytes.Buffer, dir string, rows []results.Row, reference strin
 		cmps = append(cmps, tc)
 	}
 	if unpaired > 0 {
-		fmt.Fprintf(b, "%d configurations are not compared with %s: their labels were never offered the same rate in the same round (a share of each label's own capacity; `shared_capacity: true` offers every label the reference's).\n\n", unpaired, mdEscape(reference))
+		out = append(out, para(fmt.Sprintf("%d configurations are not compared with %s: their labels were never offered the same rate in the same round (a share of each label's own capacity; `shared_capacity: true` offers every label the reference's).", unpaired, mdEscape(reference))))
 	}
 	if len(cmps) > 0 {
-		fmt.Fprintf(b, "p99 against %s at the same offered rate, paired by round (ratio label ÷ %s, 95%% interval from the paired bootstrap; at least %d rounds):\n\n", mdEscape(reference), mdEscape(reference), tailMinRounds)
+		out = append(out, para(fmt.Sprintf("p99 against %s at the same offered rate, paired by round (ratio label ÷ %s, 95%% interval from the paired bootstrap; at least %d rounds):", mdEscape(reference), mdEscape(reference), tailMinRounds)))
+		var l list
 		for _, tc := range cmps {
 			if tc.verdict == VerdictTooFewRounds {
-				fmt.Fprintf(b, "- %s, %s: %s (%d rounds at the same rate)\n", tc.key, mdEscape(tc.label), tc.verdict, tc.rounds)
+				l = append(l, fmt.Sprintf("%s, %s: %s (%d rounds at the same rate)", tc.key, mdEscape(tc.label), tc.verdict, tc.rounds))
 				continue
 			}
-			fmt.Fprintf(b, "- %s, %s: p99 %s (×%.2f [%.2f, %.2f], %d rounds). %s.\n", tc.key, mdEscape(tc.label), tc.verdict, tc.ratio, tc.lo, tc.hi, tc.rounds, tc.cause)
+			l = append(l, fmt.Sprintf("%s, %s: p99 %s (×%.2f [%.2f, %.2f], %d rounds). %s.", tc.key, mdEscape(tc.label), tc.verdict, tc.ratio, tc.lo, tc.hi, tc.rounds, tc.cause))
 		}
-		b.WriteString("\n")
+		out = append(out, l)
 	}
-	calibration = writeTailCalibration(b, cmps)
+	cal, calibration := tailCalibrationBlocks(cmps)
+	out = append(out, cal...)
 	for _, s := range skipped {
-		fmt.Fprintf(b, "> not read: %s\n\n", s)
+		out = append(out, quote("not read: "+s))
 	}
-	return calibration
+	return out, calibration
+}
+
+// tailTable is the p99 and p99.9 of each cell's label.
+func tailTable(cells []*tailCell) table {
+	t := table{head: []string{"configuration", "label", "rounds", "requests", "p99 µs [95%]", "p99.9 µs [95%]"},
+		right: []bool{false, false, true, true, false, false}}
+	for _, c := range cells {
+		tl, err := c.tails(nil)
+		if err != nil {
+			continue
+		}
+		rng := rand.New(rand.NewPCG(uint64(tl.Count()), 1))
+		t.rows = append(t.rows, []string{fmt.Sprint(c.key), mdEscape(c.label), strconv.Itoa(tl.Rounds()), fmtCount(float64(tl.Count())),
+			fmtPercentile(tl.Percentile(99, rng)), fmtPercentile(tl.Percentile(99.9, rng))})
+	}
+	return t
 }
 
 // calibrationBounds is where the A/A p99 ratio's interval must lie for the
 // tail comparison to be called calibrated.
 var calibrationBounds = [2]float64{0.85, 1.18}
 
-// writeTailCalibration checks the calibration plan's latency cells: a
+// tailCalibrationBlocks checks the calibration plan's latency cells: a
 // label on the reference's own server (no handicap) must show no clear
 // difference with its interval inside calibrationBounds; a label with a
 // latency handicap (server -handicap-delay-us D -handicap-delay-every N)
@@ -287,11 +294,12 @@ var calibrationBounds = [2]float64{0.85, 1.18}
 // distribution: with one request in N delayed by D and N < 100, the
 // slowest 1% are delayed ones, so p99 ≈ D + the reference's percentile
 // 100·(1 − N/100) (the delayed requests' own latency, at the share of them
-// that the top 1% leaves below). It returns each check's outcome
-// (calExpected, calNotExpected, or calTooEarly for too few rounds), for
-// the report's lead.
-func writeTailCalibration(b *bytes.Buffer, cmps []tailComparison) (outcomes []string) {
-	var lines []string
+// that the top 1% leaves below). It returns the checks' paragraph and
+// list, and each check's outcome (calExpected, calNotExpected, or
+// calTooEarly for too few rounds) for the report's lead; both nil when no
+// check has enough rounds.
+func tailCalibrationBlocks(cmps []tailComparison) (out []block, outcomes []string) {
+	var lines list
 	for _, tc := range cmps {
 		lr := anyRow(tc.labelCel)
 		rr := anyRow(tc.refCell)
@@ -319,7 +327,7 @@ func writeTailCalibration(b *bytes.Buffer, cmps []tailComparison) (outcomes []st
 				mark, outcome = "NOT as expected: the instrument misses a known latency cost", calNotExpected
 			}
 			outcomes = append(outcomes, outcome)
-			lines = append(lines, fmt.Sprintf("- %s, %s (one request in %d waits %d µs): p99 %s, ×%.2f [%.2f, %.2f]; computed p99 ≈ %s µs, measured %s — %s",
+			lines = append(lines, fmt.Sprintf("%s, %s (one request in %d waits %d µs): p99 %s, ×%.2f [%.2f, %.2f]; computed p99 ≈ %s µs, measured %s — %s",
 				tc.key, mdEscape(tc.label), every, delay, tc.verdict, tc.ratio, tc.lo, tc.hi, fmtUs(want), fmtPercentile(got), mark))
 		case sameServer:
 			mark, outcome := calExpected, calExpected
@@ -328,16 +336,14 @@ func writeTailCalibration(b *bytes.Buffer, cmps []tailComparison) (outcomes []st
 				outcome = calNotExpected
 			}
 			outcomes = append(outcomes, outcome)
-			lines = append(lines, fmt.Sprintf("- %s, %s vs %s (same server): p99 %s, ×%.2f [%.2f, %.2f] — %s",
+			lines = append(lines, fmt.Sprintf("%s, %s vs %s (same server): p99 %s, ×%.2f [%.2f, %.2f] — %s",
 				tc.key, mdEscape(tc.label), mdEscape(tc.reference), tc.verdict, tc.ratio, tc.lo, tc.hi, mark))
 		}
 	}
 	if len(lines) == 0 {
-		return nil
+		return nil, nil
 	}
-	b.WriteString("**Latency calibration** (the same server against itself must show no clear p99 difference; a known latency cost must be found):\n\n")
-	b.WriteString(strings.Join(lines, "\n") + "\n\n")
-	return outcomes
+	return []block{para("**Latency calibration** (the same server against itself must show no clear p99 difference; a known latency cost must be found):"), lines}, outcomes
 }
 
 // anyRow returns one of c's rows (the lowest round).

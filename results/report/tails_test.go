@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -54,9 +53,8 @@ func tailRun(t *testing.T, dir string) []results.Row {
 func TestWriteTails(t *testing.T) {
 	dir := t.TempDir()
 	rows := tailRun(t, dir)
-	var b bytes.Buffer
-	writeTails(&b, dir, byLabel(rows), "stdlib-a") // as WriteWith passes them: Backend = label
-	md := b.String()
+	bs, _ := tailBlocks(dir, byLabel(rows), "stdlib-a") // as WriteWith passes them: Backend = label
+	md := mdOf(bs)
 	for _, want := range []string{
 		"## Latency tails (open loop)",
 		"| plaintext, 64 conns, 50% of capacity | stdlib-a | 8 | 32,000 |",
@@ -97,10 +95,9 @@ func TestWriteTails(t *testing.T) {
 			rows[i].Rate = 2100
 		}
 	}
-	b.Reset()
-	writeTails(&b, dir, rows, "stdlib-a")
-	if !strings.Contains(b.String(), "1 configurations are not compared with stdlib-a") || strings.Contains(b.String(), "stdlib-b: p99") {
-		t.Errorf("unequal rates paired:\n%s", b.String())
+	bs, _ = tailBlocks(dir, rows, "stdlib-a")
+	if md := mdOf(bs); !strings.Contains(md, "1 configurations are not compared with stdlib-a") || strings.Contains(md, "stdlib-b: p99") {
+		t.Errorf("unequal rates paired:\n%s", md)
 	}
 }
 

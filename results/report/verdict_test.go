@@ -258,12 +258,12 @@ func TestVerdictsGeneratorBound(t *testing.T) {
 	}
 	// The glance says what the bound means.
 	var b bytes.Buffer
-	writeGlance(&b, Verdicts(boundRows(ref, tests[0].gnet), "stdlib"), "stdlib")
+	b.WriteString(mdOf(glanceBlocks(Verdicts(boundRows(ref, tests[0].gnet), "stdlib"), "stdlib")))
 	if want := "- gnet: throughput is higher than stdlib's, ≥ ×1.450 (95% CI from 1.200, open above: gnet was generator-bound in 2 of 6 rounds, so its throughput there is a lower bound)"; !strings.Contains(b.String(), want) {
 		t.Fatalf("glance:\n%s\nwant %s", b.String(), want)
 	}
 	b.Reset()
-	writeGlance(&b, Verdicts(boundRows(ref, tests[1].gnet), "stdlib"), "stdlib")
+	b.WriteString(mdOf(glanceBlocks(Verdicts(boundRows(ref, tests[1].gnet), "stdlib"), "stdlib")))
 	if want := "Generator-bound rounds left 1 throughput comparisons undecided"; !strings.Contains(b.String(), want) {
 		t.Fatalf("glance:\n%s\nwant %s", b.String(), want)
 	}
@@ -272,7 +272,7 @@ func TestVerdictsGeneratorBound(t *testing.T) {
 		{Label: "gnet", Reference: "stdlib", Metric: "p99_us", Verdict: VerdictNoDifference, Rounds: 6, Ratio: 1, CILow: 0.9, CIHigh: 1.1, Remeasured: 2, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1},
 	}
 	b.Reset()
-	writeGlance(&b, vs, "stdlib")
+	b.WriteString(mdOf(glanceBlocks(vs, "stdlib")))
 	for _, want := range []string{
 		"too few paired rounds (fewer than 6) to judge: gnet throughput (4, and 2 with one side generator-bound: its figure is a lower bound, ≥ in the table)",
 		"no clear difference: gnet p99 latency (×1.000, 0.900–1.100, 2 re-measured)",
@@ -357,7 +357,7 @@ func TestWriteCalibration(t *testing.T) {
 	rows = byLabel(rows) // as WriteWith passes them: Backend = label
 	var b bytes.Buffer
 	vs := Verdicts(rows, "stdlib-a")
-	writeCalibration(&b, rows, vs, "stdlib-a")
+	b.WriteString(mdOf(calibrationBlocks(rows, vs, "stdlib-a")))
 	out := b.String()
 	for _, want := range []string{
 		"stdlib-b vs stdlib-a, throughput: no clear difference",
@@ -375,13 +375,13 @@ func TestWriteCalibration(t *testing.T) {
 		vs[i].Verdict = VerdictNoDifference
 	}
 	b.Reset()
-	writeCalibration(&b, rows, vs, "stdlib-a")
+	b.WriteString(mdOf(calibrationBlocks(rows, vs, "stdlib-a")))
 	if !strings.Contains(b.String(), "stdlib-handicap vs stdlib-a, throughput: no clear difference (") || !strings.Contains(b.String(), "NOT as expected") {
 		t.Errorf("missed handicap not flagged:\n%s", b.String())
 	}
 	// Not a calibration run: nothing.
 	b.Reset()
-	writeCalibration(&b, driftRows(rng, 6, 1), nil, "ref")
+	b.WriteString(mdOf(calibrationBlocks(driftRows(rng, 6, 1), nil, "ref")))
 	if b.Len() != 0 {
 		t.Errorf("wrote %q for a plain run", b.String())
 	}
@@ -395,14 +395,14 @@ func TestGlanceAllTooFew(t *testing.T) {
 		{Label: "gnet", Reference: "stdlib", Metric: "p99_us", Verdict: VerdictTooFewRounds, Rounds: 3, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1},
 	}
 	var b bytes.Buffer
-	writeGlance(&b, vs, "stdlib")
+	b.WriteString(mdOf(glanceBlocks(vs, "stdlib")))
 	want := "No paired verdict: every comparison with **stdlib** has fewer than 6 rounds in which both rows are ok (a 95% sign-test interval needs 6). The sections below give medians and spreads; run more rounds (`repetitions`) for verdicts.\n\n"
 	if b.String() != want {
 		t.Fatalf("glance:\n%q\nwant\n%q", b.String(), want)
 	}
 	vs[1].Verdict = VerdictNoDifference
 	b.Reset()
-	writeGlance(&b, vs, "stdlib")
+	b.WriteString(mdOf(glanceBlocks(vs, "stdlib")))
 	if !strings.Contains(b.String(), "too few paired rounds") || !strings.Contains(b.String(), "no clear difference") {
 		t.Fatalf("mixed verdicts lost a line:\n%s", b.String())
 	}
