@@ -4,7 +4,6 @@
 package report
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -246,13 +245,6 @@ func serversTable(rows []results.Row) (t table, ok bool) {
 			"`" + strings.ReplaceAll(r.ServerCommand, "|", "\\|") + "`", mdEscape(r.ServerEnv), r.ServerSHA256})
 	}
 	return t, len(t.rows) > 0
-}
-
-// writeServers writes serversTable as markdown, nothing without servers.
-func writeServers(b *bytes.Buffer, rows []results.Row) {
-	if t, ok := serversTable(rows); ok {
-		t.markdown(b)
-	}
 }
 
 // flagged is the section listing every row left out, in the order run.

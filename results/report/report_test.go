@@ -317,3 +317,10 @@ func TestWriteServers(t *testing.T) {
 		t.Errorf("rows without server columns: %q", b.String())
 	}
 }
+
+// writeServers writes serversTable as markdown, nothing without servers.
+func writeServers(b *bytes.Buffer, rows []results.Row) {
+	if t, ok := serversTable(rows); ok {
+		t.markdown(b)
+	}
+}
