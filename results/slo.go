@@ -35,6 +35,11 @@ type SLORow struct {
 	// Close: the interval still held the target after the most runs at
 	// MaxRate, and the pooled p99 alone decided that it met.
 	Close *bool `csv:"close"`
+	// UndecidedLow–UndecidedHigh: the rates the search's evidence left
+	// undecided, where p99 stayed within its interval of the target (see
+	// runner.SLOResult); empty when every rate was decided.
+	UndecidedLow  *float64 `csv:"undecided_low"`
+	UndecidedHigh *float64 `csv:"undecided_high"`
 }
 
 var sloTable = newTable[SLORow]("an SLO CSV")

@@ -14,9 +14,10 @@ import (
 func TestSLOFileRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	rate, p99, low, lo, hi, runs, closeCall := 31_250.5, int64(912), 31_000.0, int64(850), int64(1010), 3, true
+	uLow, uHigh := 30_500.0, 33_000.0
 	rows := []SLORow{
 		{Backend: "gnet", Workload: "plaintext", Conns: 64, TargetP99Us: 1000, MaxRate: &rate, P99AtMaxUs: &p99, BracketLow: &low, Steps: 9, Reason: "confirmed, by a second run",
-			P99LoUs: &lo, P99HiUs: &hi, Runs: &runs, Close: &closeCall},
+			P99LoUs: &lo, P99HiUs: &hi, Runs: &runs, Close: &closeCall, UndecidedLow: &uLow, UndecidedHigh: &uHigh},
 		{Backend: "threads", Workload: "delay:1000", Conns: 1024, TargetP99Us: 1000, Steps: 4, Reason: "capacity probe failed (\"timeouts\")"},
 	}
 	if err := WriteSLOFile(filepath.Join(dir, SLOFile), rows); err != nil {
@@ -26,11 +27,11 @@ func TestSLOFileRoundTrip(t *testing.T) {
 		t.Fatalf("mode: %v %v", fi.Mode(), err)
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, SLOFile))
-	if first := strings.SplitN(string(data), "\n", 2)[0]; first != "backend,workload,conns,target_p99_us,max_rate,p99_at_max_us,bracket_low,bracket_high,steps,reason,p99_lo_us,p99_hi_us,runs,close" {
+	if first := strings.SplitN(string(data), "\n", 2)[0]; first != "backend,workload,conns,target_p99_us,max_rate,p99_at_max_us,bracket_low,bracket_high,steps,reason,p99_lo_us,p99_hi_us,runs,close,undecided_low,undecided_high" {
 		t.Fatalf("header %q", first)
 	}
-	if !strings.Contains(string(data), "gnet,plaintext,64,1000,31250.5,912,31000,,9,\"confirmed, by a second run\",850,1010,3,true\n") ||
-		!strings.Contains(string(data), "threads,delay:1000,1024,1000,,,,,4,\"capacity probe failed (\"\"timeouts\"\")\",,,,\n") {
+	if !strings.Contains(string(data), "gnet,plaintext,64,1000,31250.5,912,31000,,9,\"confirmed, by a second run\",850,1010,3,true,30500,33000\n") ||
+		!strings.Contains(string(data), "threads,delay:1000,1024,1000,,,,,4,\"capacity probe failed (\"\"timeouts\"\")\",,,,,,\n") {
 		t.Fatalf("empty optional columns: %s", data)
 	}
 	back, err := ReadSLOFile(dir, io.Discard)
@@ -44,7 +45,7 @@ func TestSLOFileRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, err = ReadSLOFile(dir, io.Discard)
-	if err != nil || len(back) != 1 || *back[0].P99AtMaxUs != 912 || back[0].P99LoUs != nil || back[0].Runs != nil || back[0].Close != nil {
+	if err != nil || len(back) != 1 || *back[0].P99AtMaxUs != 912 || back[0].P99LoUs != nil || back[0].Runs != nil || back[0].Close != nil || back[0].UndecidedLow != nil {
 		t.Fatalf("older file: %+v, %v", back, err)
 	}
 	if _, err := ReadSLOFile(t.TempDir(), io.Discard); !errors.Is(err, fs.ErrNotExist) {

@@ -148,7 +148,15 @@ type SLOResult struct {
 	// search stopped at MaxRate or after GrowSteps doublings). The answer
 	// is known to this resolution, no finer.
 	BracketLow, BracketHigh float64
-	Steps                   []Step
+	// UndecidedLow–UndecidedHigh is where the evidence left the target
+	// undecided: from the lowest rate judged that did not meet with its
+	// interval under the target to the highest that did not miss with its
+	// interval over it (both 0 when every rate was decided by its
+	// interval). Where p99 stays near the target over a range of rates,
+	// the answer falls anywhere in that range by chance; this is how wide
+	// it is.
+	UndecidedLow, UndecidedHigh float64
+	Steps                       []Step
 	Note                    string // the answer's evidence and confirmations, or why the target was not met
 }
 
@@ -458,6 +466,7 @@ func (r *sloRun) bisect() error {
 // finish fills the result from the bracket and the evidence.
 func (r *sloRun) finish() {
 	r.res.BracketLow, r.res.BracketHigh = r.b.low, r.b.high
+	r.res.UndecidedLow, r.res.UndecidedHigh = r.undecided()
 	if r.b.low == 0 {
 		if e := r.ev[r.b.high]; e != nil && e.verdict == Misses {
 			r.notes = append(r.notes, fmt.Sprintf("target p99 ≤ %v not met even at %s req/s (%s)", r.d.Target, formatRate(r.b.high), e.failure(r.d.Target)))
@@ -475,6 +484,25 @@ func (r *sloRun) finish() {
 		what += ": the interval held the target, the pooled p99 decided"
 	}
 	r.res.Note = results.JoinReason(append(r.notes, what)...)
+}
+
+// undecided returns the range of rates the evidence left undecided (see
+// SLOResult.UndecidedLow); 0, 0 when there is none.
+func (r *sloRun) undecided() (low, high float64) {
+	for rate, e := range r.ev {
+		clearMeet := e.verdict == Meets && !e.close
+		clearMiss := e.verdict == Misses && !e.close
+		if !clearMeet && (low == 0 || rate < low) {
+			low = rate
+		}
+		if !clearMiss && rate > high {
+			high = rate
+		}
+	}
+	if low == 0 || high == 0 || low > high {
+		return 0, 0
+	}
+	return low, high
 }
 
 // failure says why a run did not count.

@@ -496,3 +496,38 @@ func TestStepOf(t *testing.T) {
 		}
 	}
 }
+
+// TestSLOSearchUndecided: over a plateau of rates whose p99 intervals hold
+// the target, the result names the range the evidence left undecided;
+// a server whose p99 is decided at every rate has none.
+func TestSLOSearchUndecided(t *testing.T) {
+	m := MeasureFunc(func(rate float64, _ StepKind) (Step, error) {
+		switch {
+		case rate < 1000:
+			return Step{P99: 500 * time.Microsecond, Pass: true, Intervals: flat(500, 3)}, nil
+		case rate <= 1500: // the interval of any pool holds 1 ms
+			return Step{P99: time.Millisecond, Pass: true, Intervals: []*hdrhistogram.Histogram{flat(800, 1)[0], tailed(800, 1200)}}, nil
+		}
+		return Step{P99: 5 * time.Millisecond, Pass: true, Intervals: flat(5000, 3)}, nil
+	})
+	res, err := (&SLOSearch{Target: time.Millisecond, Start: 700}).Run(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := res.UndecidedLow, res.UndecidedHigh
+	if lo < 1000 || hi > 1500 || lo > hi {
+		t.Fatalf("undecided %g–%g, want within the plateau 1000–1500; %s", lo, hi, res.Note)
+	}
+	for _, st := range res.Steps {
+		if st.Rate >= 1000 && st.Rate <= 1500 && (st.Rate < lo || st.Rate > hi) {
+			t.Errorf("plateau rate %g outside the undecided range %g–%g", st.Rate, lo, hi)
+		}
+	}
+	sharp, err := (&SLOSearch{Target: 2 * time.Millisecond, Start: 1000}).Run(&simServer{base: 200 * time.Microsecond, capacity: 50_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sharp.UndecidedLow != 0 || sharp.UndecidedHigh != 0 {
+		t.Errorf("a server decided at every rate has undecided range %g–%g", sharp.UndecidedLow, sharp.UndecidedHigh)
+	}
+}

@@ -333,6 +333,7 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 	}))
 	ans.Steps = len(res.Steps)
 	ans.BracketLow, ans.BracketHigh = positive(res.BracketLow), positive(res.BracketHigh)
+	ans.UndecidedLow, ans.UndecidedHigh = positive(res.UndecidedLow), positive(res.UndecidedHigh)
 	ans.Reason = res.Note
 	if probeNote != "" {
 		ans.Reason = probeNote + "; " + res.Note
@@ -430,7 +431,7 @@ func finishSLO(dir string, answers []results.SLORow, rows []results.Row, stdout,
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "backend\tworkload\tconns\ttarget p99 µs\tmax rate req/s\tbracket req/s\tp99 there µs\t95% interval\truns\tsteps\t\tnote")
+	fmt.Fprintln(tw, "backend\tworkload\tconns\ttarget p99 µs\tmax rate req/s\tbracket req/s\tundecided req/s\tp99 there µs\t95% interval\truns\tsteps\t\tnote")
 	for _, a := range answers {
 		runs := "–"
 		if a.Runs != nil {
@@ -443,8 +444,8 @@ func finishSLO(dir string, answers []results.SLORow, rows []results.Row, stdout,
 		if a.P99LoUs != nil && a.P99HiUs != nil {
 			ci = fmtOptInt(a.P99LoUs) + "–" + fmtOptInt(a.P99HiUs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t\t%s\n", a.Backend, a.Workload, a.Conns, a.TargetP99Us,
-			fmtOpt(a.MaxRate), fmtBracket(a.BracketLow, a.BracketHigh), fmtOptInt(a.P99AtMaxUs), ci, runs, a.Steps, a.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\t%s\n", a.Backend, a.Workload, a.Conns, a.TargetP99Us,
+			fmtOpt(a.MaxRate), fmtBracket(a.BracketLow, a.BracketHigh), fmtUndecided(a.UndecidedLow, a.UndecidedHigh), fmtOptInt(a.P99AtMaxUs), ci, runs, a.Steps, a.Reason)
 	}
 	tw.Flush()
 	if len(rows) == 0 {
@@ -465,6 +466,15 @@ func fmtBracket(low, high *float64) string {
 		return "≥ " + fmtOpt(low)
 	}
 	return "–"
+}
+
+// fmtUndecided writes the undecided range, "none" when every rate was
+// decided.
+func fmtUndecided(low, high *float64) string {
+	if low == nil || high == nil {
+		return "none"
+	}
+	return fmtOpt(low) + "–" + fmtOpt(high)
 }
 
 func fmtOpt(p *float64) string {

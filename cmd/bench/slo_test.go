@@ -50,14 +50,14 @@ func TestSLOEndToEnd(t *testing.T) {
 	}
 	dir := filepath.Join(out, "s1")
 	recs := readSLO(t, filepath.Join(dir, results.SLOFile))
-	if strings.Join(recs[0], ",") != "backend,workload,conns,target_p99_us,max_rate,p99_at_max_us,bracket_low,bracket_high,steps,reason,p99_lo_us,p99_hi_us,runs,close" || len(recs) != 3 {
+	if strings.Join(recs[0], ",") != "backend,workload,conns,target_p99_us,max_rate,p99_at_max_us,bracket_low,bracket_high,steps,reason,p99_lo_us,p99_hi_us,runs,close,undecided_low,undecided_high" || len(recs) != 3 {
 		t.Fatalf("slo.csv: %q", recs)
 	}
 	for _, r := range recs[1:] {
 		// 1000, 2000, 4000 (met at the maximum), then the confirmation,
 		// pooled: two runs.
 		if r[4] != "4000" || r[5] != "812" || r[6] != "4000" || r[7] != "" || r[8] != "4" ||
-			r[10] != "812" || r[11] != "812" || r[12] != "2" || r[13] != "false" ||
+			r[10] != "812" || r[11] != "812" || r[12] != "2" || r[13] != "false" || r[14] != "" || r[15] != "" ||
 			r[9] != "p99 812 µs (95% interval 812–812 µs, 2 runs)" {
 			t.Errorf("answer %q", r)
 		}
