@@ -37,7 +37,7 @@ type SLORow struct {
 	Close *bool `csv:"close"`
 	// UndecidedLow–UndecidedHigh: the rates the search's evidence left
 	// undecided, where p99 stayed within its interval of the target (see
-	// runner.SLOResult); empty when every rate was decided.
+	// runner.SLOResult); both 0 when every rate was decided.
 	UndecidedLow  *float64 `csv:"undecided_low"`
 	UndecidedHigh *float64 `csv:"undecided_high"`
 }

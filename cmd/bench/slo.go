@@ -333,7 +333,7 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 	}))
 	ans.Steps = len(res.Steps)
 	ans.BracketLow, ans.BracketHigh = positive(res.BracketLow), positive(res.BracketHigh)
-	ans.UndecidedLow, ans.UndecidedHigh = positive(res.UndecidedLow), positive(res.UndecidedHigh)
+	ans.UndecidedLow, ans.UndecidedHigh = &res.UndecidedLow, &res.UndecidedHigh
 	ans.Reason = res.Note
 	if probeNote != "" {
 		ans.Reason = probeNote + "; " + res.Note
@@ -469,9 +469,12 @@ func fmtBracket(low, high *float64) string {
 }
 
 // fmtUndecided writes the undecided range, "none" when every rate was
-// decided.
+// decided (both 0).
 func fmtUndecided(low, high *float64) string {
-	if low == nil || high == nil {
+	switch {
+	case low == nil || high == nil:
+		return "–"
+	case *low == 0:
 		return "none"
 	}
 	return fmtOpt(low) + "–" + fmtOpt(high)

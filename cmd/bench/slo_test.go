@@ -57,7 +57,7 @@ func TestSLOEndToEnd(t *testing.T) {
 		// 1000, 2000, 4000 (met at the maximum), then the confirmation,
 		// pooled: two runs.
 		if r[4] != "4000" || r[5] != "812" || r[6] != "4000" || r[7] != "" || r[8] != "4" ||
-			r[10] != "812" || r[11] != "812" || r[12] != "2" || r[13] != "false" || r[14] != "" || r[15] != "" ||
+			r[10] != "812" || r[11] != "812" || r[12] != "2" || r[13] != "false" || r[14] != "0" || r[15] != "0" ||
 			r[9] != "p99 812 µs (95% interval 812–812 µs, 2 runs)" {
 			t.Errorf("answer %q", r)
 		}

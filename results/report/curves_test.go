@@ -120,10 +120,13 @@ func TestReportSLOSection(t *testing.T) {
 	dir := t.TempDir()
 	rows := curveRows()
 	rate, p99, low, high, lo, hi, runs, closeCall := 20_000.0, int64(870), 20_000.0, 20_400.0, int64(790), int64(1012), 3, true
+	uLow, uHigh, none := 19_500.0, 21_000.0, 0.0
 	answers := []results.SLORow{
 		{Backend: "gnet", Workload: "plaintext", Conns: 64, TargetP99Us: 1000, MaxRate: &rate, P99AtMaxUs: &p99, BracketLow: &low, BracketHigh: &high, Steps: 9, Reason: "confirmed by a second run",
-			P99LoUs: &lo, P99HiUs: &hi, Runs: &runs, Close: &closeCall},
-		{Backend: "stdlib", Workload: "plaintext", Conns: 64, TargetP99Us: 1000, Steps: 13, Reason: "target p99 ≤ 1ms not met even at 100 req/s (3 errors)"},
+			P99LoUs: &lo, P99HiUs: &hi, Runs: &runs, Close: &closeCall, UndecidedLow: &uLow, UndecidedHigh: &uHigh},
+		{Backend: "stdlib", Workload: "plaintext", Conns: 64, TargetP99Us: 1000, Steps: 13, Reason: "target p99 ≤ 1ms not met even at 100 req/s (3 errors)",
+			UndecidedLow: &none, UndecidedHigh: &none},
+		{Backend: "fasthttp", Workload: "plaintext", Conns: 64, TargetP99Us: 1000, Steps: 2, Reason: "from a file without the undecided columns"},
 	}
 	if err := results.WriteSLOFile(filepath.Join(dir, results.SLOFile), answers); err != nil {
 		t.Fatal(err)
@@ -138,8 +141,9 @@ func TestReportSLOSection(t *testing.T) {
 	for _, want := range []string{
 		"## Highest rate under a p99 target",
 		"stayed at or under 1ms",
-		"| gnet | plaintext | 64 | 20,000 | 20,000–20,400 | 870 | 790–1,012 | 3, close | 9 | confirmed by a second run |",
-		"| stdlib | plaintext | 64 | none | – | – | – | – | 13 | target p99 ≤ 1ms not met even at 100 req/s (3 errors) |",
+		"| gnet | plaintext | 64 | 20,000 | 20,000–20,400 | 19,500–21,000 | 870 | 790–1,012 | 3, close | 9 | confirmed by a second run |",
+		"| stdlib | plaintext | 64 | none | – | none | – | – | – | 13 | target p99 ≤ 1ms not met even at 100 req/s (3 errors) |",
+		"| fasthttp | plaintext | 64 | none | – | – | – | – | – | 2 | from a file without the undecided columns |",
 		"the bracket (highest rate that met – lowest that missed) is the resolution of the answer",
 		"(plots/slo-p99.png)",
 	} {

@@ -45,6 +45,8 @@ func sloBlocks(dir string, rows []results.Row, warn io.Writer) ([]block, error) 
 			"and then the pooled p99 decides (*close*). Both ends of the final bracket rest on at least two runs where they can. "+
 			"The p99 and its interval are those of the answer's pooled runs. The rate has no interval of its own: "+
 			"the bracket (highest rate that met – lowest that missed) is the resolution of the answer. "+
+			"Undecided is the range of rates whose p99 stayed within its interval of the target (from the lowest rate that did not meet with its interval under it to the highest that did not miss with its interval over it): "+
+			"where it is wide, p99 is near the target over that range and the answer falls anywhere in it by chance. "+
 			"The runs that did not count are crosses on the plot; those flagged saturated, noisy or failed are also listed below.", target)),
 		sloTable(answers),
 		figure{"p99 against offered rate", SLOPlotBase}}
@@ -53,8 +55,8 @@ func sloBlocks(dir string, rows []results.Row, warn io.Writer) ([]block, error) 
 
 // sloTable is one line per answer of slo.csv.
 func sloTable(answers []results.SLORow) table {
-	t := table{head: []string{"backend", "workload", "conns", "max rate req/s", "bracket req/s", "p99 there µs", "95% interval µs", "runs", "steps", "note"},
-		right: []bool{false, false, true, true, false, true, false, true, true, false}}
+	t := table{head: []string{"backend", "workload", "conns", "max rate req/s", "bracket req/s", "undecided req/s", "p99 there µs", "95% interval µs", "runs", "steps", "note"},
+		right: []bool{false, false, true, true, false, false, true, false, true, true, false}}
 	for _, a := range answers {
 		rate, p99, ci, runs := "none", "–", "–", "–"
 		if a.MaxRate != nil {
@@ -77,9 +79,21 @@ func sloTable(answers []results.SLORow) table {
 			bracket = optCount(a.BracketLow) + "–" + optCount(a.BracketHigh)
 		}
 		t.rows = append(t.rows, []string{mdEscape(a.Backend), mdEscape(a.Workload), strconv.Itoa(a.Conns),
-			rate, bracket, p99, ci, runs, strconv.Itoa(a.Steps), mdEscape(a.Reason)})
+			rate, bracket, undecided(a), p99, ci, runs, strconv.Itoa(a.Steps), mdEscape(a.Reason)})
 	}
 	return t
+}
+
+// undecided is the answer's undecided range: "none" when every rate was
+// decided (both 0), "–" in files from before the columns.
+func undecided(a results.SLORow) string {
+	switch {
+	case a.UndecidedLow == nil || a.UndecidedHigh == nil:
+		return "–"
+	case *a.UndecidedLow == 0:
+		return "none"
+	}
+	return fmtCount(*a.UndecidedLow) + "–" + fmtCount(*a.UndecidedHigh)
 }
 
 func optCount(p *float64) string {
