@@ -157,7 +157,7 @@ type SLOResult struct {
 	// it is.
 	UndecidedLow, UndecidedHigh float64
 	Steps                       []Step
-	Note                    string // the answer's evidence and confirmations, or why the target was not met
+	Note                        string // the answer's evidence and confirmations, or why the target was not met
 }
 
 func (s *SLOSearch) defaults() SLOSearch {
