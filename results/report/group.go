@@ -11,8 +11,8 @@ import (
 	"github.com/asyncbench/asyncbench/results"
 )
 
-// groupKey identifies rows that belong in one table: everything but the
-// backend, the connection count and the repetition.
+// groupKey identifies rows that belong in one table: a config without its
+// connection count (config.group).
 type groupKey struct {
 	Proto    string
 	Workload string
@@ -21,7 +21,7 @@ type groupKey struct {
 	Payload  int
 	Handler  string  // µs per request of delay and cpu workloads; empty for others
 	Mix      string  // spec of a mix workload
-	Fraction float64 // rate as a fraction of capacity (Rate is then 0); see fractionKey
+	Fraction float64 // rate as a fraction of capacity (Rate is then 0); see configOf
 	// ServerCPUs is the row's count on a server_cpus axis; 0 = none.
 	ServerCPUs int
 }
@@ -133,8 +133,7 @@ func (g *group) okSample(backend string, conns int, f func(results.Row) float64)
 func groupRows(rows []results.Row) []*group {
 	byKey := map[groupKey]*group{}
 	for _, r := range rows {
-		k := groupKey{r.Proto, r.Workload, r.Pipeline, r.Rate, r.Payload, handlerKey(r), r.Mix, 0, serverCPUsOf(r)}
-		fractionKey(&k, r)
+		k := configOf(r).group()
 		g, ok := byKey[k]
 		if !ok {
 			g = &group{key: k, cells: map[cellKey]*cellRows{}}

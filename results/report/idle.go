@@ -186,7 +186,7 @@ func idleGroups(rows []results.Row) ([]idleGroupKey, map[idleGroupKey][]results.
 		if !isIdle(r) {
 			continue
 		}
-		k := idleGroupKey{r.Proto, r.Workload, r.Payload, serverCPUsOf(r)}
+		k := configOf(r).idle()
 		if _, ok := m[k]; !ok {
 			keys = append(keys, k)
 		}
