@@ -175,12 +175,17 @@ func newHeadline(g *group, vs []Verdict, reference string) *headline {
 }
 
 // findVerdict is the verdict on metric for r's label in r's
-// configuration; nil when there is none.
+// configuration; nil when there is none, as for every row whose rate was
+// a share of capacity (see pairRounds).
 func findVerdict(vs []Verdict, r results.Row, metric string) *Verdict {
-	id := workloadID(r)
+	c := configOf(r)
+	if c.fraction > 0 {
+		return nil
+	}
+	id := c.workloadID()
 	for i, v := range vs {
-		if v.Label == r.LabelOf() && v.Metric == metric && v.Workload == id && v.Proto == r.Proto &&
-			v.Conns == r.Conns && v.Pipeline == r.Pipeline && v.Rate == r.Rate && v.Payload == r.Payload {
+		if v.Label == r.LabelOf() && v.Metric == metric && v.Workload == id && v.Proto == c.proto &&
+			v.Conns == c.conns && v.Pipeline == c.pipeline && v.Rate == c.rate && v.Payload == c.payload {
 			return &vs[i]
 		}
 	}
