@@ -40,7 +40,8 @@ func configOf(r results.Row) config {
 
 // group is c without its connection count: the rows of one table.
 func (c config) group() groupKey {
-	return groupKey{c.proto, c.workload, c.pipeline, c.rate, c.payload, c.handler, c.mix, c.fraction, c.serverCPUs}
+	c.conns = 0
+	return groupKey(c)
 }
 
 // curve is c without its open-loop rate: the points of one curve.

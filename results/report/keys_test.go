@@ -64,7 +64,7 @@ func TestConfigProjections(t *testing.T) {
 	r := results.Row{Proto: "http", Workload: "delay", HandlerUs: new(int64(1000)), Pipeline: 1, Conns: 64, Rate: 5000, ServerCPUCount: new(2)}
 	c := configOf(r)
 	g := c.group()
-	if g.Handler != "1000" || g.Rate != 5000 || g.ServerCPUs != 2 {
+	if g.handler != "1000" || g.rate != 5000 || g.serverCPUs != 2 || g.conns != 0 {
 		t.Errorf("group() = %+v", g)
 	}
 	if k := c.curve(); k.rate != 0 || k.fraction != 0 || k.conns != 64 || k.serverCPUs != 2 {

@@ -120,7 +120,7 @@ func headlineGroup(groups []*group) *group {
 			continue
 		}
 		k := g.key
-		if k.Workload == wlPlaintext && k.Rate == 0 && k.Fraction == 0 && k.Payload == 0 {
+		if k.workload == wlPlaintext && k.rate == 0 && k.fraction == 0 && k.payload == 0 {
 			return g
 		}
 		if n > bestOK {
@@ -148,7 +148,7 @@ func newHeadline(g *group, vs []Verdict, reference string) *headline {
 	}
 	h := &headline{g: g, conns: conns, metric: "rps", higherBetter: true}
 	get := getRPS
-	if g.key.Rate > 0 || g.key.Fraction > 0 {
+	if g.key.rate > 0 || g.key.fraction > 0 {
 		h.metric, h.higherBetter, get = "p99_us", false, getP99
 	}
 	th := benchmath.DefaultThresholds
