@@ -61,9 +61,10 @@ func (c config) withoutCPUs() config {
 	return c
 }
 
-// idle is the part of c that splits idle rows (see idleGroupKey).
+// idle is the part of c that splits idle rows: the connection count is
+// the axis their cost per connection is fitted over.
 func (c config) idle() idleGroupKey {
-	return idleGroupKey{c.proto, c.workload, c.payload, c.serverCPUs}
+	return idleGroupKey{proto: c.proto, workload: c.workload, payload: c.payload, serverCPUs: c.serverCPUs}
 }
 
 // workloadID names c's workload with its parameter, so that cells with
