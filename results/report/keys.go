@@ -85,8 +85,8 @@ func (c config) workloadID() string {
 }
 
 // compareConfigs orders configurations by protocol, workload, connections,
-// pipeline, payload, share of capacity and rate, then by the workload's
-// parameter.
+// pipeline, payload, share of capacity and rate, then by handler time, mix
+// and server CPU count.
 func compareConfigs(a, b config) int {
 	return cmp.Or(cmp.Compare(a.proto, b.proto), cmp.Compare(a.workload, b.workload), cmp.Compare(a.conns, b.conns),
 		cmp.Compare(a.pipeline, b.pipeline), cmp.Compare(a.payload, b.payload), cmp.Compare(a.fraction, b.fraction),
