@@ -30,18 +30,15 @@ func cpusWords(n int) string {
 }
 
 // cpusKey is one configuration measured along a server_cpus axis: a
-// group (its ServerCPUs left 0) at one connection count.
-type cpusKey struct {
-	group groupKey
-	conns int
-}
+// config off the axis (config.cpus).
+type cpusKey config
 
 func (k cpusKey) title() string {
-	return fmt.Sprintf("%s, %d connections", k.group.Title(), k.conns)
+	return fmt.Sprintf("%s, %d connections", config(k).group().Title(), k.conns)
 }
 
 func (k cpusKey) slug() string {
-	return k.group.Slug() + "-c" + strconv.Itoa(k.conns) + "-cpus"
+	return config(k).group().Slug() + "-c" + strconv.Itoa(k.conns) + "-cpus"
 }
 
 // cpusPoint is what one label measured at one server CPU count: the
@@ -81,9 +78,7 @@ func buildCPUSeries(rows []results.Row) []*cpusSeries {
 		if n == 0 || !r.Status.Counts() || isIdle(r) {
 			continue
 		}
-		g := groupKey{r.Proto, r.Workload, r.Pipeline, r.Rate, r.Payload, handlerKey(r), r.Mix, 0, 0}
-		fractionKey(&g, r)
-		k := cpusKey{g, r.Conns}
+		k := configOf(r).cpus()
 		if byKey[k] == nil {
 			byKey[k] = map[at][]results.Row{}
 		}
@@ -114,7 +109,7 @@ func buildCPUSeries(rows []results.Row) []*cpusSeries {
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b *cpusSeries) int {
-		return cmp.Or(compareKeys(a.key.group, b.key.group), cmp.Compare(a.key.conns, b.key.conns))
+		return cmp.Or(compareKeys(config(a.key).group(), config(b.key).group()), cmp.Compare(a.key.conns, b.key.conns))
 	})
 	return out
 }

@@ -30,39 +30,25 @@ func littleNoteBlocks(rows []results.Row) []block {
 	return nil
 }
 
-// fractionKey groups a row whose rate was a fraction of capacity by that
-// fraction, not by its resolved rate (which differs by backend and round).
-func fractionKey(k *groupKey, r results.Row) {
-	if r.RateFraction != nil {
-		k.Rate, k.Fraction = 0, *r.RateFraction
-	}
-}
-
 // curveKey is one latency–throughput curve: a workload at a connection
-// count, across its open-loop rates.
-type curveKey struct {
-	Proto, Workload, Handler, Mix string
-	Pipeline, Payload, Conns      int
-	ServerCPUs                    int // on a server_cpus axis; 0 = none
-}
+// count, across its open-loop rates (config.curve).
+type curveKey config
 
 func (k curveKey) title() string {
-	g := groupKey{Proto: k.Proto, Workload: k.Workload, Pipeline: k.Pipeline, Payload: k.Payload, Handler: k.Handler, Mix: k.Mix}
-	t := g.Title()
+	t := config(k).withoutCPUs().group().Title()
 	t = t[:len(t)-len(", closed loop")]
-	t = fmt.Sprintf("%s, %d connections", t, k.Conns)
-	if k.ServerCPUs > 0 {
-		t += ", " + cpusWords(k.ServerCPUs)
+	t = fmt.Sprintf("%s, %d connections", t, k.conns)
+	if k.serverCPUs > 0 {
+		t += ", " + cpusWords(k.serverCPUs)
 	}
 	return t
 }
 
 func (k curveKey) slug() string {
-	g := groupKey{Proto: k.Proto, Workload: k.Workload, Pipeline: k.Pipeline, Payload: k.Payload, Handler: k.Handler, Mix: k.Mix}
-	s := g.Slug()
-	s = s[:len(s)-len("-closed")] + "-c" + strconv.Itoa(k.Conns)
-	if k.ServerCPUs > 0 {
-		s += "-s" + strconv.Itoa(k.ServerCPUs)
+	s := config(k).withoutCPUs().group().Slug()
+	s = s[:len(s)-len("-closed")] + "-c" + strconv.Itoa(k.conns)
+	if k.serverCPUs > 0 {
+		s += "-s" + strconv.Itoa(k.serverCPUs)
 	}
 	return s + "-curve"
 }
@@ -102,7 +88,7 @@ func buildCurves(rows []results.Row) []*curve {
 		if r.RateFraction != nil {
 			rate = "f" + strconv.FormatFloat(*r.RateFraction, 'f', -1, 64)
 		}
-		k := rk{curveKey{r.Proto, r.Workload, handlerKey(r), r.Mix, r.Pipeline, r.Payload, r.Conns, serverCPUsOf(r)}, r.Backend, rate}
+		k := rk{configOf(r).curve(), r.Backend, rate}
 		if _, ok := buckets[k]; !ok {
 			order = append(order, k)
 		}
@@ -134,10 +120,10 @@ func buildCurves(rows []results.Row) []*curve {
 		}
 	}
 	slices.SortFunc(out, func(a, b *curve) int {
-		return cmp.Or(cmp.Compare(a.key.Proto, b.key.Proto), cmp.Compare(a.key.Workload, b.key.Workload),
-			cmp.Compare(a.key.Handler, b.key.Handler), cmp.Compare(a.key.Mix, b.key.Mix),
-			cmp.Compare(a.key.Pipeline, b.key.Pipeline), cmp.Compare(a.key.Payload, b.key.Payload),
-			cmp.Compare(a.key.Conns, b.key.Conns), cmp.Compare(a.key.ServerCPUs, b.key.ServerCPUs))
+		return cmp.Or(cmp.Compare(a.key.proto, b.key.proto), cmp.Compare(a.key.workload, b.key.workload),
+			cmp.Compare(a.key.handler, b.key.handler), cmp.Compare(a.key.mix, b.key.mix),
+			cmp.Compare(a.key.pipeline, b.key.pipeline), cmp.Compare(a.key.payload, b.key.payload),
+			cmp.Compare(a.key.conns, b.key.conns), cmp.Compare(a.key.serverCPUs, b.key.serverCPUs))
 	})
 	return out
 }

@@ -10,17 +10,21 @@ import (
 )
 
 // benchName returns the Go benchmark name of r's cell, built only from its
-// configuration so that repetitions and other runs of the same cell share
-// it. The -N suffix is the server's GOMAXPROCS.
+// backend and configuration so that repetitions and other runs of the same
+// cell share it: a rate given as a share of capacity is named by the share
+// ("rate=25pct"). The -N suffix is the server's GOMAXPROCS.
 func benchName(r results.Row) string {
 	procs := r.GOMAXPROCS
 	if procs < 1 {
 		procs = 1
 	}
-	workload := workloadID(r)
+	c := configOf(r)
+	rate := strconv.FormatFloat(c.rate, 'f', -1, 64)
+	if c.fraction > 0 {
+		rate = strconv.FormatFloat(100*c.fraction, 'f', -1, 64) + "pct"
+	}
 	return fmt.Sprintf("BenchmarkCell/backend=%s/proto=%s/workload=%s/conns=%d/pipeline=%d/rate=%s/payload=%d-%d",
-		r.Backend, r.Proto, workload, r.Conns, r.Pipeline,
-		strconv.FormatFloat(r.Rate, 'f', -1, 64), r.Payload, procs)
+		r.Backend, c.proto, c.workloadID(), c.conns, c.pipeline, rate, c.payload, procs)
 }
 
 // Units of WriteGoBench, with the direction that is better. Latency and

@@ -52,3 +52,15 @@ func TestBenchNameWorkloadParams(t *testing.T) {
 		t.Fatalf("name %s, want %s", benchName(a), want)
 	}
 }
+
+// Rounds of a cell whose rate is a share of capacity resolve to different
+// rates; they share one benchmark name, named by the share.
+func TestBenchNameRateFraction(t *testing.T) {
+	a := results.Row{Backend: "gnet", Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1, Rate: 41000, RateFraction: new(0.25), GOMAXPROCS: 2}
+	b := a
+	b.Rate = 43500
+	want := "BenchmarkCell/backend=gnet/proto=http/workload=plaintext/conns=64/pipeline=1/rate=25pct/payload=0-2"
+	if benchName(a) != want || benchName(b) != want {
+		t.Fatalf("names %s and %s, want %s", benchName(a), benchName(b), want)
+	}
+}

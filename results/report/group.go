@@ -11,68 +11,57 @@ import (
 	"github.com/asyncbench/asyncbench/results"
 )
 
-// groupKey identifies rows that belong in one table: everything but the
-// backend, the connection count and the repetition.
-type groupKey struct {
-	Proto    string
-	Workload string
-	Pipeline int
-	Rate     float64
-	Payload  int
-	Handler  string  // µs per request of delay and cpu workloads; empty for others
-	Mix      string  // spec of a mix workload
-	Fraction float64 // rate as a fraction of capacity (Rate is then 0); see fractionKey
-	// ServerCPUs is the row's count on a server_cpus axis; 0 = none.
-	ServerCPUs int
-}
+// groupKey identifies rows that belong in one table: a config without its
+// connection count (config.group).
+type groupKey config
 
 // Title is the heading of the group.
 func (k groupKey) Title() string {
-	parts := []string{k.Proto + " " + k.Workload}
-	if us, err := strconv.ParseFloat(k.Handler, 64); err == nil {
+	parts := []string{k.proto + " " + k.workload}
+	if us, err := strconv.ParseFloat(k.handler, 64); err == nil {
 		parts[0] += " " + fmtMicros(us)
 	}
-	if k.Mix != "" {
-		parts[0] += " " + k.Mix
+	if k.mix != "" {
+		parts[0] += " " + k.mix
 	}
-	if k.Payload > 0 {
-		parts = append(parts, fmt.Sprintf("%d B payload", k.Payload))
+	if k.payload > 0 {
+		parts = append(parts, fmt.Sprintf("%d B payload", k.payload))
 	}
-	parts = append(parts, fmt.Sprintf("pipeline %d", k.Pipeline))
-	if k.Rate > 0 {
-		parts = append(parts, fmt.Sprintf("open loop at %s req/s", strconv.FormatFloat(k.Rate, 'f', -1, 64)))
-	} else if k.Fraction > 0 {
-		parts = append(parts, fmt.Sprintf("open loop at %s%% of closed-loop capacity", trimFloat(100*k.Fraction)))
+	parts = append(parts, fmt.Sprintf("pipeline %d", k.pipeline))
+	if k.rate > 0 {
+		parts = append(parts, fmt.Sprintf("open loop at %s req/s", strconv.FormatFloat(k.rate, 'f', -1, 64)))
+	} else if k.fraction > 0 {
+		parts = append(parts, fmt.Sprintf("open loop at %s%% of closed-loop capacity", trimFloat(100*k.fraction)))
 	} else {
 		parts = append(parts, "closed loop")
 	}
-	if k.ServerCPUs > 0 {
-		parts = append(parts, cpusWords(k.ServerCPUs))
+	if k.serverCPUs > 0 {
+		parts = append(parts, cpusWords(k.serverCPUs))
 	}
 	return strings.Join(parts, ", ")
 }
 
 // Slug is the group's file-name stem for its plots.
 func (k groupKey) Slug() string {
-	s := fmt.Sprintf("%s-%s-p%d", k.Proto, k.Workload, k.Pipeline)
-	if k.Handler != "" {
-		s += "-" + k.Handler + "us"
+	s := fmt.Sprintf("%s-%s-p%d", k.proto, k.workload, k.pipeline)
+	if k.handler != "" {
+		s += "-" + k.handler + "us"
 	}
-	if k.Mix != "" {
-		s += "-" + mixSlug(k.Mix)
+	if k.mix != "" {
+		s += "-" + mixSlug(k.mix)
 	}
-	if k.Payload > 0 {
-		s += fmt.Sprintf("-b%d", k.Payload)
+	if k.payload > 0 {
+		s += fmt.Sprintf("-b%d", k.payload)
 	}
-	if k.Rate > 0 {
-		s += "-r" + strconv.FormatFloat(k.Rate, 'f', -1, 64)
-	} else if k.Fraction > 0 {
-		s += "-f" + strconv.FormatFloat(100*k.Fraction, 'f', -1, 64) + "pct"
+	if k.rate > 0 {
+		s += "-r" + strconv.FormatFloat(k.rate, 'f', -1, 64)
+	} else if k.fraction > 0 {
+		s += "-f" + strconv.FormatFloat(100*k.fraction, 'f', -1, 64) + "pct"
 	} else {
 		s += "-closed"
 	}
-	if k.ServerCPUs > 0 {
-		s += "-s" + strconv.Itoa(k.ServerCPUs)
+	if k.serverCPUs > 0 {
+		s += "-s" + strconv.Itoa(k.serverCPUs)
 	}
 	return strings.Map(func(r rune) rune {
 		switch {
@@ -85,15 +74,15 @@ func (k groupKey) Slug() string {
 
 func compareKeys(a, b groupKey) int {
 	return cmp.Or(
-		cmp.Compare(a.Proto, b.Proto),
-		cmp.Compare(a.Workload, b.Workload),
-		cmp.Compare(a.Pipeline, b.Pipeline),
-		cmp.Compare(a.Rate, b.Rate),
-		cmp.Compare(a.Payload, b.Payload),
-		cmp.Compare(a.Handler, b.Handler),
-		cmp.Compare(a.Mix, b.Mix),
-		cmp.Compare(a.Fraction, b.Fraction),
-		cmp.Compare(a.ServerCPUs, b.ServerCPUs),
+		cmp.Compare(a.proto, b.proto),
+		cmp.Compare(a.workload, b.workload),
+		cmp.Compare(a.pipeline, b.pipeline),
+		cmp.Compare(a.rate, b.rate),
+		cmp.Compare(a.payload, b.payload),
+		cmp.Compare(a.handler, b.handler),
+		cmp.Compare(a.mix, b.mix),
+		cmp.Compare(a.fraction, b.fraction),
+		cmp.Compare(a.serverCPUs, b.serverCPUs),
 	)
 }
 
@@ -133,8 +122,7 @@ func (g *group) okSample(backend string, conns int, f func(results.Row) float64)
 func groupRows(rows []results.Row) []*group {
 	byKey := map[groupKey]*group{}
 	for _, r := range rows {
-		k := groupKey{r.Proto, r.Workload, r.Pipeline, r.Rate, r.Payload, handlerKey(r), r.Mix, 0, serverCPUsOf(r)}
-		fractionKey(&k, r)
+		k := configOf(r).group()
 		g, ok := byKey[k]
 		if !ok {
 			g = &group{key: k, cells: map[cellKey]*cellRows{}}

@@ -151,12 +151,9 @@ func FitIdle(rows []results.Row) []IdleFit {
 }
 
 // idleGroupKey splits idle rows whose connections differ in kind: the
-// workload (HTTP or echo) and the echo payload.
-type idleGroupKey struct {
-	proto, workload string
-	payload         int
-	serverCPUs      int // on a server_cpus axis; 0 = none
-}
+// workload (HTTP or echo) and the echo payload, on a server_cpus axis the
+// CPU count (config.idle).
+type idleGroupKey config
 
 func (k idleGroupKey) title() string {
 	s := k.proto + " " + k.workload
@@ -186,7 +183,7 @@ func idleGroups(rows []results.Row) ([]idleGroupKey, map[idleGroupKey][]results.
 		if !isIdle(r) {
 			continue
 		}
-		k := idleGroupKey{r.Proto, r.Workload, r.Payload, serverCPUsOf(r)}
+		k := configOf(r).idle()
 		if _, ok := m[k]; !ok {
 			keys = append(keys, k)
 		}

@@ -120,7 +120,7 @@ func headlineGroup(groups []*group) *group {
 			continue
 		}
 		k := g.key
-		if k.Workload == wlPlaintext && k.Rate == 0 && k.Fraction == 0 && k.Payload == 0 {
+		if k.workload == wlPlaintext && k.rate == 0 && k.fraction == 0 && k.payload == 0 {
 			return g
 		}
 		if n > bestOK {
@@ -148,7 +148,7 @@ func newHeadline(g *group, vs []Verdict, reference string) *headline {
 	}
 	h := &headline{g: g, conns: conns, metric: "rps", higherBetter: true}
 	get := getRPS
-	if g.key.Rate > 0 || g.key.Fraction > 0 {
+	if g.key.rate > 0 || g.key.fraction > 0 {
 		h.metric, h.higherBetter, get = "p99_us", false, getP99
 	}
 	th := benchmath.DefaultThresholds
@@ -175,12 +175,17 @@ func newHeadline(g *group, vs []Verdict, reference string) *headline {
 }
 
 // findVerdict is the verdict on metric for r's label in r's
-// configuration; nil when there is none.
+// configuration; nil when there is none, as for every row whose rate was
+// a share of capacity (see pairRounds).
 func findVerdict(vs []Verdict, r results.Row, metric string) *Verdict {
-	id := workloadID(r)
+	c := configOf(r)
+	if c.fraction > 0 {
+		return nil
+	}
+	id := c.workloadID()
 	for i, v := range vs {
-		if v.Label == r.LabelOf() && v.Metric == metric && v.Workload == id && v.Proto == r.Proto &&
-			v.Conns == r.Conns && v.Pipeline == r.Pipeline && v.Rate == r.Rate && v.Payload == r.Payload {
+		if v.Label == r.LabelOf() && v.Metric == metric && v.Workload == id && v.Proto == c.proto &&
+			v.Conns == c.conns && v.Pipeline == c.pipeline && v.Rate == c.rate && v.Payload == c.payload {
 			return &vs[i]
 		}
 	}

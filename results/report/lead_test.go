@@ -109,3 +109,25 @@ func TestCalibrationSentenceCountsLatency(t *testing.T) {
 		t.Fatalf("no checks: %q", got)
 	}
 }
+
+// A row whose rate was a share of capacity has no verdict, even where it
+// resolved to the rate of an absolute-rate configuration that has one.
+func TestFindVerdictRateFraction(t *testing.T) {
+	var rows []results.Row
+	for rep := 1; rep <= 3; rep++ {
+		for _, b := range []string{"stdlib", "gnet"} {
+			rows = append(rows, results.Row{Backend: b, Rep: rep, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1,
+				Rate: 2000, Status: results.StatusOK, RPS: 2000, P99Us: int64(100 * rep)})
+		}
+	}
+	vs := Verdicts(rows, "stdlib")
+	abs := rows[1]
+	if findVerdict(vs, abs, "p99_us") == nil {
+		t.Fatalf("no verdict for %+v in %+v", abs, vs)
+	}
+	share := abs
+	share.RateFraction = new(0.5)
+	if v := findVerdict(vs, share, "p99_us"); v != nil {
+		t.Errorf("a row at a share of capacity found %+v", *v)
+	}
+}

@@ -110,7 +110,7 @@ func wholeRunSections(dir string, rows []results.Row, styles map[string]style) (
 // plots. It returns the plots drawn.
 func groupSection(dir string, g *group, styles map[string]style) ([]block, []plotRef, error) {
 	out := []block{heading{2, g.key.Title()}}
-	if g.key.Rate == 0 && g.key.Fraction == 0 {
+	if g.key.rate == 0 && g.key.fraction == 0 {
 		out = append(out, para(LittleNote))
 	}
 	out = append(out, para("Spread over rounds (min–max, unpaired):"), list(g.verdicts()))

@@ -206,7 +206,7 @@ func TestGroupRows(t *testing.T) {
 		{Backend: "a", Proto: "http", Workload: "w", Conns: 8, Pipeline: 1, Status: results.StatusSaturated},
 	}
 	gs := groupRows(rows)
-	if len(gs) != 2 || gs[0].key.Proto != "echo" || gs[1].key.Proto != "http" {
+	if len(gs) != 2 || gs[0].key.proto != "echo" || gs[1].key.proto != "http" {
 		t.Fatalf("groups = %+v", gs)
 	}
 	g := gs[1]
@@ -225,7 +225,7 @@ func TestGroupRows(t *testing.T) {
 }
 
 func TestGroupKeySlug(t *testing.T) {
-	k := groupKey{Proto: "http", Workload: "post/x", Pipeline: 16, Rate: 2500.5, Payload: 1024}
+	k := groupKey{proto: "http", workload: "post/x", pipeline: 16, rate: 2500.5, payload: 1024}
 	if got, want := k.Slug(), "http-post_x-p16-b1024-r2500.5"; got != want {
 		t.Errorf("Slug = %q, want %q", got, want)
 	}

@@ -43,14 +43,10 @@ func measured(r results.Row) bool {
 	return r.DurationS > 0 || r.Requests > 0 || r.Errors > 0
 }
 
-// schedKey is one point of the section: a workload at one parameter, a
-// backend and a connection count.
+// schedKey is one point of the section: a configuration and a backend.
 type schedKey struct {
-	workload string
-	handler  int64
-	mix      string
-	backend  string
-	conns    int
+	cfg     config
+	backend string
 }
 
 // schedPoint is what the repetitions of one point measured.
@@ -95,8 +91,15 @@ type schedData struct {
 	rows     []results.Row
 }
 
+// at is the point of a workload at one parameter (handler µs, -1 for
+// none; mix spec), a backend and a connection count in d's regime.
 func (d *schedData) at(workload string, handler int64, mix, backend string, conns int) *schedPoint {
-	return d.points[schedKey{workload, handler, mix, backend, conns}]
+	c := config{proto: "http", workload: workload, mix: mix, conns: conns,
+		pipeline: d.regime.pipeline, rate: d.regime.rate, serverCPUs: d.regime.serverCPUs}
+	if handler >= 0 {
+		c.handler = strconv.FormatInt(handler, 10)
+	}
+	return d.points[schedKey{c, backend}]
 }
 
 // schedulingData splits the rows that take part (HTTP plaintext, delay,
@@ -111,7 +114,8 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 		if !inScheduling(r) {
 			continue
 		}
-		rg := regime{r.Pipeline, r.Rate, serverCPUsOf(r)}
+		c := configOf(r)
+		rg := regime{c.pipeline, c.rate, c.serverCPUs}
 		d, ok := byRegime[rg]
 		if !ok {
 			d = &schedData{regime: rg, points: map[schedKey]*schedPoint{}, procs: -1}
@@ -120,7 +124,7 @@ func schedulingData(rows []results.Row, eps []results.EndpointRow) []*schedData 
 			order = append(order, rg)
 		}
 		d.addRow(r)
-		k := schedKey{r.Workload, handlerOf(r), r.Mix, r.Backend, r.Conns}
+		k := schedKey{c, r.Backend}
 		a, ok := accs[rg][k]
 		if !ok {
 			a = &schedAcc{}

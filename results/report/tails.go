@@ -27,18 +27,20 @@ const tailMinRounds = 3
 
 // tailKey is an open-loop configuration: a rate as requests/s or, for
 // rates given as shares of capacity, the share.
-type tailKey struct {
-	proto, workload          string
-	conns, pipeline, payload int
-	rate, fraction           float64
-}
+type tailKey config
 
+// String names k by its workload with its parameter, its pipeline when
+// not 1, its connections and its rate; not by its protocol or payload.
 func (k tailKey) String() string {
 	rate := fmtCount(k.rate) + " req/s"
 	if k.fraction > 0 {
 		rate = strconv.FormatFloat(k.fraction*100, 'f', -1, 64) + "% of capacity"
 	}
-	return fmt.Sprintf("%s, %d conns, %s", k.workload, k.conns, rate)
+	s := config(k).workloadID()
+	if k.pipeline != 1 {
+		s += fmt.Sprintf(", pipeline %d", k.pipeline)
+	}
+	return fmt.Sprintf("%s, %d conns, %s", s, k.conns, rate)
 }
 
 // tailCell is one label at one open-loop configuration: its counted rows
@@ -64,16 +66,17 @@ type tailComparison struct {
 // collectTails reads the interval histograms of every counted open-loop
 // row. Rows whose .hlog cannot be read are left out and named in skipped.
 func collectTails(dir string, rows []results.Row) (cells []*tailCell, skipped []string) {
-	byKey := map[string]*tailCell{}
+	type labelled struct {
+		label string
+		key   tailKey
+	}
+	byKey := map[labelled]*tailCell{}
 	for _, r := range rows {
 		if r.Rate <= 0 || !r.Status.Counts() || r.Errors > 0 || r.Hlog == "" || r.Workload == "idle" {
 			continue
 		}
-		k := tailKey{r.Proto, r.Workload, r.Conns, r.Pipeline, r.Payload, r.Rate, 0}
-		if r.RateFraction != nil {
-			k.rate, k.fraction = 0, *r.RateFraction
-		}
-		id := r.LabelOf() + "|" + fmt.Sprint(k)
+		k := tailKey(configOf(r))
+		id := labelled{r.LabelOf(), k}
 		c := byKey[id]
 		if c == nil {
 			c = &tailCell{label: r.LabelOf(), key: k, rows: map[int]results.Row{}, ivs: map[int][]*hdrhistogram.Histogram{}}
@@ -88,10 +91,7 @@ func collectTails(dir string, rows []results.Row) (cells []*tailCell, skipped []
 		c.rows[r.Rep], c.ivs[r.Rep] = r, ivs // a later attempt replaces an earlier one
 	}
 	slices.SortFunc(cells, func(a, b *tailCell) int {
-		x, y := a.key, b.key
-		return cmp.Or(cmp.Compare(x.proto, y.proto), cmp.Compare(x.workload, y.workload), cmp.Compare(x.conns, y.conns),
-			cmp.Compare(x.pipeline, y.pipeline), cmp.Compare(x.payload, y.payload), cmp.Compare(x.fraction, y.fraction),
-			cmp.Compare(x.rate, y.rate), cmp.Compare(a.label, b.label))
+		return cmp.Or(compareConfigs(config(a.key), config(b.key)), cmp.Compare(a.label, b.label))
 	})
 	return cells, skipped
 }

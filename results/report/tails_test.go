@@ -158,3 +158,42 @@ func TestCommandFlag(t *testing.T) {
 		}
 	}
 }
+
+// Rows that differ only in handler time, mix, server CPU count or pipeline
+// are different configurations: each gets its own tail cell, none
+// replacing another's rounds.
+func TestCollectTailsSeparatesConfigurations(t *testing.T) {
+	dir := t.TempDir()
+	writeHlog(t, filepath.Join(dir, "x.hlog"), newHist())
+	base := results.Row{Rep: 1, Backend: "stdlib", Proto: "http", Workload: "delay", HandlerUs: new(int64(1000)),
+		Conns: 64, Pipeline: 1, Rate: 2000, Status: results.StatusOK, Requests: 2000, RPS: 2000, Hlog: "x.hlog"}
+	rows := []results.Row{base}
+	for _, f := range []func(*results.Row){
+		func(r *results.Row) { r.HandlerUs = new(int64(5000)) },
+		func(r *results.Row) { r.Mix = "a:1,b:2" },
+		func(r *results.Row) { r.ServerCPUCount = new(2) },
+		func(r *results.Row) { r.Pipeline = 16 },
+	} {
+		r := base
+		f(&r)
+		rows = append(rows, r)
+	}
+	cells, skipped := collectTails(dir, rows)
+	if len(skipped) > 0 {
+		t.Fatalf("skipped: %v", skipped)
+	}
+	if len(cells) != len(rows) {
+		t.Fatalf("%d cells from %d configurations", len(cells), len(rows))
+	}
+	seen := map[string]bool{}
+	for _, c := range cells {
+		if len(c.rows) != 1 {
+			t.Errorf("%s: %d rounds, want 1", c.key, len(c.rows))
+		}
+		if s := c.key.String(); seen[s] {
+			t.Errorf("two cells named %q", s)
+		} else {
+			seen[s] = true
+		}
+	}
+}

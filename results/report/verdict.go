@@ -85,13 +85,6 @@ var VerdictsHeader = []string{"workload", "proto", "conns", "pipeline", "rate", 
 	"backend", "reference", "rounds", "ratio", "ci_low", "ci_high", "verdict",
 	"bound", "bound_rounds", "remeasured_rounds"}
 
-// configKey is what a verdict holds fixed besides the metric.
-type configKey struct {
-	proto, workload          string
-	conns, pipeline, payload int
-	rate                     float64
-}
-
 // DefaultReference picks the reference label when none is given: stdlib
 // if measured, else the first label in sorted order.
 func DefaultReference(rows []results.Row) string {
@@ -143,7 +136,7 @@ func Verdicts(rows []results.Row, reference string) []Verdict {
 // side is one label's rows in one configuration.
 type side struct {
 	label string
-	key   configKey
+	key   config
 }
 
 // pairing holds a run's rows by side and round: ok are the rows that
@@ -152,7 +145,7 @@ type side struct {
 type pairing struct {
 	ok, bound map[side]map[int]results.Row
 	labels    []string
-	keys      []configKey
+	keys      []config
 }
 
 // pairRounds indexes rows for Verdicts, leaving out rows whose rate was a
@@ -163,7 +156,7 @@ func pairRounds(rows []results.Row) pairing {
 		if r.RateFraction != nil {
 			continue
 		}
-		k := configKey{r.Proto, workloadID(r), r.Conns, r.Pipeline, r.Payload, r.Rate}
+		k := configOf(r)
 		s := side{r.LabelOf(), k}
 		if p.ok[s] == nil {
 			p.ok[s] = map[int]results.Row{}
@@ -185,8 +178,8 @@ func pairRounds(rows []results.Row) pairing {
 		}
 	}
 	slices.Sort(p.labels)
-	slices.SortFunc(p.keys, func(a, b configKey) int {
-		return cmp.Or(cmp.Compare(a.proto, b.proto), cmp.Compare(a.workload, b.workload),
+	slices.SortFunc(p.keys, func(a, b config) int {
+		return cmp.Or(cmp.Compare(a.proto, b.proto), cmp.Compare(a.workloadID(), b.workloadID()),
 			cmp.Compare(a.pipeline, b.pipeline), cmp.Compare(a.rate, b.rate),
 			cmp.Compare(a.payload, b.payload), cmp.Compare(a.conns, b.conns))
 	})
@@ -202,7 +195,7 @@ type judgedPair struct {
 // judgePair compares label l with reference on one metric in configuration
 // k from the rounds in which both have a measured, finite value and the
 // reference's is positive.
-func judgePair(k configKey, l, reference, metric string, get func(results.Row) float64, other, ref map[int]results.Row) judgedPair {
+func judgePair(k config, l, reference, metric string, get func(results.Row) float64, other, ref map[int]results.Row) judgedPair {
 	var ratios []float64
 	remeasured := 0
 	for _, rd := range slices.Sorted(maps.Keys(other)) {
@@ -219,7 +212,7 @@ func judgePair(k configKey, l, reference, metric string, get func(results.Row) f
 		}
 	}
 	v := Verdict{
-		Workload: k.workload, Proto: k.proto, Conns: k.conns, Pipeline: k.pipeline,
+		Workload: k.workloadID(), Proto: k.proto, Conns: k.conns, Pipeline: k.pipeline,
 		Rate: k.rate, Payload: k.payload, Metric: metric, Label: l, Reference: reference,
 		Remeasured: remeasured,
 	}
