@@ -57,7 +57,8 @@ type tailComparison struct {
 	key               tailKey
 	label, reference  string
 	rounds            int
-	ratio, lo, hi     float64
+	ratio, lo, hi     float64 // p99
+	p90               [3]float64 // ratio, lo, hi at p90; zeros when not computed
 	verdict           string
 	cause             string
 	refCell, labelCel *tailCell
@@ -148,6 +149,9 @@ func compareTails(cells []*tailCell, reference string) []tailComparison {
 		tc.ratio, tc.lo, tc.hi, ok = results.RatioCI(ta, tb, 99, rand.New(rand.NewPCG(uint64(len(reps)), 99)))
 		if !ok {
 			continue
+		}
+		if r, lo, hi, ok := results.RatioCI(ta, tb, 90, rand.New(rand.NewPCG(uint64(len(reps)), 90))); ok {
+			tc.p90 = [3]float64{r, lo, hi}
 		}
 		switch {
 		case tc.lo > 1:
@@ -247,14 +251,15 @@ func tailBlocks(dir string, rows []results.Row, reference string) (out []block, 
 		out = append(out, para(fmt.Sprintf("%d configurations are not compared with %s: their labels were never offered the same rate in the same round (a share of each label's own capacity; `shared_capacity: true` offers every label the reference's).", unpaired, mdEscape(reference))))
 	}
 	if len(cmps) > 0 {
-		out = append(out, para(fmt.Sprintf("p99 against %s at the same offered rate, paired by round (ratio label ÷ %s, 95%% interval from the paired bootstrap; at least %d rounds):", mdEscape(reference), mdEscape(reference), tailMinRounds)))
+		out = append(out, para(fmt.Sprintf("p99 against %s at the same offered rate, paired by round (ratio label ÷ %s, 95%% interval from the paired bootstrap; at least %d rounds), with p90 the same way: "+
+			"where a millisecond-scale delay meets about 1%% of requests, p99 sits on its edge and moves from round to round, p90 does not (README, *Repeatability*):", mdEscape(reference), mdEscape(reference), tailMinRounds)))
 		var l list
 		for _, tc := range cmps {
 			if tc.verdict == VerdictTooFewRounds {
 				l = append(l, fmt.Sprintf("%s, %s: %s (%d rounds at the same rate)", tc.key, mdEscape(tc.label), tc.verdict, tc.rounds))
 				continue
 			}
-			l = append(l, fmt.Sprintf("%s, %s: p99 %s (×%.2f [%.2f, %.2f], %d rounds). %s.", tc.key, mdEscape(tc.label), tc.verdict, tc.ratio, tc.lo, tc.hi, tc.rounds, tc.cause))
+			l = append(l, fmt.Sprintf("%s, %s: p99 %s (×%.2f [%.2f, %.2f], %d rounds)%s. %s.", tc.key, mdEscape(tc.label), tc.verdict, tc.ratio, tc.lo, tc.hi, tc.rounds, tc.p90Text(), tc.cause))
 		}
 		out = append(out, l)
 	}
@@ -338,12 +343,40 @@ func tailCalibrationBlocks(cmps []tailComparison) (out []block, outcomes []strin
 			outcomes = append(outcomes, outcome)
 			lines = append(lines, fmt.Sprintf("%s, %s vs %s (same server): p99 %s, ×%.2f [%.2f, %.2f] — %s",
 				tc.key, mdEscape(tc.label), mdEscape(tc.reference), tc.verdict, tc.ratio, tc.lo, tc.hi, mark))
+			if line, outcome, ok := tc.p90Check(); ok {
+				outcomes = append(outcomes, outcome)
+				lines = append(lines, line)
+			}
 		}
 	}
 	if len(lines) == 0 {
 		return nil, nil
 	}
-	return []block{para("**Latency calibration** (the same server against itself must show no clear p99 difference; a known latency cost must be found):"), lines}, outcomes
+	return []block{para("**Latency calibration** (the same server against itself must show no clear p99 difference, and its p90 ratio's interval must lie inside the same bounds; a known latency cost must be found):"), lines}, outcomes
+}
+
+// p90Text is the p90 ratio as the comparison lists it, empty without one.
+func (tc tailComparison) p90Text() string {
+	if tc.p90[0] == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; p90 ×%.2f [%.2f, %.2f]", tc.p90[0], tc.p90[1], tc.p90[2])
+}
+
+// p90Check is the A/A check at p90 of a same-server comparison: its
+// interval inside calibrationBounds. ok is false without a p90 ratio.
+func (tc tailComparison) p90Check() (line, outcome string, ok bool) {
+	r, lo, hi := tc.p90[0], tc.p90[1], tc.p90[2]
+	if r == 0 {
+		return "", "", false
+	}
+	mark, outcome := calExpected, calExpected
+	if lo < calibrationBounds[0] || hi > calibrationBounds[1] {
+		mark = fmt.Sprintf("NOT as expected (want the interval inside [%.2f, %.2f])", calibrationBounds[0], calibrationBounds[1])
+		outcome = calNotExpected
+	}
+	return fmt.Sprintf("%s, %s vs %s (same server): p90 ×%.2f [%.2f, %.2f] — %s",
+		tc.key, mdEscape(tc.label), mdEscape(tc.reference), r, lo, hi, mark), outcome, true
 }
 
 // anyRow returns one of c's rows (the lowest round).

@@ -62,6 +62,7 @@ func TestWriteTails(t *testing.T) {
 		"plaintext, 64 conns, 50% of capacity, stdlib-delay: p99 higher",
 		"**Latency calibration**",
 		"stdlib-b vs stdlib-a (same server): p99 no clear difference",
+		"stdlib-b vs stdlib-a (same server): p90 ×",
 		"(one request in 50 waits 5000 µs): p99 higher",
 		"no runtime figures",
 	} {
@@ -98,6 +99,31 @@ func TestWriteTails(t *testing.T) {
 	bs, _ = tailBlocks(dir, rows, "stdlib-a")
 	if md := mdOf(bs); !strings.Contains(md, "1 configurations are not compared with stdlib-a") || strings.Contains(md, "stdlib-b: p99") {
 		t.Errorf("unequal rates paired:\n%s", md)
+	}
+}
+
+// TestP90Check: the A/A check at p90 passes with its interval inside
+// calibrationBounds and fails with either end outside; without a p90
+// ratio there is no check.
+func TestP90Check(t *testing.T) {
+	tc := tailComparison{key: tailKey{}, label: "b", reference: "a"}
+	if _, _, ok := tc.p90Check(); ok {
+		t.Fatal("a check without a p90 ratio")
+	}
+	for _, c := range []struct {
+		p90     [3]float64
+		outcome string
+	}{
+		{[3]float64{0.97, 0.91, 1.05}, calExpected},
+		{[3]float64{1, 0.85, 1.18}, calExpected},
+		{[3]float64{1, 0.84, 1.10}, calNotExpected},
+		{[3]float64{1, 0.90, 1.19}, calNotExpected},
+	} {
+		tc.p90 = c.p90
+		line, outcome, ok := tc.p90Check()
+		if !ok || outcome != c.outcome || !strings.Contains(line, fmt.Sprintf("b vs a (same server): p90 ×%.2f [%.2f, %.2f] — ", c.p90[0], c.p90[1], c.p90[2])) {
+			t.Errorf("p90 %v: %q, %q, %v; want outcome %q", c.p90, line, outcome, ok, c.outcome)
+		}
 	}
 }
 
