@@ -57,7 +57,7 @@ type tailComparison struct {
 	key               tailKey
 	label, reference  string
 	rounds            int
-	ratio, lo, hi     float64 // p99
+	ratio, lo, hi     float64    // p99
 	p90               [3]float64 // ratio, lo, hi at p90; zeros when not computed
 	verdict           string
 	cause             string
