@@ -333,7 +333,9 @@ func (s *sloRun) search(f *sloFlags, c runner.Cell) (results.SLORow, error) {
 	}))
 	ans.Steps = len(res.Steps)
 	ans.BracketLow, ans.BracketHigh = positive(res.BracketLow), positive(res.BracketHigh)
-	ans.UndecidedLow, ans.UndecidedHigh = &res.UndecidedLow, &res.UndecidedHigh
+	if len(res.Steps) > 0 { // without a judged rate there is no range to speak of
+		ans.UndecidedLow, ans.UndecidedHigh = &res.UndecidedLow, &res.UndecidedHigh
+	}
 	ans.Reason = res.Note
 	if probeNote != "" {
 		ans.Reason = probeNote + "; " + res.Note

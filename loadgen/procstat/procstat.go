@@ -49,13 +49,14 @@ func (r Reader) Read() (Sample, error) {
 // thread of the process. From the real /proc it asks the kernel's
 // taskstats interface first (one netlink request, threads that exited
 // included); where that is refused (no CAP_NET_ADMIN, another network
-// namespace) it reads one file per live thread, milliseconds at 64
+// namespace) or answers something it cannot read, it reads one file per
+// live thread, milliseconds at 64
 // threads, so Sampler calls it only at Start and Stop, never at every
 // sample.
 func (r Reader) CtxSwitches() (uint64, error) {
 	if r.Root == "" {
 		n, err := proc.ProcessCtxSwitches(r.PID)
-		if !errors.Is(err, proc.ErrNoTaskstats) {
+		if err == nil || errors.Is(err, proc.ErrExited) {
 			return n, err
 		}
 	}
