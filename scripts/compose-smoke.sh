@@ -52,10 +52,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# csv_column FILE NAME prints column NAME of every data row of FILE (RFC 4180
-# quoting; fields must not span lines).
+# csv_column FILE NAME... prints columns NAME... of every data row of FILE,
+# tab-separated (RFC 4180 quoting; fields must not span lines).
 csv_column() {
-	awk -v name="$2" '
+	f=$1
+	shift
+	awk -v names="$*" '
 		function split_csv(line, i, c, f, q, n) {
 			n = 0; f = ""; q = 0
 			for (i = 1; i <= length(line); i++) {
@@ -72,8 +74,19 @@ csv_column() {
 			return n
 		}
 		{ sub(/\r$/, "") }
-		NR == 1 { n = split_csv($0); for (i = 1; i <= n; i++) if (fld[i] == name) col = i; if (!col) exit 2; next }
-		{ split_csv($0); print fld[col] }' "$1"
+		NR == 1 {
+			n = split_csv($0); k = split(names, want, " ")
+			for (j = 1; j <= k; j++) {
+				for (i = 1; i <= n; i++) if (fld[i] == want[j]) col[j] = i
+				if (!col[j]) exit 2
+			}
+			next
+		}
+		{
+			split_csv($0); out = fld[col[1]]
+			for (j = 2; j <= k; j++) out = out "\t" fld[col[j]]
+			print out
+		}' "$f"
 }
 
 # owned_by_caller FILE fails unless FILE belongs to the calling user.
@@ -109,10 +122,26 @@ for f in summary.csv report.md; do
 	owned_by_caller "$dir/$f"
 done
 owned_by_caller "$dir"
-rows=$(csv_column "$dir/summary.csv" status) || die "$dir/summary.csv has no status column"
-[ "$(printf '%s\n' "$rows" | grep -c .)" = 2 ] || die "$dir/summary.csv: want 2 rows, have: $rows"
-bad=$(printf '%s\n' "$rows" | grep -vx ok || true)
-[ -z "$bad" ] || die "$dir/summary.csv: cells not ok: $bad"
+# bench measures a noisy cell again and appends the new row, so a cell
+# repetition may have several rows: its status is that of the last
+# completed one (ok or saturated), else of its last (runner.Latest).
+# The smoke checks the container path, not the host: a cell the host
+# kept noisy through its re-run passes with a warning, a failed one fails.
+rows=$(csv_column "$dir/summary.csv" cell rep status) ||
+	die "$dir/summary.csv lacks a cell, rep or status column"
+cells=$(printf '%s\n' "$rows" | awk -F '\t' '
+	NF == 3 {
+		id = $1 "#" $2
+		if (!(id in st)) order[++n] = id
+		if (!(id in st) || $3 == "ok" || $3 == "saturated" || (st[id] != "ok" && st[id] != "saturated")) st[id] = $3
+	}
+	END { for (i = 1; i <= n; i++) print order[i] " " st[order[i]] }')
+[ "$(printf '%s\n' "$cells" | grep -c .)" = 2 ] ||
+	die "$dir/summary.csv: want 2 cells, have: $(printf '%s; ' "$cells")"
+bad=$(printf '%s\n' "$cells" | grep -v ' ok$' | grep -v ' noisy$' || true)
+[ -z "$bad" ] || die "$dir/summary.csv: cells neither ok nor noisy: $(printf '%s; ' "$bad")"
+noisy=$(printf '%s\n' "$cells" | grep ' noisy$' || true)
+[ -z "$noisy" ] || say "warning: the host kept these cells noisy through their re-run: $(printf '%s; ' "$noisy")"
 say "ok: summary.csv (2 cells) and report.md, owned by uid $(id -u)"
 
 # 2. Two generators against one server, merged.
