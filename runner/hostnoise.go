@@ -3,6 +3,7 @@ package runner
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -63,6 +64,10 @@ type HostProbe struct {
 	PIDs func() ([]int, error)
 	// Self is left out of the other processes: bench's own sampling.
 	Self int
+	// Partial says PIDs lists only some of the host's processes (bench
+	// runs in a PID namespace of its own, as in a container without
+	// `pid: host`): a scan then bounds nothing and is not made.
+	Partial bool
 }
 
 // NewHostProbe returns a probe reading the real /proc; every read fails
@@ -76,13 +81,18 @@ func NewHostProbe() *HostProbe {
 			PIDs: func() ([]int, error) { return nil, err },
 		}
 	}
+	host, err := fs.SeesHost()
 	return &HostProbe{
-		CPUs: fs.CPUs,
-		Stat: func(pid int) (proc.Stat, error) { return fs.Proc(pid).Stat() },
-		PIDs: fs.PIDs,
-		Self: os.Getpid(),
+		CPUs:    fs.CPUs,
+		Stat:    func(pid int) (proc.Stat, error) { return fs.Proc(pid).Stat() },
+		PIDs:    fs.PIDs,
+		Self:    os.Getpid(),
+		Partial: err != nil || !host,
 	}
 }
+
+// errPartialScan is mark's answer when the probe sees only some processes.
+var errPartialScan = errors.New("/proc lists only this PID namespace's processes: other processes' CPU time is not known")
 
 // hostSampler reads some CPUs and children, and scans the other processes
 // on demand, keeping their times from the last scan.
@@ -134,6 +144,9 @@ func (h *hostSampler) sample(now time.Time) (hostSample, error) {
 // of CPU with 70 processes): too costly to repeat during a measured
 // window, whose tail latency it visibly raised.
 func (h *hostSampler) mark(now time.Time) (scanMark, error) {
+	if h.p.Partial {
+		return scanMark{}, errPartialScan
+	}
 	pids, err := h.p.PIDs()
 	if err != nil {
 		return scanMark{}, err

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -320,4 +321,31 @@ func TestRunQuietWait(t *testing.T) {
 	if r := w.rows[0]; r.QuietWaitS != nil || strings.Contains(r.Reason, "quiet") {
 		t.Fatalf("no wait asked: %+v", r)
 	}
+}
+
+// TestWaitQuietPartialView: busy time no listed process accounts for is
+// kernel work when the scan sees every process, but may be a process the
+// scan cannot see when /proc lists only bench's own PID namespace: there
+// the CPUs are quiet only when busy − children is.
+func TestWaitQuietPartialView(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeProc{procs: map[int]uint64{}, others: map[int]uint64{}}
+		sleep := func(d time.Duration) bool {
+			time.Sleep(d)
+			f.advance(30, 0, 0) // 30% busy, no listed process used any of it
+			return true
+		}
+		if _, quiet := waitQuiet(f.probe(), []int{0, 1}, 3*time.Second, sleep); !quiet {
+			t.Fatal("full view: unaccounted busy time judged as other processes")
+		}
+		p := f.probe()
+		p.Partial = true
+		p.PIDs = func() ([]int, error) { t.Error("a partial view was scanned"); return nil, nil }
+		if waited, quiet := waitQuiet(p, []int{0, 1}, 3*time.Second, sleep); quiet || waited < 3*time.Second {
+			t.Fatalf("partial view: waited %v, quiet %v; want ≥ 3s, false", waited, quiet)
+		}
+		if _, err := newHostSampler(p, []int{0}).mark(time.Now()); !errors.Is(err, errPartialScan) {
+			t.Fatalf("mark on a partial view: %v", err)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package proc
 
 import (
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -66,4 +67,27 @@ func (fs FS) PIDs() ([]int, error) {
 		pids[i] = p.PID
 	}
 	return pids, nil
+}
+
+// initPIDNamespace is the inode of the initial PID namespace
+// (PROC_PID_INIT_INO in the kernel's include/linux/proc_ns.h).
+const initPIDNamespace = 0xEFFFFFFC
+
+// SeesHost reports whether PIDs lists every process of the host: whether
+// the process reading fs is in the initial PID namespace. In a container
+// with a PID namespace of its own it lists the container's only.
+func (fs FS) SeesHost() (bool, error) {
+	self, err := fs.pfs.Self()
+	if err != nil {
+		return false, err
+	}
+	ns, err := self.Namespaces()
+	if err != nil {
+		return false, err
+	}
+	pid, ok := ns["pid"]
+	if !ok {
+		return false, fmt.Errorf("%s/self/ns: no pid namespace", fs.root)
+	}
+	return pid.Inode == initPIDNamespace, nil
 }

@@ -245,3 +245,40 @@ func TestSelf(t *testing.T) {
 		t.Fatalf("CPUs = %v, %v", cpus, err)
 	}
 }
+
+// TestSeesHost: the answer comes from the inode of the reader's PID
+// namespace, the initial one's being the kernel's constant.
+func TestSeesHost(t *testing.T) {
+	for _, tt := range []struct {
+		link string
+		want bool
+	}{
+		{"pid:[4026531836]", true},  // the host's
+		{"pid:[4026532512]", false}, // a container's
+	} {
+		root := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(root, "7", "ns"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("7", filepath.Join(root, "self")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(tt.link, filepath.Join(root, "7", "ns", "pid")); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := Open(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := fs.SeesHost(); err != nil || got != tt.want {
+			t.Errorf("%s: SeesHost = %v, %v; want %v", tt.link, got, err, tt.want)
+		}
+	}
+	fs, err := Open(fixture) // no self
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.SeesHost(); err == nil {
+		t.Error("SeesHost without /proc/self: no error")
+	}
+}
