@@ -42,6 +42,34 @@ type SLORow struct {
 	UndecidedHigh *float64 `csv:"undecided_high"`
 }
 
+// BracketText writes the bracket with f: "low–high", "< high" when no
+// rate met the target, "≥ low" when none above it missed, "–" when there
+// is neither.
+func (a SLORow) BracketText(f func(float64) string) string {
+	switch {
+	case a.BracketLow != nil && a.BracketHigh != nil:
+		return f(*a.BracketLow) + "–" + f(*a.BracketHigh)
+	case a.BracketHigh != nil:
+		return "< " + f(*a.BracketHigh)
+	case a.BracketLow != nil:
+		return "≥ " + f(*a.BracketLow)
+	}
+	return "–"
+}
+
+// UndecidedText writes the undecided range with f: "low–high", "none"
+// when every rate judged was decided (both 0), "–" when no rate was
+// judged or the file predates the columns.
+func (a SLORow) UndecidedText(f func(float64) string) string {
+	switch {
+	case a.UndecidedLow == nil || a.UndecidedHigh == nil:
+		return "–"
+	case *a.UndecidedLow == 0:
+		return "none"
+	}
+	return f(*a.UndecidedLow) + "–" + f(*a.UndecidedHigh)
+}
+
 var sloTable = newTable[SLORow]("an SLO CSV")
 
 // WriteSLOFile replaces path with rows as CSV under a header.

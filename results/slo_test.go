@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -50,5 +51,31 @@ func TestSLOFileRoundTrip(t *testing.T) {
 	}
 	if _, err := ReadSLOFile(t.TempDir(), io.Discard); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("no slo.csv: %v", err)
+	}
+}
+
+// TestSLORowText: the bracket and the undecided range in each of their
+// states, with the caller's number format.
+func TestSLORowText(t *testing.T) {
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) + "r" }
+	low, high, zero := 19_500.0, 20_000.0, 0.0
+	for _, tc := range []struct {
+		low, high *float64
+		bracket   string
+		undecided string
+	}{
+		{&low, &high, "19500r–20000r", "19500r–20000r"},
+		{nil, &high, "< 20000r", "–"},
+		{&low, nil, "≥ 19500r", "–"},
+		{nil, nil, "–", "–"},
+		{&zero, &zero, "0r–0r", "none"},
+	} {
+		a := SLORow{BracketLow: tc.low, BracketHigh: tc.high, UndecidedLow: tc.low, UndecidedHigh: tc.high}
+		if got := a.BracketText(f); got != tc.bracket {
+			t.Errorf("BracketText(%v, %v) = %q, want %q", tc.low, tc.high, got, tc.bracket)
+		}
+		if got := a.UndecidedText(f); got != tc.undecided {
+			t.Errorf("UndecidedText(%v, %v) = %q, want %q", tc.low, tc.high, got, tc.undecided)
+		}
 	}
 }

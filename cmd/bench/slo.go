@@ -447,7 +447,7 @@ func finishSLO(dir string, answers []results.SLORow, rows []results.Row, stdout,
 			ci = fmtOptInt(a.P99LoUs) + "–" + fmtOptInt(a.P99HiUs)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\t%s\n", a.Backend, a.Workload, a.Conns, a.TargetP99Us,
-			fmtOpt(a.MaxRate), fmtBracket(a.BracketLow, a.BracketHigh), fmtUndecided(a.UndecidedLow, a.UndecidedHigh), fmtOptInt(a.P99AtMaxUs), ci, runs, a.Steps, a.Reason)
+			fmtOpt(a.MaxRate), a.BracketText(fmtFloat), a.UndecidedText(fmtFloat), fmtOptInt(a.P99AtMaxUs), ci, runs, a.Steps, a.Reason)
 	}
 	tw.Flush()
 	if len(rows) == 0 {
@@ -456,38 +456,14 @@ func finishSLO(dir string, answers []results.SLORow, rows []results.Row, stdout,
 	return report.WriteWith(dir, rows, report.Options{Warn: stderr})
 }
 
-// fmtBracket writes a bracket as low–high, "< high" when nothing met, "≥
-// low" when nothing above low missed, "–" when neither is known.
-func fmtBracket(low, high *float64) string {
-	switch {
-	case low != nil && high != nil:
-		return fmtOpt(low) + "–" + fmtOpt(high)
-	case high != nil:
-		return "< " + fmtOpt(high)
-	case low != nil:
-		return "≥ " + fmtOpt(low)
-	}
-	return "–"
-}
-
-// fmtUndecided writes the undecided range, "none" when every rate was
-// decided (both 0).
-func fmtUndecided(low, high *float64) string {
-	switch {
-	case low == nil || high == nil:
-		return "–"
-	case *low == 0:
-		return "none"
-	}
-	return fmtOpt(low) + "–" + fmtOpt(high)
-}
-
 func fmtOpt(p *float64) string {
 	if p == nil {
 		return "–"
 	}
-	return strconv.FormatFloat(*p, 'f', -1, 64)
+	return fmtFloat(*p)
 }
+
+func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 
 func fmtOptInt(p *int64) string {
 	if p == nil {

@@ -257,20 +257,3 @@ func TestStepIntervals(t *testing.T) {
 		t.Error("missing hlog read")
 	}
 }
-
-func TestFmtBracket(t *testing.T) {
-	low, high := 19_500.0, 20_000.0
-	for _, tc := range []struct {
-		low, high *float64
-		want      string
-	}{
-		{&low, &high, "19500–20000"},
-		{nil, &high, "< 20000"},
-		{&low, nil, "≥ 19500"},
-		{nil, nil, "–"},
-	} {
-		if got := fmtBracket(tc.low, tc.high); got != tc.want {
-			t.Errorf("fmtBracket = %q, want %q", got, tc.want)
-		}
-	}
-}

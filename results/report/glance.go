@@ -36,7 +36,7 @@ func glanceBlocks(vs []Verdict, reference string) []block {
 	var order []cfg
 	by := map[cfg][]Verdict{}
 	for _, v := range vs {
-		k := cfg{groupKey{proto: v.Proto, workload: v.Workload, pipeline: v.Pipeline, rate: v.Rate, payload: v.Payload}.Title(), v.Conns}
+		k := cfg{v.cfg.group().Title(), v.Conns}
 		if _, ok := by[k]; !ok {
 			order = append(order, k)
 		}

@@ -182,10 +182,8 @@ func findVerdict(vs []Verdict, r results.Row, metric string) *Verdict {
 	if c.fraction > 0 {
 		return nil
 	}
-	id := c.workloadID()
 	for i, v := range vs {
-		if v.Label == r.LabelOf() && v.Metric == metric && v.Workload == id && v.Proto == c.proto &&
-			v.Conns == c.conns && v.Pipeline == c.pipeline && v.Rate == c.rate && v.Payload == c.payload {
+		if v.Label == r.LabelOf() && v.Metric == metric && v.cfg == c {
 			return &vs[i]
 		}
 	}

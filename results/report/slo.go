@@ -74,33 +74,10 @@ func sloTable(answers []results.SLORow) table {
 				runs += ", close"
 			}
 		}
-		bracket := "–"
-		if a.BracketLow != nil || a.BracketHigh != nil {
-			bracket = optCount(a.BracketLow) + "–" + optCount(a.BracketHigh)
-		}
 		t.rows = append(t.rows, []string{mdEscape(a.Backend), mdEscape(a.Workload), strconv.Itoa(a.Conns),
-			rate, bracket, undecided(a), p99, ci, runs, strconv.Itoa(a.Steps), mdEscape(a.Reason)})
+			rate, a.BracketText(fmtCount), a.UndecidedText(fmtCount), p99, ci, runs, strconv.Itoa(a.Steps), mdEscape(a.Reason)})
 	}
 	return t
-}
-
-// undecided is the answer's undecided range: "none" when every rate was
-// decided (both 0), "–" in files from before the columns.
-func undecided(a results.SLORow) string {
-	switch {
-	case a.UndecidedLow == nil || a.UndecidedHigh == nil:
-		return "–"
-	case *a.UndecidedLow == 0:
-		return "none"
-	}
-	return fmtCount(*a.UndecidedLow) + "–" + fmtCount(*a.UndecidedHigh)
-}
-
-func optCount(p *float64) string {
-	if p == nil {
-		return "?"
-	}
-	return fmtCount(*p)
 }
 
 // SLOPlotBase is the file stem of bench slo's plot under DIR/plots.

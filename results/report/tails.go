@@ -48,6 +48,7 @@ func (k tailKey) String() string {
 type tailCell struct {
 	label string
 	key   tailKey
+	name  string // key's String, with the payload where that alone would not tell cells apart (nameTails)
 	rows  map[int]results.Row
 	ivs   map[int][]*hdrhistogram.Histogram
 }
@@ -55,6 +56,7 @@ type tailCell struct {
 // tailComparison is a label's p99 against the reference's at one key.
 type tailComparison struct {
 	key               tailKey
+	name              string // the label's cell's
 	label, reference  string
 	rounds            int
 	ratio, lo, hi     float64    // p99
@@ -94,7 +96,49 @@ func collectTails(dir string, rows []results.Row) (cells []*tailCell, skipped []
 	slices.SortFunc(cells, func(a, b *tailCell) int {
 		return cmp.Or(compareConfigs(config(a.key), config(b.key)), cmp.Compare(a.label, b.label))
 	})
+	nameTails(cells)
 	return cells, skipped
+}
+
+// nameTails names each cell by its key's String, adding the payload, then
+// the protocol, where cells of different keys would read the same.
+func nameTails(cells []*tailCell) {
+	name := func(k tailKey, payload, proto bool) string {
+		s := k.String()
+		if payload {
+			s += fmt.Sprintf(", %d B payload", k.payload)
+		}
+		if proto {
+			s += ", " + k.proto
+		}
+		return s
+	}
+	clash := func(payload, proto bool) map[string]bool {
+		keys := map[string]map[tailKey]bool{}
+		for _, c := range cells {
+			n := name(c.key, payload, proto)
+			if keys[n] == nil {
+				keys[n] = map[tailKey]bool{}
+			}
+			keys[n][c.key] = true
+		}
+		out := map[string]bool{}
+		for n, ks := range keys {
+			out[n] = len(ks) > 1
+		}
+		return out
+	}
+	plain, withPayload := clash(false, false), clash(true, false)
+	for _, c := range cells {
+		switch {
+		case !plain[name(c.key, false, false)]:
+			c.name = name(c.key, false, false)
+		case !withPayload[name(c.key, true, false)]:
+			c.name = name(c.key, true, false)
+		default:
+			c.name = name(c.key, true, true)
+		}
+	}
 }
 
 // tails returns c's rounds listed in reps (all when nil), as results.Tails.
@@ -134,7 +178,7 @@ func compareTails(cells []*tailCell, reference string) []tailComparison {
 			}
 		}
 		slices.Sort(reps)
-		tc := tailComparison{key: c.key, label: c.label, reference: reference, rounds: len(reps), refCell: rc, labelCel: c}
+		tc := tailComparison{key: c.key, name: c.name, label: c.label, reference: reference, rounds: len(reps), refCell: rc, labelCel: c}
 		if len(reps) < tailMinRounds {
 			tc.verdict = VerdictTooFewRounds
 			out = append(out, tc)
@@ -256,10 +300,10 @@ func tailBlocks(dir string, rows []results.Row, reference string) (out []block, 
 		var l list
 		for _, tc := range cmps {
 			if tc.verdict == VerdictTooFewRounds {
-				l = append(l, fmt.Sprintf("%s, %s: %s (%d rounds at the same rate)", tc.key, mdEscape(tc.label), tc.verdict, tc.rounds))
+				l = append(l, fmt.Sprintf("%s, %s: %s (%d rounds at the same rate)", tc.name, mdEscape(tc.label), tc.verdict, tc.rounds))
 				continue
 			}
-			l = append(l, fmt.Sprintf("%s, %s: p99 %s (×%.2f [%.2f, %.2f], %d rounds)%s. %s.", tc.key, mdEscape(tc.label), tc.verdict, tc.ratio, tc.lo, tc.hi, tc.rounds, tc.p90Text(), tc.cause))
+			l = append(l, fmt.Sprintf("%s, %s: p99 %s (×%.2f [%.2f, %.2f], %d rounds)%s. %s.", tc.name, mdEscape(tc.label), tc.verdict, tc.ratio, tc.lo, tc.hi, tc.rounds, tc.p90Text(), tc.cause))
 		}
 		out = append(out, l)
 	}
@@ -281,7 +325,7 @@ func tailTable(cells []*tailCell) table {
 			continue
 		}
 		rng := rand.New(rand.NewPCG(uint64(tl.Count()), 1))
-		t.rows = append(t.rows, []string{fmt.Sprint(c.key), mdEscape(c.label), strconv.Itoa(tl.Rounds()), fmtCount(float64(tl.Count())),
+		t.rows = append(t.rows, []string{c.name, mdEscape(c.label), strconv.Itoa(tl.Rounds()), fmtCount(float64(tl.Count())),
 			fmtPercentile(tl.Percentile(99, rng)), fmtPercentile(tl.Percentile(99.9, rng))})
 	}
 	return t
@@ -333,7 +377,7 @@ func tailCalibrationBlocks(cmps []tailComparison) (out []block, outcomes []strin
 			}
 			outcomes = append(outcomes, outcome)
 			lines = append(lines, fmt.Sprintf("%s, %s (one request in %d waits %d µs): p99 %s, ×%.2f [%.2f, %.2f]; computed p99 ≈ %s µs, measured %s — %s",
-				tc.key, mdEscape(tc.label), every, delay, tc.verdict, tc.ratio, tc.lo, tc.hi, fmtUs(want), fmtPercentile(got), mark))
+				tc.name, mdEscape(tc.label), every, delay, tc.verdict, tc.ratio, tc.lo, tc.hi, fmtUs(want), fmtPercentile(got), mark))
 		case sameServer:
 			mark, outcome := calExpected, calExpected
 			if tc.verdict != VerdictNoDifference || tc.lo < calibrationBounds[0] || tc.hi > calibrationBounds[1] {
@@ -342,7 +386,7 @@ func tailCalibrationBlocks(cmps []tailComparison) (out []block, outcomes []strin
 			}
 			outcomes = append(outcomes, outcome)
 			lines = append(lines, fmt.Sprintf("%s, %s vs %s (same server): p99 %s, ×%.2f [%.2f, %.2f] — %s",
-				tc.key, mdEscape(tc.label), mdEscape(tc.reference), tc.verdict, tc.ratio, tc.lo, tc.hi, mark))
+				tc.name, mdEscape(tc.label), mdEscape(tc.reference), tc.verdict, tc.ratio, tc.lo, tc.hi, mark))
 			if line, outcome, ok := tc.p90Check(); ok {
 				outcomes = append(outcomes, outcome)
 				lines = append(lines, line)
@@ -376,7 +420,7 @@ func (tc tailComparison) p90Check() (line, outcome string, ok bool) {
 		outcome = calNotExpected
 	}
 	return fmt.Sprintf("%s, %s vs %s (same server): p90 ×%.2f [%.2f, %.2f] — %s",
-		tc.key, mdEscape(tc.label), mdEscape(tc.reference), r, lo, hi, mark), outcome, true
+		tc.name, mdEscape(tc.label), mdEscape(tc.reference), r, lo, hi, mark), outcome, true
 }
 
 // anyRow returns one of c's rows (the lowest round).

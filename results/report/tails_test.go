@@ -199,6 +199,8 @@ func TestCollectTailsSeparatesConfigurations(t *testing.T) {
 		func(r *results.Row) { r.Mix = "a:1,b:2" },
 		func(r *results.Row) { r.ServerCPUCount = new(2) },
 		func(r *results.Row) { r.Pipeline = 16 },
+		func(r *results.Row) { r.Payload = 1024 },
+		func(r *results.Row) { r.Payload = 1024; r.Proto = "h2" },
 	} {
 		r := base
 		f(&r)
@@ -216,10 +218,21 @@ func TestCollectTailsSeparatesConfigurations(t *testing.T) {
 		if len(c.rows) != 1 {
 			t.Errorf("%s: %d rounds, want 1", c.key, len(c.rows))
 		}
-		if s := c.key.String(); seen[s] {
-			t.Errorf("two cells named %q", s)
-		} else {
-			seen[s] = true
+		if seen[c.name] {
+			t.Errorf("two cells named %q", c.name)
+		}
+		seen[c.name] = true
+	}
+	// The payload and the protocol are named only where they tell cells
+	// apart.
+	for _, want := range []string{
+		"delay-1000us, 64 conns, 2,000 req/s, 0 B payload",
+		"delay-1000us, 64 conns, 2,000 req/s, 1024 B payload, http",
+		"delay-1000us, 64 conns, 2,000 req/s, 1024 B payload, h2",
+		"delay-5000us, 64 conns, 2,000 req/s",
+	} {
+		if !seen[want] {
+			t.Errorf("no cell named %q in %v", want, seen)
 		}
 	}
 }

@@ -72,6 +72,9 @@ type Verdict struct {
 	// Remeasured counts the rounds used whose label or reference row was
 	// a re-run (results.Row.Attempt > 1).
 	Remeasured int
+	// cfg is the configuration judged, of which Workload to Payload are
+	// the columns verdicts.csv keeps.
+	cfg config
 }
 
 // Values of Verdict.Bound.
@@ -214,7 +217,7 @@ func judgePair(k config, l, reference, metric string, get func(results.Row) floa
 	v := Verdict{
 		Workload: k.workloadID(), Proto: k.proto, Conns: k.conns, Pipeline: k.pipeline,
 		Rate: k.rate, Payload: k.payload, Metric: metric, Label: l, Reference: reference,
-		Remeasured: remeasured,
+		Remeasured: remeasured, cfg: k,
 	}
 	v.Rounds, v.Ratio, v.CILow, v.CIHigh, v.Verdict = judgeRatios(ratios)
 	return judgedPair{v, ratios}

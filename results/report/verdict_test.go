@@ -407,3 +407,31 @@ func TestGlanceAllTooFew(t *testing.T) {
 		t.Fatalf("mixed verdicts lost a line:\n%s", b.String())
 	}
 }
+
+// TestGlanceTitles: "At a glance" titles a configuration as the tables
+// do, handler time and mix included, and keeps apart what differs only
+// in them.
+func TestGlanceTitles(t *testing.T) {
+	var rows []results.Row
+	for rep := 1; rep <= 6; rep++ {
+		for _, us := range []int64{1000, 50} {
+			for _, l := range []string{"stdlib", "gnet"} {
+				rows = append(rows, results.Row{Backend: l, Proto: "http", Workload: "delay", HandlerUs: new(us), Conns: 64, Pipeline: 1,
+					Rate: 2000, Rep: rep, Status: results.StatusOK, RPS: 2000, P99Us: us + int64(rep)})
+			}
+		}
+	}
+	md := mdOf(glanceBlocks(Verdicts(rows, "stdlib"), "stdlib"))
+	for _, want := range []string{
+		"**" + configOf(rows[0]).group().Title() + ", 64 connections**",
+		"**" + configOf(rows[2]).group().Title() + ", 64 connections**",
+		"**http delay 1 ms, pipeline 1, open loop at 2000 req/s, 64 connections**",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("glance lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "delay-") {
+		t.Errorf("glance names a workload by its id:\n%s", md)
+	}
+}
