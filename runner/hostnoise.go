@@ -347,11 +347,12 @@ func (r *hostRecorder) Stop() ([]hostSample, []scanMark) {
 
 // waitQuiet samples the pinned CPUs over one second at a time until one
 // second had no more than MaxOtherCPUPct other and MaxStealPct steal (no
-// children run yet, so every process but bench is other), or until limit has
-// passed. It returns how long it waited and whether it found quiet.
-// sleep waits for a duration (time.Sleep, or a test's clock) and returns
-// false when the run is being interrupted.
-func waitQuiet(p *HostProbe, cpus []int, limit time.Duration, sleep func(time.Duration) bool) (waited time.Duration, quiet bool) {
+// children run yet, so every process but bench is other) and no stall
+// (stalled says why a span of time was stalled, "" if it was not; nil: not
+// probed), or until limit has passed. It returns how long it waited and
+// whether it found quiet. sleep waits for a duration (time.Sleep, or a
+// test's clock) and returns false when the run is being interrupted.
+func waitQuiet(p *HostProbe, cpus []int, limit time.Duration, sleep func(time.Duration) bool, stalled func(start, end time.Time) string) (waited time.Duration, quiet bool) {
 	start := time.Now()
 	h := newHostSampler(p, cpus)
 	for {
@@ -371,7 +372,7 @@ func waitQuiet(p *HostProbe, cpus []int, limit time.Duration, sleep func(time.Du
 		if m1, err1 := h.mark(time.Now()); err0 == nil && err1 == nil {
 			others = float64(m1.Others - m0.Others)
 		}
-		if n, ok := noiseBetween(a, b, others); ok && noisyReason(n) == "" {
+		if n, ok := noiseBetween(a, b, others); ok && noisyReason(n) == "" && (stalled == nil || stalled(a.At, b.At) == "") {
 			return time.Since(start), true
 		}
 		if time.Since(start) >= limit {

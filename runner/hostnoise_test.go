@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -246,17 +247,17 @@ func TestWaitQuiet(t *testing.T) {
 			}
 			return true
 		}
-		waited, quiet := waitQuiet(f.probe(), []int{0, 1}, time.Minute, sleep)
+		waited, quiet := waitQuiet(f.probe(), []int{0, 1}, time.Minute, sleep, nil)
 		if !quiet || waited != 4*time.Second {
 			t.Fatalf("waited %v, quiet %v; want 4s, true", waited, quiet)
 		}
 		busySeconds = 1000
-		waited, quiet = waitQuiet(f.probe(), []int{0, 1}, 5*time.Second, sleep)
+		waited, quiet = waitQuiet(f.probe(), []int{0, 1}, 5*time.Second, sleep, nil)
 		if quiet || waited != 5*time.Second {
 			t.Fatalf("busy host: waited %v, quiet %v; want 5s, false", waited, quiet)
 		}
 		interrupt := func(time.Duration) bool { return false }
-		if _, quiet := waitQuiet(f.probe(), []int{0, 1}, time.Minute, interrupt); quiet {
+		if _, quiet := waitQuiet(f.probe(), []int{0, 1}, time.Minute, interrupt, nil); quiet {
 			t.Fatal("interrupted wait reported quiet")
 		}
 	})
@@ -335,17 +336,51 @@ func TestWaitQuietPartialView(t *testing.T) {
 			f.advance(30, 0, 0) // 30% busy, no listed process used any of it
 			return true
 		}
-		if _, quiet := waitQuiet(f.probe(), []int{0, 1}, 3*time.Second, sleep); !quiet {
+		if _, quiet := waitQuiet(f.probe(), []int{0, 1}, 3*time.Second, sleep, nil); !quiet {
 			t.Fatal("full view: unaccounted busy time judged as other processes")
 		}
 		p := f.probe()
 		p.Partial = true
 		p.PIDs = func() ([]int, error) { t.Error("a partial view was scanned"); return nil, nil }
-		if waited, quiet := waitQuiet(p, []int{0, 1}, 3*time.Second, sleep); quiet || waited < 3*time.Second {
+		if waited, quiet := waitQuiet(p, []int{0, 1}, 3*time.Second, sleep, nil); quiet || waited < 3*time.Second {
 			t.Fatalf("partial view: waited %v, quiet %v; want ≥ 3s, false", waited, quiet)
 		}
 		if _, err := newHostSampler(p, []int{0}).mark(time.Now()); !errors.Is(err, errPartialScan) {
 			t.Fatalf("mark on a partial view: %v", err)
+		}
+	})
+}
+
+// TestWaitQuietStalls: a second in which the host held a pinned CPU is
+// not quiet, however idle /proc/stat says the CPUs were.
+func TestWaitQuietStalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeProc{procs: map[int]uint64{}, others: map[int]uint64{}}
+		t0 := time.Now()
+		sleep := func(d time.Duration) bool {
+			time.Sleep(d)
+			f.advance(1, 0, 0)
+			return true
+		}
+		var asked [][2]time.Duration
+		stalled := func(a, b time.Time) string {
+			asked = append(asked, [2]time.Duration{a.Sub(t0), b.Sub(t0)})
+			if a.Sub(t0) < 2*time.Second {
+				return "the host held CPU 0"
+			}
+			return ""
+		}
+		waited, quiet := waitQuiet(f.probe(), []int{0, 1}, time.Minute, sleep, stalled)
+		if !quiet || waited != 3*time.Second {
+			t.Fatalf("waited %v, quiet %v; want 3s, true", waited, quiet)
+		}
+		want := [][2]time.Duration{{0, time.Second}, {time.Second, 2 * time.Second}, {2 * time.Second, 3 * time.Second}}
+		if !slices.Equal(asked, want) {
+			t.Fatalf("stalls asked over %v, want %v", asked, want)
+		}
+		always := func(time.Time, time.Time) string { return "the host held CPU 1" }
+		if waited, quiet := waitQuiet(f.probe(), []int{0, 1}, 2*time.Second, sleep, always); quiet || waited != 2*time.Second {
+			t.Fatalf("always stalled: waited %v, quiet %v; want 2s, false", waited, quiet)
 		}
 	})
 }

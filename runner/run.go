@@ -304,7 +304,9 @@ func measureCell(ctx context.Context, cfg *Config, c Cell) (row results.Row, sum
 	var waited time.Duration
 	quiet := true
 	if cfg.QuietWait > 0 {
-		waited, quiet = waitQuiet(cfg.Probe, cfg.pinnedCPUs(), cfg.QuietWait, sleepCtx(ctx))
+		stalls := startStallProbe(cfg.pinnedCPUs(), StallPeriod)
+		waited, quiet = waitQuiet(cfg.Probe, cfg.pinnedCPUs(), cfg.QuietWait, sleepCtx(ctx), stalls.stalled)
+		stalls.Stop()
 		if ctx.Err() != nil {
 			return baseRow(cfg, c, time.Now()), nil, true
 		}

@@ -49,6 +49,7 @@ type stallProbe struct {
 	period  time.Duration
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	mu      sync.Mutex      // guards samples and rt while the threads run
 	samples [][]stallSample // per CPU, written by its thread until Stop
 	rt      []bool          // per CPU: real-time priority was granted
 	tids    []int           // per CPU: the thread that probed it
@@ -93,7 +94,11 @@ func (p *stallProbe) run(i int) {
 	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}
 	// Without real-time priority the lateness would be the server's or
 	// the generator's doing: no probe then, and no cost on their CPUs.
-	if p.rt[i] = unix.SchedSetAttr(0, &attr, 0) == nil; !p.rt[i] {
+	rt := unix.SchedSetAttr(0, &attr, 0) == nil
+	p.mu.Lock()
+	p.rt[i] = rt
+	p.mu.Unlock()
+	if !rt {
 		return
 	}
 	next := monotonicNs()
@@ -108,7 +113,9 @@ func (p *stallProbe) run(i int) {
 		for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil) == unix.EINTR {
 		}
 		late := monotonicNs() - next
+		p.mu.Lock()
 		p.samples[i] = append(p.samples[i], stallSample{at: time.Now().UnixNano(), late: max(late, 0)})
+		p.mu.Unlock()
 	}
 }
 
@@ -137,6 +144,8 @@ type stallStats struct {
 // priority (its lateness would be the server's or the generator's doing)
 // or took no sample in the window.
 func (p *stallProbe) window(start, end time.Time) (worst stallStats, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for i, cpu := range p.cpus {
 		if !p.rt[i] {
 			return stallStats{}, false
@@ -169,6 +178,20 @@ func stallReason(st stallStats) string {
 	}
 	return fmt.Sprintf("the host held CPU %d: a real-time thread woke more than %v late in %.1f%% of the window (limit %g%%), max %v",
 		st.CPU, StallLimit, 100*share, 100*MaxStallShare, st.Max.Round(time.Microsecond))
+}
+
+// stalled says why the host held a pinned CPU too long between start and
+// end, "" if it did not or the probe has no figures (p may be nil). The
+// threads may still be running.
+func (p *stallProbe) stalled(start, end time.Time) string {
+	if p == nil {
+		return ""
+	}
+	st, ok := p.window(start, end)
+	if !ok {
+		return ""
+	}
+	return stallReason(st)
 }
 
 // judgeStalls fills r's stall columns from the probe over the window and

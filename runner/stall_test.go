@@ -104,7 +104,10 @@ func TestJudgeStalls(t *testing.T) {
 func TestStallProbeRuns(t *testing.T) {
 	p := startStallProbe([]int{0}, StallPeriod)
 	start := time.Now()
-	time.Sleep(100 * time.Millisecond)
+	for range 10 { // read while the thread writes: waitQuiet does (the race detector checks it)
+		time.Sleep(10 * time.Millisecond)
+		p.stalled(start, time.Now())
+	}
 	p.Stop()
 	if os.Geteuid() == 0 && !p.rt[0] {
 		t.Fatal("no real-time priority as root")
