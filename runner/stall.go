@@ -21,9 +21,9 @@ import (
 // neither the server nor the generator delays it), sleeps to an absolute
 // deadline every StallPeriod and records how late it woke. After a late
 // wake-up it keeps its schedule, so a pause of d gives about d/StallPeriod
-// late samples: the share of samples later than x is the share of the
-// window the CPU was away for longer than x. Its cost is one wake-up of a few µs per StallPeriod
-// on each pinned CPU.
+// late samples, late by d, d − StallPeriod, …: summing each one's lateness
+// up to StallPeriod gives back about d. Its cost is one wake-up of a few
+// µs per StallPeriod on each pinned CPU.
 
 // StallPeriod is the stall probe's sleep.
 const StallPeriod = 2 * time.Millisecond
@@ -136,11 +136,21 @@ type stallStats struct {
 	CPU      int
 	P99, Max time.Duration
 	Samples  int
-	Over     int // samples later than StallLimit
+	// Away is the time the CPU was away in pauses longer than
+	// StallLimit: over the samples later than that, each one's lateness
+	// up to the probe's period (see the top of this file).
+	Away   time.Duration
+	Period time.Duration
+}
+
+// share is the part of the window (Samples periods) the CPU was away in
+// pauses longer than StallLimit.
+func (st stallStats) share() float64 {
+	return float64(st.Away) / float64(max(st.Samples, 1)*int(st.Period))
 }
 
 // window returns the figures of the samples in [start, end] on the CPU
-// with the most samples over StallLimit (then the highest p99); ok is false when a CPU ran without real-time
+// away longest (then with the highest p99); ok is false when a CPU ran without real-time
 // priority (its lateness would be the server's or the generator's doing)
 // or took no sample in the window.
 func (p *stallProbe) window(start, end time.Time) (worst stallStats, ok bool) {
@@ -161,9 +171,11 @@ func (p *stallProbe) window(start, end time.Time) (worst stallStats, ok bool) {
 		}
 		slices.Sort(late)
 		st := stallStats{CPU: cpu, Samples: len(late), Max: time.Duration(late[len(late)-1]),
-			P99: time.Duration(late[(len(late)*99+99)/100-1])}
-		st.Over = len(late) - sort.Search(len(late), func(i int) bool { return late[i] > int64(StallLimit) })
-		if !ok || st.Over > worst.Over || st.Over == worst.Over && st.P99 > worst.P99 {
+			P99: time.Duration(late[(len(late)*99+99)/100-1]), Period: p.period}
+		for _, l := range late[sort.Search(len(late), func(i int) bool { return late[i] > int64(StallLimit) }):] {
+			st.Away += time.Duration(min(l, int64(p.period)))
+		}
+		if !ok || st.Away > worst.Away || st.Away == worst.Away && st.P99 > worst.P99 {
 			worst, ok = st, true
 		}
 	}
@@ -172,11 +184,11 @@ func (p *stallProbe) window(start, end time.Time) (worst stallStats, ok bool) {
 
 // stallReason says why a cell's host stalls make it noisy, or "".
 func stallReason(st stallStats) string {
-	share := float64(st.Over) / float64(max(st.Samples, 1))
+	share := st.share()
 	if share <= MaxStallShare {
 		return ""
 	}
-	return fmt.Sprintf("the host held CPU %d: a real-time thread woke more than %v late in %.1f%% of the window (limit %g%%), max %v",
+	return fmt.Sprintf("the host held CPU %d: away in pauses over %v for %.1f%% of the window (limit %g%%), longest %v",
 		st.CPU, StallLimit, 100*share, 100*MaxStallShare, st.Max.Round(time.Microsecond))
 }
 

@@ -14,7 +14,7 @@ import (
 // fakeStalls is a probe of two CPUs whose samples are given: one every
 // 2 ms from t0 for n samples, late by late(cpu, i).
 func fakeStalls(t0 time.Time, n int, late func(cpu, i int) time.Duration) *stallProbe {
-	p := &stallProbe{cpus: []int{0, 1}, samples: make([][]stallSample, 2), rt: []bool{true, true}}
+	p := &stallProbe{cpus: []int{0, 1}, period: StallPeriod, samples: make([][]stallSample, 2), rt: []bool{true, true}}
 	for cpu := range 2 {
 		for i := range n {
 			p.samples[cpu] = append(p.samples[cpu], stallSample{at: t0.Add(time.Duration(i) * StallPeriod).UnixNano(), late: int64(late(cpu, i))})
@@ -49,9 +49,10 @@ func TestStallWindow(t *testing.T) {
 	if st.CPU != 1 || st.Samples != 1000 || st.Max != 40*time.Millisecond || st.P99 != 20*time.Millisecond {
 		t.Fatalf("window: %+v; want CPU 1, 1000 samples, max 40ms, p99 20ms", st)
 	}
-	// 20 of the 1000 are over 1 ms: 2% of the window.
-	if why := stallReason(st); st.Over != 20 || !strings.Contains(why, "CPU 1") || !strings.Contains(why, "in 2.0% of the window (limit 0.2%), max 40ms") {
-		t.Fatalf("reason %q", why)
+	// 20 of the 1000 are over 1 ms, each counting its period: 40 ms away
+	// of 2 s, 2% of the window.
+	if why := stallReason(st); st.Away != 40*time.Millisecond || !strings.Contains(why, "CPU 1") || !strings.Contains(why, "for 2.0% of the window (limit 0.2%), longest 40ms") {
+		t.Fatalf("away %v, reason %q", st.Away, why)
 	}
 	// One wake-up 2.3 ms late in 1000 (a 2.3 ms stall) is within the limit.
 	quiet := fakeStalls(t0, 1000, func(_, i int) time.Duration {
@@ -62,6 +63,23 @@ func TestStallWindow(t *testing.T) {
 	})
 	if st, _ := quiet.window(t0, t0.Add(time.Hour)); stallReason(st) != "" {
 		t.Fatalf("a quiet host is noisy: %q", stallReason(st))
+	}
+	// In a 0.75 s window (375 samples) one wake-up 1.1 ms late is 0.15% of
+	// it, within the limit (counted as a whole sample it would be 0.27%);
+	// 1.6 ms is 0.21%, over it.
+	for _, tc := range []struct {
+		late  time.Duration
+		noisy bool
+	}{{1100 * time.Microsecond, false}, {1600 * time.Microsecond, true}} {
+		short := fakeStalls(t0, 375, func(_, i int) time.Duration {
+			if i == 100 {
+				return tc.late
+			}
+			return 100 * time.Microsecond
+		})
+		if st, _ := short.window(t0, t0.Add(time.Hour)); (stallReason(st) != "") != tc.noisy || st.Away != tc.late {
+			t.Errorf("one %v stall in 0.75 s: away %v, reason %q; want noisy %v", tc.late, st.Away, stallReason(st), tc.noisy)
+		}
 	}
 	p.rt[0] = false
 	if _, ok := p.window(t0, t0.Add(time.Hour)); ok {
