@@ -146,7 +146,10 @@ type stallStats struct {
 // share is the part of the window (Samples periods) the CPU was away in
 // pauses longer than StallLimit.
 func (st stallStats) share() float64 {
-	return float64(st.Away) / float64(max(st.Samples, 1)*int(st.Period))
+	if st.Samples <= 0 || st.Period <= 0 {
+		return 0
+	}
+	return float64(st.Away) / (float64(st.Samples) * float64(st.Period))
 }
 
 // window returns the figures of the samples in [start, end] on the CPU
@@ -154,14 +157,18 @@ func (st stallStats) share() float64 {
 // priority (its lateness would be the server's or the generator's doing)
 // or took no sample in the window.
 func (p *stallProbe) window(start, end time.Time) (worst stallStats, ok bool) {
+	// The threads only append, so the slices as they are now stay valid
+	// while they go on: hold the lock for the copy only, not the work (a
+	// thread waiting for it would wake late by bench's own doing).
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	rt, samples := slices.Clone(p.rt), slices.Clone(p.samples)
+	p.mu.Unlock()
 	for i, cpu := range p.cpus {
-		if !p.rt[i] {
+		if !rt[i] {
 			return stallStats{}, false
 		}
 		var late []int64
-		for _, s := range p.samples[i] {
+		for _, s := range samples[i] {
 			if s.at >= start.UnixNano() && s.at <= end.UnixNano() {
 				late = append(late, s.late)
 			}

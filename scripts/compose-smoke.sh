@@ -122,26 +122,29 @@ for f in summary.csv report.md; do
 	owned_by_caller "$dir/$f"
 done
 owned_by_caller "$dir"
-# bench measures a noisy cell again and appends the new row, so a cell
-# repetition may have several rows: its status is that of the last
-# completed one (ok or saturated), else of its last (runner.Latest).
-# The smoke checks the container path, not the host: a cell the host
-# kept noisy through its re-run passes with a warning, a failed one fails.
+# bench measures a noisy or generator-bound cell again and appends the new
+# row, so a cell repetition may have several rows: its status is that of
+# the last completed one (ok, backlog or saturated), else of its last
+# (runner.Latest). The smoke checks the container path, not the host: a
+# cell the host kept noisy or the generator kept saturated through its
+# re-runs passes with a warning, a failed one fails.
 rows=$(csv_column "$dir/summary.csv" cell rep status) ||
 	die "$dir/summary.csv lacks a cell, rep or status column"
 cells=$(printf '%s\n' "$rows" | awk -F '\t' '
+	function completed(s) { return s == "ok" || s == "backlog" || s == "saturated" }
 	NF == 3 {
 		id = $1 "#" $2
 		if (!(id in st)) order[++n] = id
-		if (!(id in st) || $3 == "ok" || $3 == "saturated" || (st[id] != "ok" && st[id] != "saturated")) st[id] = $3
+		if (!(id in st) || completed($3) || !completed(st[id])) st[id] = $3
 	}
 	END { for (i = 1; i <= n; i++) print order[i] " " st[order[i]] }')
+joined() { printf '%s\n' "$1" | paste -sd ';' - | sed 's/;/; /g'; }
 [ "$(printf '%s\n' "$cells" | grep -c .)" = 2 ] ||
-	die "$dir/summary.csv: want 2 cells, have: $(printf '%s; ' "$cells")"
-bad=$(printf '%s\n' "$cells" | grep -v ' ok$' | grep -v ' noisy$' || true)
-[ -z "$bad" ] || die "$dir/summary.csv: cells neither ok nor noisy: $(printf '%s; ' "$bad")"
-noisy=$(printf '%s\n' "$cells" | grep ' noisy$' || true)
-[ -z "$noisy" ] || say "warning: the host kept these cells noisy through their re-run: $(printf '%s; ' "$noisy")"
+	die "$dir/summary.csv: want 2 cells, have: $(joined "$cells")"
+bad=$(printf '%s\n' "$cells" | grep -Ev ' (ok|backlog|noisy|saturated)$' || true)
+[ -z "$bad" ] || die "$dir/summary.csv: cells not measured: $(joined "$bad")"
+warn=$(printf '%s\n' "$cells" | grep -E ' (noisy|saturated)$' || true)
+[ -z "$warn" ] || say "warning: these cells stayed noisy or saturated through their re-runs: $(joined "$warn")"
 say "ok: summary.csv (2 cells) and report.md, owned by uid $(id -u)"
 
 # 2. Two generators against one server, merged.

@@ -48,7 +48,7 @@ func (k tailKey) String() string {
 type tailCell struct {
 	label string
 	key   tailKey
-	name  string // key's String, with the payload where that alone would not tell cells apart (nameTails)
+	name  string // key's String, with the payload, then the protocol, where that alone would not tell cells apart (nameTails)
 	rows  map[int]results.Row
 	ivs   map[int][]*hdrhistogram.Histogram
 }

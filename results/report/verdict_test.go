@@ -268,14 +268,15 @@ func TestVerdictsGeneratorBound(t *testing.T) {
 		t.Fatalf("glance:\n%s\nwant %s", b.String(), want)
 	}
 	vs := []Verdict{
-		{Label: "gnet", Reference: "stdlib", Metric: "rps", Verdict: VerdictTooFewRounds, Rounds: 4, BoundRounds: 2, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1},
-		{Label: "gnet", Reference: "stdlib", Metric: "p99_us", Verdict: VerdictNoDifference, Rounds: 6, Ratio: 1, CILow: 0.9, CIHigh: 1.1, Remeasured: 2, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1},
+		{Label: "gnet", Reference: "stdlib", Metric: "rps", Verdict: VerdictTooFewRounds, Rounds: 4, BoundRounds: 2, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1, cfg: plain64},
+		{Label: "gnet", Reference: "stdlib", Metric: "p99_us", Verdict: VerdictNoDifference, Rounds: 6, Ratio: 1, CILow: 0.9, CIHigh: 1.1, Remeasured: 2, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1, cfg: plain64},
 	}
 	b.Reset()
 	b.WriteString(mdOf(glanceBlocks(vs, "stdlib")))
 	for _, want := range []string{
 		"too few paired rounds (fewer than 6) to judge: gnet throughput (4, and 2 with one side generator-bound: its figure is a lower bound, ≥ in the table)",
 		"no clear difference: gnet p99 latency (×1.000, 0.900–1.100, 2 re-measured)",
+		"**http plaintext, pipeline 1, closed loop, 64 connections**",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Fatalf("glance:\n%s\nwant %s", b.String(), want)
@@ -391,8 +392,8 @@ func TestWriteCalibration(t *testing.T) {
 // says so in one line instead of listing every comparison.
 func TestGlanceAllTooFew(t *testing.T) {
 	vs := []Verdict{
-		{Label: "gnet", Reference: "stdlib", Metric: "rps", Verdict: VerdictTooFewRounds, Rounds: 3, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1},
-		{Label: "gnet", Reference: "stdlib", Metric: "p99_us", Verdict: VerdictTooFewRounds, Rounds: 3, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1},
+		{Label: "gnet", Reference: "stdlib", Metric: "rps", Verdict: VerdictTooFewRounds, Rounds: 3, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1, cfg: plain64},
+		{Label: "gnet", Reference: "stdlib", Metric: "p99_us", Verdict: VerdictTooFewRounds, Rounds: 3, Proto: "http", Workload: "plaintext", Conns: 64, Pipeline: 1, cfg: plain64},
 	}
 	var b bytes.Buffer
 	b.WriteString(mdOf(glanceBlocks(vs, "stdlib")))
@@ -435,3 +436,6 @@ func TestGlanceTitles(t *testing.T) {
 		t.Errorf("glance names a workload by its id:\n%s", md)
 	}
 }
+
+// plain64 is the configuration of the hand-made verdicts above.
+var plain64 = config{proto: "http", workload: "plaintext", conns: 64, pipeline: 1}
