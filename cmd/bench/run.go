@@ -178,6 +178,7 @@ func newConfig(ctx context.Context, f *runFlags, stderr io.Writer) (runner.Confi
 		StartTimeout: f.startTimeout,
 		QuietWait:    f.quietWait,
 		Progress:     newProgress(stderr),
+		Probe:        warnPartial(runner.NewHostProbe(), stderr),
 	}
 	// Before the run directory exists: a backend not built or a command
 	// that fails the contract refuses the run with nothing written.
@@ -185,6 +186,15 @@ func newConfig(ctx context.Context, f *runFlags, stderr io.Writer) (runner.Confi
 		return runner.Config{}, err
 	}
 	return cfg, nil
+}
+
+// warnPartial returns p, after a warning on stderr when p sees only the
+// processes of bench's own PID namespace.
+func warnPartial(p *runner.HostProbe, stderr io.Writer) *runner.HostProbe {
+	if p.Partial {
+		fmt.Fprintln(stderr, "warning: /proc lists only this PID namespace's processes: other processes' CPU time cannot be told from the kernel's work for the traffic, so quiet cells may read noisy; in a container, share the host's PID namespace (docker run --pid=host, compose `pid: host`)")
+	}
+	return p
 }
 
 // openRunDir creates the run directory (or takes the resumed one), locks

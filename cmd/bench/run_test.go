@@ -10,6 +10,7 @@ import (
 
 	"github.com/asyncbench/asyncbench/internal/cli"
 	"github.com/asyncbench/asyncbench/results"
+	"github.com/asyncbench/asyncbench/runner"
 	"github.com/asyncbench/asyncbench/runner/cpuset"
 	"github.com/asyncbench/asyncbench/runner/fakechild"
 )
@@ -131,5 +132,19 @@ func TestRunAdaptiveRounds(t *testing.T) {
 	}
 	if rows := csvRows(t, filepath.Join(out, "r2", "summary.csv")); len(rows) != 12 || strings.Contains(stderr.String(), "round 7") {
 		t.Fatalf("%d rows, want 12 (6 rounds); stderr:\n%s", len(rows), stderr.String())
+	}
+}
+
+// TestWarnPartial: a probe that sees only its own PID namespace is said
+// once, with what to do; one that sees the host is not.
+func TestWarnPartial(t *testing.T) {
+	var b bytes.Buffer
+	if p := warnPartial(&runner.HostProbe{}, &b); p == nil || b.Len() != 0 {
+		t.Fatalf("host view: %q", b.String())
+	}
+	p := &runner.HostProbe{Partial: true}
+	if got := warnPartial(p, &b); got != p || strings.Count(b.String(), "\n") != 1 ||
+		!strings.HasPrefix(b.String(), "warning: /proc lists only this PID namespace's processes") || !strings.Contains(b.String(), "--pid=host") {
+		t.Fatalf("partial view: %q", b.String())
 	}
 }

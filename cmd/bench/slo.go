@@ -246,6 +246,7 @@ func newSLOConfig(f *sloFlags, plan runner.Plan, stderr io.Writer) (runner.Confi
 		Env:          runner.DetectEnv(serverPath),
 		StartTimeout: f.run.startTimeout,
 		QuietWait:    f.run.quietWait,
+		Probe:        warnPartial(runner.NewHostProbe(), stderr),
 	}, nil
 }
 
